@@ -1,0 +1,2 @@
+export { tf, backend } from './tf';
+export type { BackendInfo, Tf } from './tf';

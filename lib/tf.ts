@@ -1,0 +1,57 @@
+/**
+ * The TensorFlow.js engine used by the whole library.
+ *
+ * `@tensorflow/tfjs-node` binds the native TensorFlow C library and is the
+ * engine this project is built for. If its native addon cannot be loaded
+ * (for example the install could not fetch libtensorflow), the library falls
+ * back to the pure-JavaScript CPU backend of `@tensorflow/tfjs`, with one
+ * warning: everything still runs, roughly 500 times slower for training.
+ *
+ * Set `CRNN_BACKEND=js` to force the pure-JavaScript backend.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+
+export type Tf = typeof tfTypes;
+
+export interface BackendInfo {
+  /** The tfjs backend name: 'tensorflow' (native) or 'cpu' (pure JS). */
+  name: string;
+  /** True when the native TensorFlow library is in use. */
+  native: boolean;
+  /** Why the native backend is not in use, when it is not. */
+  fallbackReason?: string;
+}
+
+function loadEngine(): { tf: Tf; info: BackendInfo } {
+  let reason: string;
+  if (process.env.CRNN_BACKEND === 'js') {
+    reason = 'CRNN_BACKEND=js was set';
+  } else {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const tf: Tf = require('@tensorflow/tfjs-node');
+      return { tf, info: { name: tf.getBackend(), native: true } };
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      reason = `@tensorflow/tfjs-node could not be loaded (${message}); ` +
+        'run `npm run install-libtensorflow` to build it';
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const tf: Tf = require('@tensorflow/tfjs');
+  tf.setBackend('cpu');
+  process.emitWarning(
+    `Using the pure-JavaScript TensorFlow.js backend: ${reason}. ` +
+      'Training will be several hundred times slower than on the native backend.',
+    { code: 'CRNN_JS_BACKEND' },
+  );
+  return { tf, info: { name: tf.getBackend(), native: false, fallbackReason: reason } };
+}
+
+const engine = loadEngine();
+
+/** The tfjs namespace, native when possible. Import `tf` from here, never directly. */
+export const tf: Tf = engine.tf;
+
+/** Which backend is active, and why, if it is not the native one. */
+export const backend: BackendInfo = engine.info;

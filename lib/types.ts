@@ -1,0 +1,89 @@
+/**
+ * Shared types of the library. Tensor shapes are given as [dims] in comments.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+
+/** A set of equally sized grey-scale digit images with their labels, kept compact. */
+export interface DigitSet {
+  /** Pixels 0..255, row-major, image after image: count × height × width bytes. */
+  images: Uint8Array;
+  /** Class of each image, 0..9 for MNIST. */
+  labels: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+}
+
+/** The official split: 60,000 training and 10,000 test digits for MNIST. */
+export interface DigitData {
+  train: DigitSet;
+  test: DigitSet;
+  /** Where the data came from, for logs and run records. */
+  source: string;
+}
+
+/** What a sequence of digits is mapped to. */
+export interface Task {
+  /** 'difference', 'sum', or a user's name for a custom task. */
+  name: string;
+  /** Number of output classes of the model. */
+  numClasses: number;
+  /** Smallest sequence length the task accepts (2 for the difference). */
+  minLength: number;
+  /** Class index 0..numClasses-1 of a digit sequence. */
+  classOf(digits: readonly number[]): number;
+  /** The value a class stands for, for display (class 0 of 'difference' is -9). */
+  valueOf(classIndex: number): number;
+}
+
+/** One batch of sequences, owned by the caller: dispose `xs` and `ys`. */
+export interface SequenceBatch {
+  /** [batchSize, seqLength, height, width, 1] float32 pixels in [0, 1]. */
+  xs: tfTypes.Tensor5D;
+  /** [batchSize, numClasses] float32 one-hot targets. */
+  ys: tfTypes.Tensor2D;
+  /** Row-major [batchSize × seqLength] digit labels of the images. */
+  digits: Int32Array;
+  /** [batchSize] target class indices. */
+  targets: Int32Array;
+  /** Row-major [batchSize × seqLength] indices of the images in their DigitSet. */
+  indices: Int32Array;
+}
+
+/** Hyperparameters of the CRNN; defaults are the article's. */
+export interface CrnnConfig {
+  seqLength: number;      // 2
+  height: number;         // 28
+  width: number;          // 28
+  numClasses: number;     // 19
+  filters: [number, number]; // [16, 16]
+  denseUnits: number;     // 256
+  cell: 'simple' | 'gru' | 'lstm'; // 'simple' (tanh)
+  hiddenSize: number;     // 256
+  /** false: each time step has its own CNN, as in the article; true: one CNN shared over steps. */
+  sharedCnn: boolean;     // false
+  learningRate: number;   // 1e-3 (Adam, beta1 0.9, beta2 0.999)
+}
+
+/** Step-based training settings; defaults are the article's. */
+export interface TrainConfig {
+  numSteps: number;       // 10000
+  batchSize: number;      // 128
+  evalEvery: number;      // 100
+  evalSize: number;       // 10000 sequences in the fixed evaluation set
+  seed: number;           // 42
+  /** Stop early once the fixed-set accuracy reaches this (0..1); undefined: never. */
+  targetAccuracy?: number;
+}
+
+export interface StepRecord { step: number; loss: number; accuracy: number; }
+export interface EvalRecord { step: number; loss: number; accuracy: number; }
+
+/** What training produced: one record per step and one per evaluation. */
+export interface History {
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  /** Why training ended: 'completed', 'target-reached' or 'stopped'. */
+  endReason: 'completed' | 'target-reached' | 'stopped';
+  elapsedMs: number;
+}
