@@ -1,0 +1,187 @@
+/**
+ * The CRNN: a small CNN reads each image of a sequence, a recurrent layer reads
+ * the CNN features in order, and a softmax layer classifies the last output.
+ *
+ *   xs [batch, seqLength, height, width, 1]
+ *   → per time step t: conv 3×3 ELU → max-pool 2 → conv 3×3 ELU → max-pool 2
+ *                      → flatten → dense ELU                [batch, denseUnits]
+ *   → stacked over time                          [batch, seqLength, denseUnits]
+ *   → RNN (tanh SimpleRNN, GRU or LSTM), last output        [batch, hiddenSize]
+ *   → dense softmax                                         [batch, numClasses]
+ */
+import { tf } from './tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { CrnnConfig } from './types';
+import { resolveCrnnConfig } from './config';
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
+type SymbolicTensor = tfTypes.SymbolicTensor;
+
+/**
+ * Picks one time step out of a sequence: [batch, seqLength, ...rest] → [batch, ...rest].
+ *
+ * tfjs has no Lambda layer, and the functional API needs a layer to slice a
+ * symbolic tensor. Registered with tf.serialization so that saved models load.
+ */
+export class TimeStepSlice extends tf.layers.Layer {
+  static className = 'TimeStepSlice';
+  /** Index of the time step this layer selects. */
+  readonly step: number;
+
+  constructor(args: LayerArgs & { step: number }) {
+    super(args);
+    if (!Number.isInteger(args.step) || args.step < 0) {
+      throw new Error(`TimeStepSlice step must be an integer >= 0, got ${args.step}`);
+    }
+    this.step = args.step;
+  }
+
+  override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const length = shape[1];
+    if (length != null && this.step >= length) {
+      throw new Error(`TimeStepSlice step ${this.step} is out of range for sequences of length ${length}`);
+    }
+    return [shape[0], ...shape.slice(2)];
+  }
+
+  override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const begin = x.shape.map((_, axis) => (axis === 1 ? this.step : 0));
+      const size = x.shape.map((_, axis) => (axis === 1 ? 1 : -1));
+      return tf.squeeze(tf.slice(x, begin, size), [1]);
+    });
+  }
+
+  override getConfig(): tfTypes.serialization.ConfigDict {
+    return { ...super.getConfig(), step: this.step };
+  }
+}
+tf.serialization.registerClass(TimeStepSlice);
+
+/**
+ * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`.
+ * Initialisers follow the article's TF1 code: Glorot-uniform convolutions, and a
+ * dense layer with TF1's `variance_scaling_initializer()` (truncated normal,
+ * stddev √(1.3·2 / fanIn), which tfjs writes as scale 2.6).
+ */
+function cnnLayers(config: CrnnConfig, prefix: string): tfTypes.layers.Layer[] {
+  const conv = (filters: number, name: string) => tf.layers.conv2d({
+    name, filters, kernelSize: 3, strides: 1, padding: 'same', activation: 'elu',
+  });
+  return [
+    conv(config.filters[0], `${prefix}_conv1`),
+    tf.layers.maxPooling2d({ name: `${prefix}_pool1`, poolSize: 2, strides: 2 }),
+    conv(config.filters[1], `${prefix}_conv2`),
+    tf.layers.maxPooling2d({ name: `${prefix}_pool2`, poolSize: 2, strides: 2 }),
+    tf.layers.flatten({ name: `${prefix}_flatten` }),
+    tf.layers.dense({
+      name: `${prefix}_dense`,
+      units: config.denseUnits,
+      activation: 'elu',
+      kernelInitializer: tf.initializers.varianceScaling({
+        scale: 2.6, mode: 'fanIn', distribution: 'normal',
+      }),
+    }),
+  ];
+}
+
+function applyLayers(layers: tfTypes.layers.Layer[], input: SymbolicTensor): SymbolicTensor {
+  return layers.reduce((x, layer) => layer.apply(x) as SymbolicTensor, input);
+}
+
+/** [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN per time step. */
+function perStepFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTensor {
+  const { seqLength, denseUnits } = config;
+  const steps = Array.from({ length: seqLength }, (_, t) => {
+    const image = new TimeStepSlice({ name: `step${t}_slice`, step: t }).apply(input) as SymbolicTensor;
+    const features = applyLayers(cnnLayers(config, `step${t}`), image);
+    return tf.layers.reshape({ name: `step${t}_expand`, targetShape: [1, denseUnits] })
+      .apply(features) as SymbolicTensor;
+  });
+  if (steps.length === 1) return steps[0];
+  return tf.layers.concatenate({ name: 'stack_steps', axis: 1 }).apply(steps) as SymbolicTensor;
+}
+
+/** [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN for all steps. */
+function sharedFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTensor {
+  const wrapped = cnnLayers(config, 'shared').map((layer) =>
+    tf.layers.timeDistributed({ name: `td_${layer.name}`, layer }));
+  return applyLayers(wrapped, input);
+}
+
+function recurrentLayer(config: CrnnConfig): tfTypes.layers.Layer {
+  // TF1's RNN cells initialise [input; state] → state with one Glorot-uniform
+  // matrix; Glorot for the recurrent kernel too stays close to that and avoids
+  // tfjs's slow orthogonal initialiser.
+  const args = {
+    name: `rnn_${config.cell}`,
+    units: config.hiddenSize,
+    recurrentInitializer: 'glorotUniform' as const,
+    returnSequences: false,
+  };
+  switch (config.cell) {
+    case 'simple': return tf.layers.simpleRNN({ ...args, activation: 'tanh' });
+    case 'gru': return tf.layers.gru(args);
+    case 'lstm': return tf.layers.lstm(args);
+  }
+}
+
+/**
+ * Compiles a CRNN for training: Adam (β1 0.9, β2 0.999, ε 1e-8 as in TF1),
+ * categorical cross-entropy on the softmax output, accuracy metric.
+ */
+export function compileCrnn(model: tfTypes.LayersModel, learningRate: number): void {
+  model.compile({
+    optimizer: tf.train.adam(learningRate, 0.9, 0.999, 1e-8),
+    loss: 'categoricalCrossentropy',
+    metrics: ['accuracy'],
+  });
+}
+
+/**
+ * Builds and compiles the CRNN. Missing config fields take the article's values
+ * (see `defaultCrnnConfig`).
+ *
+ * Input `digit_sequence`: [batch, seqLength, height, width, 1] float32.
+ * Output `class_probabilities`: [batch, numClasses] softmax probabilities.
+ *
+ * With `sharedCnn: false` (the article) each time step has its own CNN, with
+ * layers named `step0_conv1`, `step1_conv1`, …; with `sharedCnn: true` one CNN
+ * (`shared_conv1`, …) is applied to every step through `timeDistributed`.
+ * @throws Error naming the field of an invalid config.
+ */
+export function buildCrnn(config: Partial<CrnnConfig> = {}): tfTypes.LayersModel {
+  const c = resolveCrnnConfig(config);
+  const input = tf.input({ name: 'digit_sequence', shape: [c.seqLength, c.height, c.width, 1] });
+  const features = c.sharedCnn ? sharedFeatures(c, input) : perStepFeatures(c, input);
+  const lastOutput = recurrentLayer(c).apply(features) as SymbolicTensor;
+  const output = tf.layers.dense({
+    name: 'class_probabilities', units: c.numClasses, activation: 'softmax',
+  }).apply(lastOutput) as SymbolicTensor;
+  const model = tf.model({
+    name: `crnn_${c.cell}_${c.sharedCnn ? 'shared' : 'per_step'}_cnn`,
+    inputs: input,
+    outputs: output,
+  });
+  compileCrnn(model, c.learningRate);
+  return model;
+}
+
+/**
+ * Number of trainable parameters a config gives, computed by hand from the
+ * architecture (used to check the built model and to show the arithmetic).
+ */
+export function expectedParamCount(config: Partial<CrnnConfig> = {}): number {
+  const c = resolveCrnnConfig(config);
+  const [f1, f2] = c.filters;
+  const pooledH = Math.floor(Math.floor(c.height / 2) / 2);
+  const pooledW = Math.floor(Math.floor(c.width / 2) / 2);
+  const cnn = (3 * 3 * 1 * f1 + f1) + (3 * 3 * f1 * f2 + f2) +
+    (pooledH * pooledW * f2 * c.denseUnits + c.denseUnits);
+  const gates = { simple: 1, gru: 3, lstm: 4 }[c.cell];
+  const rnn = gates * (c.denseUnits * c.hiddenSize + c.hiddenSize * c.hiddenSize + c.hiddenSize);
+  const head = c.hiddenSize * c.numClasses + c.numClasses;
+  return (c.sharedCnn ? 1 : c.seqLength) * cnn + rnn + head;
+}
