@@ -1,0 +1,125 @@
+/**
+ * Reading IDX files, the binary format MNIST and Fashion-MNIST ship in.
+ *
+ * An IDX file is a 4-byte magic number (two zero bytes, a type code, the
+ * number of dimensions), one big-endian uint32 per dimension, then the values
+ * row-major. MNIST labels are `0x00000801` (unsigned bytes, 1 dimension) and
+ * MNIST images `0x00000803` (unsigned bytes, 3 dimensions). Files may be
+ * gzip-compressed, as they are distributed; compression is detected from the
+ * gzip magic bytes `1f 8b`, not from the file name.
+ */
+import * as fs from 'node:fs';
+import * as zlib from 'node:zlib';
+
+/** The contents of an IDX file of unsigned bytes. */
+export interface IdxArray {
+  /** Size of each dimension, outermost first, e.g. [60000, 28, 28]. */
+  dims: number[];
+  /** All values row-major; its length is the product of `dims`. */
+  data: Uint8Array;
+}
+
+/** IDX type codes (third magic byte); only unsigned bytes are read. */
+const IDX_TYPE_NAMES: Record<number, string> = {
+  0x08: 'unsigned byte',
+  0x09: 'signed byte',
+  0x0b: 'int16',
+  0x0c: 'int32',
+  0x0d: 'float32',
+  0x0e: 'float64',
+};
+const IDX_UBYTE = 0x08;
+
+function hex(value: number, digits: number): string {
+  return '0x' + value.toString(16).padStart(digits, '0');
+}
+
+/** True when `buffer` starts with the gzip magic bytes 1f 8b. */
+export function isGzip(buffer: Uint8Array): boolean {
+  return buffer.length >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+}
+
+/**
+ * Parses the bytes of an IDX file of unsigned bytes, raw or gzip-compressed.
+ *
+ * The returned `data` is a view on the (decompressed) buffer, not a copy.
+ *
+ * @param buffer the file contents.
+ * @param name the file's name or path, used in error messages.
+ * @throws Error naming the file when the magic number is wrong, the type is
+ *   not unsigned bytes, the data is shorter than its dimensions say
+ *   (truncated), or longer (trailing bytes).
+ */
+export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
+  let bytes = buffer;
+  if (isGzip(bytes)) {
+    try {
+      bytes = zlib.gunzipSync(bytes);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`${name}: gzip-compressed but could not be decompressed (${reason})`);
+    }
+  }
+  if (bytes.length < 4) {
+    throw new Error(`${name}: not an IDX file: only ${bytes.length} bytes, too short for the 4-byte magic number`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  const typeCode = bytes[2];
+  const rank = bytes[3];
+  if (bytes[0] !== 0 || bytes[1] !== 0 || !(typeCode in IDX_TYPE_NAMES) || rank === 0) {
+    throw new Error(
+      `${name}: not an IDX file: magic number ${hex(magic, 8)} ` +
+        '(expected 0x0000TTDD: two zero bytes, a type code TT, a dimension count DD ≥ 1; ' +
+        'MNIST labels are 0x00000801, images 0x00000803)',
+    );
+  }
+  if (typeCode !== IDX_UBYTE) {
+    throw new Error(
+      `${name}: unsupported IDX value type ${hex(typeCode, 2)} (${IDX_TYPE_NAMES[typeCode]}); ` +
+        'only unsigned bytes (0x08) are supported',
+    );
+  }
+  const headerLength = 4 + 4 * rank;
+  if (bytes.length < headerLength) {
+    throw new Error(
+      `${name}: truncated IDX header: ${rank} dimensions need ${headerLength} bytes, the file has ${bytes.length}`,
+    );
+  }
+  const dims: number[] = [];
+  for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i));
+  const expected = dims.reduce((a, b) => a * b, 1);
+  const actual = bytes.length - headerLength;
+  if (actual < expected) {
+    throw new Error(
+      `${name}: truncated IDX file: dimensions [${dims.join(', ')}] need ${expected} bytes of data, ` +
+        `the file has ${actual}`,
+    );
+  }
+  if (actual > expected) {
+    throw new Error(
+      `${name}: ${actual - expected} unexpected trailing bytes after the ${expected} bytes of data ` +
+        `for dimensions [${dims.join(', ')}]`,
+    );
+  }
+  return { dims, data: bytes.subarray(headerLength) };
+}
+
+/**
+ * Reads and parses an IDX file of unsigned bytes (raw or `.gz`).
+ * @throws Error naming the path when the file is missing or unreadable, or any
+ *   error of {@link parseIdx}.
+ */
+export function readIdxFile(path: string): IdxArray {
+  let buffer: Buffer;
+  try {
+    buffer = fs.readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`IDX file not found: ${path}`);
+    if (code === 'EISDIR') throw new Error(`expected an IDX file but found a directory: ${path}`);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`cannot read IDX file ${path}: ${reason}`);
+  }
+  return parseIdx(buffer, path);
+}
