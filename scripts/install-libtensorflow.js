@@ -281,7 +281,6 @@ async function main() {
 main().catch((err) => {
   const cause = err instanceof InstallError ? err.message : (err && err.stack) || String(err);
   console.error(`\n[libtensorflow] FAILED: ${cause}`);
-  console.error('[libtensorflow] Neither the tfjs-node CDN nor the tensorflow-cpu wheel route produced a working native backend.');
   console.error('[libtensorflow] The library will fall back to the pure-JavaScript backend (hundreds of times slower to train).');
   console.error('[libtensorflow] Retry with `npm run install-libtensorflow`; see "Installing behind a firewall" in README.md.\n');
   process.exit(soft ? 0 : 1);
