@@ -1,0 +1,404 @@
+/**
+ * Showing charts, digits and live training progress in a tslab notebook.
+ *
+ * Every output is a single `image/svg+xml` or `image/png` entry: no scripts,
+ * no HTML, nothing that needs a trusted notebook, so JupyterLab, VS Code,
+ * nbviewer and GitHub all show the saved notebook as it ran.
+ *
+ * tslab is loaded lazily, on the first call that shows something, so the rest
+ * of the library (and this module's pure helpers) load outside the kernel.
+ * Every `show*` function also takes a `Display` to write to, which is how the
+ * tests check what would be shown.
+ */
+import type { DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task } from './types';
+import { trainingCurvesSpec, trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
+import { digitImages, imageGridPng, labelledGridSvg, sequenceImages, type LabelledCell } from './images';
+
+/** The subset of tslab's `Display` this module writes to. */
+export interface Display {
+  svg(s: string): void;
+  png(b: Uint8Array): void;
+  text(s: string): void;
+  markdown(s: string): void;
+}
+
+interface TslabModule {
+  display: Display;
+  newDisplay(): Display;
+}
+
+function loadTslab(): TslabModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('tslab') as TslabModule;
+  } catch (err) {
+    throw new Error(`Cannot load tslab to show output (${err instanceof Error ? err.message : err}); ` +
+      'run this inside the tslab kernel, or pass a Display');
+  }
+}
+
+/** Rethrows tslab's bare "Not ready" (writing outside a running kernel) with the reason. */
+function guarded(target: Display): Display {
+  const wrap = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      if (err instanceof Error && err.message === 'Not ready') {
+        throw new Error('tslab can only show output inside a running tslab kernel ' +
+          '(the kernel must be the tslab of this project\'s node_modules); outside it, pass a Display');
+      }
+      throw err;
+    }
+  };
+  return {
+    svg: wrap((s: string) => target.svg(s)),
+    png: wrap((b: Uint8Array) => target.png(b)),
+    text: wrap((s: string) => target.text(s)),
+    markdown: wrap((s: string) => target.markdown(s)),
+  };
+}
+
+/** The notebook's display: each call adds one output to the running cell. */
+export function notebookDisplay(): Display {
+  return guarded(loadTslab().display);
+}
+
+/** A display that holds ONE output of the running cell and redraws it in place on each call. */
+export function newNotebookDisplay(): Display {
+  return guarded(loadTslab().newDisplay());
+}
+
+/** Shows an SVG document (e.g. from `trainingCurvesSvg`). */
+export function showSvg(svg: string, display: Display = notebookDisplay()): void {
+  if (typeof svg !== 'string' || !svg.trimStart().startsWith('<svg')) {
+    throw new Error(`showSvg needs an SVG document string starting with <svg, got ${String(svg).slice(0, 40)}`);
+  }
+  display.svg(svg);
+}
+
+/** Shows a PNG image (e.g. from `imageGridPng`). */
+export function showPng(png: Uint8Array, display: Display = notebookDisplay()): void {
+  const signature = [0x89, 0x50, 0x4e, 0x47];
+  if (!(png instanceof Uint8Array) || !signature.every((b, i) => png[i] === b)) {
+    throw new Error('showPng needs PNG bytes (starting with \\x89PNG)');
+  }
+  display.png(png);
+}
+
+// ---------------------------------------------------------------------------
+// Digits and sequences
+
+export interface ShowImagesOptions {
+  /** Size of each image in pixels (default 28 × 28). */
+  height?: number;
+  width?: number;
+  /** Images per row (default 8). */
+  cols?: number;
+  /** One caption per image; with captions the grid is drawn as SVG, without as PNG. */
+  titles?: readonly string[];
+  /** Images to frame in red; same length as the images. */
+  highlight?: readonly boolean[];
+  /** Displayed size of one pixel (default 2). */
+  scale?: number;
+  /** Dark ink on white (default true) or MNIST's white on black. */
+  invert?: boolean;
+  display?: Display;
+}
+
+/** Shows images in a grid, captioned (SVG) when `titles` are given, else as one PNG. */
+export function showImages(images: readonly Uint8Array[], options: ShowImagesOptions = {}): void {
+  const { height = 28, width = 28, cols = 8, titles, highlight, scale = 2, invert = true } = options;
+  const display = options.display ?? notebookDisplay();
+  if (titles && titles.length !== images.length) {
+    throw new Error(`showImages got ${titles.length} titles for ${images.length} images`);
+  }
+  if (titles) {
+    if (highlight && highlight.length !== images.length) {
+      throw new Error(`highlight has ${highlight.length} flags for ${images.length} images`);
+    }
+    const cells = images.map((image, i) => ({ images: [image], caption: titles[i], highlight: highlight?.[i] }));
+    display.svg(labelledGridSvg(cells, { height, width, cols, scale, invert }));
+  } else {
+    display.png(imageGridPng(images, { height, width, cols, scale, invert, highlight }));
+  }
+}
+
+/** Shows the images of `set` at `indices`, each captioned with its label. */
+export function showDigits(
+  set: DigitSet,
+  indices: ArrayLike<number>,
+  options: Omit<ShowImagesOptions, 'height' | 'width' | 'titles'> & { labels?: boolean } = {},
+): void {
+  const images = digitImages(set, indices);
+  const titles = options.labels === false ? undefined : Array.from(indices, (i) => String(set.labels[i]));
+  showImages(images, { ...options, height: set.height, width: set.width, titles });
+}
+
+/** A number as text with a true minus sign (−), which reads better than '-' in captions. */
+export function formatSigned(value: number): string {
+  return value < 0 ? `\u2212${-value}` : String(value);
+}
+
+/**
+ * The caption of a sequence and the value its class stands for:
+ * '7 − 3 = 4' for the difference, '7 + 3 = 10' for the sum, and
+ * 'name(7, 3) = v' for any other task.
+ */
+export function describeSequence(digits: readonly number[], value: number, taskName: string): string {
+  if (taskName === 'difference') return `${digits.join(' \u2212 ')} = ${formatSigned(value)}`;
+  if (taskName === 'sum') return `${digits.join(' + ')} = ${formatSigned(value)}`;
+  return `${taskName}(${digits.join(', ')}) = ${formatSigned(value)}`;
+}
+
+/** Sequences to show: image indices, their digits and targets (a SequenceBatch has them all). */
+export type SequenceRecords = Pick<SequenceBatch, 'indices' | 'digits' | 'targets'>;
+
+export interface ShowSequencesOptions {
+  /** The task, for captions (class → value). */
+  task: Task;
+  /** Predicted class of each sequence; adds a 'predicted' line and frames mistakes in red. */
+  predictions?: ArrayLike<number>;
+  /** Probability of each predicted class, shown next to it. */
+  probabilities?: ArrayLike<number>;
+  /** How many sequences to show, from the first (default all, at most 64). */
+  count?: number;
+  /** Sequences per row (default 4). */
+  cols?: number;
+  /** Displayed size of one pixel (default 2). */
+  scale?: number;
+  title?: string;
+  display?: Display;
+}
+
+/**
+ * The labelled cells for `showSequences`: each sequence's digits side by
+ * side, captioned '7 − 3 = 4', with the prediction (and its probability)
+ * when given; wrong predictions are highlighted.
+ */
+export function sequenceCells(set: DigitSet, records: SequenceRecords, options: ShowSequencesOptions): LabelledCell[] {
+  const { task, predictions, probabilities } = options;
+  const numSequences = records.targets.length;
+  if (numSequences === 0) throw new Error('showSequences needs at least one sequence, got 0');
+  const seqLength = records.indices.length / numSequences;
+  if (!Number.isInteger(seqLength) || records.digits.length !== records.indices.length) {
+    throw new Error(`sequence records do not match: ${records.indices.length} indices, ` +
+      `${records.digits.length} digits, ${numSequences} targets`);
+  }
+  const count = options.count ?? Math.min(numSequences, 64);
+  if (!Number.isInteger(count) || count < 1 || count > numSequences) {
+    throw new Error(`count must be an integer in [1, ${numSequences}], got ${count}`);
+  }
+  if (predictions && predictions.length < count) {
+    throw new Error(`got ${predictions.length} predictions for ${count} sequences`);
+  }
+  if (probabilities && probabilities.length < count) {
+    throw new Error(`got ${probabilities.length} probabilities for ${count} sequences`);
+  }
+  const images = sequenceImages(set, Array.prototype.slice.call(records.indices, 0, count * seqLength), seqLength);
+  return images.map((cellImages, i) => {
+    const digits = Array.from(records.digits.subarray(i * seqLength, (i + 1) * seqLength));
+    const caption = [describeSequence(digits, task.valueOf(records.targets[i]), task.name)];
+    let highlight = false;
+    if (predictions) {
+      const predicted = predictions[i];
+      const probability = probabilities ? ` (${(probabilities[i] * 100).toFixed(0)}%)` : '';
+      caption.push(`predicted ${formatSigned(task.valueOf(predicted))}${probability}`);
+      highlight = predicted !== records.targets[i];
+    }
+    return { images: cellImages, caption, highlight };
+  });
+}
+
+/** Shows sequences as a grid of digit rows with '7 − 3 = 4' captions (see `sequenceCells`). */
+export function showSequences(set: DigitSet, records: SequenceRecords, options: ShowSequencesOptions): void {
+  const cells = sequenceCells(set, records, options);
+  const display = options.display ?? notebookDisplay();
+  display.svg(labelledGridSvg(cells, {
+    height: set.height, width: set.width, cols: options.cols ?? 4, scale: options.scale ?? 2, title: options.title,
+  }));
+}
+
+// ---------------------------------------------------------------------------
+// Live training view
+
+export interface LiveTrainingChartOptions {
+  /** Total steps planned, for the progress line. */
+  numSteps?: number;
+  /** Least time between two redraws in milliseconds (default 1500). */
+  minIntervalMs?: number;
+  /** Options of the curves (panel size, reference accuracy…). */
+  chart?: TrainingCurvesOptions;
+  /** Where to draw; default a new in-place notebook display. */
+  display?: Display;
+  /** Clock in milliseconds, replaceable in tests (default performance.now). */
+  now?: () => number;
+}
+
+/**
+ * A live chart of the loss and accuracy that redraws ONE notebook output in
+ * place while training runs, with a progress line as its subtitle. Pass it as
+ * the training callbacks:
+ *
+ *     const live = new LiveTrainingChart({ numSteps });
+ *     const history = await trainSteps(model, data, options, live);
+ *     await live.finish(history);
+ *
+ * Redraws are throttled to one per `minIntervalMs` and never overlap; the
+ * saved notebook keeps only the final drawing.
+ */
+export class LiveTrainingChart {
+  /** The records received so far. */
+  readonly history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
+  /** Number of drawings made, throttling included. */
+  drawCount = 0;
+  private readonly display: Display;
+  private readonly now: () => number;
+  private readonly started: number;
+  private lastDraw = -Infinity;
+  private drawing: Promise<void> | null = null;
+
+  constructor(private readonly options: LiveTrainingChartOptions = {}) {
+    const { minIntervalMs = 1500, numSteps } = options;
+    if (!(minIntervalMs >= 0)) throw new Error(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
+    if (numSteps !== undefined && !(Number.isInteger(numSteps) && numSteps >= 0)) {
+      throw new Error(`numSteps must be an integer >= 0, got ${numSteps}`);
+    }
+    this.display = options.display ?? newNotebookDisplay();
+    this.now = options.now ?? (() => performance.now());
+    this.started = this.now();
+  }
+
+  /** Training callback: records a step and redraws if the last drawing is old enough. */
+  readonly onStep = (record: StepRecord): void => {
+    this.history.steps.push(record);
+    this.maybeDraw();
+  };
+
+  /** Training callback: records an evaluation and redraws if the last drawing is old enough. */
+  readonly onEval = (record: EvalRecord): void => {
+    this.history.evals.push(record);
+    this.maybeDraw();
+  };
+
+  /** The progress line: step, latest batch loss, latest evaluation accuracy, time. */
+  progressText(history: History = this.history, elapsedMs = this.now() - this.started): string {
+    const last = history.steps[history.steps.length - 1];
+    const lastEval = history.evals[history.evals.length - 1];
+    const total = this.options.numSteps;
+    const parts = [`step ${last?.step ?? 0}${total !== undefined ? ` / ${total}` : ''}`];
+    if (last) parts.push(`batch loss ${last.loss.toFixed(3)}`);
+    if (lastEval) parts.push(`evaluation accuracy ${(lastEval.accuracy * 100).toFixed(1)}% (step ${lastEval.step})`);
+    parts.push(`${(elapsedMs / 1000).toFixed(1)} s`);
+    return parts.join(' · ');
+  }
+
+  private maybeDraw(): void {
+    if (this.drawing || this.now() - this.lastDraw < (this.options.minIntervalMs ?? 1500)) return;
+    void this.draw(this.history, this.progressText());
+  }
+
+  private draw(history: History, subtitle: string): Promise<void> {
+    this.lastDraw = this.now();
+    // Snapshot the arrays: training keeps appending while the SVG renders.
+    const snapshot: History = { ...history, steps: history.steps.slice(), evals: history.evals.slice() };
+    const title = this.options.chart?.title ?? 'Training';
+    const drawing = trainingCurvesSvg(snapshot, { ...this.options.chart, title, subtitle })
+      .then((svg) => {
+        this.display.svg(svg);
+        this.drawCount++;
+      })
+      .finally(() => {
+        this.drawing = null;
+      });
+    this.drawing = drawing;
+    return drawing;
+  }
+
+  /**
+   * Waits for a drawing in progress, then draws `history` (default the
+   * records received) with a closing line: why training ended and the final
+   * accuracy next to the article's.
+   */
+  async finish(history: History = this.history): Promise<void> {
+    if (this.drawing) await this.drawing.catch(() => undefined);
+    await this.draw(history, summaryLine(history));
+  }
+}
+
+/** One line on how training ended: steps, final evaluation accuracy vs the article's, time. */
+export function summaryLine(history: History): string {
+  const lastStep = history.steps[history.steps.length - 1]?.step ?? 0;
+  const lastEval = history.evals[history.evals.length - 1];
+  const accuracy = lastEval
+    ? `final evaluation accuracy ${(lastEval.accuracy * 100).toFixed(2)}% (article: ${ARTICLE_ACCURACY * 100}%)`
+    : 'no evaluation yet';
+  return `${history.endReason} after ${lastStep} steps · ${accuracy} · ${(history.elapsedMs / 1000).toFixed(1)} s`;
+}
+
+// ---------------------------------------------------------------------------
+// Optional interactive view (nodeplotlib)
+
+/** A Plotly trace as nodeplotlib takes it. */
+export interface PlotlyTrace {
+  x: number[];
+  y: number[];
+  name: string;
+  type: 'scatter';
+  mode: 'lines' | 'lines+markers';
+  xaxis: 'x' | 'x2';
+  yaxis: 'y' | 'y2';
+  line?: { color?: string; dash?: string; width?: number };
+}
+
+/**
+ * The training curves as Plotly traces, from the same data as the SVG chart:
+ * loss on the left axes (x, y), accuracy on the right (x2, y2).
+ */
+export function interactiveTraces(history: History, options: TrainingCurvesOptions = {}): PlotlyTrace[] {
+  const spec = trainingCurvesSpec(history, options) as unknown as {
+    hconcat: [{ data: { values: { step: number; value: number; series: string }[] } },
+      { layer: { data: { values: { step?: number; value: number; series?: string }[] } }[] }];
+  };
+  const traces: PlotlyTrace[] = [];
+  const add = (rows: { step?: number; value: number; series?: string }[], axis: 1 | 2, prefix: string) => {
+    const series = [...new Set(rows.map((r) => r.series))];
+    for (const name of series) {
+      const own = rows.filter((r) => r.series === name);
+      traces.push({
+        x: own.map((r) => r.step as number), y: own.map((r) => r.value), name: `${prefix}: ${name}`,
+        type: 'scatter', mode: 'lines', xaxis: axis === 1 ? 'x' : 'x2', yaxis: axis === 1 ? 'y' : 'y2',
+      });
+    }
+  };
+  add(spec.hconcat[0].data.values, 1, 'loss');
+  add(spec.hconcat[1].layer[0].data.values, 2, 'accuracy');
+  const reference = options.referenceAccuracy === undefined ? ARTICLE_ACCURACY : options.referenceAccuracy;
+  const lastStep = history.steps[history.steps.length - 1]?.step ?? history.evals[history.evals.length - 1]?.step;
+  if (reference !== null && lastStep !== undefined) {
+    traces.push({
+      x: [0, lastStep], y: [reference, reference], name: `article: ${reference * 100}%`,
+      type: 'scatter', mode: 'lines', xaxis: 'x2', yaxis: 'y2', line: { color: '#555', dash: 'dash', width: 1 },
+    });
+  }
+  return traces;
+}
+
+/**
+ * Opens the training curves as an interactive Plotly chart (zoom, hover) in a
+ * browser tab, through nodeplotlib. nodeplotlib starts a local web server
+ * (port from NODEPLOTLIB_PORT, else a free one) and opens the page with the
+ * system browser; it never draws inside the notebook, so the notebooks use
+ * the SVG charts and this is an optional extra for a desktop session.
+ */
+export function openInteractive(history: History, options: TrainingCurvesOptions = {}): void {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { plot } = require('nodeplotlib') as { plot(data: object[], layout?: object): void };
+  plot(interactiveTraces(history, options), {
+    title: options.title ?? 'Training',
+    grid: { rows: 1, columns: 2, pattern: 'independent' },
+    xaxis: { title: 'training step' },
+    yaxis: { title: 'loss', type: options.logLoss === false ? 'linear' : 'log' },
+    xaxis2: { title: 'training step' },
+    yaxis2: { title: 'accuracy', range: [0, 1], tickformat: '.0%' },
+  });
+}
