@@ -1,0 +1,217 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg,
+  renderSvg, trainingCurvesSpec, trainingCurvesSvg,
+} from '../lib/charts';
+import { interactiveTraces, LiveTrainingChart, summaryLine, type Display } from '../lib/display';
+import type { History } from '../lib/types';
+
+/** A made-up run: the loss falls and the accuracy rises with the step. */
+function fakeHistory(numSteps: number, evalEvery: number): History {
+  const steps = [];
+  const evals = [];
+  for (let step = 1; step <= numSteps; step++) {
+    const loss = 3 * Math.exp(-step / 200) + 0.05;
+    steps.push({ step, loss, accuracy: 1 - loss / 3.05 });
+    if (step % evalEvery === 0) evals.push({ step, loss: loss * 1.1, accuracy: 0.97 * (1 - loss / 3.05) });
+  }
+  return { steps, evals, endReason: 'completed', elapsedMs: 1234 };
+}
+
+/** The SVG elements of one Vega mark group, e.g. the bars of a bar chart. */
+function markElements(svg: string, markClass: string, element: string): string[] {
+  const group = new RegExp(`<g class="${markClass} role-mark[^"]*"[^>]*>(.*?)</g>`, 's').exec(svg);
+  assert.ok(group, `no ${markClass} mark group in the SVG`);
+  return group[1].match(new RegExp(`<${element}[ >].*?(/>|</${element}>)`, 'gs')) ?? [];
+}
+
+type Spec = Record<string, any>;
+
+test('downsampleMean averages consecutive buckets and keeps the last step of each', () => {
+  const points = Array.from({ length: 10 }, (_, i) => ({ step: i + 1, value: i }));
+  assert.deepEqual(downsampleMean(points, 5), [
+    { step: 2, value: 0.5 }, { step: 4, value: 2.5 }, { step: 6, value: 4.5 },
+    { step: 8, value: 6.5 }, { step: 10, value: 8.5 },
+  ]);
+  assert.deepEqual(downsampleMean(points.slice(0, 3), 5), points.slice(0, 3));
+  assert.ok(downsampleMean(points, 3).length <= 3);
+});
+
+test('downsampleMean rejects a maxPoints that is not a positive integer', () => {
+  assert.throws(() => downsampleMean([], 0), /maxPoints must be an integer >= 1, got 0/);
+  assert.throws(() => downsampleMean([], 2.5), /got 2.5/);
+});
+
+test('the training-curves spec keeps every evaluation and thins the per-step curves', () => {
+  const history = fakeHistory(2000, 100);
+  const spec = trainingCurvesSpec(history, { maxPoints: 100 }) as Spec;
+  const lossRows = spec.hconcat[0].data.values as { step: number; value: number; series: string }[];
+  const train = lossRows.filter((r) => r.series.startsWith('training'));
+  const evals = lossRows.filter((r) => r.series.startsWith('fixed'));
+  assert.equal(train.length, 100);
+  assert.deepEqual(evals.map((r) => r.step), history.evals.map((e) => e.step));
+  assert.deepEqual(evals.map((r) => r.value), history.evals.map((e) => e.loss));
+  assert.equal(train[train.length - 1].step, 2000);
+  const accuracyRows = spec.hconcat[1].layer[0].data.values as { series: string; value: number }[];
+  assert.deepEqual(accuracyRows.filter((r) => r.series.startsWith('fixed')).map((r) => r.value),
+    history.evals.map((e) => e.accuracy));
+});
+
+test('the accuracy panel has a dashed rule at the article\'s 98% unless turned off', () => {
+  const withRule = trainingCurvesSpec(fakeHistory(10, 5)) as Spec;
+  const rule = withRule.hconcat[1].layer[1];
+  assert.equal(rule.mark.type, 'rule');
+  assert.deepEqual(rule.mark.strokeDash, [6, 4]);
+  assert.deepEqual(rule.data.values, [{ value: ARTICLE_ACCURACY }]);
+  const without = trainingCurvesSpec(fakeHistory(10, 5), { referenceAccuracy: null }) as Spec;
+  assert.equal(without.hconcat[1].layer.length, 1);
+});
+
+test('the loss axis falls back to a linear scale when a loss is 0', () => {
+  const history = fakeHistory(10, 5);
+  assert.equal((trainingCurvesSpec(history) as Spec).hconcat[0].encoding.y.scale.type, 'log');
+  history.steps[3].loss = 0;
+  assert.equal((trainingCurvesSpec(history) as Spec).hconcat[0].encoding.y.scale.type, undefined);
+});
+
+test('the training curves reject a history without records and a reference outside [0, 1]', () => {
+  assert.throws(() => trainingCurvesSpec({ steps: [] } as unknown as History), /History with `steps` and `evals`/);
+  assert.throws(() => trainingCurvesSpec(undefined as unknown as History), /got undefined/);
+  assert.throws(() => trainingCurvesSpec(fakeHistory(5, 5), { referenceAccuracy: 98 }),
+    /referenceAccuracy must be in \[0, 1\] or null, got 98/);
+});
+
+test('training curves render to an SVG with both panels, the legend and the 98% label', async () => {
+  const svg = await trainingCurvesSvg(fakeHistory(500, 100), { title: 'Run A', subtitle: 'step 500 / 500' });
+  assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  for (const text of ['Loss (cross-entropy)', 'Accuracy', 'article: 98%', 'Run A', 'step 500 / 500',
+    'training batch (mean)', 'fixed evaluation set']) {
+    assert.ok(svg.includes(`>${text}<`), `missing text "${text}"`);
+  }
+  assert.doesNotMatch(svg, /<script/);
+});
+
+test('an empty history still renders, so a live chart can be drawn before the first step', async () => {
+  const svg = await trainingCurvesSvg({ steps: [], evals: [], endReason: 'completed', elapsedMs: 0 });
+  assert.match(svg, /^<svg/);
+});
+
+test('a bar chart draws one bar per label, in the given order', async () => {
+  const labels = [-2, -1, 0, 1, 2];
+  const values = [1, 2, 3, 2, 1];
+  const spec = barChartSpec(labels, values, { title: 'Targets' });
+  assert.deepEqual((spec as Spec).encoding.x.sort, ['-2', '-1', '0', '1', '2']);
+  const svg = await renderSvg(spec);
+  const bars = markElements(svg, 'mark-rect', 'path');
+  assert.equal(bars.length, 5);
+  // Bars are paths 'M x,y h width v height h -width Z': the middle bar is three times the first.
+  const heights = bars.map((bar) => Number(/ d="M[\d.,]+h[\d.]+v([\d.]+)/.exec(bar)![1]));
+  assert.ok(Math.abs(heights[2] / heights[0] - 3) < 1e-6, `heights ${heights}`);
+  assert.ok((await barChartSvg(['a'], [1])).startsWith('<svg'));
+});
+
+test('a bar chart rejects mismatched, empty, duplicate or non-finite data', () => {
+  assert.throws(() => barChartSpec([1, 2], [1]), /one value per label, got 2 labels and 1 values/);
+  assert.throws(() => barChartSpec([], []), /at least one bar/);
+  assert.throws(() => barChartSpec(['a', 'a'], [1, 2]), /labels must be distinct, got a, a/);
+  assert.throws(() => barChartSpec(['a', 'b'], [1, NaN]), /value 1 \(label b\) is not finite: NaN/);
+});
+
+test('a small heatmap writes each value in its cell; NaN cells stay grey and blank', async () => {
+  const matrix = [[1, 0.5], [NaN, 0]];
+  const spec = heatmapSpec(matrix, { format: '.0%', xLabels: ['a', 'b'], yLabels: ['r1', 'r2'] });
+  assert.deepEqual((spec as Spec).data.values, [
+    { x: 'a', y: 'r1', value: 1 }, { x: 'b', y: 'r1', value: 0.5 },
+    { x: 'a', y: 'r2', value: null }, { x: 'b', y: 'r2', value: 0 },
+  ]);
+  const svg = await renderSvg(spec);
+  const cells = markElements(svg, 'mark-rect', 'path');
+  assert.equal(cells.length, 4);
+  assert.equal(cells.filter((c) => c.includes('fill="#eeeeee"')).length, 1);
+  const texts = markElements(svg, 'mark-text', 'text').map((t) => />([^<]*)<\/text>/.exec(t)![1]);
+  assert.deepEqual(texts.sort(), ['0%', '100%', '50%']);
+});
+
+test('a 19×19 heatmap has no cell text by default, and hideZeroText leaves zeros blank', async () => {
+  const n = 19;
+  const matrix = Array.from({ length: n }, (_, r) => Array.from({ length: n }, (_, c) => (r === c ? 50 : 0)));
+  const auto = heatmapSpec(matrix) as Spec;
+  assert.equal(auto.layer.length, 1);
+  const svg = await heatmapSvg(matrix, { cellText: true, hideZeroText: true, format: 'd', scaleType: 'symlog' });
+  const texts = markElements(svg, 'mark-text', 'text');
+  assert.equal(texts.length, n);
+  assert.ok(texts.every((t) => t.includes('>50<')));
+});
+
+test('a heatmap rejects an empty or ragged matrix and labels of the wrong length', () => {
+  assert.throws(() => heatmapSpec([]), /non-empty matrix, got 0 rows/);
+  assert.throws(() => heatmapSpec([[1, 2], [3]]), /row 0 has 2 values, row 1 has 1/);
+  assert.throws(() => heatmapSpec([[1, 2]], { xLabels: ['a'] }), /2 columns but 1 xLabels/);
+  assert.throws(() => heatmapSpec([[1, 2]], { yLabels: ['a', 'b'] }), /1 rows but 2 yLabels/);
+});
+
+/** A Display that records what would be shown. */
+function recorder(): Display & { outputs: { type: string; value: string | Uint8Array }[] } {
+  const outputs: { type: string; value: string | Uint8Array }[] = [];
+  return {
+    outputs,
+    svg: (s) => outputs.push({ type: 'svg', value: s }),
+    png: (b) => outputs.push({ type: 'png', value: b }),
+    text: (s) => outputs.push({ type: 'text', value: s }),
+    markdown: (s) => outputs.push({ type: 'markdown', value: s }),
+  };
+}
+
+test('the live chart redraws at most once per interval and ends with the summary line', async () => {
+  let clock = 0;
+  const display = recorder();
+  const live = new LiveTrainingChart({ numSteps: 300, minIntervalMs: 1000, display, now: () => clock });
+  const { steps, evals } = fakeHistory(300, 100);
+  for (const record of steps) {
+    clock += 10; // 10 ms per step: 3 s of training in all
+    live.onStep(record);
+    const evalRecord = evals.find((e) => e.step === record.step);
+    if (evalRecord) live.onEval(evalRecord);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await live.finish({ ...live.history, elapsedMs: 3000 });
+  assert.equal(live.history.steps.length, 300);
+  assert.equal(live.history.evals.length, 3);
+  // Draws at ~0 s, 1 s, 2 s, 3 s (each may slip while one renders), plus the final one.
+  assert.ok(live.drawCount >= 2 && live.drawCount <= 5, `drew ${live.drawCount} times`);
+  assert.equal(display.outputs.length, live.drawCount);
+  assert.ok(display.outputs.every((o) => o.type === 'svg'));
+  const last = display.outputs[display.outputs.length - 1].value as string;
+  assert.ok(last.includes('completed after 300 steps'), 'final drawing has the summary line');
+});
+
+test('the progress and summary lines report step, loss, accuracy and the article\'s 98%', () => {
+  const history = fakeHistory(200, 100);
+  const live = new LiveTrainingChart({ numSteps: 1000, display: recorder(), now: () => 0 });
+  const line = live.progressText(history, 4200);
+  // Step 200: loss 3/e + 0.05 = 1.154; evaluation accuracy 0.97 · (1 − 1.154 / 3.05) = 60.3%.
+  assert.equal(line, 'step 200 / 1000 · batch loss 1.154 · evaluation accuracy 60.3% (step 200) · 4.2 s');
+  assert.equal(summaryLine({ steps: [], evals: [], endReason: 'stopped', elapsedMs: 0 }),
+    'stopped after 0 steps · no evaluation yet · 0.0 s');
+  assert.match(summaryLine(history), /final evaluation accuracy \d+\.\d\d% \(article: 98%\)/);
+});
+
+test('the live chart rejects a negative interval and a fractional step count', () => {
+  assert.throws(() => new LiveTrainingChart({ minIntervalMs: -1, display: recorder() }), /minIntervalMs must be >= 0, got -1/);
+  assert.throws(() => new LiveTrainingChart({ numSteps: 2.5, display: recorder() }), /numSteps must be an integer >= 0, got 2.5/);
+});
+
+test('the interactive traces carry the same data as the SVG chart', () => {
+  const history = fakeHistory(400, 100);
+  const traces = interactiveTraces(history, { maxPoints: 50 });
+  const evalLoss = traces.find((t) => t.name === 'loss: fixed evaluation set')!;
+  assert.deepEqual(evalLoss.y, history.evals.map((e) => e.loss));
+  assert.equal(traces.find((t) => t.name === 'loss: training batch (mean)')!.x.length, 50);
+  const evalAccuracy = traces.find((t) => t.name === 'accuracy: fixed evaluation set')!;
+  assert.equal(evalAccuracy.xaxis, 'x2');
+  assert.deepEqual(evalAccuracy.y, history.evals.map((e) => e.accuracy));
+  const rule = traces.find((t) => t.name === 'article: 98%')!;
+  assert.deepEqual(rule.y, [0.98, 0.98]);
+  assert.deepEqual(rule.x, [0, 400]);
+});

@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PNG } from 'pngjs';
+import {
+  digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, sequenceImages,
+} from '../lib/images';
+import {
+  describeSequence, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg, type Display,
+} from '../lib/display';
+import { differenceTask } from '../lib/tasks';
+import type { DigitSet } from '../lib/types';
+
+/** Four 3×2 images; image k has every pixel equal to 10·k + position, label k. */
+function tinySet(): DigitSet {
+  const height = 3;
+  const width = 2;
+  const count = 4;
+  const images = new Uint8Array(count * height * width);
+  for (let k = 0; k < count; k++) {
+    for (let p = 0; p < height * width; p++) images[k * height * width + p] = 10 * k + p;
+  }
+  return { images, labels: Uint8Array.from([0, 1, 2, 3]), count, height, width };
+}
+
+function recorder(): Display & { outputs: { type: string; value: string | Uint8Array }[] } {
+  const outputs: { type: string; value: string | Uint8Array }[] = [];
+  return {
+    outputs,
+    svg: (s) => outputs.push({ type: 'svg', value: s }),
+    png: (b) => outputs.push({ type: 'png', value: b }),
+    text: (s) => outputs.push({ type: 'text', value: s }),
+    markdown: (s) => outputs.push({ type: 'markdown', value: s }),
+  };
+}
+
+function count(text: string, pattern: RegExp): number {
+  return (text.match(pattern) ?? []).length;
+}
+
+test('digitImage returns a view of one image and rejects an index out of range', () => {
+  const set = tinySet();
+  assert.deepEqual([...digitImage(set, 2)], [20, 21, 22, 23, 24, 25]);
+  assert.equal(digitImage(set, 2).buffer, set.images.buffer, 'a view, not a copy');
+  assert.deepEqual(digitImages(set, [3, 0]).map((image) => image[0]), [30, 0]);
+  assert.throws(() => digitImage(set, 4), /Image index 4 is out of range for a set of 4 images/);
+  assert.throws(() => digitImage(set, -1), /Image index -1/);
+  assert.throws(() => digitImage(set, 1.5), /Image index 1.5/);
+});
+
+test('sequenceImages splits row-major indices into sequences', () => {
+  const sequences = sequenceImages(tinySet(), Int32Array.from([0, 1, 3, 2]), 2);
+  assert.deepEqual(sequences.map((images) => images.map((image) => image[0])), [[0, 10], [30, 20]]);
+  assert.throws(() => sequenceImages(tinySet(), [0, 1, 2], 2), /3 image indices do not split into sequences of length 2/);
+  assert.throws(() => sequenceImages(tinySet(), [0, 1], 0), /seqLength must be an integer >= 1, got 0/);
+});
+
+test('greyPng encodes an 8-bit grey PNG that decodes to the (inverted) pixels', () => {
+  const pixels = Uint8Array.from([0, 50, 100, 150, 200, 255]);
+  const inverted = PNG.sync.read(greyPng(pixels, 3, 2));
+  assert.equal(inverted.width, 2);
+  assert.equal(inverted.height, 3);
+  const redChannel = (png: PNG) => Array.from({ length: 6 }, (_, i) => png.data[i * 4]);
+  assert.deepEqual(redChannel(inverted), [255, 205, 155, 105, 55, 0]);
+  assert.deepEqual(redChannel(PNG.sync.read(greyPng(pixels, 3, 2, { invert: false }))), [...pixels]);
+  assert.throws(() => greyPng(pixels, 2, 2), /Image has 6 pixels, expected 2×2 = 4/);
+  assert.throws(() => greyPng(pixels, 0, 6), /height must be an integer >= 1, got 0/);
+});
+
+test('imageGridPng lays images out row by row, upscaled, with red frames on highlighted ones', () => {
+  const set = tinySet();
+  const images = digitImages(set, [0, 1, 2]);
+  const png = PNG.sync.read(imageGridPng(images, {
+    height: 3, width: 2, cols: 2, scale: 3, gap: 2, invert: false, highlight: [false, true, false],
+  }));
+  // 2 columns of 2·3 pixels and 2 rows of 3·3 pixels, with 2-pixel gaps around them.
+  assert.equal(png.width, 2 * 6 + 3 * 2);
+  assert.equal(png.height, 2 * 9 + 3 * 2);
+  const at = (x: number, y: number) => Array.from(png.data.subarray((y * png.width + x) * 4, (y * png.width + x) * 4 + 3));
+  // Image 1 starts at x = 2 + 6 + 2 = 10, y = 2; its pixel (row 2, col 1) = 15 covers output (13..15, 8..10).
+  assert.deepEqual(at(10 + 3, 2 + 6), [15, 15, 15]);
+  // Image 2 (second row) starts at y = 2 + 9 + 2 = 13; pixel (0, 0) = 20.
+  assert.deepEqual(at(2, 13), [20, 20, 20]);
+  assert.deepEqual(at(9, 1), [214, 39, 40], 'frame around image 1');
+  assert.deepEqual(at(1, 1), [255, 255, 255], 'no frame around image 0');
+});
+
+test('imageGridPng rejects an empty list, wrong image sizes and a highlight of the wrong length', () => {
+  const images = digitImages(tinySet(), [0, 1]);
+  const options = { height: 3, width: 2, cols: 2 };
+  assert.throws(() => imageGridPng([], options), /at least one image, got 0/);
+  assert.throws(() => imageGridPng(images, { ...options, width: 3 }), /Image 0 has 6 pixels, expected 3×3 = 9/);
+  assert.throws(() => imageGridPng(images, { ...options, highlight: [true] }), /highlight has 1 flags for 2 images/);
+  assert.throws(() => imageGridPng(images, { ...options, cols: 0 }), /cols must be an integer >= 1, got 0/);
+  assert.throws(() => imageGridPng(images, { ...options, gap: -1 }), /gap must be an integer >= 0, got -1/);
+});
+
+test('labelledGridSvg embeds one PNG per digit and writes escaped captions', () => {
+  const [a, b, c] = digitImages(tinySet(), [0, 1, 2]);
+  const svg = labelledGridSvg([
+    { images: [a, b], caption: ['0 − 1 = −1', 'x < y & "z"'] },
+    { images: [c, a], caption: 'second', highlight: true },
+  ], { height: 3, width: 2, cols: 2, title: 'Pairs' });
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(count(svg, /<image /g), 4);
+  assert.equal(count(svg, /xlink:href="data:image\/png;base64,/g), 4);
+  assert.ok(svg.includes('>0 − 1 = −1<'));
+  assert.ok(svg.includes('>x &lt; y &amp; &quot;z&quot;<'));
+  assert.ok(svg.includes('>Pairs<'));
+  assert.equal(count(svg, /stroke="#d62728"/g), 1, 'one red frame');
+  assert.ok(svg.includes('fill="#d62728">second<'), 'the mistake\'s caption is red');
+  assert.doesNotMatch(svg, /<script/);
+});
+
+test('labelledGridSvg rejects no cells, a cell without images and a wrongly sized image', () => {
+  const [a] = digitImages(tinySet(), [0]);
+  const options = { height: 3, width: 2, cols: 2 };
+  assert.throws(() => labelledGridSvg([], options), /at least one cell, got 0/);
+  assert.throws(() => labelledGridSvg([{ images: [] }], options), /Cell 0 has no images/);
+  assert.throws(() => labelledGridSvg([{ images: [a] }, { images: [a, new Uint8Array(5)] }], options),
+    /Image 1 of cell 1 has 5 pixels, expected 3×2 = 6/);
+});
+
+test('escapeXml escapes the five XML special characters', () => {
+  assert.equal(escapeXml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+});
+
+test('captions use a true minus sign and the task\'s operator', () => {
+  assert.equal(formatSigned(-4), '−4');
+  assert.equal(formatSigned(0), '0');
+  assert.equal(describeSequence([3, 7], -4, 'difference'), '3 − 7 = −4');
+  assert.equal(describeSequence([3, 7, 1], 11, 'sum'), '3 + 7 + 1 = 11');
+  assert.equal(describeSequence([3, 7], 1, 'parity'), 'parity(3, 7) = 1');
+});
+
+test('sequence cells caption targets and predictions and highlight the mistakes', () => {
+  const set = tinySet();
+  const records = {
+    indices: Int32Array.from([3, 1, 0, 2]),
+    digits: Int32Array.from([3, 1, 0, 2]),
+    targets: Int32Array.from([2 + 9, -2 + 9]),
+  };
+  const cells = sequenceCells(set, records, {
+    task: differenceTask, predictions: [11, 9], probabilities: [0.994, 0.51],
+  });
+  assert.deepEqual(cells.map((c) => c.caption), [['3 − 1 = 2', 'predicted 2 (99%)'], ['0 − 2 = −2', 'predicted 0 (51%)']]);
+  assert.deepEqual(cells.map((c) => c.highlight), [false, true]);
+  assert.deepEqual(cells.map((c) => c.images.map((image) => image[0])), [[30, 10], [0, 20]]);
+
+  const display = recorder();
+  showSequences(set, records, { task: differenceTask, count: 1, display });
+  assert.equal(display.outputs.length, 1);
+  assert.equal(display.outputs[0].type, 'svg');
+  assert.ok((display.outputs[0].value as string).includes('>3 − 1 = 2<'));
+  assert.equal(count(display.outputs[0].value as string, /<image /g), 2, 'count: 1 shows one pair');
+});
+
+test('sequence cells reject mismatched records, a bad count and too few predictions', () => {
+  const set = tinySet();
+  const records = { indices: Int32Array.from([0, 1, 2, 3]), digits: Int32Array.from([0, 1, 2, 3]), targets: Int32Array.from([8, 8]) };
+  const task = differenceTask;
+  assert.throws(() => sequenceCells(set, { ...records, digits: Int32Array.from([0, 1]) }, { task }),
+    /4 indices, 2 digits, 2 targets/);
+  assert.throws(() => sequenceCells(set, records, { task, count: 3 }), /count must be an integer in \[1, 2\], got 3/);
+  assert.throws(() => sequenceCells(set, records, { task, predictions: [8] }), /got 1 predictions for 2 sequences/);
+  assert.throws(() => sequenceCells(set, { ...records, targets: new Int32Array(0) }, { task }), /at least one sequence/);
+});
+
+test('showImages draws a PNG without titles and a captioned SVG with them', () => {
+  const images = digitImages(tinySet(), [0, 1]);
+  const display = recorder();
+  showImages(images, { height: 3, width: 2, display });
+  showImages(images, { height: 3, width: 2, titles: ['zero', 'one'], highlight: [true, false], display });
+  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'svg']);
+  assert.equal(PNG.sync.read(Buffer.from(display.outputs[0].value as Uint8Array)).height, 3 * 2 + 2 * 4);
+  assert.ok((display.outputs[1].value as string).includes('>zero<'));
+  assert.throws(() => showImages(images, { height: 3, width: 2, titles: ['zero'], display }), /1 titles for 2 images/);
+});
+
+test('showSvg and showPng check what they are given', () => {
+  const display = recorder();
+  assert.throws(() => showSvg('<div>no</div>', display), /SVG document string starting with <svg, got <div>/);
+  assert.throws(() => showPng(new Uint8Array([1, 2, 3, 4]), display), /PNG bytes/);
+  showPng(greyPng(new Uint8Array(4), 2, 2), display);
+  showSvg('<svg xmlns="http://www.w3.org/2000/svg"></svg>', display);
+  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'svg']);
+});
+
+test('showing outside a tslab kernel fails with a message saying so', () => {
+  assert.throws(() => showSvg('<svg xmlns="http://www.w3.org/2000/svg"></svg>'),
+    /tslab can only show output inside a running tslab kernel/);
+});
