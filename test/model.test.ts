@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { buildCrnn, expectedParamCount, TimeStepSlice } from '../lib/model';
+import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
+import type { CrnnConfig } from '../lib/types';
+
+test('the default model has the parameter count of the article\'s architecture, computed by hand', () => {
+  const conv1 = 3 * 3 * 1 * 16 + 16;        // 160
+  const conv2 = 3 * 3 * 16 * 16 + 16;       // 2,320
+  const dense = 7 * 7 * 16 * 256 + 256;     // 28 → 14 → 7 after two poolings: 200,960
+  const cnnPerStep = conv1 + conv2 + dense; // 203,440, once per time step (T = 2)
+  const rnn = 256 * 256 + 256 * 256 + 256;  // input and recurrent kernels, bias: 131,328
+  const head = 256 * 19 + 19;               // 4,883
+  const byHand = 2 * cnnPerStep + rnn + head;
+  assert.equal(byHand, 543_091);
+
+  const model = buildCrnn();
+  assert.equal(model.countParams(), byHand);
+  assert.equal(expectedParamCount(), byHand);
+  const params = (name: string) => model.getLayer(name).countParams();
+  assert.equal(params('step0_conv1'), conv1);
+  assert.equal(params('step1_conv2'), conv2);
+  assert.equal(params('step1_dense'), dense);
+  assert.equal(params('rnn_simple'), rnn);
+  assert.equal(params('class_probabilities'), head);
+  model.dispose();
+});
+
+test('parameter counts of the variants match the hand formula', () => {
+  const variants: Partial<CrnnConfig>[] = [
+    { sharedCnn: true },
+    { cell: 'gru', hiddenSize: 32, denseUnits: 16, filters: [4, 8] },
+    { cell: 'lstm', hiddenSize: 24, seqLength: 3, denseUnits: 16 },
+    { seqLength: 1, numClasses: 10, height: 12, width: 20, denseUnits: 8, hiddenSize: 8 },
+  ];
+  for (const config of variants) {
+    const model = buildCrnn(config);
+    assert.equal(model.countParams(), expectedParamCount(config), JSON.stringify(config));
+    model.dispose();
+  }
+});
+
+test('maps [batch, T, 28, 28, 1] sequences to [batch, 19] probabilities, leaving no tensors behind', () => {
+  const model = buildCrnn();
+  const xs = tf.randomUniform([3, 2, 28, 28, 1]) as tfTypes.Tensor5D;
+  const before = tf.memory().numTensors;
+  const sums = tf.tidy(() => (model.predict(xs) as tfTypes.Tensor2D).sum(1).arraySync() as number[]);
+  assert.equal(tf.memory().numTensors, before);
+  assert.equal(sums.length, 3);
+  for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5, `probabilities sum to ${s}`);
+  assert.deepEqual(model.outputs[0].shape, [null, 19]);
+  xs.dispose();
+  model.dispose();
+});
+
+test('each time step gets its own CNN by default, and one shared CNN with sharedCnn', () => {
+  const own = buildCrnn({ seqLength: 3, denseUnits: 16, hiddenSize: 16 });
+  const names = own.layers.map((l) => l.name);
+  for (const t of [0, 1, 2]) {
+    for (const part of ['slice', 'conv1', 'pool1', 'conv2', 'pool2', 'flatten', 'dense']) {
+      assert.ok(names.includes(`step${t}_${part}`), `missing step${t}_${part}`);
+    }
+  }
+  const kernel = (name: string) => own.getLayer(name).getWeights()[0].arraySync();
+  assert.notDeepEqual(kernel('step0_conv1'), kernel('step1_conv1'));
+
+  const shared = buildCrnn({ seqLength: 3, denseUnits: 16, hiddenSize: 16, sharedCnn: true });
+  const convs = shared.layers.filter((l) => l.name.includes('conv1'));
+  assert.deepEqual(convs.map((l) => l.name), ['td_shared_conv1']);
+  // Three CNNs against one: two more CNNs of 160 + 2,320 + (7·7·16·16 + 16) parameters.
+  assert.equal(own.countParams() - shared.countParams(), 2 * (160 + 2320 + 12_560));
+  own.dispose();
+  shared.dispose();
+});
+
+test('TimeStepSlice picks one step of the sequence', () => {
+  const x = tf.tensor3d([[[1, 2], [3, 4], [5, 6]]]); // [1, 3, 2]
+  const slice = new TimeStepSlice({ step: 2 });
+  const y = slice.apply(x) as tfTypes.Tensor;
+  assert.deepEqual(y.arraySync(), [[5, 6]]);
+  assert.deepEqual(slice.computeOutputShape([null, 3, 2]), [null, 2]);
+  assert.throws(() => slice.computeOutputShape([null, 2, 2]), /step 2 is out of range for sequences of length 2/);
+  assert.throws(() => new TimeStepSlice({ step: -1 }), /step must be an integer >= 0, got -1/);
+  tf.dispose([x, y]);
+});
+
+test('builds each recurrent cell, and the model is compiled with the article\'s Adam', () => {
+  for (const cell of ['simple', 'gru', 'lstm'] as const) {
+    const model = buildCrnn({ cell, denseUnits: 8, hiddenSize: 8, learningRate: 0.01 });
+    assert.ok(model.getLayer(`rnn_${cell}`));
+    const config = model.optimizer.getConfig();
+    assert.equal(model.optimizer.getClassName(), 'Adam');
+    assert.deepEqual(config, { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    model.dispose();
+  }
+});
+
+test('model.summary() prints every layer and the total', () => {
+  const model = buildCrnn({ denseUnits: 8, hiddenSize: 8 });
+  const lines: string[] = [];
+  model.summary(120, undefined, (line: string) => lines.push(line));
+  const text = lines.join('\n');
+  assert.match(text, /step1_conv2 \(Conv2D\)/);
+  assert.match(text, new RegExp(`Total params: ${model.countParams()}`));
+  model.dispose();
+});
+
+test('the default config is the article\'s and resolving fills in missing fields', () => {
+  assert.deepEqual(resolveCrnnConfig(), {
+    seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], denseUnits: 256,
+    cell: 'simple', hiddenSize: 256, sharedCnn: false, learningRate: 1e-3,
+  });
+  const resolved = resolveCrnnConfig({ cell: 'gru', filters: [8, 4] });
+  assert.equal(resolved.cell, 'gru');
+  assert.deepEqual(resolved.filters, [8, 4]);
+  assert.equal(resolved.hiddenSize, defaultCrnnConfig.hiddenSize);
+  assert.ok(Object.isFrozen(defaultCrnnConfig));
+});
+
+test('every invalid model setting is rejected with the field and the value', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ seqLength: 0 }, /seqLength must be an integer >= 1, got 0/],
+    [{ seqLength: 1.5 }, /seqLength must be an integer >= 1, got 1.5/],
+    [{ height: 3 }, /height must be an integer >= 4, got 3/],
+    [{ width: NaN }, /width must be an integer >= 4, got NaN/],
+    [{ numClasses: 1 }, /numClasses must be an integer >= 2, got 1/],
+    [{ filters: [16] }, /filters must be two filter counts like \[16, 16\], got \[16\]/],
+    [{ filters: '16,16' }, /filters must be two filter counts/],
+    [{ filters: [16, 0] }, /filters\[1\] must be an integer >= 1, got 0/],
+    [{ denseUnits: -5 }, /denseUnits must be an integer >= 1, got -5/],
+    [{ hiddenSize: '256' }, /hiddenSize must be an integer >= 1, got "256"/],
+    [{ cell: 'rnn' }, /cell must be one of simple, gru, lstm, got "rnn"/],
+    [{ sharedCnn: 'yes' }, /sharedCnn must be true or false, got "yes"/],
+    [{ learningRate: 0 }, /learningRate must be a positive number, got 0/],
+    [{ learningRate: Infinity }, /learningRate must be a positive number, got Infinity/],
+    [{ hidenSize: 8 }, /Unknown CrnnConfig field 'hidenSize'/],
+  ];
+  for (const [config, message] of cases) {
+    assert.throws(() => buildCrnn(config as Partial<CrnnConfig>), message, JSON.stringify(config));
+  }
+  assert.throws(() => resolveCrnnConfig(null as unknown as Partial<CrnnConfig>), /CrnnConfig must be an object, got null/);
+});

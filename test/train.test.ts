@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf } from '../lib/tf';
+import { buildCrnn } from '../lib/model';
+import { trainSteps, TrainingDivergedError, type TrainOptions } from '../lib/train';
+import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
+import { loadMnist } from '../lib/data';
+import { customTask } from '../lib/tasks';
+import type { CrnnConfig, DigitData, EvalRecord, StepRecord, TrainConfig } from '../lib/types';
+
+/** A small CRNN that trains in milliseconds per step on 2 cores. */
+const tiny: Partial<CrnnConfig> = { filters: [8, 8], denseUnits: 64, hiddenSize: 64, learningRate: 3e-3 };
+const data: DigitData = loadMnist();
+const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, evalEvery: 5, evalSize: 64 };
+
+test('the default training config is the article\'s schedule', () => {
+  assert.deepEqual(resolveTrainConfig(), {
+    numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, targetAccuracy: undefined,
+  });
+  assert.ok(Object.isFrozen(defaultTrainConfig));
+});
+
+test('forty steps on real MNIST lower the loss on the fixed evaluation set', async () => {
+  const model = buildCrnn(tiny);
+  const options: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 32, evalSize: 500 };
+  const before = await trainSteps(model, data, { ...options, numSteps: 0 });
+  const after = await trainSteps(model, data, { ...options, numSteps: 40, evalEvery: 40 });
+  assert.equal(before.evals[0].step, 0);
+  const [lossBefore, lossAfter] = [before.evals[0].loss, after.evals[0].loss];
+  // Chance level is ln 19 ≈ 2.94; measured runs end near 2.7.
+  assert.ok(lossAfter < lossBefore - 0.1, `eval loss went from ${lossBefore} to ${lossAfter}`);
+  assert.equal(after.steps.length, 40);
+  model.dispose();
+});
+
+test('records every step and evaluates every evalEvery steps and after the last one', async () => {
+  const model = buildCrnn(tiny);
+  const steps: StepRecord[] = [];
+  const evals: EvalRecord[] = [];
+  const history = await trainSteps(model, data, { ...quick, numSteps: 12 }, {
+    onStep: (r) => steps.push(r),
+    onEval: (r) => evals.push(r),
+  });
+  assert.deepEqual(history.steps.map((r) => r.step), Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.deepEqual(history.evals.map((r) => r.step), [5, 10, 12]);
+  assert.deepEqual(steps, history.steps);
+  assert.deepEqual(evals, history.evals);
+  assert.equal(history.endReason, 'completed');
+  assert.ok(history.elapsedMs > 0);
+  for (const r of [...history.steps, ...history.evals]) {
+    assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
+    assert.ok(r.accuracy >= 0 && r.accuracy <= 1, `accuracy ${r.accuracy}`);
+  }
+  // 64 evaluation sequences: accuracies are multiples of 1/64.
+  for (const r of history.evals) assert.equal(Math.round(r.accuracy * 64), r.accuracy * 64);
+  model.dispose();
+});
+
+test('stops early once the target accuracy is reached', async () => {
+  const model = buildCrnn(tiny);
+  // Bias the output towards class 9 (difference 0, a tenth of all pairs) so
+  // the first evaluation's accuracy is surely above zero, the target here.
+  const head = model.getLayer('class_probabilities');
+  const [kernel] = head.getWeights();
+  const bias = tf.oneHot(9, 19).mul(10);
+  head.setWeights([kernel, bias]);
+  bias.dispose();
+  const history = await trainSteps(model, data, { ...quick, numSteps: 50, targetAccuracy: 1e-9, evalSize: 256 });
+  assert.equal(history.endReason, 'target-reached');
+  assert.equal(history.steps.length, 5);
+  assert.equal(history.evals.length, 1);
+  model.dispose();
+});
+
+test('shouldStop ends training between steps with endReason "stopped"', async () => {
+  const model = buildCrnn(tiny);
+  let seen = 0;
+  const history = await trainSteps(model, data, { ...quick, numSteps: 50 }, {
+    onStep: () => { seen++; },
+    shouldStop: () => seen >= 3,
+  });
+  assert.equal(history.endReason, 'stopped');
+  assert.equal(history.steps.length, 3);
+  model.dispose();
+});
+
+test('the number of tensors is the same after N and after 2N steps', async () => {
+  const model = buildCrnn(tiny);
+  // The first call creates Adam's moment variables; count from there on.
+  await trainSteps(model, data, { ...quick, numSteps: 3 });
+  const afterN = tf.memory().numTensors;
+  await trainSteps(model, data, { ...quick, numSteps: 3 });
+  const after2N = tf.memory().numTensors;
+  await trainSteps(model, data, { ...quick, numSteps: 6 });
+  assert.equal(after2N, afterN);
+  assert.equal(tf.memory().numTensors, afterN);
+  model.dispose();
+});
+
+test('a non-finite loss stops training with an error naming the step and the value', async () => {
+  const model = buildCrnn(tiny);
+  await trainSteps(model, data, { ...quick, numSteps: 1 }); // creates Adam's variables
+  const head = model.getLayer('class_probabilities');
+  const [kernel, bias] = head.getWeights();
+  const nanKernel = tf.fill(kernel.shape, NaN);
+  head.setWeights([nanKernel, bias]);
+  nanKernel.dispose();
+  const before = tf.memory().numTensors;
+  await assert.rejects(trainSteps(model, data, { ...quick, numSteps: 10 }), (err: unknown) => {
+    assert.ok(err instanceof TrainingDivergedError);
+    assert.match(err.message, /training diverged at step 1: loss is NaN/);
+    assert.equal(err.step, 1);
+    assert.equal(err.history.steps.length, 0);
+    return true;
+  });
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+test('every invalid training setting is rejected with the field and the value', async () => {
+  const model = buildCrnn(tiny);
+  const cases: [Partial<TrainConfig> & Record<string, unknown>, RegExp][] = [
+    [{ batchSize: 0 }, /batchSize must be an integer >= 1, got 0/],
+    [{ batchSize: 12.5 }, /batchSize must be an integer >= 1, got 12.5/],
+    [{ numSteps: -1 }, /numSteps must be an integer >= 0, got -1/],
+    [{ evalEvery: 0 }, /evalEvery must be an integer >= 1, got 0/],
+    [{ evalSize: 0 }, /evalSize must be an integer >= 1, got 0/],
+    [{ seed: 1.5 }, /seed must be an integer, got 1.5/],
+    [{ targetAccuracy: 1.5 }, /targetAccuracy must be a number in \(0, 1\], got 1.5/],
+    [{ targetAccuracy: 0 }, /targetAccuracy must be a number in \(0, 1\], got 0/],
+    [{ steps: 10 }, /Unknown TrainConfig field 'steps'/],
+  ];
+  for (const [config, message] of cases) {
+    await assert.rejects(trainSteps(model, data, { ...quick, ...config }), message, JSON.stringify(config));
+  }
+  model.dispose();
+});
+
+test('a model that does not fit the sequence length, task, images or training is rejected', async () => {
+  const model = buildCrnn(tiny);
+  await assert.rejects(trainSteps(model, data, { ...quick, seqLength: 3 }),
+    /the model was built for sequences of length 2, but seqLength is 3/);
+  await assert.rejects(trainSteps(model, data, { ...quick, seqLength: 0 }), /seqLength/);
+  await assert.rejects(trainSteps(model, data, { ...quick, task: 'product' }), /product/);
+  const parity = customTask('parity', (d) => (d[0] + d[1]) % 2, [0, 1]);
+  await assert.rejects(trainSteps(model, data, { ...quick, task: parity }),
+    /the model predicts 19 classes, but task "parity" has 2/);
+  const small = buildCrnn({ ...tiny, height: 14, width: 14 });
+  await assert.rejects(trainSteps(small, data, quick), /the model takes 14×14 images, but the data has 28×28/);
+  const uncompiled = tf.model({ inputs: model.inputs, outputs: model.outputs });
+  await assert.rejects(trainSteps(uncompiled, data, quick), /the model is not compiled/);
+  model.dispose();
+  small.dispose();
+});
