@@ -1,0 +1,198 @@
+/**
+ * The TypeScript side of the benchmark: this project's CRNN (lib/model.ts) on
+ * tfjs-node, with the same command line and JSON report as the Python peers
+ * (see bench/protocol.ts). Run as `node dist/bench/peers/tfjs-node.js --mode tiny`.
+ *
+ * Besides the protocol's step timing on batches held in memory, it reports:
+ * - `loopMsPerStep`: ms/step of the project's own loop, `trainSteps` of
+ *   lib/train.ts, which samples a fresh batch every step as the article does;
+ * - `samplingMsPerBatch` and `samplingShare`: the cost of
+ *   `sampleSequenceBatch` per batch, and its share of a loop step.
+ */
+import { parsePeerArgs, spreadOf, type PeerOptions, type PeerReport } from '../protocol';
+
+type Lib = {
+  tf: typeof import('../../lib/tf');
+  model: typeof import('../../lib/model');
+  train: typeof import('../../lib/train');
+  data: typeof import('../../lib/data');
+  sequences: typeof import('../../lib/sequences');
+  random: typeof import('../../lib/random');
+};
+
+/**
+ * Loads the library. The thread settings are read by libtensorflow when it
+ * creates its thread pools, so they must be in the environment before the
+ * native backend loads: hence a lazy require instead of top-level imports.
+ */
+function loadLib(threads: number): Lib {
+  if (threads > 0) {
+    process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+    process.env.TF_NUM_INTEROP_THREADS = String(threads);
+  }
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  return {
+    tf: require('../../lib/tf'),
+    model: require('../../lib/model'),
+    train: require('../../lib/train'),
+    data: require('../../lib/data'),
+    sequences: require('../../lib/sequences'),
+    random: require('../../lib/random'),
+  };
+  /* eslint-enable @typescript-eslint/no-var-requires */
+}
+
+type Tensor = import('@tensorflow/tfjs').Tensor;
+type LayersModel = import('@tensorflow/tfjs').LayersModel;
+
+/**
+ * One training step on a batch, returning [loss, accuracy] read back to the
+ * host. The same computation as the (module-private) step of lib/train.ts:
+ * Adam on the mean categorical cross-entropy, the batch accuracy kept aside.
+ */
+function makeStep(lib: Lib, model: LayersModel) {
+  const { tf } = lib.tf;
+  const variables = model.trainableWeights.map((w) => w.read() as import('@tensorflow/tfjs').Variable);
+  return (xs: Tensor, ys: Tensor): number => {
+    let accuracy: Tensor | undefined;
+    const loss = model.optimizer.minimize(() => {
+      const probs = model.apply(xs, { training: true }) as Tensor;
+      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean());
+      return tf.metrics.categoricalCrossentropy(ys, probs).mean() as import('@tensorflow/tfjs').Scalar;
+    }, true, variables)!;
+    const both = tf.stack([loss, accuracy!]);
+    const values = both.dataSync();
+    tf.dispose([loss, accuracy!, both]);
+    return values[0];
+  };
+}
+
+function timeBlocks(repeats: number, steps: number, runStep: () => void): number[] {
+  const blocks: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const start = performance.now();
+    for (let s = 0; s < steps; s++) runStep();
+    blocks.push((performance.now() - start) / steps);
+  }
+  return blocks;
+}
+
+async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): Promise<Partial<PeerReport>> {
+  const { tf } = lib.tf;
+  const data = lib.data.loadMnist();
+  const sample = { batchSize: options.batchSize, seqLength: options.seqLength, task: 'difference' as const };
+  const rng = lib.random.createRng(options.seed);
+  const pool = Array.from({ length: options.poolSize }, () => lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng }));
+  const step = makeStep(lib, model);
+  let n = 0;
+  let loss = NaN;
+  const next = () => {
+    const batch = pool[n++ % pool.length];
+    loss = step(batch.xs, batch.ys);
+  };
+  let tensorsBefore: number | undefined;
+  try {
+    for (let i = 0; i < options.warmup; i++) next();
+    // Counted after the warm-up, which creates Adam's moment variables.
+    if (options.warmup > 0) tensorsBefore = tf.memory().numTensors;
+    const msPerStep = spreadOf(timeBlocks(options.repeats, options.steps, next));
+
+    // The project's loop, fresh batch per step. evalEvery = steps and a
+    // one-sequence eval set keep its closing evaluation negligible.
+    const loopBlocks: number[] = [];
+    for (let r = 0; r < options.repeats; r++) {
+      const history = await lib.train.trainSteps(model, data, {
+        seqLength: options.seqLength, task: 'difference', numSteps: options.steps,
+        batchSize: options.batchSize, evalEvery: options.steps, evalSize: 1, seed: options.seed + r + 1,
+      });
+      loopBlocks.push(history.elapsedMs / options.steps);
+    }
+    const loopMsPerStep = spreadOf(loopBlocks);
+
+    const samplingBlocks = timeBlocks(options.repeats, options.steps, () => {
+      const batch = lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng });
+      tf.dispose([batch.xs, batch.ys]);
+    });
+    const samplingMsPerBatch = spreadOf(samplingBlocks);
+    return {
+      msPerStep,
+      samplesPerSec: (options.batchSize * 1000) / msPerStep.median,
+      finalLoss: loss,
+      loopMsPerStep,
+      loopSamplesPerSec: (options.batchSize * 1000) / loopMsPerStep.median,
+      samplingMsPerBatch,
+      samplingShare: samplingMsPerBatch.median / loopMsPerStep.median,
+      // Tensors left behind by the timed steps, the loop and the sampling (should be 0).
+      leakedTensors: tensorsBefore === undefined ? null : tf.memory().numTensors - tensorsBefore,
+    };
+  } finally {
+    for (const batch of pool) tf.dispose([batch.xs, batch.ys]);
+  }
+}
+
+async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions): Promise<Partial<PeerReport>> {
+  const data = lib.data.loadMnist();
+  const history = await lib.train.trainSteps(model, data, {
+    seqLength: options.seqLength, task: 'difference', numSteps: options.steps, batchSize: options.batchSize,
+    evalEvery: options.evalEvery, evalSize: options.evalSize, seed: options.seed, targetAccuracy: options.target,
+  });
+  const reached = history.endReason === 'target-reached';
+  const last = history.evals[history.evals.length - 1];
+  return {
+    target: options.target,
+    reached,
+    stepsToTarget: reached ? last.step : null,
+    // trainSteps times sampling, steps and evaluations together.
+    secondsToTarget: reached ? history.elapsedMs / 1000 : null,
+    trainSeconds: history.elapsedMs / 1000,
+    finalAccuracy: last ? last.accuracy : null,
+    evals: history.evals,
+  };
+}
+
+/** Runs one peer measurement and returns its report. */
+export async function runTfjsPeer(options: PeerOptions): Promise<PeerReport> {
+  const lib = loadLib(options.threads);
+  const { tf, backend } = lib.tf;
+  const start = performance.now();
+  const model = lib.model.buildCrnn({ seqLength: options.seqLength, sharedCnn: options.shared });
+  const buildMs = performance.now() - start;
+  try {
+    const result = options.mode === 'to-target'
+      ? await toTarget(lib, model, options)
+      : await throughput(lib, model, options);
+    const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+    return {
+      peer: 'tfjs-node',
+      framework: `@tensorflow/tfjs-node (${backend.name} backend)`,
+      version: tf.version['tfjs-core'],
+      libtensorflow: binding?.TF_Version ?? null,
+      node: process.version,
+      mode: options.mode,
+      variant: options.shared ? 'shared' : 'per-step',
+      batchSize: options.batchSize,
+      seqLength: options.seqLength,
+      threads: options.threads,
+      params: model.countParams(),
+      warmup: options.warmup,
+      steps: options.steps,
+      repeats: options.repeats,
+      buildMs,
+      ...result,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+if (require.main === module) {
+  const options = parsePeerArgs(process.argv.slice(2), 'tfjs-node: the CRNN benchmark peer of this project');
+  runTfjsPeer(options).then(
+    (report) => process.stdout.write(`${JSON.stringify(report)}\n`),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.stack ?? err.message : err);
+      process.exit(1);
+    },
+  );
+}
