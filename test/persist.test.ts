@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { buildCrnn } from '../lib/model';
+import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/persist';
+import type { History } from '../lib/types';
+
+const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 });
+const trainConfig = resolveTrainConfig({ numSteps: 2, batchSize: 8, evalSize: 16, targetAccuracy: 0.9 });
+const history: History = {
+  steps: [{ step: 1, loss: 2.9, accuracy: 0.125 }, { step: 2, loss: 2.8, accuracy: 0.25 }],
+  evals: [{ step: 2, loss: 2.85, accuracy: 0.1875 }],
+  endReason: 'completed',
+  elapsedMs: 12.5,
+};
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-persist-'));
+}
+
+/** One Adam step on fixed random data, so the saved model has trained weights and optimiser state. */
+async function trainedModel(): Promise<tfTypes.LayersModel> {
+  const model = buildCrnn(crnnConfig);
+  const xs = tf.randomUniform([8, 2, 28, 28, 1]);
+  const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 19);
+  await model.trainOnBatch(xs, ys);
+  tf.dispose([xs, ys]);
+  return model;
+}
+
+function run(model: tfTypes.LayersModel): RunToSave {
+  return { model, crnnConfig, trainConfig, task: 'difference', history, dataSource: 'test' };
+}
+
+test('a saved run loads back with identical predictions, configs, history and Adam state', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = await trainedModel();
+  await saveRun(dir, run(model), { files: { 'notes.txt': 'hello' } });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'notes.txt', 'run.json', 'weights.bin']);
+
+  const loaded = await loadRun(dir);
+  assert.deepEqual(loaded.crnnConfig, crnnConfig);
+  assert.deepEqual(loaded.trainConfig, trainConfig);
+  assert.deepEqual(loaded.history, history);
+  assert.equal(loaded.task, 'difference');
+  assert.equal(loaded.dataSource, 'test');
+  assert.equal(loaded.backend, tf.getBackend());
+  assert.ok(!Number.isNaN(Date.parse(loaded.savedAt)));
+
+  const xs = tf.randomUniform([4, 2, 28, 28, 1]);
+  const expected = tf.tidy(() => (model.predict(xs) as tfTypes.Tensor).arraySync());
+  const actual = tf.tidy(() => (loaded.model.predict(xs) as tfTypes.Tensor).arraySync());
+  assert.deepEqual(actual, expected);
+
+  // Adam's moments came back too: one more identical step keeps both models identical.
+  const ys = tf.oneHot(tf.tensor1d([1, 2, 3, 4], 'int32'), 19);
+  await model.trainOnBatch(xs, ys);
+  await loaded.model.trainOnBatch(xs, ys);
+  const after = tf.tidy(() => (model.predict(xs) as tfTypes.Tensor).arraySync());
+  const afterLoaded = tf.tidy(() => (loaded.model.predict(xs) as tfTypes.Tensor).arraySync());
+  assert.deepEqual(afterLoaded, after);
+  assert.deepEqual(loaded.model.optimizer.getConfig(), model.optimizer.getConfig());
+  tf.dispose([xs, ys]);
+  model.dispose();
+  loaded.model.dispose();
+});
+
+test('a save that fails midway leaves the previous checkpoint intact and no staging folder', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'run');
+  const first = await trainedModel();
+  await saveRun(dir, run(first));
+  const snapshot = Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+
+  // The model files are written, then serialising the history throws.
+  const second = buildCrnn(crnnConfig);
+  const broken = { ...history, get elapsedMs(): number { throw new Error('disk full (simulated)'); } };
+  await assert.rejects(saveRun(dir, { ...run(second), history: broken }), /disk full \(simulated\)/);
+  // A file whose contents cannot be written fails after everything else.
+  await assert.rejects(saveRun(dir, run(second), { files: { 'bad.txt': 42 as unknown as string } }));
+
+  assert.deepEqual(fs.readdirSync(parent), ['run']);
+  for (const [file, bytes] of Object.entries(snapshot)) {
+    assert.deepEqual(fs.readFileSync(path.join(dir, file)), bytes, `${file} changed`);
+  }
+  const loaded = await loadRun(dir);
+  const xs = tf.randomUniform([2, 2, 28, 28, 1]);
+  const expected = tf.tidy(() => (first.predict(xs) as tfTypes.Tensor).arraySync());
+  assert.deepEqual(tf.tidy(() => (loaded.model.predict(xs) as tfTypes.Tensor).arraySync()), expected);
+  tf.dispose(xs);
+  [first, second, loaded.model].forEach((m) => m.dispose());
+});
+
+test('saving over a saved run replaces it completely', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const first = buildCrnn(crnnConfig);
+  await saveRun(dir, run(first), { files: { 'old.txt': 'old' } });
+  const second = buildCrnn(crnnConfig);
+  await saveRun(dir, { ...run(second), task: 'sum' });
+  assert.ok(!fs.existsSync(path.join(dir, 'old.txt')));
+  assert.deepEqual(fs.readdirSync(path.dirname(dir)), ['run']);
+  const loaded = await loadRun(dir);
+  assert.equal(loaded.task, 'sum');
+  const kernel = (m: tfTypes.LayersModel) => m.getLayer('step0_conv1').getWeights()[0].arraySync();
+  assert.deepEqual(kernel(loaded.model), kernel(second));
+  [first, second, loaded.model].forEach((m) => m.dispose());
+});
+
+test('refuses to replace a folder that is not a saved run, or to write where a file is', async () => {
+  const parent = tempDir();
+  const model = buildCrnn(crnnConfig);
+  const other = path.join(parent, 'photos');
+  fs.mkdirSync(other);
+  fs.writeFileSync(path.join(other, 'cat.jpg'), 'meow');
+  await assert.rejects(saveRun(other, run(model)), /photos is not empty and is not a saved model folder/);
+  assert.deepEqual(fs.readdirSync(other), ['cat.jpg']);
+
+  const file = path.join(parent, 'file.txt');
+  fs.writeFileSync(file, 'x');
+  await assert.rejects(saveRun(file, run(model)), /file.txt exists and is not a folder/);
+  await assert.rejects(saveRun(path.join(file, 'run'), run(model)), /ENOTDIR|EEXIST/);
+  await assert.rejects(saveRun(path.join(parent, 'r'), run(model), { files: { '../escape.txt': 'x' } }),
+    /extra run file name must be a plain file name .* got "..\/escape.txt"/);
+  await assert.rejects(saveRun(path.join(parent, 'r'), run(model), { files: { 'run.json': '{}' } }),
+    /got "run.json"/);
+  assert.deepEqual(fs.readdirSync(parent).sort(), ['file.txt', 'photos']);
+  model.dispose();
+});
+
+test('loading a folder that is not a saved run says what is missing', async () => {
+  const parent = tempDir();
+  await assert.rejects(loadRun(path.join(parent, 'nope')), /nope does not exist/);
+  await assert.rejects(loadRun(parent), new RegExp(`${parent} is not a saved model folder: missing model.json`));
+  await assert.rejects(loadModel(parent), /is not a saved model folder: missing model.json/);
+
+  const dir = path.join(parent, 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  fs.rmSync(path.join(dir, 'weights.bin'));
+  await assert.rejects(loadRun(dir), /is an incomplete saved model: missing weights.bin/);
+  fs.rmSync(path.join(dir, 'run.json'));
+  await assert.rejects(loadRun(dir), /holds a model but is not a saved run: missing run.json/);
+  fs.writeFileSync(path.join(dir, 'run.json'), '{"format": "something"}');
+  await assert.rejects(loadRun(dir), /is not a run record \(format "something"\)/);
+  fs.writeFileSync(path.join(dir, 'model.json'), '{not json');
+  await assert.rejects(loadModel(dir), /model.json is not valid JSON/);
+  model.dispose();
+});
+
+test('a hand-edited run.json with an invalid config is rejected when loading', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const runPath = path.join(dir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runPath, 'utf8'));
+  record.trainConfig.batchSize = -3;
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadRun(dir), /batchSize must be an integer >= 1, got -3/);
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+test('historyCsv writes one row per step with the evaluations alongside', () => {
+  const csv = historyCsv({ ...history, evals: [{ step: 0, loss: 3, accuracy: 0.05 }, ...history.evals] });
+  assert.equal(csv, [
+    'step,loss,accuracy,eval_loss,eval_accuracy',
+    '0,,,3,0.05',
+    '1,2.9,0.125,,',
+    '2,2.8,0.25,2.85,0.1875',
+    '',
+  ].join('\n'));
+});
