@@ -187,7 +187,15 @@ export async function runTfjsPeer(options: PeerOptions): Promise<PeerReport> {
 }
 
 if (require.main === module) {
-  const options = parsePeerArgs(process.argv.slice(2), 'tfjs-node: the CRNN benchmark peer of this project');
+  let options: PeerOptions;
+  try {
+    options = parsePeerArgs(process.argv.slice(2), 'tfjs-node: the CRNN benchmark peer of this project');
+  } catch (err) {
+    // commander has printed its own errors (and --help); print ours.
+    const exitCode = (err as { exitCode?: number }).exitCode;
+    if (exitCode === undefined) console.error(`error: ${(err as Error).message}`);
+    process.exit(exitCode ?? 2);
+  }
   runTfjsPeer(options).then(
     (report) => process.stdout.write(`${JSON.stringify(report)}\n`),
     (err: unknown) => {
