@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -12,8 +12,13 @@ function runTrainer(args: string[]) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-cli-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-cli-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 test('a tiny training run writes the model, run record, history and charts', () => {

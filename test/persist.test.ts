@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,8 +19,13 @@ const history: History = {
   elapsedMs: 12.5,
 };
 
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-persist-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-persist-'));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** One Adam step on fixed random data, so the saved model has trained weights and optimiser state. */
