@@ -18,3 +18,15 @@ export {
 export type { TaskName, TaskValues } from './tasks';
 export { sampleSequenceBatch, makeSequenceBatch, createEvalSet, evalBatches } from './sequences';
 export type { SampleOptions, EvalSet, EvalSetOptions } from './sequences';
+
+export * from './config';
+export { buildCrnn, compileCrnn, expectedParamCount, TimeStepSlice } from './model';
+export { trainSteps, TrainingDivergedError, DIVERGENCE_LOSS } from './train';
+export type { TrainOptions, TrainCallbacks } from './train';
+export {
+  confusionMatrix, perClassAccuracy, digitPairAccuracy, predictSequences, evaluateModel,
+  measureLossAccuracy, checkBatchFitsModel,
+} from './evaluate';
+export type { Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
+export { saveRun, loadRun, loadModel, historyCsv } from './persist';
+export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist';
