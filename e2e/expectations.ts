@@ -1,0 +1,69 @@
+/**
+ * The notebooks the browser test opens, and what each must show.
+ */
+import type { NotebookExpectation } from './checks';
+
+const rawSvg = { what: 'bar chart (image/svg+xml)', source: /display\.svg\(/ };
+const htmlSvg = { what: 'bar chart (SVG in an HTML img)', source: /display\.html\(/ };
+const png = { what: 'gradient image (PNG)', source: /display\.png\(/ };
+const finalAccuracy = { what: 'final accuracy', pattern: /Final accuracy: \d+(\.\d+)?%/ };
+
+/** The throwaway notebooks of e2e/fixtures, which test the test itself. */
+export const FIXTURES = {
+  /** Run in the browser: every picture, and the environment reaches the kernel. */
+  smokeRun: {
+    file: 'smoke.ipynb',
+    visuals: [rawSvg, htmlSvg, png],
+    texts: [finalAccuracy],
+    runTexts: [{ what: 'CRNN_STEPS the server was given', pattern: /steps=7\b/ }],
+  },
+  /**
+   * Opened as committed. The notebook is not trusted (its signature is in no
+   * one's database), so JupyterLab does not render its image/svg+xml output;
+   * the SVG inside an HTML <img> and the PNG are shown.
+   */
+  smokeSaved: { file: 'smoke.ipynb', visuals: [htmlSvg, png], texts: [finalAccuracy] },
+  /** The same, expecting the image/svg+xml output too: must fail. */
+  smokeSavedRawSvg: { file: 'smoke.ipynb', visuals: [rawSvg], texts: [] },
+  /** Its third cell throws, so Run All stops there. */
+  broken: { file: 'broken.ipynb', visuals: [], texts: [] },
+  /** Its second cell never finishes. */
+  hang: { file: 'hang.ipynb', visuals: [], texts: [] },
+} satisfies Record<string, NotebookExpectation>;
+
+/**
+ * The environment of the notebook kernels during the run: the notebooks read
+ * these to train and evaluate on a small scale (the defaults are the article's).
+ */
+export const NOTEBOOK_RUN_ENV: Record<string, string> = {
+  CRNN_STEPS: '30',
+  CRNN_EVAL_SIZE: '256',
+};
+
+/** The project's notebooks, in reading order, and what each must show. */
+export const NOTEBOOKS: NotebookExpectation[] = [
+  {
+    file: '01-data-sampling.ipynb',
+    visuals: [{ what: 'sequence preview', source: /showSequences\(/ }],
+    texts: [],
+  },
+  {
+    file: '02-the-model.ipynb',
+    visuals: [],
+    texts: [],
+  },
+  {
+    file: '03-training.ipynb',
+    visuals: [{ what: 'training curve chart', source: /LiveTrainingChart|trainingCurvesSvg\(/ }],
+    texts: [{ what: 'final accuracy', pattern: /accuracy[^\n]*\d+(\.\d+)?\s*%/i }],
+    docsScreenshot: { path: 'docs/jupyterlab-training.png', around: 'training curve chart' },
+  },
+  {
+    file: '04-predictions.ipynb',
+    visuals: [
+      { what: 'prediction grid', source: /showSequences\(|showImages\(/ },
+      { what: 'confusion matrix', source: /heatmapSvg\(/ },
+    ],
+    texts: [],
+  },
+];

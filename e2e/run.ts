@@ -1,0 +1,278 @@
+/**
+ * The browser test of the notebooks: starts a private JupyterLab, opens each
+ * notebook in headless Chromium, checks the outputs it was committed with,
+ * then runs all its cells from the menu with a small configuration and checks
+ * what appears. Prints one PASS/FAIL/SKIP line per check and closes with
+ * `N passed, N failed`; exits non-zero when a check failed.
+ *
+ *   node dist/e2e/run.js               the project's notebooks (notebooks/)
+ *   node dist/e2e/run.js --fixtures    the test's own fixtures, including ones
+ *                                      that must fail (an error, a hung cell)
+ *   --only <text>    only notebooks whose file name contains <text>
+ *   --saved-only / --run-only          one of the two passes
+ *
+ * Environment: CRNN_VENV (default <repo>/.venv), CRNN_CHROMIUM (default
+ * /usr/bin/chromium), CRNN_E2E_CELL_TIMEOUT_S (300), CRNN_E2E_NOTEBOOK_TIMEOUT_S (900).
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser';
+import {
+  contentChecks, errorOutputs, ranEveryCell, stderrNotes,
+  type CheckResult, type NotebookExpectation,
+} from './checks';
+import { FIXTURES, NOTEBOOKS, NOTEBOOK_RUN_ENV } from './expectations';
+import { startJupyterLab, type JupyterLab } from './jupyter-server';
+import {
+  collapseLeftPanel, describeCell, openNotebook, readNotebook, runAllCells,
+  screenshotAround, screenshotWholeNotebook, waitForImages,
+} from './notebook-page';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const ARTIFACTS = path.join(REPO, 'artifacts', 'e2e');
+const VIEWPORT = { width: 1280, height: 960 };
+const OPEN_TIMEOUT_MS = 90_000;
+
+function seconds(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** The PASS/FAIL tally; prints each check as it comes. */
+class Report {
+  passed = 0;
+  failed = 0;
+
+  add(result: CheckResult): void {
+    if (result.status === 'pass') this.passed++;
+    if (result.status === 'fail') this.failed++;
+    console.log(`${result.status.toUpperCase().padEnd(4)} ${result.name} — ${result.detail}`);
+  }
+
+  note(text: string): void {
+    console.log(`     ${text}`);
+  }
+}
+
+interface Session {
+  lab: JupyterLab;
+  browser: Browser;
+  report: Report;
+  cellTimeoutMs: number;
+  notebookTimeoutMs: number;
+}
+
+/** Opens a page on a notebook, runs `body`, then closes the page and shuts its kernels down. */
+async function withNotebookPage<T>(
+  session: Session, file: string, body: (page: Page, url: string) => Promise<T>,
+): Promise<T> {
+  const context = await session.browser.newContext({ viewport: VIEWPORT });
+  try {
+    const page = await context.newPage();
+    const workspace = `e2e-${crypto.randomBytes(4).toString('hex')}`;
+    return await body(page, session.lab.notebookUrl(file, workspace));
+  } finally {
+    await context.close().catch(() => undefined);
+    const sessions = (await session.lab.api('GET', '/api/sessions').catch(() => [])) as { id: string; path: string }[];
+    for (const s of sessions.filter((s) => s.path === file || s.path.endsWith(`/${file}`))) {
+      await session.lab.api('DELETE', `/api/sessions/${s.id}`).catch(() => undefined);
+    }
+  }
+}
+
+function hasSavedOutputs(file: string): boolean {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { outputs?: unknown[] }[] };
+  return nb.cells.some((c) => (c.outputs ?? []).length > 0);
+}
+
+function stem(file: string): string {
+  return path.basename(file, '.ipynb');
+}
+
+/** Check 1: the notebook as committed, opened without running, shows its saved outputs. */
+async function checkSaved(session: Session, rootDir: string, expected: NotebookExpectation): Promise<CheckResult[]> {
+  const label = `${expected.file} (saved)`;
+  const file = path.join(rootDir, expected.file);
+  if (!hasSavedOutputs(file)) {
+    return [{ name: `${label}: shows its saved outputs`, status: 'skip', detail: `${expected.file} has no saved outputs yet` }];
+  }
+  return withNotebookPage(session, expected.file, async (page, url) => {
+    await openNotebook(page, url, OPEN_TIMEOUT_MS);
+    await collapseLeftPanel(page);
+    await waitForImages(page);
+    const state = await readNotebook(page);
+    const shot = path.join(ARTIFACTS, `${stem(expected.file)}-saved.png`);
+    await screenshotWholeNotebook(page, shot, VIEWPORT.width);
+    session.report.note(`screenshot: ${path.relative(REPO, shot)}`);
+    return contentChecks(label, state, expected);
+  });
+}
+
+/** Check 2: Run → Run All Cells in the browser; the outputs appear, without errors, in time. */
+async function checkRun(session: Session, rootDir: string, expected: NotebookExpectation): Promise<CheckResult[]> {
+  const label = `${expected.file} (run)`;
+  const file = path.join(rootDir, expected.file);
+  const before = fs.readFileSync(file);
+  const results = await withNotebookPage(session, expected.file, async (page, url) => {
+    await openNotebook(page, url, OPEN_TIMEOUT_MS);
+    await collapseLeftPanel(page);
+    const run = await runAllCells(page, {
+      cellTimeoutMs: session.cellTimeoutMs,
+      notebookTimeoutMs: session.notebookTimeoutMs,
+      onCellStart: (cell) => session.report.note(`${expected.file}: running ${describeCell(cell)}`),
+    });
+    await waitForImages(page);
+    const state = run.timeout ? run.state : await readNotebook(page);
+    const checks: CheckResult[] = [{
+      name: `${label}: finishes within the time limits`,
+      status: run.timeout ? 'fail' : 'pass',
+      detail: run.timeout ?? `kernel idle after ${run.seconds.toFixed(1)} s`,
+    }];
+    if (!run.timeout) checks.push(ranEveryCell(label, state));
+    checks.push(...contentChecks(label, state, {
+      ...expected, texts: [...expected.texts, ...(expected.runTexts ?? [])],
+    }));
+    for (const line of stderrNotes(state)) session.report.note(line);
+
+    const shot = path.join(ARTIFACTS, `${stem(expected.file)}-run.png`);
+    await screenshotWholeNotebook(page, shot, VIEWPORT.width);
+    session.report.note(`screenshot: ${path.relative(REPO, shot)}`);
+    if (expected.docsScreenshot && errorOutputs(state).length === 0 && !run.timeout) {
+      const around = expected.visuals.find((v) => v.what === expected.docsScreenshot!.around);
+      const cell = around && state.cells.filter((c) => c.type === 'code' && around.source.test(c.source)).pop();
+      const target = path.join(REPO, expected.docsScreenshot.path);
+      const selector = `.jp-Notebook .jp-Cell[data-windowed-list-index="${(cell?.number ?? 0) - 1}"] .jp-OutputArea-output`;
+      if (cell && await screenshotAround(page, selector, target)) {
+        session.report.note(`screenshot: ${path.relative(REPO, target)}`);
+      }
+    }
+    return checks;
+  });
+  const unchanged = Buffer.compare(before, fs.readFileSync(file)) === 0;
+  results.push({
+    name: `${label}: leaves the notebook file unchanged`,
+    status: unchanged ? 'pass' : 'fail',
+    detail: unchanged ? 'autosave is off; nothing was written' : `${expected.file} was modified by the browser run`,
+  });
+  return results;
+}
+
+/**
+ * The fixtures that must fail: the test passes when it reports them, naming
+ * the cell. This is what shows that a broken or hung notebook cannot pass.
+ */
+async function checkFailureDetection(session: Session, rootDir: string): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const expectFailure = (name: string, results: CheckResult[], check: string, detail: RegExp): void => {
+    const hit = results.find((r) => r.name.endsWith(check) && r.status === 'fail' && detail.test(r.detail));
+    out.push({
+      name,
+      status: hit ? 'pass' : 'fail',
+      detail: hit ? `reported: ${hit.detail}` : `expected a failed "${check}" matching ${detail}, got: ` +
+        results.map((r) => `${r.status} ${r.name} (${r.detail})`).join('; '),
+    });
+  };
+  const broken = await checkRun(session, rootDir, FIXTURES.broken);
+  expectFailure('detects an error output and names its cell', broken, 'no cell shows an error', /cell 3 .*failed: Error: boom in cell three/);
+  expectFailure('detects the cells left unrun after an error', broken, 'every code cell ran', /1 not run, first cell 4/);
+
+  const shortLimits = { ...session, cellTimeoutMs: 6_000 };
+  const hung = await checkRun(shortLimits, rootDir, FIXTURES.hang);
+  expectFailure('stops waiting for a hung cell and names it', hung, 'finishes within the time limits', /cell 2 .*still running after 6 s/);
+
+  const untrusted = await checkSaved(session, rootDir, FIXTURES.smokeSavedRawSvg);
+  expectFailure('sees that an untrusted notebook hides its image/svg+xml output', untrusted,
+    'shows the bar chart (image/svg+xml)', /0 of 1 needed pictures .*outputs: image\/svg\+xml/);
+  return out;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      fixtures: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'saved-only': { type: 'boolean', default: false },
+      'run-only': { type: 'boolean', default: false },
+    },
+  });
+  const fixtures = values.fixtures === true;
+  const rootDir = fixtures ? path.join(REPO, 'e2e', 'fixtures') : path.join(REPO, 'notebooks');
+  const all: { saved: NotebookExpectation; run: NotebookExpectation }[] = fixtures
+    ? [{ saved: FIXTURES.smokeSaved, run: FIXTURES.smokeRun }]
+    : NOTEBOOKS.map((n) => ({ saved: n, run: n }));
+  const notebooks = all.filter((n) => !values.only || n.run.file.includes(values.only));
+  if (notebooks.length === 0) throw new Error(`no notebook matches --only ${JSON.stringify(values.only)}`);
+  const report = new Report();
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+  let lab: JupyterLab | undefined;
+  let browser: Browser | undefined;
+  const cleanup = async (): Promise<void> => {
+    const b = browser;
+    const l = lab;
+    browser = undefined;
+    lab = undefined;
+    await b?.close().catch(() => undefined);
+    await l?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals, code: number) => () => {
+    console.error(`\n${signal}: shutting down JupyterLab and Chromium`);
+    void cleanup().finally(() => process.exit(code));
+  };
+  process.once('SIGINT', onSignal('SIGINT', 130));
+  process.once('SIGTERM', onSignal('SIGTERM', 143));
+  process.once('exit', () => lab?.killNow());
+
+  const started = Date.now();
+  try {
+    const env = fixtures ? { CRNN_STEPS: '7' } : NOTEBOOK_RUN_ENV;
+    report.note(`JupyterLab on ${path.relative(REPO, rootDir)}/ with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    lab = await startJupyterLab({
+      venv: process.env.CRNN_VENV ?? path.join(REPO, '.venv'),
+      rootDir,
+      tslabBin: path.join(REPO, 'node_modules', '.bin', 'tslab'),
+      env,
+      logFile: path.join(ARTIFACTS, 'jupyter-server.log'),
+    });
+    browser = await launchChromium(process.env.CRNN_CHROMIUM ?? '/usr/bin/chromium');
+    report.note(`JupyterLab ${lab.baseUrl}, Chromium ${browser.version()}, up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const session: Session = {
+      lab, browser, report,
+      cellTimeoutMs: seconds('CRNN_E2E_CELL_TIMEOUT_S', 300) * 1000,
+      notebookTimeoutMs: seconds('CRNN_E2E_NOTEBOOK_TIMEOUT_S', 900) * 1000,
+    };
+    for (const { saved, run } of notebooks) {
+      const file = path.join(rootDir, run.file);
+      if (!fs.existsSync(file)) {
+        report.add({ name: `${run.file}: exists`, status: 'fail', detail: `${path.relative(REPO, file)} is missing` });
+        continue;
+      }
+      if (!values['run-only']) for (const r of await checkSaved(session, rootDir, saved)) report.add(r);
+      if (!values['saved-only']) for (const r of await checkRun(session, rootDir, run)) report.add(r);
+    }
+    if (fixtures && !values['saved-only'] && !values.only) {
+      for (const r of await checkFailureDetection(session, rootDir)) report.add(r);
+    }
+  } catch (err) {
+    report.add({ name: 'browser test', status: 'fail', detail: err instanceof Error ? err.message : String(err) });
+  } finally {
+    await cleanup();
+  }
+  report.note(`took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(`${report.passed} passed, ${report.failed} failed`);
+  return report.failed === 0 ? 0 : 1;
+}
+
+main().then((code) => {
+  process.exitCode = code;
+}, (err) => {
+  console.error(err);
+  console.log('0 passed, 1 failed');
+  process.exitCode = 1;
+});
