@@ -88,7 +88,7 @@ export interface TrainingCurvesOptions {
 
 interface CurveRow { step: number; value: number; series: string; }
 
-const TRAIN_SERIES = 'training batch (mean)';
+const TRAIN_SERIES = 'training batches';
 const EVAL_SERIES = 'fixed evaluation set';
 
 function checkHistory(history: History): void {
@@ -127,27 +127,32 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
   } as const;
   const x = { field: 'step', type: 'quantitative', title: 'training step' } as const;
 
+  // Evaluations are few and matter most: mark each one with a dot.
+  const evalPoints = (y: object) => ({
+    transform: [{ filter: `datum.series === '${EVAL_SERIES}'` }],
+    mark: { type: 'point', filled: true, size: 18 },
+    encoding: { x, y, color },
+  });
+  const lossY = {
+    field: 'value', type: 'quantitative', title: 'loss',
+    scale: useLog ? { type: 'log' } : { zero: true },
+  };
   const lossPanel = {
     width, height, title: 'Loss (cross-entropy)',
     data: { values: lossRows },
-    mark: { type: 'line', point: false, strokeWidth: 1.5 },
-    encoding: {
-      x,
-      y: { field: 'value', type: 'quantitative', title: 'loss',
-        scale: useLog ? { type: 'log' } : { zero: true } },
-      color,
-    },
+    layer: [
+      { mark: { type: 'line', strokeWidth: 1.5 }, encoding: { x, y: lossY, color } },
+      evalPoints(lossY),
+    ],
   };
 
+  const accuracyY = {
+    field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] }, axis: { format: '.0%' },
+  };
   const accuracyLayers: object[] = [{
     data: { values: accuracyRows },
     mark: { type: 'line', strokeWidth: 1.5 },
-    encoding: {
-      x,
-      y: { field: 'value', type: 'quantitative', title: 'accuracy',
-        scale: { domain: [0, 1] }, axis: { format: '.0%' } },
-      color,
-    },
+    encoding: { x, y: accuracyY, color },
   }];
   if (referenceAccuracy != null) {
     if (!(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
@@ -167,6 +172,7 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
       },
     );
   }
+  accuracyLayers.push({ data: { values: accuracyRows }, ...evalPoints(accuracyY) });
   const accuracyPanel = { width, height, title: 'Accuracy', layer: accuracyLayers };
 
   const heading = title || subtitle
