@@ -32,30 +32,41 @@ export const FIXTURES = {
 } satisfies Record<string, NotebookExpectation>;
 
 /**
- * The environment of the notebook kernels during the run: the notebooks read
- * these to train and evaluate on a small scale (the defaults are the article's).
+ * The environment of the notebook kernels during the browser run: the
+ * notebooks read these to train and evaluate on a small scale (their defaults
+ * are the article's). The same values as scripts/run-notebooks.py --small.
+ * CRNN_RUN_DIR is added by the runner: a temporary folder, so the run never
+ * replaces a model the reader trained.
  */
 export const NOTEBOOK_RUN_ENV: Record<string, string> = {
-  CRNN_STEPS: '30',
+  CRNN_STEPS: '40',
+  CRNN_BATCH_SIZE: '32',
+  CRNN_EVAL_EVERY: '20',
   CRNN_EVAL_SIZE: '256',
+  CRNN_PREDICT_SIZE: '500',
 };
 
 /** The project's notebooks, in reading order, and what each must show. */
 export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '01-data-sampling.ipynb',
-    visuals: [{ what: 'sequence preview', source: /showSequences\(/ }],
-    texts: [],
+    visuals: [
+      { what: 'grid of training digits', source: /showDigits\(/ },
+      { what: 'sequence previews (4 and 16 sequences)', source: /showSequences\(/, min: 2 },
+      { what: 'chart of the target distribution', source: /barChartSvg\(/ },
+    ],
+    texts: [{ what: 'MNIST split sizes', pattern: /train: 60000 images of 28×28/ }],
   },
   {
     file: '02-the-model.ipynb',
-    visuals: [],
-    texts: [],
+    visuals: [{ what: 'chart of the parameters per part', source: /barChartSvg\(/ }],
+    texts: [{ what: 'model summary', pattern: /Total params: [\d,]+/ }],
   },
   {
     file: '03-training.ipynb',
-    visuals: [{ what: 'training curve chart', source: /LiveTrainingChart|trainingCurvesSvg\(/ }],
-    texts: [{ what: 'final accuracy', pattern: /accuracy[^\n]*\d+(\.\d+)?\s*%/i }],
+    visuals: [{ what: 'training curve chart', source: /new LiveTrainingChart\(/ }],
+    texts: [{ what: 'final accuracy', pattern: /final accuracy on \d+ fixed test sequences: \d+(\.\d+)?%/ }],
+    runTexts: [{ what: 'small configuration in use', pattern: /after 40 steps/ }],
     docsScreenshot: { path: 'docs/jupyterlab-training.png', around: 'training curve chart' },
   },
   {

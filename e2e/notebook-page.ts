@@ -280,10 +280,13 @@ export async function collapseLeftPanel(page: Page): Promise<void> {
  */
 export async function screenshotWholeNotebook(page: Page, file: string, width: number): Promise<void> {
   const original = page.viewportSize() ?? { width, height: 900 };
-  const needed = await page.evaluate(() => {
+  const needed = await page.evaluate(async () => {
     const scroller = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
     const cells = scroller?.querySelectorAll('.jp-Cell');
     if (!scroller || !cells?.length) return 0;
+    // Running all cells leaves the notebook scrolled to its end: start from the top.
+    scroller.scrollTop = 0;
+    await new Promise((resolve) => requestAnimationFrame(resolve));
     // Down to the last cell (not the blank space JupyterLab leaves for scrolling past the end),
     // plus what lies below the notebook (the status bar).
     const lastBottom = cells[cells.length - 1].getBoundingClientRect().bottom + scroller.scrollTop;
@@ -292,18 +295,32 @@ export async function screenshotWholeNotebook(page: Page, file: string, width: n
   // Chromium cannot capture much more than 16k pixels in one image.
   const height = Math.min(Math.max(original.height, Math.ceil(needed)), 16_000);
   await page.setViewportSize({ width, height });
+  await page.evaluate(() => {
+    const scroller = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+    if (scroller) scroller.scrollTop = 0;
+  });
   await sleep(500);
   await waitForImages(page);
   await page.screenshot({ path: file });
   await page.setViewportSize(original);
 }
 
-/** Screenshots the window with `selector`'s element scrolled to its middle. */
-export async function screenshotAround(page: Page, locatorSelector: string, file: string): Promise<boolean> {
-  const target = page.locator(locatorSelector).last();
-  if (!(await target.count())) return false;
-  await target.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+/**
+ * Screenshots the window showing the cell at `cellIndex` (from 0) from its
+ * top, with a little of what comes before it (its heading, usually).
+ */
+export async function screenshotCell(page: Page, cellIndex: number, file: string): Promise<boolean> {
+  const found = await page.evaluate((index) => {
+    const scroller = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+    const cell = scroller?.querySelector(`.jp-Cell[data-windowed-list-index="${index}"]`);
+    if (!scroller || !cell) return false;
+    const offset = cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    scroller.scrollTop += offset - 120;
+    return true;
+  }, cellIndex);
+  if (!found) return false;
   await sleep(500);
+  await waitForImages(page);
   await page.screenshot({ path: file });
   return true;
 }
