@@ -32,7 +32,10 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 export async function renderSvg(spec: ChartSpec): Promise<string> {
   const vega = loadVega();
   const vl = loadVegaLite();
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  // Viewers show notebook SVG through <img>, where ARIA labels are never read; without
+  // them a 19×19 heatmap is less than half the size.
+  const config = { ...(spec as { config?: object }).config, aria: false };
+  const view = new vega.View(vega.parse(vl.compile({ ...spec, config } as ChartSpec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -351,7 +354,7 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
     const threshold = darkThreshold(lo, hi, scaleType);
     layers.push({
       transform: [{ filter: hideZeroText ? 'datum.value !== null && datum.value !== 0' : 'datum.value !== null' }],
-      mark: { type: 'text', fontSize: Math.max(8, Math.min(12, cellSize * 0.4)) },
+      mark: { type: 'text', fontSize: Math.max(8, Math.min(11, cellSize * 0.37)) },
       encoding: {
         x, y,
         text: { field: 'value', type: 'quantitative', format },

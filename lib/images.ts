@@ -216,9 +216,11 @@ export function labelledGridSvg(cells: readonly LabelledCell[], options: Labelle
   const imageH = height * scale;
   const lineH = Math.round(fontSize * 1.3);
   const captionLines = Math.max(...captions.map((c) => c.length));
-  const cellW = Math.max(perCell * imageW + (perCell - 1) * imageGap, 0);
+  // Wide enough for the images and for the longest caption (about 0.6 em per character).
+  const longestCaption = Math.max(0, ...captions.flat().map((line) => line.length));
+  const cellW = Math.max(perCell * imageW + (perCell - 1) * imageGap, Math.ceil(longestCaption * fontSize * 0.6));
   const cellH = imageH + captionLines * lineH + 4;
-  const gapX = Math.max(18, Math.round(fontSize * 1.4));
+  const gapX = Math.max(20, Math.round(fontSize * 1.6));
   const gapY = 10;
   const titleH = title ? lineH + 6 : 0;
   const rows = Math.ceil(cells.length / cols);

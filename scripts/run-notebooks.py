@@ -191,7 +191,8 @@ def execute(path: Path, timeout: int, rerun_check: bool) -> tuple[object, dict]:
         nb, kernel_name=KERNEL_NAME, timeout=timeout, allow_errors=False, record_timing=False,
         resources={'metadata': {'path': str(path.parent)}},
     )
-    report: dict = {'notebook': str(path.relative_to(ROOT)), 'errors': []}
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    report: dict = {'notebook': str(shown), 'errors': []}
     start = time.monotonic()
     try:
         with client.setup_kernel():
