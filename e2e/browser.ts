@@ -27,5 +27,10 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
     throw new Error(`Chromium is not installed: ${executablePath} does not exist ` +
       '(install it with `apt-get install -y chromium`, or point CRNN_CHROMIUM at another build)');
   }
-  return chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  return chromium.launch({
+    executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 60_000,
+    // On a signal playwright would close the browser and exit at once, before the
+    // caller shuts JupyterLab down: the caller handles signals and closes the browser.
+    handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+  });
 }

@@ -17,6 +17,8 @@ export interface VisualExpectation {
 export interface TextExpectation {
   what: string;
   pattern: RegExp;
+  /** Only checked when this notebook was run earlier in the same session (its output feeds this one). */
+  afterRunOf?: string;
 }
 
 export interface NotebookExpectation {
@@ -89,8 +91,13 @@ export function stderrNotes(state: NotebookState): string[] {
     .map((o) => `${describeCell(cell)} wrote to stderr: ${(o.text ?? '').trim().split('\n')[0]}`));
 }
 
-/** The checks shared by a run and a saved notebook: no errors, the pictures, the texts. */
-export function contentChecks(label: string, state: NotebookState, expected: NotebookExpectation): CheckResult[] {
+/**
+ * The checks shared by a run and a saved notebook: no errors, the pictures, the
+ * texts. `ran` lists the notebooks run earlier in the session.
+ */
+export function contentChecks(
+  label: string, state: NotebookState, expected: NotebookExpectation, ran: readonly string[] = [],
+): CheckResult[] {
   const results: CheckResult[] = [];
   const errors = errorOutputs(state);
   results.push(check(`${label}: no cell shows an error`, errors.length === 0,
@@ -116,6 +123,10 @@ export function contentChecks(label: string, state: NotebookState, expected: Not
   }
 
   for (const text of expected.texts) {
+    if (text.afterRunOf && !ran.includes(text.afterRunOf)) {
+      results.push({ name: `${label}: shows the ${text.what}`, status: 'skip', detail: `${text.afterRunOf} was not run before it` });
+      continue;
+    }
     const match = text.pattern.exec(state.outputText);
     results.push(check(`${label}: shows the ${text.what}`, match !== null,
       match ? JSON.stringify(match[0].trim()) : `no output text matches ${text.pattern}`));

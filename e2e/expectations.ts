@@ -72,9 +72,17 @@ export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '04-predictions.ipynb',
     visuals: [
-      { what: 'prediction grid', source: /showSequences\(|showImages\(/ },
-      { what: 'confusion matrix', source: /heatmapSvg\(/ },
+      { what: 'grid of predictions', source: /recordsOf\(positions\)/ },
+      { what: 'confusion matrix', source: /title: 'Confusion matrix'/ },
+      { what: 'chart of the accuracy per difference', source: /title: 'Accuracy per true difference'/ },
+      { what: 'heatmap of the accuracy per digit pair', source: /title: 'Accuracy per \(first, second\) digit'/ },
+      { what: 'grid of the most confident mistakes', source: /most confident mistakes/ },
     ],
-    texts: [],
+    texts: [{ what: 'accuracy on new test sequences', pattern: /accuracy on \d+ new test sequences: \d+(\.\d+)?%/ }],
+    runTexts: [{
+      what: 'model notebook 3 trained and saved',
+      pattern: /loaded the model of notebook 3 from .*: 40 steps/,
+      afterRunOf: '03-training.ipynb',
+    }],
   },
 ];

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * One notebook opened in JupyterLab, driven the way a person does it: the
  * page is opened by URL and cells are run from the menu bar. What the page
@@ -29,7 +28,7 @@ export interface CellSummary {
   /** Position in the notebook, counting from 1 as a person would. */
   number: number;
   type: string;
-  /** The first non-empty line of the source, to name the cell in messages. */
+  /** The first line of the source with words in it, to name the cell in messages. */
   firstLine: string;
   source: string;
   /** The input prompt as shown: '[3]:', '[*]:' (queued or running) or '[ ]:'. */
@@ -99,7 +98,8 @@ export function readNotebook(page: Page): Promise<NotebookState> {
       return {
         number: i + 1,
         type: json.cell_type,
-        firstLine: source.split('\n').map((l: string) => l.trim()).find((l: string) => l !== '') ?? '',
+        // The first line that says something: not a lone brace opening a block.
+        firstLine: source.split('\n').map((l: string) => l.trim()).find((l: string) => /[A-Za-z]{2}/.test(l)) ?? '',
         source,
         prompt,
         outputs,

@@ -68,6 +68,8 @@ interface Session {
   report: Report;
   cellTimeoutMs: number;
   notebookTimeoutMs: number;
+  /** The notebooks run so far, in order. */
+  ran: string[];
   /** Set once the README screenshot is saved (from the saved notebook if it shows the chart, else from the run). */
   docsWritten?: boolean;
 }
@@ -163,7 +165,8 @@ async function checkRun(session: Session, rootDir: string, expected: NotebookExp
     if (!run.timeout) checks.push(ranEveryCell(label, state));
     checks.push(...contentChecks(label, state, {
       ...expected, texts: [...expected.texts, ...(expected.runTexts ?? [])],
-    }));
+    }, session.ran));
+    session.ran.push(expected.file);
     for (const line of stderrNotes(state)) session.report.note(line);
 
     const shot = path.join(ARTIFACTS, `${stem(expected.file)}-run.png`);
@@ -234,21 +237,22 @@ async function main(): Promise<number> {
   let lab: JupyterLab | undefined;
   let browser: Browser | undefined;
   let runDir: string | undefined;
-  const cleanup = async (): Promise<void> => {
-    const b = browser;
-    const l = lab;
-    browser = undefined;
-    lab = undefined;
-    await b?.close().catch(() => undefined);
-    await l?.stop();
+  // One shutdown, whichever comes first: the end of the run, an error, or a signal.
+  let shutdown: Promise<void> | undefined;
+  let interrupted: string | undefined;
+  const cleanup = (): Promise<void> => shutdown ??= (async () => {
+    await browser?.close().catch(() => undefined);
+    await lab?.stop();
     if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
-  };
-  const onSignal = (signal: NodeJS.Signals, code: number) => () => {
-    console.error(`\n${signal}: shutting down JupyterLab and Chromium`);
-    void cleanup().finally(() => process.exit(code));
-  };
-  process.once('SIGINT', onSignal('SIGINT', 130));
-  process.once('SIGTERM', onSignal('SIGTERM', 143));
+  })();
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      interrupted = signal;
+      console.error(`\n${signal}: shutting down Chromium and JupyterLab`);
+      void cleanup().finally(() => process.exit(code));
+    });
+  }
+  // If the process ends any other way (a second signal, an uncaught error), kill what is left.
   process.once('exit', () => lab?.killNow());
 
   const started = Date.now();
@@ -267,7 +271,7 @@ async function main(): Promise<number> {
     browser = await launchChromium(process.env.CRNN_CHROMIUM ?? '/usr/bin/chromium');
     report.note(`JupyterLab ${lab.baseUrl}, Chromium ${browser.version()}, up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const session: Session = {
-      lab, browser, report,
+      lab, browser, report, ran: [],
       cellTimeoutMs: seconds('CRNN_E2E_CELL_TIMEOUT_S', 300) * 1000,
       notebookTimeoutMs: seconds('CRNN_E2E_NOTEBOOK_TIMEOUT_S', 900) * 1000,
     };
@@ -284,7 +288,8 @@ async function main(): Promise<number> {
       for (const r of await checkFailureDetection(session, rootDir)) report.add(r);
     }
   } catch (err) {
-    report.add({ name: 'browser test', status: 'fail', detail: err instanceof Error ? err.message : String(err) });
+    const message = err instanceof Error ? err.message : String(err);
+    report.add({ name: 'browser test', status: 'fail', detail: interrupted ? `interrupted by ${interrupted}` : message });
   } finally {
     await cleanup();
   }
