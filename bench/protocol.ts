@@ -77,6 +77,8 @@ export interface PeerReport {
   peakRssMb: number;
   // throughput and tiny
   msPerStep?: Spread;
+  /** CPU time of all the peer's threads per step: steadier than wall time on a busy machine. */
+  cpuMsPerStep?: Spread;
   samplesPerSec?: number;
   finalLoss?: number;
   // to-target

@@ -339,17 +339,19 @@ export function resultsMarkdown(results: BenchResults): string {
     `| date | ${m.date} |`, '',
     `Protocol: batches sampled before timing and kept in memory; ${plan.warmup} warm-up steps, then ` +
       `${plan.repeats} timed blocks of ${plan.steps} steps; each step is forward, backward, Adam update and ` +
-      'the loss read back to the host. ms/step: median of the blocks (min–max).', '',
+      'the loss read back to the host. ms/step: median of the blocks (min–max). CPU ms/step: CPU time of ' +
+      'all the threads of the peer\'s process per step (median), which a busy machine disturbs less than ' +
+      'wall time; it also counts threads that spin while they wait.', '',
   );
 
   lines.push(`## Batch ${plan.batchSize}, T = ${plan.seqLength}`, '',
-    '| peer | CNN | ms/step (min–max) | samples/s | parameters | peak RSS (MB) |',
-    '| --- | --- | --- | ---: | ---: | ---: |');
+    '| peer | CNN | ms/step (min–max) | samples/s | CPU ms/step | parameters | peak RSS (MB) |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: |');
   const mains = results.runs.filter((r) => r.kinds.includes('main'));
   for (const run of mains) {
     const r = run.report;
     lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${msCell(r)} | ` +
-      `${fmt(r?.samplesPerSec, 0)} | ${r?.params ?? '–'} | ${fmt(r?.peakRssMb, 0)} |`);
+      `${fmt(r?.samplesPerSec, 0)} | ${fmt(r?.cpuMsPerStep?.median)} | ${r?.params ?? '–'} | ${fmt(r?.peakRssMb, 0)} |`);
   }
   const tfjsMain = mains.filter((r) => r.peer === 'tfjs-node' && r.report?.loopMsPerStep);
   if (tfjsMain.length > 0) {

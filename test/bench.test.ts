@@ -58,6 +58,7 @@ function assertThroughputReport(report: PeerReport | undefined, peer: string): v
   assert.ok(typeof report.version === 'string' && report.version.length > 0, 'version missing');
   assertPositive(report.msPerStep?.median, `${peer} msPerStep.median`);
   assertPositive(report.msPerStep?.min, `${peer} msPerStep.min`);
+  assertPositive(report.cpuMsPerStep?.median, `${peer} cpuMsPerStep.median`);
   assert.ok(report.msPerStep!.min <= report.msPerStep!.median && report.msPerStep!.median <= report.msPerStep!.max);
   assert.equal(report.msPerStep?.repeats.length, report.repeats);
   assertPositive(report.samplesPerSec, `${peer} samplesPerSec`);

@@ -67,14 +67,19 @@ function makeStep(lib: Lib, model: LayersModel) {
   };
 }
 
-function timeBlocks(repeats: number, steps: number, runStep: () => void): number[] {
-  const blocks: number[] = [];
+/** Wall and CPU (all threads) milliseconds per step of each of `repeats` blocks of `steps` steps. */
+function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall: number[]; cpu: number[] } {
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < repeats; r++) {
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     for (let s = 0; s < steps; s++) runStep();
-    blocks.push((performance.now() - start) / steps);
+    const used = process.cpuUsage(cpuStart);
+    wall.push((performance.now() - start) / steps);
+    cpu.push((used.user + used.system) / 1000 / steps);
   }
-  return blocks;
+  return { wall, cpu };
 }
 
 async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): Promise<Partial<PeerReport>> {
@@ -95,7 +100,8 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): P
     for (let i = 0; i < options.warmup; i++) next();
     // Counted after the warm-up, which creates Adam's moment variables.
     if (options.warmup > 0) tensorsBefore = tf.memory().numTensors;
-    const msPerStep = spreadOf(timeBlocks(options.repeats, options.steps, next));
+    const timed = timeBlocks(options.repeats, options.steps, next);
+    const msPerStep = spreadOf(timed.wall);
 
     // The project's loop, fresh batch per step. evalEvery = steps and a
     // one-sequence eval set keep its closing evaluation negligible.
@@ -113,9 +119,10 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): P
       const batch = lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng });
       tf.dispose([batch.xs, batch.ys]);
     });
-    const samplingMsPerBatch = spreadOf(samplingBlocks);
+    const samplingMsPerBatch = spreadOf(samplingBlocks.wall);
     return {
       msPerStep,
+      cpuMsPerStep: spreadOf(timed.cpu),
       samplesPerSec: (options.batchSize * 1000) / msPerStep.median,
       finalLoss: loss,
       loopMsPerStep,
