@@ -25,7 +25,7 @@ export const FIXTURES = {
   smokeSaved: { file: 'smoke.ipynb', visuals: [htmlSvg, png], texts: [finalAccuracy] },
   /** The same, expecting the image/svg+xml output too: must fail. */
   smokeSavedRawSvg: { file: 'smoke.ipynb', visuals: [rawSvg], texts: [] },
-  /** Its third cell throws, so Run All stops there. */
+  /** Its third cell throws, so Run All stops there; committed with the outputs of such a run. */
   broken: { file: 'broken.ipynb', visuals: [], texts: [] },
   /** Its second cell never finishes. */
   hang: { file: 'hang.ipynb', visuals: [], texts: [] },

@@ -9,7 +9,10 @@
  *   node dist/e2e/run.js --fixtures    the test's own fixtures, including ones
  *                                      that must fail (an error, a hung cell)
  *   --only <text>    only notebooks whose file name contains <text>
+ *   --dir <folder>   open the notebooks from <folder> instead of notebooks/
+ *                    (e.g. copies executed by scripts/run-notebooks.py --output-dir)
  *   --saved-only / --run-only          one of the two passes
+ *   --update-docs    also copy the README screenshot to docs/jupyterlab-training.png
  *
  * Environment: CRNN_VENV (default <repo>/.venv), CRNN_CHROMIUM (default
  * /usr/bin/chromium), CRNN_E2E_CELL_TIMEOUT_S (300), CRNN_E2E_NOTEBOOK_TIMEOUT_S (900).
@@ -70,6 +73,8 @@ interface Session {
   notebookTimeoutMs: number;
   /** The notebooks run so far, in order. */
   ran: string[];
+  /** Copy the README screenshot into docs/. */
+  updateDocs: boolean;
   /** Set once the README screenshot is saved (from the saved notebook if it shows the chart, else from the run). */
   docsWritten?: boolean;
 }
@@ -113,10 +118,16 @@ async function saveDocsScreenshot(
   if (!docs || !visual) return false;
   if (!checks.some((c) => c.name.endsWith(`shows the ${visual.what}`) && c.status === 'pass')) return false;
   const cell = state.cells.find((c) => c.type === 'code' && visual.source.test(c.source));
-  const target = path.join(REPO, docs.path);
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  if (!cell || !(await screenshotCell(page, cell.number - 1, target))) return false;
-  session.report.note(`screenshot: ${path.relative(REPO, target)}`);
+  const shot = path.join(ARTIFACTS, path.basename(docs.path));
+  if (!cell || !(await screenshotCell(page, cell.number - 1, shot))) return false;
+  session.report.note(`screenshot: ${path.relative(REPO, shot)}`);
+  if (session.updateDocs) {
+    // Only on request: a tracked file that changed with every test run would never stay committed.
+    const target = path.join(REPO, docs.path);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.copyFileSync(shot, target);
+    session.report.note(`updated ${docs.path}`);
+  }
   return true;
 }
 
@@ -202,8 +213,12 @@ async function checkFailureDetection(session: Session, rootDir: string): Promise
     });
   };
   const broken = await checkRun(session, rootDir, FIXTURES.broken);
-  expectFailure('detects an error output and names its cell', broken, 'no cell shows an error', /cell 3 .*failed: Error: boom in cell three/);
+  expectFailure('detects a failed cell and names it', broken, 'no cell shows an error', /cell 3 .*failed: Error: boom in cell three/);
   expectFailure('detects the cells left unrun after an error', broken, 'every code cell ran', /1 not run, first cell 4/);
+
+  const brokenSaved = await checkSaved(session, rootDir, FIXTURES.broken);
+  expectFailure('detects an error saved in a notebook (a stack trace on stderr)', brokenSaved, 'no cell shows an error',
+    /cell 3 .*shows an error on stderr: Error: boom in cell three/);
 
   const shortLimits: Session = { ...session, cellTimeoutMs: 6_000 };
   const hung = await checkRun(shortLimits, rootDir, FIXTURES.hang);
@@ -220,12 +235,14 @@ async function main(): Promise<number> {
     options: {
       fixtures: { type: 'boolean', default: false },
       only: { type: 'string' },
+      dir: { type: 'string' },
       'saved-only': { type: 'boolean', default: false },
       'run-only': { type: 'boolean', default: false },
+      'update-docs': { type: 'boolean', default: false },
     },
   });
   const fixtures = values.fixtures === true;
-  const rootDir = fixtures ? path.join(REPO, 'e2e', 'fixtures') : path.join(REPO, 'notebooks');
+  const rootDir = path.resolve(values.dir ?? (fixtures ? path.join(REPO, 'e2e', 'fixtures') : path.join(REPO, 'notebooks')));
   const all: { saved: NotebookExpectation; run: NotebookExpectation }[] = fixtures
     ? [{ saved: FIXTURES.smokeSaved, run: FIXTURES.smokeRun }]
     : NOTEBOOKS.map((n) => ({ saved: n, run: n }));
@@ -271,7 +288,7 @@ async function main(): Promise<number> {
     browser = await launchChromium(process.env.CRNN_CHROMIUM ?? '/usr/bin/chromium');
     report.note(`JupyterLab ${lab.baseUrl}, Chromium ${browser.version()}, up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const session: Session = {
-      lab, browser, report, ran: [],
+      lab, browser, report, ran: [], updateDocs: values['update-docs'] === true,
       cellTimeoutMs: seconds('CRNN_E2E_CELL_TIMEOUT_S', 300) * 1000,
       notebookTimeoutMs: seconds('CRNN_E2E_NOTEBOOK_TIMEOUT_S', 900) * 1000,
     };
