@@ -150,6 +150,12 @@ export function describeSequence(digits: readonly number[], value: number, taskN
   return `${taskName}(${digits.join(', ')}) = ${formatSigned(value)}`;
 }
 
+/** A probability as a percentage that never rounds up to a certain 100%: '51%', '99.6%', '>99.9%'. */
+export function formatProbability(p: number): string {
+  if (p >= 0.999 && p < 1) return '>99.9%';
+  return `${(p * 100).toFixed(p >= 0.99 && p < 1 ? 1 : 0)}%`;
+}
+
 /** Sequences to show: image indices, their digits and targets (a SequenceBatch has them all). */
 export type SequenceRecords = Pick<SequenceBatch, 'indices' | 'digits' | 'targets'>;
 
@@ -201,7 +207,7 @@ export function sequenceCells(set: DigitSet, records: SequenceRecords, options: 
     let highlight = false;
     if (predictions) {
       const predicted = predictions[i];
-      const probability = probabilities ? ` (${(probabilities[i] * 100).toFixed(0)}%)` : '';
+      const probability = probabilities ? ` (${formatProbability(probabilities[i])})` : '';
       caption.push(`predicted ${formatSigned(task.valueOf(predicted))}${probability}`);
       highlight = predicted !== records.targets[i];
     }

@@ -32,6 +32,7 @@ import argparse
 import copy
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -226,6 +227,8 @@ def execute(path: Path, timeout: int, rerun_check: bool) -> tuple[object, dict]:
 
 
 def main() -> None:
+    # Turn a termination signal into an exception, so that nbclient shuts the kernel down.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('notebooks', nargs='*', type=Path, help='default: notebooks/*.ipynb')
     parser.add_argument('--small', action='store_true', help='quick configuration for tests')

@@ -5,7 +5,7 @@ import {
   digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, sequenceImages,
 } from '../lib/images';
 import {
-  describeSequence, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg, type Display,
+  describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg, type Display,
 } from '../lib/display';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
@@ -124,6 +124,14 @@ test('escapeXml escapes the five XML special characters', () => {
   assert.equal(escapeXml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });
 
+test('probabilities near certainty keep a decimal and never round up to 100%', () => {
+  assert.equal(formatProbability(0.51), '51%');
+  assert.equal(formatProbability(0.9896), '99%');
+  assert.equal(formatProbability(0.99996), '>99.9%');
+  assert.equal(formatProbability(0.996), '99.6%');
+  assert.equal(formatProbability(1), '100%');
+});
+
 test('captions use a true minus sign and the task\'s operator', () => {
   assert.equal(formatSigned(-4), '−4');
   assert.equal(formatSigned(0), '0');
@@ -142,7 +150,7 @@ test('sequence cells caption targets and predictions and highlight the mistakes'
   const cells = sequenceCells(set, records, {
     task: differenceTask, predictions: [11, 9], probabilities: [0.994, 0.51],
   });
-  assert.deepEqual(cells.map((c) => c.caption), [['3 − 1 = 2', 'predicted 2 (99%)'], ['0 − 2 = −2', 'predicted 0 (51%)']]);
+  assert.deepEqual(cells.map((c) => c.caption), [['3 − 1 = 2', 'predicted 2 (99.4%)'], ['0 − 2 = −2', 'predicted 0 (51%)']]);
   assert.deepEqual(cells.map((c) => c.highlight), [false, true]);
   assert.deepEqual(cells.map((c) => c.images.map((image) => image[0])), [[30, 10], [0, 20]]);
 
