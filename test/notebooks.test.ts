@@ -6,7 +6,7 @@
  * them these tests fail and say how to install them. CRNN_SKIP_NOTEBOOKS=1 skips them.
  * CRNN_NOTEBOOK_PYTHON names another Python that has the packages.
  */
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -91,6 +91,8 @@ before(() => {
   assert.ok(fs.existsSync(reportFile), `run-notebooks wrote no report (exit ${result.status}):\n${result.stderr}`);
   report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
 });
+
+after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('every notebook runs top to bottom without an error output', { skip }, () => {
   assert.deepEqual(report.notebooks.map((n) => path.basename(n.notebook, '.ipynb')), NOTEBOOKS);
