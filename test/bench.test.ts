@@ -102,6 +102,7 @@ function assertToTarget(report: PeerReport, steps: number): void {
   for (const e of report.evals!) {
     assert.ok(e.step > 0 && e.step <= steps, `eval at step ${e.step}`);
     assert.ok(e.accuracy >= 0 && e.accuracy <= 1, `accuracy ${e.accuracy}`);
+    assertPositive(e.loss, `eval loss at step ${e.step}`);
   }
   assert.equal(report.finalAccuracy, report.evals![report.evals!.length - 1].accuracy);
   assertPositive(report.trainSeconds, 'trainSeconds');

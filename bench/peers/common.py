@@ -3,7 +3,7 @@ loading, sequence sampling, the timing protocol and the JSON report.
 
 Each peer (keras_crnn.py, tf1_crnn.py, torch_crnn.py) supplies a `Trainer`
 with `train_step(xs, ys) -> (loss, accuracy)` and `evaluate(xs, ys) ->
-accuracy`, and calls `run_peer`. Arrays are numpy, batch-major:
+(mean loss, accuracy)`, and calls `run_peer`. Arrays are numpy, batch-major:
 xs [batch, seq_length, 28, 28, 1] float32 in [0, 1], ys [batch, 19] one-hot.
 
 Protocol (the same as bench/run.ts uses for the TypeScript side):
@@ -41,7 +41,7 @@ TINY = dict(steps=3, warmup=1, repeats=2)
 
 class Trainer(Protocol):
     def train_step(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]: ...
-    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> float: ...
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]: ...
 
 
 def parse_args(description: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -158,12 +158,15 @@ def run_throughput(trainer: Trainer, args: argparse.Namespace, data) -> dict:
     }
 
 
-def evaluate_set(trainer: Trainer, images, labels, eval_indices: np.ndarray, batch: int = 1000) -> float:
-    correct = 0.0
+def evaluate_set(trainer: Trainer, images, labels, eval_indices: np.ndarray, batch: int = 1000) -> tuple[float, float]:
+    """Mean loss and accuracy on the fixed evaluation set."""
+    loss_sum = correct = 0.0
     for start in range(0, len(eval_indices), batch):
         xs, ys = make_batch(images, labels, eval_indices[start:start + batch])
-        correct += trainer.evaluate(xs, ys) * len(xs)
-    return correct / len(eval_indices)
+        loss, accuracy = trainer.evaluate(xs, ys)
+        loss_sum += loss * len(xs)
+        correct += accuracy * len(xs)
+    return loss_sum / len(eval_indices), correct / len(eval_indices)
 
 
 def run_to_target(trainer: Trainer, args: argparse.Namespace, data) -> dict:
@@ -184,9 +187,9 @@ def run_to_target(trainer: Trainer, args: argparse.Namespace, data) -> dict:
         train_s += time.perf_counter() - start
         if step % args.eval_every == 0 or step == args.steps:
             start = time.perf_counter()
-            accuracy = evaluate_set(trainer, test_images, test_labels, eval_indices)
+            eval_loss, accuracy = evaluate_set(trainer, test_images, test_labels, eval_indices)
             eval_s += time.perf_counter() - start
-            evals.append({'step': step, 'loss': loss, 'accuracy': accuracy})
+            evals.append({'step': step, 'loss': eval_loss, 'accuracy': accuracy, 'trainLoss': loss})
             if accuracy >= args.target:
                 reached_at = step
                 break

@@ -61,9 +61,11 @@ class KerasTrainer:
         loss, accuracy = self.model.train_on_batch(xs, ys)
         return float(loss), float(accuracy)
 
-    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> float:
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
         probabilities = self.model.predict_on_batch(xs)
-        return float(np.mean(np.argmax(probabilities, 1) == np.argmax(ys, 1)))
+        # The same clipping as Keras's categorical cross-entropy.
+        loss = -np.mean(np.sum(ys * np.log(np.clip(probabilities, 1e-7, 1 - 1e-7)), 1))
+        return float(loss), float(np.mean(np.argmax(probabilities, 1) == np.argmax(ys, 1)))
 
 
 def build(args):

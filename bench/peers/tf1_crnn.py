@@ -61,8 +61,9 @@ class Tf1Trainer:
                                              {self.xs: xs.swapaxes(0, 1), self.ys: ys})
         return float(loss), float(accuracy)
 
-    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> float:
-        return float(self.session.run(self.accuracy, {self.xs: xs.swapaxes(0, 1), self.ys: ys}))
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
+        loss, accuracy = self.session.run([self.loss, self.accuracy], {self.xs: xs.swapaxes(0, 1), self.ys: ys})
+        return float(loss), float(accuracy)
 
 
 def build(args):

@@ -86,10 +86,12 @@ class TorchTrainer:
         return float(loss.item()), float(accuracy.item())
 
     @torch.no_grad()
-    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> float:
+    def evaluate(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]:
         self.model.eval()
         logits = self.model(torch.from_numpy(xs))
-        return float((logits.argmax(1) == torch.from_numpy(ys).argmax(1)).float().mean().item())
+        targets = torch.from_numpy(ys).argmax(1)
+        loss = self.loss_fn(logits, targets)
+        return float(loss.item()), float((logits.argmax(1) == targets).float().mean().item())
 
 
 def build(args):
