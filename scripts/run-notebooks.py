@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument('--write', action='store_true', help='save the executed notebooks in place')
     parser.add_argument('--output-dir', type=Path, help='save the executed notebooks here instead')
     parser.add_argument('--rerun-check', action='store_true', help=f're-run `{RERUN_TAG}` cells and compare tensor counts')
-    parser.add_argument('--timeout', type=int, default=900, help='seconds per cell (default 900)')
+    parser.add_argument('--timeout', type=int, default=3600, help='seconds per cell (default 3600: a full training run fits)')
     parser.add_argument('--report', type=Path, help='write a JSON summary here')
     args = parser.parse_args()
     if args.write and args.output_dir:
