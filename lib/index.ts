@@ -30,3 +30,21 @@ export {
 export type { Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist';
+
+export {
+  renderSvg, trainingCurvesSpec, trainingCurvesSvg, barChartSpec, barChartSvg, heatmapSpec, heatmapSvg,
+  downsampleMean, ARTICLE_ACCURACY,
+} from './charts';
+export type { ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions } from './charts';
+export {
+  digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
+} from './images';
+export type { InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions } from './images';
+export {
+  notebookDisplay, newNotebookDisplay, showSvg, showPng, showImages, showDigits, showSequences,
+  sequenceCells, describeSequence, formatSigned, formatProbability, LiveTrainingChart, summaryLine,
+  interactiveTraces, openInteractive,
+} from './display';
+export type {
+  Display, ShowImagesOptions, ShowSequencesOptions, SequenceRecords, LiveTrainingChartOptions, PlotlyTrace,
+} from './display';
