@@ -141,6 +141,25 @@ export function compileCrnn(model: tfTypes.LayersModel, learningRate: number): v
 }
 
 /**
+ * Frees a CRNN's weights and its optimiser's state (Adam's two moment tensors
+ * per weight). `model.dispose()` alone leaves the optimiser alive, because
+ * `compileCrnn` hands the model an optimiser object, which the model then does
+ * not own. Safe on `undefined` (nothing built yet) and on a model already
+ * disposed, so a notebook cell can call it before rebuilding.
+ */
+export function disposeCrnn(model: tfTypes.LayersModel | undefined | null): void {
+  if (model == null) return;
+  // Disposing Adam twice is harmless: its tensors are already gone.
+  model.optimizer?.dispose();
+  try {
+    model.dispose();
+  } catch (err) {
+    // tfjs refuses to dispose a model twice; here that is a no-op.
+    if (!(err instanceof Error && /already disposed/.test(err.message))) throw err;
+  }
+}
+
+/**
  * Builds and compiles the CRNN. Missing config fields take the article's values
  * (see `defaultCrnnConfig`).
  *

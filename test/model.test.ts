@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, expectedParamCount, TimeStepSlice } from '../lib/model';
+import { buildCrnn, disposeCrnn, expectedParamCount, TimeStepSlice } from '../lib/model';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
@@ -95,6 +95,42 @@ test('builds each recurrent cell, and the model is compiled with the article\'s 
     assert.deepEqual(config, { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
     model.dispose();
   }
+});
+
+test('disposeCrnn frees the weights and Adam\'s state that model.dispose() leaves behind', async () => {
+  const small = { denseUnits: 8, hiddenSize: 8, filters: [2, 2] as [number, number] };
+  /** Builds a model and takes one training step, which creates Adam's moment tensors. */
+  const trainedModel = async () => {
+    const model = buildCrnn(small);
+    const xs = tf.zeros([4, 2, 28, 28, 1]);
+    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 19));
+    await model.trainOnBatch(xs, ys);
+    tf.dispose([xs, ys]);
+    return model;
+  };
+  const baseline = tf.memory().numTensors;
+
+  const leaky = await trainedModel();
+  leaky.dispose();
+  const leaked = tf.memory().numTensors - baseline;
+  // Adam keeps two moments per weight, plus its two beta-power accumulators.
+  assert.equal(leaked, 2 * leaky.trainableWeights.length + 2, 'model.dispose() alone leaves Adam\'s state');
+  leaky.optimizer.dispose();
+  assert.equal(tf.memory().numTensors, baseline);
+
+  for (let i = 0; i < 2; i++) {
+    const model = await trainedModel();
+    assert.ok(tf.memory().numTensors > baseline);
+    disposeCrnn(model);
+    assert.equal(tf.memory().numTensors, baseline, `after build, train step and disposeCrnn (round ${i + 1})`);
+    disposeCrnn(model); // a second call is a no-op
+    assert.equal(tf.memory().numTensors, baseline);
+  }
+  disposeCrnn(undefined);
+  disposeCrnn(null);
+  const untrained = buildCrnn(small);
+  disposeCrnn(untrained); // no optimiser state yet
+  assert.equal(tf.memory().numTensors, baseline);
 });
 
 test('model.summary() prints every layer and the total', () => {
