@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model';
 import {
   confusionMatrix, digitPairAccuracy, evaluateModel, measureLossAccuracy, perClassAccuracy, predictSequences,
@@ -129,5 +130,19 @@ test('evaluation rejects an empty set and batches that do not fit the model', ()
   assert.throws(() => evaluateModel(model, evalBatches(wrongSize, bigger)),
     /the model takes sequences of shape \[2, 8, 8, 1\].*but the batch has \[2, 12, 12, 1\]/);
   assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+test('predictSequences and evaluateModel report exactly the probabilities of model.predict', () => {
+  const { set, model, evalSet } = fixture();
+  const iterator = evalBatches(evalSet, set, 50);
+  const batch = iterator.next().value!;
+  const expected = tf.tidy(() => (model.predict(batch.xs) as tfTypes.Tensor2D).arraySync());
+  const out = predictSequences(model, batch.xs, 16);
+  assert.deepEqual(out.probabilities, expected);
+  iterator.return();
+  const evaluation = evaluateModel(model, evalBatches(evalSet, set, 16), { keepProbabilities: true });
+  assert.deepEqual(evaluation.predictions.map((p) => p.probabilities), expected);
+  assert.deepEqual(evaluation.predictions.map((p) => p.predicted), out.predicted);
   model.dispose();
 });
