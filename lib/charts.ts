@@ -293,6 +293,23 @@ function darkThreshold(lo: number, hi: number, scaleType: 'linear' | 'sqrt' | 's
 }
 
 /**
+ * Legend values for a symlog colour scale: lo, the powers of ten in between
+ * and hi (unless it would crowd the last power). Vega's own ticks for symlog
+ * bunch up at the top of the gradient (0, 200, 400 on a 0..580 scale).
+ */
+export function symlogLegendValues(lo: number, hi: number): number[] {
+  if (!(lo >= 0 && hi > lo)) return [lo, hi].filter(Number.isFinite);
+  const position = (v: number) => (Math.log1p(v) - Math.log1p(lo)) / (Math.log1p(hi) - Math.log1p(lo));
+  const values = [lo];
+  for (let power = 1; power < hi; power *= 10) {
+    if (power > lo && position(power) - position(values[values.length - 1]) >= 0.12) values.push(power);
+  }
+  if (1 - position(values[values.length - 1]) >= 0.12) values.push(hi);
+  else values[values.length - 1] = hi;
+  return values;
+}
+
+/**
  * Vega-Lite spec of a heatmap of `matrix` (rows top to bottom, columns left to
  * right). NaN cells (e.g. a rate with no samples) are drawn grey and left blank.
  * @throws Error when the matrix is empty or ragged, or the labels do not match its size.
@@ -345,7 +362,10 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
         condition: { test: 'datum.value === null', value: '#eeeeee' },
         field: 'value', type: 'quantitative', title: null,
         scale: { type: scaleType, scheme, domain: [lo, hi] },
-        legend: { format, gradientLength: Math.min(200, cellSize * numRows) },
+        legend: {
+          format, gradientLength: Math.min(200, cellSize * numRows),
+          ...(scaleType === 'symlog' && lo >= 0 ? { values: symlogLegendValues(lo, hi) } : {}),
+        },
       },
     },
   }];

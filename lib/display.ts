@@ -1,79 +1,152 @@
 /**
  * Showing charts, digits and live training progress in a tslab notebook.
  *
- * Every output is a single `image/svg+xml` or `image/png` entry: no scripts,
- * no HTML, nothing that needs a trusted notebook, so JupyterLab, VS Code,
- * nbviewer and GitHub all show the saved notebook as it ran.
+ * Every picture is an `image/png` output (SVG charts and captioned grids are
+ * rasterised by `svgToPng`) with a `text/plain` stand-in: no scripts, no HTML,
+ * no SVG. JupyterLab renders SVG outputs only in trusted notebooks, and a
+ * cloned notebook is not trusted; PNG shows everywhere, in JupyterLab without
+ * trust, VS Code, nbviewer and GitHub. Pictures are drawn at 2× and shown at
+ * their SVG size (the output's width metadata), so text stays sharp on
+ * high-density screens.
  *
  * tslab is loaded lazily, on the first call that shows something, so the rest
  * of the library (and this module's pure helpers) load outside the kernel.
  * Every `show*` function also takes a `Display` to write to, which is how the
  * tests check what would be shown.
  */
+import { randomBytes } from 'node:crypto';
 import type { DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task } from './types';
 import { trainingCurvesSpec, trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
-import { digitImages, imageGridPng, labelledGridSvg, sequenceImages, type LabelledCell } from './images';
+import {
+  digitImages, imageGridPng, labelledGridSvg, pngSize, sequenceImages, svgToPng, type LabelledCell,
+} from './images';
 
-/** The subset of tslab's `Display` this module writes to. */
+/** How an image output is shown. */
+export interface ImageOutputOptions {
+  /**
+   * Displayed size in CSS pixels (saved as the output's metadata); a PNG drawn
+   * at 2× is shown at half its pixel size. Default: the PNG's own size.
+   */
+  width?: number;
+  height?: number;
+  /** A plain-text stand-in saved next to the image (`text/plain`), for readers without images. */
+  alt?: string;
+}
+
+/** Where outputs go: the running notebook cell, or a recorder in the tests. */
 export interface Display {
-  svg(s: string): void;
-  png(b: Uint8Array): void;
+  png(b: Uint8Array, options?: ImageOutputOptions): void;
   text(s: string): void;
   markdown(s: string): void;
 }
 
-interface TslabModule {
-  display: Display;
-  newDisplay(): Display;
+/** A display message as tslab's kernel sends it (Jupyter's display_data / update_display_data). */
+interface DisplayMessage {
+  data: Record<string, string>;
+  metadata: Record<string, unknown>;
+  transient: { display_id?: string };
 }
 
-function loadTslab(): TslabModule {
+interface TslabKernel {
+  /** Set by tslab while a cell runs; null outside a running kernel. */
+  lastWriteDisplayData: ((message: DisplayMessage, update: boolean) => void) | null;
+}
+
+function loadTslabKernel(): TslabKernel {
   try {
+    // tslab's public `display` sends one MIME type and no metadata per output; the
+    // kernel's writer (the one behind it) lets one output carry the PNG, its
+    // displayed size and a text stand-in.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return require('tslab') as TslabModule;
+    return require('tslab/dist/jupyter') as TslabKernel;
   } catch (err) {
     throw new Error(`Cannot load tslab to show output (${err instanceof Error ? err.message : err}); ` +
       'run this inside the tslab kernel, or pass a Display');
   }
 }
 
-/** Rethrows tslab's bare "Not ready" (writing outside a running kernel) with the reason. */
-function guarded(target: Display): Display {
-  const wrap = <A extends unknown[]>(fn: (...args: A) => void) => (...args: A) => {
-    try {
-      fn(...args);
-    } catch (err) {
-      if (err instanceof Error && err.message === 'Not ready') {
-        throw new Error('tslab can only show output inside a running tslab kernel ' +
-          '(the kernel must be the tslab of this project\'s node_modules); outside it, pass a Display');
-      }
-      throw err;
+/** A Display writing to the running tslab kernel; `inPlace`: each call replaces the previous output. */
+function kernelDisplay(inPlace: boolean): Display {
+  const kernel = loadTslabKernel();
+  const displayId = inPlace ? randomBytes(8).toString('hex') : undefined;
+  let shown = false;
+  const write = (data: Record<string, string>, metadata: Record<string, unknown> = {}) => {
+    const send = kernel.lastWriteDisplayData;
+    if (!send) {
+      throw new Error('tslab can only show output inside a running tslab kernel ' +
+        '(the kernel must be the tslab of this project\'s node_modules); outside it, pass a Display');
     }
+    send({ data, metadata, transient: { display_id: displayId } }, inPlace && shown);
+    shown = true;
   };
   return {
-    svg: wrap((s: string) => target.svg(s)),
-    png: wrap((b: Uint8Array) => target.png(b)),
-    text: wrap((s: string) => target.text(s)),
-    markdown: wrap((s: string) => target.markdown(s)),
+    png(b, options = {}) {
+      const data: Record<string, string> = { 'image/png': Buffer.from(b).toString('base64') };
+      if (options.alt) data['text/plain'] = options.alt;
+      const size = Object.fromEntries(
+        (['width', 'height'] as const).filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
+      write(data, Object.keys(size).length > 0 ? { 'image/png': size } : {});
+    },
+    text: (s) => write({ 'text/plain': s }),
+    markdown: (s) => write({ 'text/markdown': s, 'text/plain': s }),
   };
 }
 
 /** The notebook's display: each call adds one output to the running cell. */
 export function notebookDisplay(): Display {
-  return guarded(loadTslab().display);
+  return kernelDisplay(false);
 }
 
 /** A display that holds ONE output of the running cell and redraws it in place on each call. */
 export function newNotebookDisplay(): Display {
-  return guarded(loadTslab().newDisplay());
+  return kernelDisplay(true);
 }
 
-/** Shows an SVG document (e.g. from `trainingCurvesSvg`). */
-export function showSvg(svg: string, display: Display = notebookDisplay()): void {
+/**
+ * A text stand-in for an SVG picture: for a Vega chart its title, subtitle and
+ * axis titles; otherwise the text of all its <text> elements. Parts are joined
+ * by ' · ' and cut at `maxLength` characters.
+ */
+export function svgText(svg: string, maxLength = 600): string {
+  const unescape = (t: string) => t.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) =>
+    ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
+  const texts = (fragment: string) =>
+    [...fragment.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => unescape(m[1]).trim()).filter(Boolean);
+  // Vega groups text marks by role; the headings say what a chart shows, its tick labels do not.
+  const roles = ['title-text', 'title-subtitle', 'axis-title'];
+  const headings = roles.flatMap((role) =>
+    [...svg.matchAll(new RegExp(`<g class="mark-text role-${role}"[^>]*>(.*?)</g>`, 'gs'))].flatMap((m) => texts(m[1])));
+  const text = (headings.length > 0 ? headings : texts(svg)).join(' · ');
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
+}
+
+export interface ShowSvgOptions {
+  /** Output pixels per SVG pixel of the PNG (default 2); the picture is shown at the SVG's size. */
+  scale?: number;
+  /** Text stand-in saved with the picture (default the SVG's text, see `svgText`). */
+  alt?: string;
+  display?: Display;
+}
+
+/** Rasterises `svg` and shows it at its own size, with a text stand-in. */
+function displaySvg(display: Display, svg: string, options: Omit<ShowSvgOptions, 'display'>): void {
+  const { scale = 2 } = options;
+  const png = svgToPng(svg, { scale });
+  const { width, height } = pngSize(png);
+  display.png(png, {
+    width: Math.round(width / scale), height: Math.round(height / scale), alt: options.alt ?? svgText(svg),
+  });
+}
+
+/**
+ * Shows an SVG document (e.g. from `trainingCurvesSvg`) as a PNG drawn at
+ * `scale`× and displayed at the SVG's size (see the module comment for why PNG).
+ */
+export function showSvg(svg: string, options: ShowSvgOptions = {}): void {
   if (typeof svg !== 'string' || !svg.trimStart().startsWith('<svg')) {
     throw new Error(`showSvg needs an SVG document string starting with <svg, got ${String(svg).slice(0, 40)}`);
   }
-  display.svg(svg);
+  displaySvg(options.display ?? notebookDisplay(), svg, options);
 }
 
 /** Shows a PNG image (e.g. from `imageGridPng`). */
@@ -94,7 +167,7 @@ export interface ShowImagesOptions {
   width?: number;
   /** Images per row (default 8). */
   cols?: number;
-  /** One caption per image; with captions the grid is drawn as SVG, without as PNG. */
+  /** One caption per image (the grid is then drawn as a captioned SVG and rasterised). */
   titles?: readonly string[];
   /** Images to frame in red; same length as the images. */
   highlight?: readonly boolean[];
@@ -105,7 +178,7 @@ export interface ShowImagesOptions {
   display?: Display;
 }
 
-/** Shows images in a grid, captioned (SVG) when `titles` are given, else as one PNG. */
+/** Shows images in a grid as one PNG, captioned when `titles` are given. */
 export function showImages(images: readonly Uint8Array[], options: ShowImagesOptions = {}): void {
   const { height = 28, width = 28, cols = 8, titles, highlight, scale = 2, invert = true } = options;
   const display = options.display ?? notebookDisplay();
@@ -117,7 +190,7 @@ export function showImages(images: readonly Uint8Array[], options: ShowImagesOpt
       throw new Error(`highlight has ${highlight.length} flags for ${images.length} images`);
     }
     const cells = images.map((image, i) => ({ images: [image], caption: titles[i], highlight: highlight?.[i] }));
-    display.svg(labelledGridSvg(cells, { height, width, cols, scale, invert }));
+    displaySvg(display, labelledGridSvg(cells, { height, width, cols, scale, invert }), { alt: titles.join(' · ') });
   } else {
     display.png(imageGridPng(images, { height, width, cols, scale, invert, highlight }));
   }
@@ -215,13 +288,19 @@ export function sequenceCells(set: DigitSet, records: SequenceRecords, options: 
   });
 }
 
-/** Shows sequences as a grid of digit rows with '7 − 3 = 4' captions (see `sequenceCells`). */
+/**
+ * Shows sequences as a grid of digit rows with '7 − 3 = 4' captions (see
+ * `sequenceCells`), as a PNG whose text stand-in lists the captions.
+ */
 export function showSequences(set: DigitSet, records: SequenceRecords, options: ShowSequencesOptions): void {
   const cells = sequenceCells(set, records, options);
   const display = options.display ?? notebookDisplay();
-  display.svg(labelledGridSvg(cells, {
+  const svg = labelledGridSvg(cells, {
     height: set.height, width: set.width, cols: options.cols ?? 4, scale: options.scale ?? 2, title: options.title,
-  }));
+  });
+  const captions = cells.map((cell) => (typeof cell.caption === 'string' ? [cell.caption] : cell.caption ?? []).join(', '));
+  const alt = [...(options.title ? [options.title] : []), ...captions].join('\n');
+  displaySvg(display, svg, { alt });
 }
 
 // ---------------------------------------------------------------------------
@@ -234,6 +313,8 @@ export interface LiveTrainingChartOptions {
   minIntervalMs?: number;
   /** Options of the curves (panel size, reference accuracy…). */
   chart?: TrainingCurvesOptions;
+  /** Output pixels per chart pixel of the PNG (default 2). */
+  scale?: number;
   /** Where to draw; default a new in-place notebook display. */
   display?: Display;
   /** Clock in milliseconds, replaceable in tests (default performance.now). */
@@ -257,6 +338,8 @@ export class LiveTrainingChart {
   readonly history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
   /** Number of drawings made, throttling included. */
   drawCount = 0;
+  /** The SVG of the latest drawing (null before the first), e.g. to save next to the run. */
+  lastSvg: string | null = null;
   private readonly display: Display;
   private readonly now: () => number;
   private readonly started: number;
@@ -266,6 +349,9 @@ export class LiveTrainingChart {
   constructor(private readonly options: LiveTrainingChartOptions = {}) {
     const { minIntervalMs = 1500, numSteps } = options;
     if (!(minIntervalMs >= 0)) throw new Error(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
+    if (options.scale !== undefined && !(options.scale > 0 && options.scale <= 8)) {
+      throw new Error(`scale must be a number in (0, 8], got ${options.scale}`);
+    }
     if (numSteps !== undefined && !(Number.isInteger(numSteps) && numSteps >= 0)) {
       throw new Error(`numSteps must be an integer >= 0, got ${numSteps}`);
     }
@@ -305,12 +391,13 @@ export class LiveTrainingChart {
 
   private draw(history: History, subtitle: string): Promise<void> {
     this.lastDraw = this.now();
-    // Snapshot the arrays: training keeps appending while the SVG renders.
+    // Snapshot the arrays: training keeps appending while the chart renders.
     const snapshot: History = { ...history, steps: history.steps.slice(), evals: history.evals.slice() };
     const title = this.options.chart?.title ?? 'Training';
     const drawing = trainingCurvesSvg(snapshot, { ...this.options.chart, title, subtitle })
       .then((svg) => {
-        this.display.svg(svg);
+        displaySvg(this.display, svg, { scale: this.options.scale, alt: `${title}: ${subtitle}` });
+        this.lastSvg = svg;
         this.drawCount++;
       })
       .finally(() => {

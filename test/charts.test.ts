@@ -4,7 +4,9 @@ import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg,
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/charts';
-import { interactiveTraces, LiveTrainingChart, summaryLine, type Display } from '../lib/display';
+import {
+  interactiveTraces, LiveTrainingChart, summaryLine, type Display, type ImageOutputOptions,
+} from '../lib/display';
 import type { History } from '../lib/types';
 
 /** A made-up run: the loss falls and the accuracy rises with the step. */
@@ -153,12 +155,13 @@ test('a heatmap rejects an empty or ragged matrix and labels of the wrong length
 });
 
 /** A Display that records what would be shown. */
-function recorder(): Display & { outputs: { type: string; value: string | Uint8Array }[] } {
-  const outputs: { type: string; value: string | Uint8Array }[] = [];
+interface Recorded { type: string; value: string | Uint8Array; options?: ImageOutputOptions }
+
+function recorder(): Display & { outputs: Recorded[] } {
+  const outputs: Recorded[] = [];
   return {
     outputs,
-    svg: (s) => outputs.push({ type: 'svg', value: s }),
-    png: (b) => outputs.push({ type: 'png', value: b }),
+    png: (b, options) => outputs.push({ type: 'png', value: b, options }),
     text: (s) => outputs.push({ type: 'text', value: s }),
     markdown: (s) => outputs.push({ type: 'markdown', value: s }),
   };
@@ -182,9 +185,11 @@ test('the live chart redraws at most once per interval and ends with the summary
   // Draws at ~0 s, 1 s, 2 s, 3 s (each may slip while one renders), plus the final one.
   assert.ok(live.drawCount >= 2 && live.drawCount <= 5, `drew ${live.drawCount} times`);
   assert.equal(display.outputs.length, live.drawCount);
-  assert.ok(display.outputs.every((o) => o.type === 'svg'));
-  const last = display.outputs[display.outputs.length - 1].value as string;
-  assert.ok(last.includes('completed after 300 steps'), 'final drawing has the summary line');
+  const last = display.outputs[display.outputs.length - 1];
+  assert.ok(display.outputs.every((o) => o.type === 'png'));
+  assert.equal(last.options?.width, Number(/width="(\d+)"/.exec(live.lastSvg ?? '')?.[1]), 'shown at the chart\'s size');
+  assert.match(last.options?.alt ?? '', /^Training: completed after 300 steps · final evaluation accuracy/);
+  assert.ok(live.lastSvg?.includes('>completed after 300 steps'), 'the final drawing has the summary line');
 });
 
 test('the progress and summary lines report step, loss, accuracy and the article\'s 98%', () => {

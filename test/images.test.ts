@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import {
-  digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, sequenceImages,
+  digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, pngSize, sequenceImages,
 } from '../lib/images';
 import {
-  describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg, type Display,
+  describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg,
+  type Display, type ImageOutputOptions,
 } from '../lib/display';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
@@ -22,12 +23,13 @@ function tinySet(): DigitSet {
   return { images, labels: Uint8Array.from([0, 1, 2, 3]), count, height, width };
 }
 
-function recorder(): Display & { outputs: { type: string; value: string | Uint8Array }[] } {
-  const outputs: { type: string; value: string | Uint8Array }[] = [];
+interface Recorded { type: string; value: string | Uint8Array; options?: ImageOutputOptions }
+
+function recorder(): Display & { outputs: Recorded[] } {
+  const outputs: Recorded[] = [];
   return {
     outputs,
-    svg: (s) => outputs.push({ type: 'svg', value: s }),
-    png: (b) => outputs.push({ type: 'png', value: b }),
+    png: (b, options) => outputs.push({ type: 'png', value: b, options }),
     text: (s) => outputs.push({ type: 'text', value: s }),
     markdown: (s) => outputs.push({ type: 'markdown', value: s }),
   };
@@ -156,10 +158,12 @@ test('sequence cells caption targets and predictions and highlight the mistakes'
 
   const display = recorder();
   showSequences(set, records, { task: differenceTask, count: 1, display });
-  assert.equal(display.outputs.length, 1);
-  assert.equal(display.outputs[0].type, 'svg');
-  assert.ok((display.outputs[0].value as string).includes('>3 − 1 = 2<'));
-  assert.equal(count(display.outputs[0].value as string, /<image /g), 2, 'count: 1 shows one pair');
+  showSequences(set, records, { task: differenceTask, predictions: [11, 9], title: 'Both', display });
+  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
+  assert.equal(display.outputs[0].options?.alt, '3 − 1 = 2', 'count: 1 shows one sequence');
+  assert.equal(display.outputs[1].options?.alt, 'Both\n3 − 1 = 2, predicted 2\n0 − 2 = −2, predicted 0');
+  const [one, both] = display.outputs.map((o) => pngSize(o.value as Uint8Array));
+  assert.ok(both.width > one.width && both.height > one.height, 'two cells, a second caption line and a title make a larger picture');
 });
 
 test('sequence cells reject mismatched records, a bad count and too few predictions', () => {
@@ -173,27 +177,35 @@ test('sequence cells reject mismatched records, a bad count and too few predicti
   assert.throws(() => sequenceCells(set, { ...records, targets: new Int32Array(0) }, { task }), /at least one sequence/);
 });
 
-test('showImages draws a PNG without titles and a captioned SVG with them', () => {
+test('showImages draws a plain PNG without titles and a captioned grid, rasterised at 2×, with them', () => {
   const images = digitImages(tinySet(), [0, 1]);
   const display = recorder();
   showImages(images, { height: 3, width: 2, display });
   showImages(images, { height: 3, width: 2, titles: ['zero', 'one'], highlight: [true, false], display });
-  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'svg']);
+  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
   assert.equal(PNG.sync.read(Buffer.from(display.outputs[0].value as Uint8Array)).height, 3 * 2 + 2 * 4);
-  assert.ok((display.outputs[1].value as string).includes('>zero<'));
+  const captioned = display.outputs[1];
+  assert.equal(captioned.options?.alt, 'zero · one');
+  const svg = labelledGridSvg(images.map((image, i) => ({ images: [image], caption: ['zero', 'one'][i], highlight: i === 0 })),
+    { height: 3, width: 2, cols: 8 });
+  const svgWidth = Number(/width="(\d+)"/.exec(svg)![1]);
+  assert.equal(captioned.options?.width, svgWidth, 'shown at the SVG\'s size');
+  assert.equal(pngSize(captioned.value as Uint8Array).width, 2 * svgWidth, 'drawn at twice the SVG\'s size');
   assert.throws(() => showImages(images, { height: 3, width: 2, titles: ['zero'], display }), /1 titles for 2 images/);
 });
 
 test('showSvg and showPng check what they are given', () => {
   const display = recorder();
-  assert.throws(() => showSvg('<div>no</div>', display), /SVG document string starting with <svg, got <div>/);
+  assert.throws(() => showSvg('<div>no</div>', { display }), /SVG document string starting with <svg, got <div>/);
   assert.throws(() => showPng(new Uint8Array([1, 2, 3, 4]), display), /PNG bytes/);
   showPng(greyPng(new Uint8Array(4), 2, 2), display);
-  showSvg('<svg xmlns="http://www.w3.org/2000/svg"></svg>', display);
-  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'svg']);
+  showSvg('<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><text>hi</text></svg>', { display, scale: 1.5 });
+  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
+  assert.deepEqual(display.outputs[1].options, { width: 30, height: 20, alt: 'hi' });
+  assert.deepEqual(pngSize(display.outputs[1].value as Uint8Array), { width: 45, height: 30 });
 });
 
 test('showing outside a tslab kernel fails with a message saying so', () => {
-  assert.throws(() => showSvg('<svg xmlns="http://www.w3.org/2000/svg"></svg>'),
+  assert.throws(() => showSvg('<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"></svg>'),
     /tslab can only show output inside a running tslab kernel/);
 });
