@@ -98,24 +98,37 @@ function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: 
   }
 }
 
+/** One optimiser step: a batch in, that batch's [loss, accuracy] out (see `createTrainStep`). */
+export type TrainStep = (xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D) => tfTypes.Tensor1D;
+
 /**
- * One optimiser step on a batch. Returns [loss, accuracy] of the batch as
- * one tensor, so reading both costs a single transfer.
+ * The training step of a compiled model: Adam (or whatever optimiser it was
+ * compiled with) on the mean categorical cross-entropy of a batch.
+ *
+ * The returned function takes xs [batch, seqLength, height, width, 1] and
+ * one-hot ys [batch, numClasses], updates the trainable weights, and returns
+ * [loss, accuracy] of the batch as one tensor, so reading both costs a single
+ * transfer; the caller disposes it. xs and ys stay owned by the caller.
+ * `trainSteps` and the benchmark (bench/peers/tfjs-node.ts) use this step.
+ * @throws Error when the model is not compiled.
  */
-function trainStep(
-  model: tfTypes.LayersModel, variables: tfTypes.Variable[],
-  xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D,
-): tfTypes.Tensor1D {
-  let accuracy: tfTypes.Scalar | undefined;
-  const loss = model.optimizer.minimize(() => {
-    const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
-    // The forward pass runs in its own scope: keep the accuracy out of it.
-    accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean() as tfTypes.Scalar);
-    return tf.metrics.categoricalCrossentropy(ys, probs).mean() as tfTypes.Scalar;
-  }, true, variables) as tfTypes.Scalar;
-  const both = tf.stack([loss, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
-  tf.dispose([loss, accuracy as tfTypes.Scalar]);
-  return both;
+export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
+  if (!model.optimizer) {
+    throw new Error('the model is not compiled: build it with buildCrnn or call compileCrnn first');
+  }
+  const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  return (xs, ys) => {
+    let accuracy: tfTypes.Scalar | undefined;
+    const loss = model.optimizer.minimize(() => {
+      const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
+      // The forward pass runs in its own scope: keep the accuracy out of it.
+      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean() as tfTypes.Scalar);
+      return tf.metrics.categoricalCrossentropy(ys, probs).mean() as tfTypes.Scalar;
+    }, true, variables) as tfTypes.Scalar;
+    const both = tf.stack([loss, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
+    tf.dispose([loss, accuracy as tfTypes.Scalar]);
+    return both;
+  };
 }
 
 /**
@@ -148,7 +161,7 @@ export async function trainSteps(
 
   const rng = createRng(config.seed);
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.seed });
-  const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  const trainStep = createTrainStep(model);
   const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
   const start = performance.now();
   const optimizer = optimizerLearningRate(model);
@@ -173,7 +186,7 @@ export async function trainSteps(
       const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
       let values: Float32Array | Int32Array | Uint8Array;
       try {
-        const lossAndAccuracy = trainStep(model, variables, batch.xs, batch.ys);
+        const lossAndAccuracy = trainStep(batch.xs, batch.ys);
         // One small read per step: the native backend computes synchronously,
         // so this costs microseconds, and callbacks get exact per-step values.
         values = lossAndAccuracy.dataSync();

@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model';
-import { scheduledLearningRate, trainSteps, TrainingDivergedError, type TrainOptions } from '../lib/train';
+import {
+  createTrainStep, scheduledLearningRate, trainSteps, TrainingDivergedError, type TrainOptions,
+} from '../lib/train';
 import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
 import { loadMnist } from '../lib/data';
 import { customTask } from '../lib/tasks';
@@ -175,4 +178,43 @@ test('a cosine run changes the optimiser\'s rate while training and restores it 
   assert.deepEqual(seen, [1, 2, 3, 4].map((s) => scheduledLearningRate('cosine', 3e-3, s, 4)));
   assert.equal(optimizer.learningRate, 3e-3);
   model.dispose();
+});
+
+test('createTrainStep takes the same Adam step as model.trainOnBatch and returns the batch loss and accuracy', async () => {
+  const small = { ...tiny, filters: [4, 4] as [number, number], denseUnits: 16, hiddenSize: 16 };
+  const ours = buildCrnn(small);
+  const reference = buildCrnn(small);
+  reference.setWeights(ours.getWeights());
+  const xs = tf.randomUniform([8, 2, 28, 28, 1], 0, 1, 'float32', 7) as tfTypes.Tensor5D;
+  const ys = tf.oneHot(tf.tensor1d([0, 3, 9, 18, 9, 4, 1, 12], 'int32'), 19) as tfTypes.Tensor2D;
+  const initialHead = ours.getLayer('class_probabilities').getWeights()[0].clone();
+  const step = createTrainStep(ours);
+  for (let i = 0; i < 3; i++) {
+    const lossAndAccuracy = step(xs, ys);
+    const [loss, accuracy] = lossAndAccuracy.dataSync();
+    lossAndAccuracy.dispose();
+    const [refLoss, refAccuracy] = await reference.trainOnBatch(xs, ys) as number[];
+    assert.ok(Math.abs(loss - refLoss) < 1e-5, `step ${i + 1}: loss ${loss} vs ${refLoss}`);
+    assert.equal(accuracy, refAccuracy);
+  }
+  const moved = tf.tidy(() => ours.getLayer('class_probabilities').getWeights()[0].sub(initialHead).abs().max().dataSync()[0]);
+  assert.ok(moved > 1e-4, `the step changes the weights (by ${moved})`);
+  initialHead.dispose();
+  const [a, b] = [ours.getWeights(), reference.getWeights()];
+  a.forEach((w, i) => {
+    const gap = tf.tidy(() => w.sub(b[i]).abs().max().dataSync()[0]);
+    assert.ok(gap < 1e-5, `${ours.weights[i].name} differs by ${gap}`);
+  });
+
+  // Adam's variables exist now: more steps leave the tensor count flat.
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) step(xs, ys).dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.ok(!xs.isDisposed && !ys.isDisposed);
+
+  const uncompiled = tf.model({ inputs: ours.inputs, outputs: ours.outputs });
+  assert.throws(() => createTrainStep(uncompiled), /the model is not compiled/);
+  tf.dispose([xs, ys]);
+  ours.dispose();
+  reference.dispose();
 });

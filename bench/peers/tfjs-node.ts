@@ -42,30 +42,7 @@ function loadLib(threads: number): Lib {
   /* eslint-enable @typescript-eslint/no-var-requires */
 }
 
-type Tensor = import('@tensorflow/tfjs').Tensor;
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
-
-/**
- * One training step on a batch, returning [loss, accuracy] read back to the
- * host. The same computation as the (module-private) step of lib/train.ts:
- * Adam on the mean categorical cross-entropy, the batch accuracy kept aside.
- */
-function makeStep(lib: Lib, model: LayersModel) {
-  const { tf } = lib.tf;
-  const variables = model.trainableWeights.map((w) => w.read() as import('@tensorflow/tfjs').Variable);
-  return (xs: Tensor, ys: Tensor): number => {
-    let accuracy: Tensor | undefined;
-    const loss = model.optimizer.minimize(() => {
-      const probs = model.apply(xs, { training: true }) as Tensor;
-      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean());
-      return tf.metrics.categoricalCrossentropy(ys, probs).mean() as import('@tensorflow/tfjs').Scalar;
-    }, true, variables)!;
-    const both = tf.stack([loss, accuracy!]);
-    const values = both.dataSync();
-    tf.dispose([loss, accuracy!, both]);
-    return values[0];
-  };
-}
 
 /** Wall and CPU (all threads) milliseconds per step of each of `repeats` blocks of `steps` steps. */
 function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall: number[]; cpu: number[] } {
@@ -88,12 +65,18 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): P
   const sample = { batchSize: options.batchSize, seqLength: options.seqLength, task: 'difference' as const };
   const rng = lib.random.createRng(options.seed);
   const pool = Array.from({ length: options.poolSize }, () => lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng }));
-  const step = makeStep(lib, model);
+  // The library's own step (the one trainSteps takes), its loss read back every step.
+  const step = lib.train.createTrainStep(model);
   let n = 0;
   let loss = NaN;
   const next = () => {
     const batch = pool[n++ % pool.length];
-    loss = step(batch.xs, batch.ys);
+    const lossAndAccuracy = step(batch.xs, batch.ys);
+    try {
+      loss = lossAndAccuracy.dataSync()[0];
+    } finally {
+      lossAndAccuracy.dispose();
+    }
   };
   let tensorsBefore: number | undefined;
   try {
