@@ -7,10 +7,13 @@ error. Options:
 
   --small        a quick configuration (few training steps, small evaluation
                  set), passed to the notebooks as CRNN_* environment variables;
-                 values already set in the environment win.
+                 values already set (non-empty) in the environment win. Unless CRNN_RUN_DIR
+                 is set, notebook 3 saves its small model into a temporary
+                 folder (removed afterwards), never over ../runs/notebook-model.
   --write        save the executed notebooks in place, with volatile metadata
-                 (timings, kernel versions) removed and consecutive prints
-                 merged, so that a re-run changes only what really changed.
+                 (timings, kernel versions) removed, consecutive prints merged
+                 and the executed cells numbered 1, 2, 3, … in order, so that a
+                 re-run changes only what really changed.
   --output-dir D save the executed notebooks into D instead (same clean-up).
   --rerun-check  after a notebook has run, execute its cells tagged
                  `rerun-check` (the training cell) once more and compare
@@ -32,9 +35,11 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -149,6 +154,20 @@ def strip_volatile(nb) -> None:
     }
 
 
+def number_cells(nb, executed: list[int]) -> None:
+    """Numbers the executed code cells 1, 2, 3, … in the order they ran, as a
+    Run All in JupyterLab would (tslab's replies carry no count); cells that did
+    not run (after a failure) keep none."""
+    counts = {index: n for n, index in enumerate(executed, start=1)}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != 'code':
+            continue
+        cell.execution_count = counts.get(index)
+        for output in cell.outputs:
+            if output.get('output_type') == 'execute_result':
+                output['execution_count'] = counts.get(index)
+
+
 def cell_summary(index: int, cell) -> dict:
     outputs = []
     for output in coalesce_streams(cell.get('outputs', [])):
@@ -194,10 +213,13 @@ def execute(path: Path, timeout: int, rerun_check: bool) -> tuple[object, dict]:
     )
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     report: dict = {'notebook': str(shown), 'errors': []}
+    executed: list[int] = []
     start = time.monotonic()
     try:
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
+                if cell.cell_type == 'code':
+                    executed.append(index)
                 client.execute_cell(cell, index)
             if rerun_check:
                 tagged = [i for i, c in enumerate(nb.cells) if RERUN_TAG in c.metadata.get('tags', [])]
@@ -223,6 +245,7 @@ def execute(path: Path, timeout: int, rerun_check: bool) -> tuple[object, dict]:
         if cell.cell_type == 'code':
             report['errors'].extend(f'cell {index}: {e}' for e in error_outputs(cell))
     report['cells'] = [cell_summary(i, c) for i, c in enumerate(nb.cells) if c.cell_type == 'code']
+    number_cells(nb, executed)
     return nb, report
 
 
@@ -242,7 +265,6 @@ def main() -> None:
         parser.error('use either --write or --output-dir')
 
     import_jupyter()
-    import nbformat
     ensure_kernel()
 
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob('*.ipynb'))
@@ -255,12 +277,32 @@ def main() -> None:
     # The kernel spec starts `tslab` from PATH: use the project's own tslab, so
     # that the library's display helpers talk to the kernel that runs them.
     os.environ['PATH'] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    temporary_run_dir = None
     if args.small:
         for key, value in SMALL_CONFIG.items():
-            os.environ.setdefault(key, value)
+            if not os.environ.get(key):  # empty counts as unset, as in the notebooks
+                os.environ[key] = value
+        if not os.environ.get('CRNN_RUN_DIR'):
+            # A small model must not replace the one a full run saved in runs/.
+            temporary_run_dir = tempfile.mkdtemp(prefix='crnn-notebook-run-')
+            os.environ['CRNN_RUN_DIR'] = temporary_run_dir
     config = {k: v for k, v in sorted(os.environ.items()) if k.startswith('CRNN_')}
     print(f'run-notebooks: {len(paths)} notebook(s), config {config or "(notebook defaults)"}', file=sys.stderr)
+    try:
+        reports = run_all(paths, args)
+    finally:
+        if temporary_run_dir:
+            shutil.rmtree(temporary_run_dir, ignore_errors=True)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps({'config': config, 'notebooks': reports}, indent=1) + '\n')
+    if any(r['errors'] for r in reports):
+        sys.exit(1)
 
+
+def run_all(paths: list[Path], args) -> list[dict]:
+    """Executes each notebook in its own kernel and saves it as asked; returns the reports."""
+    import nbformat
     reports = []
     for path in paths:
         nb, report = execute(path, args.timeout, args.rerun_check)
@@ -279,11 +321,7 @@ def main() -> None:
         elif args.write and not report['errors']:
             strip_volatile(nb)
             nbformat.write(nb, path)
-    if args.report:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps({'config': config, 'notebooks': reports}, indent=1) + '\n')
-    if any(r['errors'] for r in reports):
-        sys.exit(1)
+    return reports
 
 
 if __name__ == '__main__':

@@ -33,8 +33,14 @@ interface NotebookReport {
 }
 interface Report { config: Record<string, string>; notebooks: NotebookReport[] }
 
-interface Output { output_type: string; name?: string; text?: string | string[]; data?: Record<string, string | string[]> }
-interface Cell { cell_type: string; source: string | string[]; metadata: { tags?: string[]; execution?: unknown }; outputs?: Output[] }
+interface Output {
+  output_type: string; name?: string; text?: string | string[]; data?: Record<string, string | string[]>;
+  metadata?: Record<string, { width?: number; height?: number }>;
+}
+interface Cell {
+  cell_type: string; source: string | string[]; metadata: { tags?: string[]; execution?: unknown };
+  outputs?: Output[]; execution_count?: number | null;
+}
 interface Notebook { cells: Cell[]; metadata: { kernelspec?: { name: string } } }
 
 const join = (text: string | string[] | undefined) => (Array.isArray(text) ? text.join('') : text ?? '');
@@ -44,7 +50,30 @@ function readNotebook(file: string): Notebook {
 }
 
 function images(cell: Cell): string[] {
-  return (cell.outputs ?? []).flatMap((o) => Object.keys(o.data ?? {}).filter((m) => m === 'image/svg+xml' || m === 'image/png'));
+  return (cell.outputs ?? []).flatMap((o) => Object.keys(o.data ?? {}).filter((m) => m.startsWith('image/')));
+}
+
+/** The picture outputs of a cell: their PNG bytes, displayed size and text stand-in. */
+function pictures(cell: Cell): { png: Buffer; width?: number; height?: number; alt: string }[] {
+  return (cell.outputs ?? []).filter((o) => o.data?.['image/png'] !== undefined).map((o) => ({
+    png: Buffer.from(join(o.data!['image/png']), 'base64'),
+    width: o.metadata?.['image/png']?.width,
+    height: o.metadata?.['image/png']?.height,
+    alt: join(o.data!['text/plain']),
+  }));
+}
+
+/** Checks that every picture of a notebook is a PNG (never SVG, which untrusted notebooks do not show). */
+function assertPngOnly(nb: Notebook, name: string): void {
+  const kinds = new Set(nb.cells.flatMap(images));
+  assert.deepEqual([...kinds], ['image/png'], `${name} shows its pictures as PNG only`);
+  for (const picture of nb.cells.flatMap(pictures)) {
+    assert.deepEqual([...picture.png.subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
+    const pixelWidth = picture.png.readUInt32BE(16);
+    if (picture.width !== undefined) {
+      assert.ok(pixelWidth >= picture.width, 'drawn at least at its displayed size');
+    }
+  }
 }
 
 function stdout(cell: Cell): string {
@@ -103,13 +132,16 @@ test('every notebook runs top to bottom without an error output', { skip }, () =
   assert.equal(report.config.CRNN_STEPS, String(STEPS));
 });
 
-test('notebook 1 shows digits, sequences and the target distribution as images', { skip }, () => {
+test('notebook 1 shows digits, sequences and the target distribution as PNG images', { skip }, () => {
   const nb = executed('01-data-sampling');
-  const shown = nb.cells.flatMap(images);
+  assertPngOnly(nb, '01');
+  const shown = nb.cells.flatMap(pictures);
   assert.ok(shown.length >= 4, `only ${shown.length} images`);
-  const svgs = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => join(o.data?.['image/svg+xml']))).join('\n');
-  assert.match(svgs, />\d − \d = −?\d</, 'sequences are captioned with their difference');
-  assert.ok(svgs.includes('first digit − second digit'), 'the bar chart of the targets is drawn');
+  const alts = shown.map((p) => p.alt).join('\n');
+  assert.match(alts, /^\d − \d = −?\d$/m, 'sequences are captioned with their difference');
+  assert.ok(alts.includes('Targets of 10,000 sampled training sequences · first digit − second digit'),
+    'the bar chart of the targets is drawn');
+  assert.ok(shown.every((p) => p.width! > 50 && p.height! > 50), 'each picture has a displayed size');
   assert.match(nb.cells.map(stdout).join(''), /xs: \[16,2,28,28,1\] float32, ys: \[16,19\] float32/);
 });
 
@@ -124,9 +156,12 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
   const nb = executed('03-training');
   const training = nb.cells.find((c) => c.metadata.tags?.includes('rerun-check'))!;
   assert.equal(training.outputs!.length, 1, 'the live chart redraws a single output');
-  const chart = join(training.outputs![0].data!['image/svg+xml']);
-  assert.ok(chart.includes('>Loss (cross-entropy)<') && chart.includes('>article: 98%<'));
-  assert.ok(chart.includes(`completed after ${STEPS} steps`), 'the final drawing carries the summary line');
+  assertPngOnly(nb, '03');
+  const [chart] = pictures(training);
+  assert.ok(chart.png.length > 10_000, 'the chart is a real picture');
+  assert.ok(chart.alt.startsWith(`Training: completed after ${STEPS} steps`), 'the final drawing carries the summary line');
+  assert.ok(fs.readFileSync(path.join(runDir, 'curves.svg'), 'utf8').includes('>Loss (cross-entropy)<'),
+    'the saved SVG chart has both panels');
   const match = /final accuracy on 256 fixed test sequences: (\d+\.\d\d)% after (\d+) steps \(article: about 98%/
     .exec(nb.cells.map(stdout).join(''));
   assert.ok(match, 'the final accuracy line is printed');
@@ -142,11 +177,12 @@ test('notebook 4 loads the saved model and shows predictions, confusion matrix a
   const text = nb.cells.map(stdout).join('');
   assert.match(text, /loaded the model of notebook 3 from .*: 40 steps/);
   assert.match(text, /accuracy on 500 new test sequences: \d+\.\d\d%/);
-  const svgs = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => join(o.data?.['image/svg+xml'])));
-  for (const title of ['>Confusion matrix<', '>Accuracy per true difference<', '>Accuracy per (first, second) digit<']) {
-    assert.ok(svgs.some((s) => s.includes(title)), `missing chart ${title}`);
+  assertPngOnly(nb, '04');
+  const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
+  for (const title of ['Confusion matrix', 'Accuracy per true difference', 'Accuracy per (first, second) digit']) {
+    assert.ok(alts.some((a) => a.startsWith(`${title} · `)), `missing chart ${title}`);
   }
-  assert.ok(svgs.some((s) => s.includes('predicted ')), 'the prediction grid is captioned');
+  assert.ok(alts.some((a) => /^\d − \d = −?\d, predicted −?\d \((>?\d+(\.\d)?)%\)$/m.test(a)), 'the prediction grid is captioned');
 });
 
 test('re-running the model and training cells leaves the tensor count unchanged', { skip }, () => {
@@ -166,6 +202,30 @@ test('notebook 4 trains a small model of its own when no run was saved', { skip 
   const cells = (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report).notebooks[0].cells;
   const text = cells.flatMap((c) => c.outputs).map((o) => o.text ?? '').join('');
   assert.match(text, /no saved run in .*no-such-run: run notebook 3 .* Training a small one here instead \(10 steps\)/);
+});
+
+test('--small keeps its model in a temporary folder and numbers the executed cells', { skip }, () => {
+  const file = path.join(work, 'where.ipynb');
+  const code = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
+  fs.writeFileSync(file, JSON.stringify({
+    nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+    cells: [
+      code('a', "console.log('run dir: ' + process.env.CRNN_RUN_DIR);"),
+      { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
+      code('c', "console.log('steps: ' + process.env.CRNN_STEPS);"),
+    ],
+  }));
+  const out = path.join(work, 'where-out');
+  // An empty CRNN_RUN_DIR counts as unset, whatever the calling shell has.
+  const run = runNotebooks(['--small', '--output-dir', out, file], { CRNN_RUN_DIR: '', CRNN_STEPS: '' });
+  assert.equal(run.status, 0, run.stderr);
+  const nb = readNotebook(path.join(out, 'where.ipynb'));
+  const text = nb.cells.map(stdout).join('');
+  const runDirUsed = /run dir: (.+)/.exec(text)?.[1] ?? '';
+  assert.ok(runDirUsed.startsWith(path.join(os.tmpdir(), 'crnn-notebook-run-')), `--small ran with CRNN_RUN_DIR=${runDirUsed}`);
+  assert.ok(!fs.existsSync(runDirUsed), 'the temporary run folder is removed afterwards');
+  assert.match(text, /steps: 40/, 'the small configuration fills in unset settings');
+  assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, undefined, 2]);
 });
 
 test('the executor fails on a notebook whose cell throws, naming the error', { skip }, () => {
@@ -190,6 +250,10 @@ test('the committed notebooks carry their outputs, a Summary and Exercises, and 
     assert.match(markdown, /^## Exercises$/m, `${name} has Exercises`);
     const code = nb.cells.filter((c) => c.cell_type === 'code');
     assert.ok(code.flatMap(images).length > 0, `${name} was saved with its image outputs`);
+    assertPngOnly(nb, name);
+    assert.deepEqual(code.map((c) => c.execution_count), code.map((_, i) => i + 1), `${name} cells are numbered in order`);
+    const size = fs.statSync(path.join(notebookDir, `${name}.ipynb`)).size;
+    assert.ok(size < 1_000_000, `${name} is ${size} bytes; keep a notebook under 1 MB`);
     for (const cell of code) {
       assert.equal(cell.metadata.execution, undefined, `${name} keeps no execution timestamps`);
       for (const output of cell.outputs ?? []) {
