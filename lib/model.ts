@@ -60,6 +60,64 @@ export class TimeStepSlice extends tf.layers.Layer {
 }
 tf.serialization.registerClass(TimeStepSlice);
 
+/** tf.maxPool(x, 2, 2, 'valid') with the mask gradient described at `MaxPool2x2` below. */
+const maxPool2x2 = tf.customGrad(((x: tfTypes.Tensor4D, save: tfTypes.GradSaveFunc) => {
+  const y = tf.maxPool(x, 2, 2, 'valid');
+  save([x, y]);
+  return {
+    value: y,
+    gradFunc: (dy: tfTypes.Tensor4D, saved: tfTypes.Tensor[]) => {
+      const [input, pooled] = saved as [tfTypes.Tensor4D, tfTypes.Tensor4D];
+      const [b, h, w, c] = input.shape;
+      const [, ho, wo] = pooled.shape;
+      // The pooled part of x as [b·ho, 2, wo, 2, c]: window (i, j) is [·, :, j, :, ·].
+      const covered = h === 2 * ho && w === 2 * wo ? input : tf.slice(input, 0, [b, 2 * ho, 2 * wo, c]);
+      const windows = covered.reshape([b * ho, 2, wo, 2, c]);
+      const isMax = tf.equal(windows, pooled.reshape([b * ho, 1, wo, 1, c]));
+      const dx = tf.mul(tf.cast(isMax, 'float32'), dy.reshape([b * ho, 1, wo, 1, c]))
+        .reshape([b, 2 * ho, 2 * wo, c]);
+      return h === 2 * ho && w === 2 * wo ? dx : tf.pad(dx, [[0, 0], [0, h - 2 * ho], [0, w - 2 * wo], [0, 0]]);
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tfTypes.Tensor4D) => tfTypes.Tensor4D;
+
+/**
+ * 2×2 max-pooling with stride 2 and 'valid' padding: [b, h, w, c] → [b, ⌊h/2⌋, ⌊w/2⌋, c].
+ *
+ * The forward pass is tf.maxPool's. The gradient is computed here because
+ * TensorFlow's MaxPoolGrad kernel, run op by op as tfjs-node does, is its
+ * slow Eigen version (oneDNN only replaces it inside graphs): it was the
+ * largest single cost of a training step. For non-overlapping 2×2 windows
+ * the gradient is the upstream gradient sent to the window's maximum, i.e.
+ * dy broadcast over each window times the mask (x == window max), a few
+ * element-wise ops. With 'valid' pooling an odd last row or column is in no
+ * window and gets zero gradient.
+ *
+ * Ties: the mask sends the gradient to every tied maximum of a window, where
+ * MaxPoolGrad picks one. In the CRNN the pooled values come out of ELU, so two
+ * different inputs tie only where ELU saturates at −1, and there ELU's own
+ * gradient is ~0: training is unaffected.
+ */
+export class MaxPool2x2 extends tf.layers.Layer {
+  static className = 'MaxPool2x2';
+
+  override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    if (shape.length !== 4) {
+      throw new Error(`MaxPool2x2 takes [batch, height, width, channels] inputs, got shape [${shape.map(String).join(', ')}]`);
+    }
+    const half = (n: number | null) => (n == null ? null : Math.floor(n / 2));
+    return [shape[0], half(shape[1]), half(shape[2]), shape[3]];
+  }
+
+  override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    this.computeOutputShape(x.shape);
+    return maxPool2x2(x as tfTypes.Tensor4D);
+  }
+}
+tf.serialization.registerClass(MaxPool2x2);
+
 /**
  * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`.
  * Initialisers follow the article's TF1 code: Glorot-uniform convolutions, and a
@@ -72,9 +130,9 @@ function cnnLayers(config: CrnnConfig, prefix: string): tfTypes.layers.Layer[] {
   });
   return [
     conv(config.filters[0], `${prefix}_conv1`),
-    tf.layers.maxPooling2d({ name: `${prefix}_pool1`, poolSize: 2, strides: 2 }),
+    new MaxPool2x2({ name: `${prefix}_pool1` }),
     conv(config.filters[1], `${prefix}_conv2`),
-    tf.layers.maxPooling2d({ name: `${prefix}_pool2`, poolSize: 2, strides: 2 }),
+    new MaxPool2x2({ name: `${prefix}_pool2` }),
     tf.layers.flatten({ name: `${prefix}_flatten` }),
     tf.layers.dense({
       name: `${prefix}_dense`,
