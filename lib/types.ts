@@ -78,7 +78,7 @@ export interface TrainConfig {
    * How the learning rate changes over the steps: 'constant' (the article) or
    * 'cosine' (half a cosine from the model's learning rate down to 1% of it).
    */
-  lrSchedule: 'constant' | 'cosine'; // 'constant'
+  lrSchedule: 'constant' | 'cosine'; // 'cosine'
 }
 
 export interface StepRecord { step: number; loss: number; accuracy: number; }
