@@ -16,10 +16,10 @@ const tiny: Partial<CrnnConfig> = { filters: [8, 8], denseUnits: 64, hiddenSize:
 const data: DigitData = loadMnist();
 const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, evalEvery: 5, evalSize: 64 };
 
-test('the default training config is the article\'s schedule', () => {
+test('the default training config is the article\'s schedule with a cosine learning rate', () => {
   assert.deepEqual(resolveTrainConfig(), {
     numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, targetAccuracy: undefined,
-    lrSchedule: 'constant',
+    lrSchedule: 'cosine',
   });
   assert.ok(Object.isFrozen(defaultTrainConfig));
 });
