@@ -20,7 +20,7 @@ export { sampleSequenceBatch, makeSequenceBatch, createEvalSet, evalBatches } fr
 export type { SampleOptions, EvalSet, EvalSetOptions } from './sequences';
 
 export * from './config';
-export { buildCrnn, compileCrnn, expectedParamCount, TimeStepSlice } from './model';
+export { buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice } from './model';
 export { trainSteps, TrainingDivergedError, DIVERGENCE_LOSS } from './train';
 export type { TrainOptions, TrainCallbacks } from './train';
 export {
@@ -33,18 +33,22 @@ export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist'
 
 export {
   renderSvg, trainingCurvesSpec, trainingCurvesSvg, barChartSpec, barChartSvg, heatmapSpec, heatmapSvg,
-  downsampleMean, ARTICLE_ACCURACY,
+  downsampleMean, symlogLegendValues, ARTICLE_ACCURACY,
 } from './charts';
 export type { ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions } from './charts';
 export {
   digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
+  svgToPng, pngSize, RASTER_FONT,
 } from './images';
-export type { InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions } from './images';
+export type {
+  InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions, SvgToPngOptions, ImageSize,
+} from './images';
 export {
   notebookDisplay, newNotebookDisplay, showSvg, showPng, showImages, showDigits, showSequences,
   sequenceCells, describeSequence, formatSigned, formatProbability, LiveTrainingChart, summaryLine,
-  interactiveTraces, openInteractive,
+  interactiveTraces, openInteractive, svgText,
 } from './display';
 export type {
   Display, ShowImagesOptions, ShowSequencesOptions, SequenceRecords, LiveTrainingChartOptions, PlotlyTrace,
+  ImageOutputOptions, ShowSvgOptions,
 } from './display';
