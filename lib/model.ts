@@ -119,6 +119,73 @@ export class MaxPool2x2 extends tf.layers.Layer {
 tf.serialization.registerClass(MaxPool2x2);
 
 /**
+ * Folds time into the batch: [batch, seqLength, ...rest] → [batch·seqLength, ...rest],
+ * so that one CNN reads every image of every sequence in a single pass.
+ * (tf.layers.timeDistributed instead loops over the steps, op by op, in both
+ * directions.) Row b·seqLength + t holds step t of sequence b. Undone by `UnfoldTime`.
+ */
+export class FoldTime extends tf.layers.Layer {
+  static className = 'FoldTime';
+
+  override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    if (shape.length < 3) {
+      throw new Error(`FoldTime takes [batch, seqLength, ...] inputs of rank >= 3, got shape [${shape.map(String).join(', ')}]`);
+    }
+    const [batch, seqLength, ...rest] = shape;
+    return [batch == null || seqLength == null ? null : batch * seqLength, ...rest];
+  }
+
+  override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    this.computeOutputShape(x.shape);
+    return tf.reshape(x, [-1, ...x.shape.slice(2)]);
+  }
+}
+tf.serialization.registerClass(FoldTime);
+
+/**
+ * Undoes `FoldTime`: [batch·seqLength, ...rest] → [batch, seqLength, ...rest].
+ * The layer keeps seqLength in its config, since the folded batch does not tell it.
+ */
+export class UnfoldTime extends tf.layers.Layer {
+  static className = 'UnfoldTime';
+  /** Steps per sequence. */
+  readonly seqLength: number;
+
+  constructor(args: LayerArgs & { seqLength: number }) {
+    super(args);
+    if (!Number.isInteger(args.seqLength) || args.seqLength < 1) {
+      throw new Error(`UnfoldTime seqLength must be an integer >= 1, got ${args.seqLength}`);
+    }
+    this.seqLength = args.seqLength;
+  }
+
+  override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const [folded, ...rest] = shape;
+    if (shape.length < 2) {
+      throw new Error(`UnfoldTime takes [batch·seqLength, ...] inputs of rank >= 2, got shape [${shape.map(String).join(', ')}]`);
+    }
+    if (folded != null && folded % this.seqLength !== 0) {
+      throw new Error(`UnfoldTime cannot split a batch of ${folded} into sequences of length ${this.seqLength}`);
+    }
+    return [folded == null ? null : folded / this.seqLength, this.seqLength, ...rest];
+  }
+
+  override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    this.computeOutputShape(x.shape);
+    return tf.reshape(x, [-1, this.seqLength, ...x.shape.slice(1)]);
+  }
+
+  override getConfig(): tfTypes.serialization.ConfigDict {
+    return { ...super.getConfig(), seqLength: this.seqLength };
+  }
+}
+tf.serialization.registerClass(UnfoldTime);
+
+/**
  * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`.
  * Initialisers follow the article's TF1 code: Glorot-uniform convolutions, and a
  * dense layer with TF1's `variance_scaling_initializer()` (truncated normal,
@@ -162,11 +229,14 @@ function perStepFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTen
   return tf.layers.concatenate({ name: 'stack_steps', axis: 1 }).apply(steps) as SymbolicTensor;
 }
 
-/** [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN for all steps. */
+/**
+ * [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN for all steps:
+ * time folded into the batch ([batch·seqLength, h, w, 1]), the CNN, then unfolded.
+ */
 function sharedFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTensor {
-  const wrapped = cnnLayers(config, 'shared').map((layer) =>
-    tf.layers.timeDistributed({ name: `td_${layer.name}`, layer }));
-  return applyLayers(wrapped, input);
+  const images = new FoldTime({ name: 'fold_time' }).apply(input) as SymbolicTensor;
+  const features = applyLayers(cnnLayers(config, 'shared'), images);
+  return new UnfoldTime({ name: 'unfold_time', seqLength: config.seqLength }).apply(features) as SymbolicTensor;
 }
 
 function recurrentLayer(config: CrnnConfig): tfTypes.layers.Layer {
@@ -226,7 +296,7 @@ export function disposeCrnn(model: tfTypes.LayersModel | undefined | null): void
  *
  * With `sharedCnn: false` (the article) each time step has its own CNN, with
  * layers named `step0_conv1`, `step1_conv1`, …; with `sharedCnn: true` one CNN
- * (`shared_conv1`, …) is applied to every step through `timeDistributed`.
+ * (`shared_conv1`, …) reads all steps at once, time folded into the batch.
  * @throws Error naming the field of an invalid config.
  */
 export function buildCrnn(config: Partial<CrnnConfig> = {}): tfTypes.LayersModel {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn, expectedParamCount, TimeStepSlice } from '../lib/model';
+import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
@@ -68,7 +68,7 @@ test('each time step gets its own CNN by default, and one shared CNN with shared
 
   const shared = buildCrnn({ seqLength: 3, denseUnits: 16, hiddenSize: 16, sharedCnn: true });
   const convs = shared.layers.filter((l) => l.name.includes('conv1'));
-  assert.deepEqual(convs.map((l) => l.name), ['td_shared_conv1']);
+  assert.deepEqual(convs.map((l) => l.name), ['shared_conv1']);
   // Three CNNs against one: two more CNNs of 160 + 2,320 + (7·7·16·16 + 16) parameters.
   assert.equal(own.countParams() - shared.countParams(), 2 * (160 + 2320 + 12_560));
   own.dispose();
@@ -177,4 +177,39 @@ test('every invalid model setting is rejected with the field and the value', () 
     assert.throws(() => buildCrnn(config as Partial<CrnnConfig>), message, JSON.stringify(config));
   }
   assert.throws(() => resolveCrnnConfig(null as unknown as Partial<CrnnConfig>), /CrnnConfig must be an object, got null/);
+});
+
+test('FoldTime puts step t of sequence b at row b·T + t, and UnfoldTime puts it back', () => {
+  const x = tf.range(0, 2 * 3 * 2).reshape([2, 3, 2]); // [batch 2, T 3, 2 features]
+  const folded = new FoldTime({}).apply(x) as tfTypes.Tensor;
+  assert.deepEqual(folded.arraySync(), [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]);
+  const unfolded = new UnfoldTime({ seqLength: 3 }).apply(folded) as tfTypes.Tensor;
+  assert.deepEqual(unfolded.arraySync(), x.arraySync());
+  assert.deepEqual(new FoldTime({}).computeOutputShape([null, 3, 28, 28, 1]), [null, 28, 28, 1]);
+  assert.deepEqual(new FoldTime({}).computeOutputShape([4, 3, 28, 28, 1]), [12, 28, 28, 1]);
+  assert.deepEqual(new UnfoldTime({ seqLength: 3 }).computeOutputShape([null, 256]), [null, 3, 256]);
+  assert.throws(() => new UnfoldTime({ seqLength: 0 }), /UnfoldTime seqLength must be an integer >= 1, got 0/);
+  assert.throws(() => new UnfoldTime({ seqLength: 4 }).apply(folded), /cannot split a batch of 6 into sequences of length 4/);
+  assert.throws(() => new FoldTime({}).computeOutputShape([null, 3]), /rank >= 3, got shape \[null, 3\]/);
+  tf.dispose([x, folded, unfolded]);
+});
+
+test('the shared CNN reads every step as if applied to each step on its own', () => {
+  const model = buildCrnn({ seqLength: 3, denseUnits: 16, hiddenSize: 16, sharedCnn: true });
+  const xs = tf.randomUniform([4, 3, 28, 28, 1], 0, 1, 'float32', 5);
+  const cnn = ['shared_conv1', 'shared_pool1', 'shared_conv2', 'shared_pool2', 'shared_flatten', 'shared_dense']
+    .map((name) => model.getLayer(name));
+  const featureModel = tf.model({ inputs: model.inputs, outputs: model.getLayer('unfold_time').output });
+  const before = tf.memory().numTensors;
+  const gap = tf.tidy(() => {
+    const features = featureModel.predict(xs) as tfTypes.Tensor; // [4, 3, 16]
+    assert.deepEqual(features.shape, [4, 3, 16]);
+    const perStep = [0, 1, 2].map((t) => cnn.reduce(
+      (x, layer) => layer.apply(x) as tfTypes.Tensor, xs.slice([0, t], [-1, 1]).squeeze([1]) as tfTypes.Tensor));
+    return features.sub(tf.stack(perStep, 1)).abs().max().dataSync()[0];
+  });
+  assert.ok(gap < 1e-5, `features differ by ${gap}`);
+  assert.equal(tf.memory().numTensors, before);
+  xs.dispose();
+  model.dispose();
 });

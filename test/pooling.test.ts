@@ -93,27 +93,34 @@ test('MaxPool2x2 leaves no tensors behind, forward or backward', () => {
   x.dispose();
 });
 
-test('a CRNN with MaxPool2x2 layers saves and loads back with identical predictions', async () => {
-  const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 });
-  const model = buildCrnn(crnnConfig);
-  assert.equal(model.getLayer('step0_pool1').getClassName(), 'MaxPool2x2');
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-pooling-')), 'run');
-  tempDirs.push(path.dirname(dir));
-  await saveRun(dir, {
-    model, crnnConfig, trainConfig: resolveTrainConfig({ numSteps: 0 }), task: 'difference',
-    history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },
-  });
-  const topology = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).modelTopology;
-  const classes = (topology.model_config ?? topology).config.layers
-    .filter((l: { name: string }) => /_pool[12]$/.test(l.name))
-    .map((l: { class_name: string }) => l.class_name);
-  assert.deepEqual(classes, ['MaxPool2x2', 'MaxPool2x2', 'MaxPool2x2', 'MaxPool2x2']);
+test('CRNNs with the custom layers, per-step and shared CNN, save and load back with identical predictions', async () => {
+  for (const sharedCnn of [false, true]) {
+    const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16, sharedCnn });
+    const model = buildCrnn(crnnConfig);
+    const prefix = sharedCnn ? 'shared' : 'step0';
+    assert.equal(model.getLayer(`${prefix}_pool1`).getClassName(), 'MaxPool2x2');
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-pooling-')), 'run');
+    tempDirs.push(path.dirname(dir));
+    await saveRun(dir, {
+      model, crnnConfig, trainConfig: resolveTrainConfig({ numSteps: 0 }), task: 'difference',
+      history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },
+    });
+    const topology = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).modelTopology;
+    const layers: { name: string; class_name: string; config: Record<string, unknown> }[] =
+      (topology.model_config ?? topology).config.layers;
+    const pools = layers.filter((l) => /_pool[12]$/.test(l.name)).map((l) => l.class_name);
+    assert.deepEqual(pools, sharedCnn ? ['MaxPool2x2', 'MaxPool2x2'] : ['MaxPool2x2', 'MaxPool2x2', 'MaxPool2x2', 'MaxPool2x2']);
+    if (sharedCnn) {
+      assert.equal(layers.find((l) => l.name === 'unfold_time')?.config.seq_length, 2); // tfjs saves configs in snake_case
+      assert.equal(layers.find((l) => l.name === 'fold_time')?.class_name, 'FoldTime');
+    }
 
-  const loaded = await loadModel(dir);
-  const xs = tf.randomUniform([3, 2, 28, 28, 1]);
-  const [a, b] = [model.predict(xs) as tfTypes.Tensor, loaded.predict(xs) as tfTypes.Tensor];
-  assert.deepEqual(b.arraySync(), a.arraySync());
-  tf.dispose([xs, a, b]);
-  model.dispose();
-  loaded.dispose();
+    const loaded = await loadModel(dir);
+    const xs = tf.randomUniform([3, 2, 28, 28, 1]);
+    const [a, b] = [model.predict(xs) as tfTypes.Tensor, loaded.predict(xs) as tfTypes.Tensor];
+    assert.deepEqual(b.arraySync(), a.arraySync(), `sharedCnn: ${sharedCnn}`);
+    tf.dispose([xs, a, b]);
+    model.dispose();
+    loaded.dispose();
+  }
 });
