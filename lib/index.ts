@@ -20,9 +20,13 @@ export { sampleSequenceBatch, makeSequenceBatch, createEvalSet, evalBatches } fr
 export type { SampleOptions, EvalSet, EvalSetOptions } from './sequences';
 
 export * from './config';
-export { buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice } from './model';
-export { trainSteps, TrainingDivergedError, DIVERGENCE_LOSS } from './train';
-export type { TrainOptions, TrainCallbacks } from './train';
+export {
+  buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
+} from './model';
+export {
+  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_LOSS,
+} from './train';
+export type { TrainOptions, TrainCallbacks, TrainStep } from './train';
 export {
   confusionMatrix, perClassAccuracy, digitPairAccuracy, predictSequences, evaluateModel,
   measureLossAccuracy, checkBatchFitsModel,
