@@ -5,9 +5,10 @@ import {
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/charts';
 import {
-  interactiveTraces, LiveTrainingChart, summaryLine, type Display, type ImageOutputOptions,
+  interactiveTraces, LiveTrainingChart, summaryLine,
 } from '../lib/display';
 import type { History } from '../lib/types';
+import { recorder } from './helpers/display-recorder';
 
 /** A made-up run: the loss falls and the accuracy rises with the step. */
 function fakeHistory(numSteps: number, evalEvery: number): History {
@@ -154,18 +155,6 @@ test('a heatmap rejects an empty or ragged matrix and labels of the wrong length
   assert.throws(() => heatmapSpec([[1, 2]], { yLabels: ['a', 'b'] }), /1 rows but 2 yLabels/);
 });
 
-/** A Display that records what would be shown. */
-interface Recorded { type: string; value: string | Uint8Array; options?: ImageOutputOptions }
-
-function recorder(): Display & { outputs: Recorded[] } {
-  const outputs: Recorded[] = [];
-  return {
-    outputs,
-    png: (b, options) => outputs.push({ type: 'png', value: b, options }),
-    text: (s) => outputs.push({ type: 'text', value: s }),
-    markdown: (s) => outputs.push({ type: 'markdown', value: s }),
-  };
-}
 
 test('the live chart redraws at most once per interval and ends with the summary line', async () => {
   let clock = 0;

@@ -6,10 +6,10 @@ import {
 } from '../lib/images';
 import {
   describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg,
-  type Display, type ImageOutputOptions,
 } from '../lib/display';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
+import { recorder } from './helpers/display-recorder';
 
 /** Four 3×2 images; image k has every pixel equal to 10·k + position, label k. */
 function tinySet(): DigitSet {
@@ -23,17 +23,6 @@ function tinySet(): DigitSet {
   return { images, labels: Uint8Array.from([0, 1, 2, 3]), count, height, width };
 }
 
-interface Recorded { type: string; value: string | Uint8Array; options?: ImageOutputOptions }
-
-function recorder(): Display & { outputs: Recorded[] } {
-  const outputs: Recorded[] = [];
-  return {
-    outputs,
-    png: (b, options) => outputs.push({ type: 'png', value: b, options }),
-    text: (s) => outputs.push({ type: 'text', value: s }),
-    markdown: (s) => outputs.push({ type: 'markdown', value: s }),
-  };
-}
 
 function count(text: string, pattern: RegExp): number {
   return (text.match(pattern) ?? []).length;
