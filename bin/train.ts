@@ -24,6 +24,7 @@ import { historyCsv, saveRun } from '../lib/persist';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
+import { openInteractive } from '../lib/display';
 
 function integer(value: string): number {
   if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError('Not an integer.');
@@ -72,6 +73,7 @@ function buildProgram(): Command {
       'mnist-data')
     .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
     .option('--no-progress', 'no progress bar; print one line per evaluation instead')
+    .option('--plot', 'afterwards, open the curves in an interactive browser view (nodeplotlib)')
     .showHelpAfterError('(run with --help for the list of options)');
 }
 
@@ -80,6 +82,7 @@ interface CliOptions {
   hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
   learningRate: number; evalEvery: number; evalSize: number; seed: number;
   targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; data: string; out?: string; progress: boolean;
+  plot?: boolean;
 }
 
 /** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
@@ -199,6 +202,8 @@ async function main(argv: string[]): Promise<void> {
     console.log(`final accuracy ${percent(last.accuracy)} on ${trainConfig.evalSize} test sequences ` +
       `(the article reports about ${percent(ARTICLE_ACCURACY)} after 10,000 steps)`);
   }
+  // nodeplotlib serves the page from a local server and opens the default browser.
+  if (opts.plot) openInteractive(history);
 }
 
 main(process.argv).catch((err: unknown) => {

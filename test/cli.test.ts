@@ -52,7 +52,7 @@ test('--help lists every option and exits 0', () => {
   assert.equal(status, 0);
   for (const flag of ['--steps', '--batch-size', '--seq-length', '--task', '--cell', '--hidden-size', '--filters',
     '--dense-units', '--shared-cnn', '--learning-rate', '--eval-every', '--eval-size', '--seed',
-    '--target-accuracy', '--data', '--out']) {
+    '--target-accuracy', '--lr-schedule', '--data', '--out', '--plot']) {
     assert.ok(stdout.includes(flag), `--help does not mention ${flag}`);
   }
 });
