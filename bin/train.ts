@@ -203,7 +203,10 @@ async function main(argv: string[]): Promise<void> {
       `(the article reports about ${percent(ARTICLE_ACCURACY)} after 10,000 steps)`);
   }
   // nodeplotlib serves the page from a local server and opens the default browser.
-  if (opts.plot) openInteractive(history);
+  if (opts.plot) {
+    console.log('opening the interactive view in the browser; Ctrl-C closes its server');
+    openInteractive(history);
+  }
 }
 
 main(process.argv).catch((err: unknown) => {
