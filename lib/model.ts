@@ -17,6 +17,15 @@ import { resolveCrnnConfig } from './config';
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type SymbolicTensor = tfTypes.SymbolicTensor;
 
+/** The custom layers below take one input; tfjs may still pass it in a list. */
+function onlyShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
+  return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+}
+
+function onlyInput(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
+  return Array.isArray(inputs) ? inputs[0] : inputs;
+}
+
 /**
  * Picks one time step out of a sequence: [batch, seqLength, ...rest] → [batch, ...rest].
  *
@@ -37,7 +46,7 @@ export class TimeStepSlice extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const shape = onlyShape(inputShape);
     const length = shape[1];
     if (length != null && this.step >= length) {
       throw new Error(`TimeStepSlice step ${this.step} is out of range for sequences of length ${length}`);
@@ -47,7 +56,7 @@ export class TimeStepSlice extends tf.layers.Layer {
 
   override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      const x = onlyInput(inputs);
       const begin = x.shape.map((_, axis) => (axis === 1 ? this.step : 0));
       const size = x.shape.map((_, axis) => (axis === 1 ? 1 : -1));
       return tf.squeeze(tf.slice(x, begin, size), [1]);
@@ -102,7 +111,7 @@ export class MaxPool2x2 extends tf.layers.Layer {
   static className = 'MaxPool2x2';
 
   override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const shape = onlyShape(inputShape);
     if (shape.length !== 4) {
       throw new Error(`MaxPool2x2 takes [batch, height, width, channels] inputs, got shape [${shape.map(String).join(', ')}]`);
     }
@@ -111,7 +120,7 @@ export class MaxPool2x2 extends tf.layers.Layer {
   }
 
   override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = onlyInput(inputs);
     this.computeOutputShape(x.shape);
     return maxPool2x2(x as tfTypes.Tensor4D);
   }
@@ -128,7 +137,7 @@ export class FoldTime extends tf.layers.Layer {
   static className = 'FoldTime';
 
   override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const shape = onlyShape(inputShape);
     if (shape.length < 3) {
       throw new Error(`FoldTime takes [batch, seqLength, ...] inputs of rank >= 3, got shape [${shape.map(String).join(', ')}]`);
     }
@@ -137,7 +146,7 @@ export class FoldTime extends tf.layers.Layer {
   }
 
   override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = onlyInput(inputs);
     this.computeOutputShape(x.shape);
     return tf.reshape(x, [-1, ...x.shape.slice(2)]);
   }
@@ -162,7 +171,7 @@ export class UnfoldTime extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;
+    const shape = onlyShape(inputShape);
     const [folded, ...rest] = shape;
     if (shape.length < 2) {
       throw new Error(`UnfoldTime takes [batch·seqLength, ...] inputs of rank >= 2, got shape [${shape.map(String).join(', ')}]`);
@@ -174,7 +183,7 @@ export class UnfoldTime extends tf.layers.Layer {
   }
 
   override call(inputs: tfTypes.Tensor | tfTypes.Tensor[]): tfTypes.Tensor {
-    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const x = onlyInput(inputs);
     this.computeOutputShape(x.shape);
     return tf.reshape(x, [-1, this.seqLength, ...x.shape.slice(1)]);
   }

@@ -93,9 +93,6 @@ function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: 
   if (numClasses !== task.numClasses) {
     throw new Error(`the model predicts ${numClasses} classes, but task "${task.name}" has ${task.numClasses}`);
   }
-  if (!model.optimizer) {
-    throw new Error('the model is not compiled: build it with buildCrnn or call compileCrnn first');
-  }
 }
 
 /** One optimiser step: a batch in, that batch's [loss, accuracy] out (see `createTrainStep`). */
@@ -158,10 +155,10 @@ export async function trainSteps(
   const config = resolveTrainConfig(partial);
   const task = getTask(taskOrName, seqLength);
   checkModelFits(model, data, seqLength, task);
+  const trainStep = createTrainStep(model);
 
   const rng = createRng(config.seed);
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.seed });
-  const trainStep = createTrainStep(model);
   const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
   const start = performance.now();
   const optimizer = optimizerLearningRate(model);
