@@ -37,10 +37,14 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   seed: 42,
   targetAccuracy: undefined,
   lrSchedule: 'cosine',
+  engine: 'auto',
 });
 
 /** The learning-rate schedules training accepts. */
 export const lrSchedules: readonly TrainConfig['lrSchedule'][] = ['constant', 'cosine'];
+
+/** The ways training can run its steps (see TrainConfig.engine). */
+export const trainEngines: readonly TrainConfig['engine'][] = ['auto', 'graph', 'eager'];
 
 /** The recurrent cells the model can be built with. */
 export const cellTypes: readonly CrnnConfig['cell'][] = ['simple', 'gru', 'lstm'];
@@ -127,6 +131,9 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   }
   if (!lrSchedules.includes(config.lrSchedule)) {
     throw new Error(`${what}.lrSchedule must be one of ${lrSchedules.join(', ')}, got ${describe(config.lrSchedule)}`);
+  }
+  if (!trainEngines.includes(config.engine)) {
+    throw new Error(`${what}.engine must be one of ${trainEngines.join(', ')}, got ${describe(config.engine)}`);
   }
   return config;
 }

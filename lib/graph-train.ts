@@ -26,11 +26,6 @@ import * as path from 'node:path';
 import { GraphBuilder, SERVE_TAG, type Attr, type Signature, type TensorSpec } from './graph-def';
 import type { CrnnConfig } from './types';
 
-/** Adam's constants, as `compileCrnn` sets them (and TF1's defaults). */
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPSILON = 1e-8;
-
 /** The architecture of a model built by `buildCrnn`, read from its layers. */
 export interface CrnnStructure {
   config: Omit<CrnnConfig, 'learningRate'>;
@@ -97,6 +92,9 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
 }
 
 const FLOAT: Attr = { type: 'float32' };
+
+/** ResourceApplyAdam's scalar inputs, in its order; the train signature takes them by these names. */
+const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'learning_rate', 'beta1', 'beta2', 'epsilon'] as const;
 const NHWC: Attr = { s: 'NHWC' };
 const UNIT_STRIDES: Attr = { ints: [1, 1, 1, 1] };
 const POOL_WINDOW: Attr = { ints: [1, 2, 2, 1] };
@@ -331,17 +329,13 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
     }
   });
 
-  // Adam: one fused update per weight. The step's learning rate and the bias
-  // corrections β1^t, β2^t are fed, so schedules and resumed runs need no rebuild.
-  const learningRate = g.placeholder('learning_rate', 'float32', []);
-  const beta1Power = g.placeholder('beta1_power', 'float32', []);
-  const beta2Power = g.placeholder('beta2_power', 'float32', []);
-  const updates = g.inScope('adam', () => {
-    const [beta1, beta2, epsilon] = [g.scalar(BETA1, 'beta1'), g.scalar(BETA2, 'beta2'), g.scalar(EPSILON, 'epsilon')];
-    return weights.map((w) => g.node('ResourceApplyAdam', [
-      w.handle, w.m, w.v, beta1Power.ref, beta2Power.ref, learningRate.ref, beta1, beta2, epsilon, w.grad as string,
-    ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
-  });
+  // Adam: one fused update per weight. Its settings and the bias corrections
+  // β1^t, β2^t are fed with every step, from the model's optimiser, so
+  // schedules and resumed runs need no rebuild.
+  const adamInputs = Object.fromEntries(ADAM_INPUTS.map((name) => [name, g.placeholder(name, 'float32', [])]));
+  const updates = g.inScope('adam', () => weights.map((w) => g.node('ResourceApplyAdam', [
+    w.handle, w.m, w.v, ...ADAM_INPUTS.map((name) => adamInputs[name].ref), w.grad as string,
+  ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } })));
   const lossAndAccuracy = (controls: string[]) => g.node('Pack', [loss, accuracy, ...controls.map((c) => `^${c}`)],
     { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_accuracy');
   const scalar = (ref: string): TensorSpec => ({ ref, dtype: 'float32', shape: [] });
@@ -362,7 +356,7 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
 
   const signatures: CrnnGraph['signatures'] = {
     train: {
-      inputs: { xs, ys, learning_rate: learningRate, beta1_power: beta1Power, beta2_power: beta2Power },
+      inputs: { xs, ys, ...adamInputs },
       outputs: { loss_and_accuracy: pair(lossAndAccuracy(updates)) },
     },
     gradients: {
@@ -401,6 +395,9 @@ type LoadSavedModel = (dir: string, tags: string[], signature: string) => Promis
 /** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
 interface AdamInternals {
   learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
   iterations_?: number;
   accBeta1: tfTypes.Variable;
   accBeta2: tfTypes.Variable;
@@ -495,15 +492,24 @@ export class GraphTrainer {
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate = this.adam.learningRate): tfTypes.Tensor1D {
     this.checkLive();
     const t = this.iterations + 1;
-    const scalars = [tf.scalar(learningRate), tf.scalar(BETA1 ** t), tf.scalar(BETA2 ** t)];
+    const { beta1, beta2, epsilon } = this.adam;
+    const settings: Record<(typeof ADAM_INPUTS)[number], number> = {
+      beta1_power: beta1 ** t,
+      beta2_power: beta2 ** t,
+      learning_rate: learningRate,
+      beta1,
+      beta2,
+      // TensorFlow's Adam adds ε to √v and then corrects the bias; tfjs's corrects
+      // first, i.e. adds ε·√(1 − β2^t) to √v. Feeding that ε makes the update tfjs's.
+      epsilon: epsilon * Math.sqrt(1 - beta2 ** t),
+    };
+    const scalars = Object.fromEntries(Object.entries(settings).map(([name, value]) => [name, tf.scalar(value)]));
     try {
-      const out = this.signatures.train.predict({
-        xs, ys, learning_rate: scalars[0], beta1_power: scalars[1], beta2_power: scalars[2],
-      });
+      const out = this.signatures.train.predict({ xs, ys, ...scalars });
       this.iterations = t;
       return out.loss_and_accuracy as tfTypes.Tensor1D;
     } finally {
-      tf.dispose(scalars);
+      tf.dispose(Object.values(scalars));
     }
   }
 
@@ -543,8 +549,8 @@ export class GraphTrainer {
       if (!weightsOnly) {
         adam.iterations_ = this.iterations;
         tf.tidy(() => {
-          adam.accBeta1.assign(tf.scalar(BETA1 ** (this.iterations + 1)));
-          adam.accBeta2.assign(tf.scalar(BETA2 ** (this.iterations + 1)));
+          adam.accBeta1.assign(tf.scalar(adam.beta1 ** (this.iterations + 1)));
+          adam.accBeta2.assign(tf.scalar(adam.beta2 ** (this.iterations + 1)));
         });
       }
     } finally {

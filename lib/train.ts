@@ -13,6 +13,7 @@ import { getTask } from './tasks';
 import { createRng } from './random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
+import { GraphTrainer, graphEngineSupport } from './graph-train';
 
 /** A loss above this is taken as divergence: a 19-class guess costs ln 19 ≈ 2.9. */
 export const DIVERGENCE_LOSS = 1e3;
@@ -39,6 +40,9 @@ export function scheduledLearningRate(
 type WithLearningRate = { learningRate: number };
 
 function optimizerLearningRate(model: tfTypes.LayersModel): WithLearningRate {
+  if (!model.optimizer) {
+    throw new Error('the model is not compiled: build it with buildCrnn or call compileCrnn first');
+  }
   const optimizer = model.optimizer as unknown as Partial<WithLearningRate>;
   if (typeof optimizer.learningRate !== 'number') {
     throw new Error(`the model's optimizer (${model.optimizer.getClassName()}) has no learning rate to schedule`);
@@ -128,6 +132,50 @@ export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
   };
 }
 
+/** The running steps of one `trainSteps` call, by either engine. */
+interface StepEngine {
+  name: 'graph' | 'eager';
+  /** One step at the given learning rate; returns [loss, accuracy], which the caller disposes. */
+  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number): tfTypes.Tensor1D;
+  /** Makes the model's weights current, before an evaluation. */
+  syncWeights(): void;
+  /** Makes the model and its optimiser current and frees the engine. */
+  finish(): void;
+}
+
+async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): Promise<StepEngine> {
+  const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
+  if (choice === 'graph' && unsupported !== null) {
+    throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
+  }
+  if (choice === 'eager' || unsupported !== null) {
+    const trainStep = createTrainStep(model);
+    const optimizer = optimizerLearningRate(model);
+    return {
+      name: 'eager',
+      step: (xs, ys, learningRate) => {
+        optimizer.learningRate = learningRate;
+        return trainStep(xs, ys);
+      },
+      syncWeights: () => {},
+      finish: () => {},
+    };
+  }
+  const trainer = await GraphTrainer.create(model);
+  return {
+    name: 'graph',
+    step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
+    syncWeights: () => trainer.pull(true),
+    finish: () => {
+      try {
+        trainer.pull();
+      } finally {
+        trainer.dispose();
+      }
+    },
+  };
+}
+
 /**
  * Trains `model` for `numSteps` steps of `batchSize` fresh random sequences
  * from `data.train`, evaluating every `evalEvery` steps (and after the last
@@ -137,7 +185,10 @@ export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
  * evaluated once, at step 0.
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
- * again. The event loop gets a turn after each step, so a signal handler can
+ * again. Steps run on `engine` (see TrainConfig): with the graph engine the
+ * model's weights are brought up to date before every evaluation, and its
+ * weights and Adam state at the end, also when training stops on an error.
+ * The event loop gets a turn after each step, so a signal handler can
  * set the flag read by `shouldStop`.
  *
  * @returns one record per step and per evaluation, and why training ended.
@@ -155,16 +206,18 @@ export async function trainSteps(
   const config = resolveTrainConfig(partial);
   const task = getTask(taskOrName, seqLength);
   checkModelFits(model, data, seqLength, task);
-  const trainStep = createTrainStep(model);
-
-  const rng = createRng(config.seed);
-  const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.seed });
-  const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
-  const start = performance.now();
   const optimizer = optimizerLearningRate(model);
   const baseLearningRate = optimizer.learningRate;
 
+  const rng = createRng(config.seed);
+  const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.seed });
+  // Started last: everything above may throw, and the engine must then be freed.
+  const engine = await startEngine(model, config.engine);
+  const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0, engine: engine.name };
+  const start = performance.now();
+
   const evaluate = (step: number): boolean => {
+    engine.syncWeights();
     const { loss, accuracy } = measureLossAccuracy(model, evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
     const record: EvalRecord = { step, loss, accuracy };
     history.evals.push(record);
@@ -172,18 +225,20 @@ export async function trainSteps(
     return config.targetAccuracy !== undefined && accuracy >= config.targetAccuracy;
   };
 
-  if (config.numSteps === 0) evaluate(0);
   try {
+    if (config.numSteps === 0) evaluate(0);
     for (let step = 1; step <= config.numSteps; step++) {
       if (callbacks.shouldStop?.()) {
         history.endReason = 'stopped';
         break;
       }
-      optimizer.learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
+      const learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
+      // Also where a callback can see it, whichever engine runs the step.
+      optimizer.learningRate = learningRate;
       const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
       let values: Float32Array | Int32Array | Uint8Array;
       try {
-        const lossAndAccuracy = trainStep(batch.xs, batch.ys);
+        const lossAndAccuracy = engine.step(batch.xs, batch.ys, learningRate);
         // One small read per step: the native backend computes synchronously,
         // so this costs microseconds, and callbacks get exact per-step values.
         values = lossAndAccuracy.dataSync();
@@ -207,6 +262,7 @@ export async function trainSteps(
   } finally {
     // Training again later starts from the compiled rate, not from a decayed one.
     optimizer.learningRate = baseLearningRate;
+    engine.finish();
   }
   history.elapsedMs = performance.now() - start;
   return history;

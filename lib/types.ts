@@ -79,6 +79,12 @@ export interface TrainConfig {
    * 'cosine' (half a cosine from the model's learning rate down to 1% of it).
    */
   lrSchedule: 'constant' | 'cosine'; // 'cosine'
+  /**
+   * How the steps run: 'graph' (the whole step compiled into one TensorFlow
+   * graph, see lib/graph-train.ts), 'eager' (tfjs op by op), or 'auto': graph
+   * where the model and backend allow it, else eager.
+   */
+  engine: 'auto' | 'graph' | 'eager'; // 'auto'
 }
 
 export interface StepRecord { step: number; loss: number; accuracy: number; }
@@ -91,4 +97,6 @@ export interface History {
   /** Why training ended: 'completed', 'target-reached' or 'stopped'. */
   endReason: 'completed' | 'target-reached' | 'stopped';
   elapsedMs: number;
+  /** The engine that ran the steps. */
+  engine?: 'graph' | 'eager';
 }

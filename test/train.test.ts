@@ -19,7 +19,7 @@ const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, e
 test('the default training config is the article\'s schedule with a cosine learning rate', () => {
   assert.deepEqual(resolveTrainConfig(), {
     numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, targetAccuracy: undefined,
-    lrSchedule: 'cosine',
+    lrSchedule: 'cosine', engine: 'auto',
   });
   assert.ok(Object.isFrozen(defaultTrainConfig));
 });

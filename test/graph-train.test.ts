@@ -1,0 +1,184 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, backend } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { buildCrnn, disposeCrnn } from '../lib/model';
+import { createTrainStep, trainSteps } from '../lib/train';
+import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { loadMnist } from '../lib/data';
+import type { CrnnConfig, DigitData } from '../lib/types';
+
+const skip = backend.native ? false : 'the graph engine needs the native backend';
+const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
+
+function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
+  const [, seqLength, height, width] = model.inputs[0].shape as number[];
+  const numClasses = model.outputs[0].shape[1] as number;
+  return tf.tidy(() => [
+    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
+    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
+      .toFloat() as tfTypes.Tensor2D,
+  ]);
+}
+
+/** A second model with the same architecture and weights as `model`. */
+function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.LayersModel {
+  const copy = buildCrnn(config);
+  // getWeights gives the variables themselves; copies keep the twin apart.
+  copy.setWeights(model.getWeights().map((w) => w.clone()));
+  return copy;
+}
+
+function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+test('reads the architecture of a built CRNN from its layers', () => {
+  const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
+  assert.deepEqual(crnnStructure(model), {
+    config: {
+      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], denseUnits: 16, cell: 'simple',
+      hiddenSize: 12, sharedCnn: true,
+    },
+    cnnPrefixes: ['shared'],
+  });
+  assert.deepEqual(crnnStructure(buildCrnn(small)).cnnPrefixes, ['step0', 'step1']);
+  const other = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
+  assert.throws(() => crnnStructure(other), /the graph engine trains models built by buildCrnn/);
+});
+
+test('the graph gives the loss and the gradients of every weight that tfjs computes eagerly', { skip }, async () => {
+  const variants: Partial<CrnnConfig>[] = [
+    small,
+    { ...small, sharedCnn: true, seqLength: 3 },
+    { ...small, height: 13, width: 11, seqLength: 4 }, // odd sizes: pooling drops a row and a column
+  ];
+  for (const config of variants) {
+    const model = buildCrnn(config);
+    const trainer = await GraphTrainer.create(model);
+    const [xs, ys] = randomBatch(model, 8, 1);
+    const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
+    const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+    const eager = tf.variableGrads(
+      () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar,
+      variables,
+    );
+    const label = JSON.stringify(config);
+    assert.ok(Math.abs(lossAndAccuracy.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, label);
+    assert.equal(grads.length, variables.length);
+    variables.forEach((v, i) => {
+      const reference = eager.grads[v.name];
+      const scale = tf.tidy(() => tf.max(tf.abs(reference)).dataSync()[0]);
+      assert.ok(scale > 0, `${label} ${v.name}: the reference gradient is all zero`);
+      assert.deepEqual(grads[i].shape, reference.shape);
+      const error = maxAbsDiff(grads[i], reference);
+      assert.ok(error <= 1e-4 * scale, `${label} ${model.trainableWeights[i].name}: off by ${error} (scale ${scale})`);
+    });
+    tf.dispose([xs, ys, lossAndAccuracy, ...grads, eager.value, ...Object.values(eager.grads)]);
+    trainer.dispose();
+    disposeCrnn(model);
+  }
+});
+
+test('graph steps follow eager Adam steps, and Adam state carries over between the engines', { skip }, async () => {
+  // ε = 1e-3 instead of 1e-8: with a tiny ε, Adam's step for a weight whose
+  // gradient is near zero turns on float rounding (m/√v of two tiny numbers),
+  // and the two engines round differently.
+  const adam = () => tf.train.adam(1e-3, 0.9, 0.999, 1e-3);
+  const graphModel = buildCrnn(small);
+  graphModel.compile({ optimizer: adam(), loss: 'categoricalCrossentropy' });
+  const eagerModel = twin(graphModel, small);
+  eagerModel.compile({ optimizer: adam(), loss: 'categoricalCrossentropy' });
+  const initial = twin(graphModel, small);
+  const batches = [1, 2, 3].map((seed) => randomBatch(graphModel, 16, seed));
+  // Two graph steps, then back into the model and one eager step: Adam's
+  // moments and step count must come along for the third step to match.
+  const trainer = await GraphTrainer.create(graphModel);
+  for (const [xs, ys] of batches.slice(0, 2)) trainer.step(xs, ys).dispose();
+  trainer.pull();
+  trainer.dispose();
+  createTrainStep(graphModel)(...batches[2]).dispose();
+
+  const eagerStep = createTrainStep(eagerModel);
+  for (const [xs, ys] of batches) eagerStep(xs, ys).dispose();
+  graphModel.trainableWeights.forEach((w, i) => {
+    // The same update up to float rounding (weights are of order 0.1).
+    const error = maxAbsDiff(w.read(), eagerModel.trainableWeights[i].read());
+    assert.ok(error < 1e-6, `${w.name}: off by ${error}`);
+  });
+  // …and the steps did move the weights (three steps of 1e-3 each).
+  const moved = maxAbsDiff(graphModel.trainableWeights[0].read(), initial.trainableWeights[0].read());
+  assert.ok(moved > 1e-3, `moved ${moved}`);
+  tf.dispose(batches.flat());
+  disposeCrnn(initial);
+  disposeCrnn(graphModel);
+  disposeCrnn(eagerModel);
+});
+
+test('a step returns the batch loss and accuracy before the update, as the eager step does', { skip }, async () => {
+  const model = buildCrnn(small);
+  const reference = twin(model, small);
+  const [xs, ys] = randomBatch(model, 16, 7);
+  const trainer = await GraphTrainer.create(model);
+  const graphOut = trainer.step(xs, ys, 1e-3);
+  const eagerOut = createTrainStep(reference)(xs, ys);
+  const [g, e] = [graphOut.dataSync(), eagerOut.dataSync()];
+  assert.ok(Math.abs(g[0] - e[0]) < 1e-5, `loss ${g[0]} vs ${e[0]}`);
+  assert.equal(g[1], e[1]);
+  tf.dispose([graphOut, eagerOut, xs, ys]);
+  trainer.dispose();
+  disposeCrnn(model);
+  disposeCrnn(reference);
+});
+
+test('graph training leaves the tensor count flat across steps, pulls and trainers', { skip }, async () => {
+  const model = buildCrnn(small);
+  const [xs, ys] = randomBatch(model, 8, 3);
+  const run = async (steps: number) => {
+    const trainer = await GraphTrainer.create(model);
+    for (let i = 0; i < steps; i++) trainer.step(xs, ys).dispose();
+    trainer.pull();
+    trainer.dispose();
+  };
+  await run(1); // the first pull creates Adam's moments in the optimiser
+  const before = tf.memory().numTensors;
+  await run(3);
+  await run(6);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([xs, ys]);
+  disposeCrnn(model);
+});
+
+test('models the graph engine cannot train get a reason, and engine "graph" refuses them', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  for (const cell of ['gru', 'lstm'] as const) {
+    const model = buildCrnn({ ...small, cell });
+    assert.match(graphEngineSupport(model) ?? '', new RegExp(`supports the 'simple' cell; this model has '${cell}'`));
+    await assert.rejects(GraphTrainer.create(model), /supports the 'simple' cell/);
+    await assert.rejects(
+      trainSteps(model, data, { seqLength: 2, task: 'difference', numSteps: 1, engine: 'graph' }),
+      /engine 'graph' cannot train this model: .*use engine 'eager'/,
+    );
+    // 'auto' falls back to the eager engine.
+    const history = await trainSteps(model, data, { seqLength: 2, task: 'difference', numSteps: 2, batchSize: 4, evalSize: 8 });
+    assert.equal(history.engine, 'eager');
+    disposeCrnn(model);
+  }
+  const uncompiled = buildCrnn(small);
+  uncompiled.optimizer = undefined as unknown as tfTypes.Optimizer;
+  assert.match(graphEngineSupport(uncompiled) ?? '', /compile the model with compileCrnn/);
+});
+
+test('trainSteps runs on the graph engine by default and the model holds the trained weights', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const options = { seqLength: 2, task: 'difference', batchSize: 32, evalSize: 500, seed: 3 } as const;
+  const model = buildCrnn({ ...small, learningRate: 3e-3 });
+  const before = await trainSteps(model, data, { ...options, numSteps: 0 });
+  const after = await trainSteps(model, data, { ...options, numSteps: 60, evalEvery: 30 });
+  assert.equal(after.engine, 'graph');
+  // The evaluations run on the tfjs model: they improve only if the weights came back.
+  const [lossBefore, lossAfter] = [before.evals[0].loss, after.evals[1].loss];
+  assert.ok(lossAfter < lossBefore - 0.1, `eval loss went from ${lossBefore} to ${lossAfter}`);
+  assert.ok(after.evals[0].loss !== after.evals[1].loss);
+  disposeCrnn(model);
+});
