@@ -93,7 +93,7 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
 
 const FLOAT: Attr = { type: 'float32' };
 
-/** ResourceApplyAdam's scalar inputs, in its order; the train signature takes them by these names. */
+/** ResourceApplyAdam's scalar inputs, in its order: the train signature takes them as one vector. */
 const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'learning_rate', 'beta1', 'beta2', 'epsilon'] as const;
 const NHWC: Attr = { s: 'NHWC' };
 const UNIT_STRIDES: Attr = { ints: [1, 1, 1, 1] };
@@ -332,10 +332,13 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
   // Adam: one fused update per weight. Its settings and the bias corrections
   // β1^t, β2^t are fed with every step, from the model's optimiser, so
   // schedules and resumed runs need no rebuild.
-  const adamInputs = Object.fromEntries(ADAM_INPUTS.map((name) => [name, g.placeholder(name, 'float32', [])]));
-  const updates = g.inScope('adam', () => weights.map((w) => g.node('ResourceApplyAdam', [
-    w.handle, w.m, w.v, ...ADAM_INPUTS.map((name) => adamInputs[name].ref), w.grad as string,
-  ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } })));
+  const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
+  const updates = g.inScope('adam', () => {
+    const settings = g.node('Unpack', [adamSettings.ref], { T: FLOAT, num: { i: ADAM_INPUTS.length }, axis: { i: 0 } });
+    return weights.map((w) => g.node('ResourceApplyAdam', [
+      w.handle, w.m, w.v, ...ADAM_INPUTS.map((_, k) => `${settings}:${k}`), w.grad as string,
+    ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
+  });
   const lossAndAccuracy = (controls: string[]) => g.node('Pack', [loss, accuracy, ...controls.map((c) => `^${c}`)],
     { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_accuracy');
   const scalar = (ref: string): TensorSpec => ({ ref, dtype: 'float32', shape: [] });
@@ -356,7 +359,7 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
 
   const signatures: CrnnGraph['signatures'] = {
     train: {
-      inputs: { xs, ys, ...adamInputs },
+      inputs: { xs, ys, adam: adamSettings },
       outputs: { loss_and_accuracy: pair(lossAndAccuracy(updates)) },
     },
     gradients: {
@@ -379,6 +382,20 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
     throw new Error(`the graph has ${weights.length} weights but the model ${modelWeights.length}`);
   }
   return { savedModel: g.toSavedModel(signatures), signatures, weights };
+}
+
+/**
+ * A copy of `x` in TensorFlow's own memory, for feeding a session.
+ *
+ * tfjs-node hands TensorFlow the JavaScript memory of a tensor made from
+ * JavaScript data (`tf.tensor(array)`) without copying it. Eager ops cope,
+ * but fed to a session run such tensors crashed the process within a few
+ * hundred runs (unaligned buffers in oneDNN kernels, corrupted V8 memory).
+ * The output of a TensorFlow op is allocated by TensorFlow, aligned and
+ * owned by it; an addition of 0 is the cheapest such op.
+ */
+function inTensorFlowMemory(x: tfTypes.Tensor): tfTypes.Tensor {
+  return tf.tidy(() => tf.add(x, tf.scalar(0, x.dtype)));
 }
 
 /** The tensors a loaded signature takes and gives, by signature key. */
@@ -467,13 +484,20 @@ export class GraphTrainer {
     const adam = this.adam;
     const owned: tfTypes.Tensor[] = [];
     const inputs: NamedTensors = {};
+    const feed = (key: string, value: tfTypes.Tensor) => {
+      inputs[key] = inTensorFlowMemory(value);
+      owned.push(inputs[key]);
+    };
     for (const w of this.weights) {
-      inputs[`value${w.modelIndex}`] = this.model.trainableWeights[w.modelIndex].read();
+      feed(`value${w.modelIndex}`, this.model.trainableWeights[w.modelIndex].read());
       for (const [slot, moments] of [['m', adam.accumulatedFirstMoment], ['v', adam.accumulatedSecondMoment]] as const) {
         const moment = moments[w.modelIndex]?.variable;
-        const value = moment ?? tf.zeros(w.shape);
-        if (moment === undefined) owned.push(value);
-        inputs[`${slot}${w.modelIndex}`] = value;
+        if (moment) feed(`${slot}${w.modelIndex}`, moment);
+        else {
+          const zeros = tf.zeros(w.shape);
+          feed(`${slot}${w.modelIndex}`, zeros);
+          zeros.dispose();
+        }
       }
     }
     try {
@@ -503,13 +527,17 @@ export class GraphTrainer {
       // first, i.e. adds ε·√(1 − β2^t) to √v. Feeding that ε makes the update tfjs's.
       epsilon: epsilon * Math.sqrt(1 - beta2 ** t),
     };
-    const scalars = Object.fromEntries(Object.entries(settings).map(([name, value]) => [name, tf.scalar(value)]));
+    const feeds = {
+      xs: inTensorFlowMemory(xs),
+      ys: inTensorFlowMemory(ys),
+      adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(ADAM_INPUTS.map((name) => settings[name])))),
+    };
     try {
-      const out = this.signatures.train.predict({ xs, ys, ...scalars });
+      const out = this.signatures.train.predict(feeds);
       this.iterations = t;
       return out.loss_and_accuracy as tfTypes.Tensor1D;
     } finally {
-      tf.dispose(Object.values(scalars));
+      tf.dispose(Object.values(feeds));
     }
   }
 
@@ -519,7 +547,13 @@ export class GraphTrainer {
    */
   gradients(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): { lossAndAccuracy: tfTypes.Tensor1D; grads: tfTypes.Tensor[] } {
     this.checkLive();
-    const out = this.signatures.gradients.predict({ xs, ys });
+    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys) };
+    let out: NamedTensors;
+    try {
+      out = this.signatures.gradients.predict(feeds);
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
     const grads = this.weights.map(() => undefined as unknown as tfTypes.Tensor);
     for (const w of this.weights) grads[w.modelIndex] = out[`grad${w.modelIndex}`];
     return { lossAndAccuracy: out.loss_and_accuracy as tfTypes.Tensor1D, grads };

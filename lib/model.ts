@@ -17,6 +17,18 @@ import { resolveCrnnConfig } from './config';
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type SymbolicTensor = tfTypes.SymbolicTensor;
 
+// tfjs's gradient of unstack (kernel 'Unpack') stacks the gradients of the
+// slices, but with a single slice tfjs hands over that slice's gradient bare,
+// not in a list, and stack fails: an RNN on sequences of length 1 could not
+// train. The same gradient, taking either form.
+tf.registerGradient({
+  kernelName: 'Unpack',
+  gradFunc: (dy: tfTypes.Tensor | tfTypes.Tensor[], _saved: tfTypes.Tensor[], attrs?: tfTypes.NamedAttrMap) => {
+    const axis = (attrs as { axis: number } | undefined)?.axis ?? 0;
+    return { value: () => tf.stack(Array.isArray(dy) ? dy : [dy], axis) };
+  },
+});
+
 /** The custom layers below take one input; tfjs may still pass it in a list. */
 function onlyShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
   return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfTypes.Shape;

@@ -80,39 +80,66 @@ test('the graph gives the loss and the gradients of every weight that tfjs compu
   }
 });
 
-test('graph steps follow eager Adam steps, and Adam state carries over between the engines', { skip }, async () => {
-  // ε = 1e-3 instead of 1e-8: with a tiny ε, Adam's step for a weight whose
-  // gradient is near zero turns on float rounding (m/√v of two tiny numbers),
-  // and the two engines round differently.
-  const adam = () => tf.train.adam(1e-3, 0.9, 0.999, 1e-3);
+test('graph steps follow eager Adam steps and leave the optimiser in the same state', { skip }, async () => {
   const graphModel = buildCrnn(small);
-  graphModel.compile({ optimizer: adam(), loss: 'categoricalCrossentropy' });
   const eagerModel = twin(graphModel, small);
-  eagerModel.compile({ optimizer: adam(), loss: 'categoricalCrossentropy' });
-  const initial = twin(graphModel, small);
-  const batches = [1, 2, 3].map((seed) => randomBatch(graphModel, 16, seed));
-  // Two graph steps, then back into the model and one eager step: Adam's
-  // moments and step count must come along for the third step to match.
+  const batches = [1, 2].map((seed) => randomBatch(graphModel, 16, seed));
   const trainer = await GraphTrainer.create(graphModel);
-  for (const [xs, ys] of batches.slice(0, 2)) trainer.step(xs, ys).dispose();
+  for (const [xs, ys] of batches) trainer.step(xs, ys).dispose();
   trainer.pull();
   trainer.dispose();
-  createTrainStep(graphModel)(...batches[2]).dispose();
-
   const eagerStep = createTrainStep(eagerModel);
   for (const [xs, ys] of batches) eagerStep(xs, ys).dispose();
+
+  // Two steps of 1e-3 each. The engines round differently (oneDNN's fused
+  // convolution against tfjs's separate ops), and a max-pool window whose two
+  // largest values differ by a rounding error may send its gradient elsewhere:
+  // a tenth of a step bounds that, while a wrong Adam formula misses by a step.
   graphModel.trainableWeights.forEach((w, i) => {
-    // The same update up to float rounding (weights are of order 0.1).
     const error = maxAbsDiff(w.read(), eagerModel.trainableWeights[i].read());
-    assert.ok(error < 1e-6, `${w.name}: off by ${error}`);
+    assert.ok(error < 1e-4, `${w.name}: off by ${error}`);
   });
-  // …and the steps did move the weights (three steps of 1e-3 each).
-  const moved = maxAbsDiff(graphModel.trainableWeights[0].read(), initial.trainableWeights[0].read());
-  assert.ok(moved > 1e-3, `moved ${moved}`);
+  const [graphState, eagerState] = [await graphModel.optimizer.getWeights(), await eagerModel.optimizer.getWeights()];
+  assert.equal(graphState.length, 1 + 2 * graphModel.trainableWeights.length);
+  assert.deepEqual(graphState.map((s) => s.name.replace(/_\d+\//, '/')), eagerState.map((s) => s.name.replace(/_\d+\//, '/')));
+  assert.equal(graphState[0].tensor.dataSync()[0], 2); // Adam's step count
+  assert.equal(eagerState[0].tensor.dataSync()[0], 2);
+  graphState.slice(1).forEach((slot, i) => {
+    const reference = eagerState[i + 1].tensor;
+    const scale = tf.tidy(() => tf.max(tf.abs(reference)).dataSync()[0]);
+    const error = maxAbsDiff(slot.tensor, reference);
+    assert.ok(error <= 1e-3 * scale, `${slot.name}: off by ${error} (scale ${scale})`);
+  });
   tf.dispose(batches.flat());
-  disposeCrnn(initial);
   disposeCrnn(graphModel);
   disposeCrnn(eagerModel);
+});
+
+test('a new trainer resumes from the model\'s Adam state exactly where the last one stopped', { skip }, async () => {
+  const resumed = buildCrnn(small);
+  const straight = twin(resumed, small);
+  const batches = [1, 2, 3].map((seed) => randomBatch(resumed, 16, seed));
+  const first = await GraphTrainer.create(resumed);
+  for (const [xs, ys] of batches.slice(0, 2)) first.step(xs, ys).dispose();
+  first.pull();
+  first.dispose();
+  const second = await GraphTrainer.create(resumed);
+  second.step(...batches[2]).dispose();
+  second.pull();
+  second.dispose();
+
+  const once = await GraphTrainer.create(straight);
+  for (const [xs, ys] of batches) once.step(xs, ys).dispose();
+  once.pull();
+  once.dispose();
+  // The same graph on the same numbers: equal up to float rounding.
+  resumed.trainableWeights.forEach((w, i) => {
+    const error = maxAbsDiff(w.read(), straight.trainableWeights[i].read());
+    assert.ok(error < 1e-6, `${w.name}: off by ${error}`);
+  });
+  tf.dispose(batches.flat());
+  disposeCrnn(resumed);
+  disposeCrnn(straight);
 });
 
 test('a step returns the batch loss and accuracy before the update, as the eager step does', { skip }, async () => {
@@ -172,13 +199,27 @@ test('models the graph engine cannot train get a reason, and engine "graph" refu
 test('trainSteps runs on the graph engine by default and the model holds the trained weights', { skip }, async () => {
   const data: DigitData = loadMnist();
   const options = { seqLength: 2, task: 'difference', batchSize: 32, evalSize: 500, seed: 3 } as const;
-  const model = buildCrnn({ ...small, learningRate: 3e-3 });
+  const model = buildCrnn({ filters: [8, 8], denseUnits: 64, hiddenSize: 64, learningRate: 3e-3 });
   const before = await trainSteps(model, data, { ...options, numSteps: 0 });
-  const after = await trainSteps(model, data, { ...options, numSteps: 60, evalEvery: 30 });
+  const after = await trainSteps(model, data, { ...options, numSteps: 100, evalEvery: 50 });
   assert.equal(after.engine, 'graph');
   // The evaluations run on the tfjs model: they improve only if the weights came back.
   const [lossBefore, lossAfter] = [before.evals[0].loss, after.evals[1].loss];
   assert.ok(lossAfter < lossBefore - 0.1, `eval loss went from ${lossBefore} to ${lossAfter}`);
   assert.ok(after.evals[0].loss !== after.evals[1].loss);
+  disposeCrnn(model);
+});
+
+test('thousands of graph steps on freshly sampled batches run cleanly', { skip }, async () => {
+  // Batches made from JavaScript arrays, fed to the session straight, once
+  // crashed the process within a few hundred runs; see inTensorFlowMemory.
+  const data: DigitData = loadMnist();
+  const model = buildCrnn({ filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
+  const history = await trainSteps(model, data, {
+    seqLength: 2, task: 'difference', batchSize: 4, numSteps: 2000, evalEvery: 100, evalSize: 16,
+  });
+  assert.equal(history.engine, 'graph');
+  assert.equal(history.steps.length, 2000);
+  assert.ok(history.steps.every((r) => Number.isFinite(r.loss)));
   disposeCrnn(model);
 });
