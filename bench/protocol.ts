@@ -12,6 +12,8 @@
  *   a fixed, seeded set of `evalSize` test sequences; stop at `target` or
  *   after `steps` steps (the cap).
  * - tiny: throughput with a handful of steps, to check that everything runs.
+ * - T = 1 (throughput and tiny only): the label is the difference with a
+ *   second digit of 0, so that the model keeps its 19 classes.
  */
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -129,7 +131,7 @@ export function parsePeerArgs(argv: readonly string[], description: string): Pee
     .description(description)
     .option('--mode <mode>', `one of ${BENCH_MODES.join(', ')}`, 'throughput')
     .option('--batch-size <n>', 'sequences per batch', integer(1), 128)
-    .option('--seq-length <n>', 'images per sequence (>= 2 for the difference)', integer(2), 2)
+    .option('--seq-length <n>', 'images per sequence (>= 2 for to-target: the difference needs two digits)', integer(1), 2)
     .option('--steps <n>', 'timed steps per repeat (throughput) or step cap (to-target)', integer(1))
     .option('--warmup <n>', 'untimed steps first', integer(0))
     .option('--repeats <n>', 'timed blocks', integer(1))
@@ -147,6 +149,9 @@ export function parsePeerArgs(argv: readonly string[], description: string): Pee
     throw new Error(`--mode must be one of ${BENCH_MODES.join(', ')}, got "${o.mode}"`);
   }
   const mode = o.mode as BenchMode;
+  if (mode === 'to-target' && o.seqLength < 2) {
+    throw new Error(`--seq-length must be at least 2 for the difference task, got ${o.seqLength}`);
+  }
   const defaults = modeDefaults(mode);
   return {
     mode,

@@ -22,7 +22,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerReport } from './protocol';
 import { barChartSvg, renderSvg, type ChartSpec } from '../lib/charts';
 
-export const PEERS = ['tfjs-node', 'keras', 'tf1', 'torch'] as const;
+/** 'tfjs-node' is this project as it trains by default (the graph engine); 'tfjs-eager' the same model op by op. */
+export const PEERS = ['tfjs-node', 'tfjs-eager', 'keras', 'tf1', 'torch'] as const;
 export type PeerName = (typeof PEERS)[number];
 export type Variant = 'per-step' | 'shared';
 
@@ -131,7 +132,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     .option('--variants <list>', 'CNN variants of the main comparison: per-step,shared', list(['per-step', 'shared'] as const))
     .option('--batch-size <n>', 'batch size of the main comparison', integer(1), 128)
     .option('--seq-length <n>', 'sequence length of the main comparison', integer(2), 2)
-    .option('--seq-lengths <list>', 'sequence lengths of the scaling runs (>= 2: the difference needs two digits)', integers(2))
+    .option('--seq-lengths <list>', 'sequence lengths of the scaling runs (T = 1: the second digit counts as 0)', integers(1))
     .option('--batch-sizes <list>', 'batch sizes of the scaling runs', integers(1))
     .option('--steps <n>', 'timed steps per repeat', integer(1))
     .option('--warmup <n>', 'untimed steps before timing', integer(0))
@@ -160,7 +161,7 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     variants: o.variants ?? (tiny ? ['per-step'] : ['per-step', 'shared']),
     batchSize: o.batchSize,
     seqLength: o.seqLength,
-    seqLengths: o.seqLengths ?? (tiny ? [o.seqLength] : [2, 4, 8]),
+    seqLengths: o.seqLengths ?? (tiny ? [o.seqLength] : [1, 2, 4, 8]),
     batchSizes: o.batchSizes ?? (tiny ? [32, o.batchSize] : [32, 64, 128, 256, 512]),
     steps: o.steps ?? defaults.steps,
     // Two warm-up steps at least even when tiny: PyTorch's first steps build oneDNN kernels.
@@ -205,8 +206,9 @@ export function planRuns(plan: BenchPlan): RunRecord[] {
 
 /** The command that runs `peer`, or why it cannot run here. */
 function peerCommand(peer: PeerName, plan: BenchPlan): { file: string; args: string[] } | { skipped: string } {
-  if (peer === 'tfjs-node') {
-    return { file: process.execPath, args: [path.join(__dirname, 'peers', 'tfjs-node.js')] };
+  if (peer === 'tfjs-node' || peer === 'tfjs-eager') {
+    const engine = peer === 'tfjs-node' ? 'graph' : 'eager';
+    return { file: process.execPath, args: [path.join(__dirname, 'peers', 'tfjs-node.js'), '--engine', engine] };
   }
   if (!fs.existsSync(plan.python)) {
     return { skipped: `no Python at ${plan.python}: run \`npm run bench:setup\` (bash bench/setup.sh) first` };
@@ -353,17 +355,17 @@ export function resultsMarkdown(results: BenchResults): string {
     lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${msCell(r)} | ` +
       `${fmt(r?.samplesPerSec, 0)} | ${fmt(r?.cpuMsPerStep?.median)} | ${r?.params ?? '–'} | ${fmt(r?.peakRssMb, 0)} |`);
   }
-  const tfjsMain = mains.filter((r) => r.peer === 'tfjs-node' && r.report?.loopMsPerStep);
+  const tfjsMain = mains.filter((r) => r.peer.startsWith('tfjs') && r.report?.loopMsPerStep);
   if (tfjsMain.length > 0) {
     lines.push('', 'The project\'s own loop (`trainSteps`, a fresh batch sampled every step) and the share of ' +
       'sampling (`sampleSequenceBatch`) in it:', '',
-      '| CNN | loop ms/step | sampling ms/batch | sampling share |', '| --- | --- | ---: | ---: |');
+      '| peer | CNN | loop ms/step | sampling ms/batch | sampling share |', '| --- | --- | --- | ---: | ---: |');
     for (const run of tfjsMain) {
       const r = run.report!;
       const loop = r.loopMsPerStep as PeerReport['msPerStep'];
       const sampling = r.samplingMsPerBatch as PeerReport['msPerStep'];
-      lines.push(`| ${run.options.shared ? 'shared' : 'per step'} | ${fmt(loop?.median)} | ${fmt(sampling?.median, 2)} | ` +
-        `${fmt(100 * (r.samplingShare as number), 1)}% |`);
+      lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${fmt(loop?.median)} | ` +
+        `${fmt(sampling?.median, 2)} | ${fmt(100 * (r.samplingShare as number), 1)}% |`);
     }
   }
 

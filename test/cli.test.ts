@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { backend } from '../lib/tf';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -52,7 +53,7 @@ test('--help lists every option and exits 0', () => {
   assert.equal(status, 0);
   for (const flag of ['--steps', '--batch-size', '--seq-length', '--task', '--cell', '--hidden-size', '--filters',
     '--dense-units', '--shared-cnn', '--learning-rate', '--eval-every', '--eval-size', '--seed',
-    '--target-accuracy', '--lr-schedule', '--data', '--out', '--plot']) {
+    '--target-accuracy', '--lr-schedule', '--engine', '--data', '--out', '--plot']) {
     assert.ok(stdout.includes(flag), `--help does not mention ${flag}`);
   }
 });
@@ -70,6 +71,8 @@ test('bad flags exit non-zero with a message and create nothing', () => {
     [['--learning-rate', 'fast'], /'--learning-rate <x>' argument 'fast' is invalid/],
     [['--target-accuracy', '98'], /--target-accuracy \(targetAccuracy\) must be a number in \(0, 1\], got 98/],
     [['--seq-length', '1'], /needs sequences of at least 2 digits, got seqLength 1/],
+    [['--engine', 'turbo'], /Allowed choices are auto, graph, eager/],
+    ...(backend.native ? [[['--engine', 'graph', '--cell', 'lstm'], /--engine graph: the graph engine supports the 'simple' cell; this model has 'lstm'/]] as [string[], RegExp][] : []),
     [['--data', path.join(parent, 'missing')], /error: .*missing/],
     [['--bogus'], /unknown option '--bogus'/],
   ];

@@ -70,7 +70,7 @@ def parse_args(description: str, argv: list[str] | None = None) -> argparse.Name
     for key in ('batch_size', 'seq_length', 'steps', 'repeats', 'eval_every', 'eval_size', 'pool_size'):
         if getattr(args, key) < 1:
             p.error(f'--{key.replace("_", "-")} must be a positive integer, got {getattr(args, key)}')
-    if args.seq_length < 2:
+    if args.seq_length < 2 and args.mode == 'to-target':
         p.error(f'--seq-length must be at least 2 for the difference task, got {args.seq_length}')
     if args.warmup < 0 or args.threads < 0:
         p.error('--warmup and --threads must be >= 0')
@@ -110,9 +110,12 @@ def load_mnist(data_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def make_batch(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """indices [b, T] → xs [b, T, 28, 28, 1] in [0, 1], ys [b, 19] one-hot of first − second + 9."""
+    """indices [b, T] → xs [b, T, 28, 28, 1] in [0, 1], ys [b, 19] one-hot of first − second + 9.
+
+    With T = 1 (throughput only) the second digit counts as 0, as bench/peers/tfjs-node.ts does."""
     xs = (images[indices].astype(np.float32) / 255.0)[..., None]
-    targets = labels[indices[:, 0]].astype(np.int64) - labels[indices[:, 1]].astype(np.int64) + 9
+    second = labels[indices[:, 1]].astype(np.int64) if indices.shape[1] > 1 else 0
+    targets = labels[indices[:, 0]].astype(np.int64) - second + 9
     ys = np.zeros((len(indices), NUM_CLASSES), dtype=np.float32)
     ys[np.arange(len(indices)), targets] = 1.0
     return xs, ys

@@ -3,6 +3,11 @@
  * tfjs-node, with the same command line and JSON report as the Python peers
  * (see bench/protocol.ts). Run as `node dist/bench/peers/tfjs-node.js --mode tiny`.
  *
+ * One more flag, `--engine graph|eager` (default graph), picks how the steps
+ * run: the graph engine of lib/graph-train.ts, which `trainSteps` uses by
+ * default, or tfjs op by op (`createTrainStep`). bench/run.ts runs both, as
+ * the peers 'tfjs-node' and 'tfjs-eager'.
+ *
  * Besides the protocol's step timing on batches held in memory, it reports:
  * - `loopMsPerStep`: ms/step of the project's own loop, `trainSteps` of
  *   lib/train.ts, which samples a fresh batch every step as the article does;
@@ -15,6 +20,8 @@ type Lib = {
   tf: typeof import('../../lib/tf');
   model: typeof import('../../lib/model');
   train: typeof import('../../lib/train');
+  graph: typeof import('../../lib/graph-train');
+  tasks: typeof import('../../lib/tasks');
   data: typeof import('../../lib/data');
   sequences: typeof import('../../lib/sequences');
   random: typeof import('../../lib/random');
@@ -35,6 +42,8 @@ function loadLib(threads: number): Lib {
     tf: require('../../lib/tf'),
     model: require('../../lib/model'),
     train: require('../../lib/train'),
+    graph: require('../../lib/graph-train'),
+    tasks: require('../../lib/tasks'),
     data: require('../../lib/data'),
     sequences: require('../../lib/sequences'),
     random: require('../../lib/random'),
@@ -43,6 +52,33 @@ function loadLib(threads: number): Lib {
 }
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
+type Tensor = import('@tensorflow/tfjs').Tensor;
+
+/** How the steps run: see the top of this file. */
+export type Engine = 'graph' | 'eager';
+
+/** Takes `--engine <name>` out of a peer command line; the rest is the shared protocol's. */
+export function takeEngine(argv: readonly string[]): { engine: Engine; rest: string[] } {
+  const rest = [...argv];
+  const at = rest.indexOf('--engine');
+  if (at < 0) return { engine: 'graph', rest };
+  const engine = rest[at + 1];
+  if (engine !== 'graph' && engine !== 'eager') {
+    throw new Error(`--engine must be graph or eager, got ${JSON.stringify(engine ?? '')}`);
+  }
+  rest.splice(at, 2);
+  return { engine, rest };
+}
+
+/**
+ * The task of the benchmark: the article's difference; with one image per
+ * sequence (a throughput point only) the second digit counts as 0, which
+ * keeps the 19 classes, as in bench/peers/common.py.
+ */
+function benchTask(lib: Lib, seqLength: number) {
+  return seqLength >= 2 ? lib.tasks.differenceTask
+    : lib.tasks.customTask('first digit − 0', (d) => d[0], { min: -9, max: 9 });
+}
 
 /** Wall and CPU (all threads) milliseconds per step of each of `repeats` blocks of `steps` steps. */
 function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall: number[]; cpu: number[] } {
@@ -59,14 +95,19 @@ function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall
   return { wall, cpu };
 }
 
-async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): Promise<Partial<PeerReport>> {
+async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, engine: Engine): Promise<Partial<PeerReport>> {
   const { tf } = lib.tf;
   const data = lib.data.loadMnist();
-  const sample = { batchSize: options.batchSize, seqLength: options.seqLength, task: 'difference' as const };
+  const task = benchTask(lib, options.seqLength);
+  const sample = { batchSize: options.batchSize, seqLength: options.seqLength, task };
   const rng = lib.random.createRng(options.seed);
   const pool = Array.from({ length: options.poolSize }, () => lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng }));
-  // The library's own step (the one trainSteps takes), its loss read back every step.
-  const step = lib.train.createTrainStep(model);
+  // The library's own steps (those trainSteps takes), the loss read back every step.
+  const trainer = engine === 'graph' ? await lib.graph.GraphTrainer.create(model) : undefined;
+  const eagerStep = engine === 'eager' ? lib.train.createTrainStep(model) : undefined;
+  const step = (xs: Tensor, ys: Tensor) => (trainer
+    ? trainer.step(xs as import('@tensorflow/tfjs').Tensor5D, ys as import('@tensorflow/tfjs').Tensor2D)
+    : eagerStep!(xs as import('@tensorflow/tfjs').Tensor5D, ys as import('@tensorflow/tfjs').Tensor2D));
   let n = 0;
   let loss = NaN;
   const next = () => {
@@ -81,17 +122,21 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): P
   let tensorsBefore: number | undefined;
   try {
     for (let i = 0; i < options.warmup; i++) next();
-    // Counted after the warm-up, which creates Adam's moment variables.
+    // Counted after the warm-up, which creates Adam's moment variables
+    // (the graph engine creates them in the optimiser on its first pull).
+    trainer?.pull();
     if (options.warmup > 0) tensorsBefore = tf.memory().numTensors;
     const timed = timeBlocks(options.repeats, options.steps, next);
     const msPerStep = spreadOf(timed.wall);
+    trainer?.pull();
+    trainer?.dispose();
 
     // The project's loop, fresh batch per step. evalEvery = steps and a
     // one-sequence eval set keep its closing evaluation negligible.
     const loopBlocks: number[] = [];
     for (let r = 0; r < options.repeats; r++) {
       const history = await lib.train.trainSteps(model, data, {
-        seqLength: options.seqLength, task: 'difference', numSteps: options.steps,
+        seqLength: options.seqLength, task, numSteps: options.steps, engine,
         batchSize: options.batchSize, evalEvery: options.steps, evalSize: 1, seed: options.seed + r + 1,
       });
       loopBlocks.push(history.elapsedMs / options.steps);
@@ -116,11 +161,12 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions): P
       leakedTensors: tensorsBefore === undefined ? null : tf.memory().numTensors - tensorsBefore,
     };
   } finally {
+    trainer?.dispose();
     for (const batch of pool) tf.dispose([batch.xs, batch.ys]);
   }
 }
 
-async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions): Promise<Partial<PeerReport>> {
+async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions, engine: Engine): Promise<Partial<PeerReport>> {
   const data = lib.data.loadMnist();
   const history = await lib.train.trainSteps(model, data, {
     seqLength: options.seqLength, task: 'difference', numSteps: options.steps, batchSize: options.batchSize,
@@ -128,6 +174,7 @@ async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions): Pro
     // The article's constant rate, as in the Python peers: the library's cosine
     // default depends on the step cap and would make the comparison unequal.
     lrSchedule: 'constant',
+    engine,
   });
   const reached = history.endReason === 'target-reached';
   const last = history.evals[history.evals.length - 1];
@@ -144,7 +191,7 @@ async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions): Pro
 }
 
 /** Runs one peer measurement and returns its report. */
-export async function runTfjsPeer(options: PeerOptions): Promise<PeerReport> {
+export async function runTfjsPeer(options: PeerOptions, engine: Engine = 'graph'): Promise<PeerReport> {
   const lib = loadLib(options.threads);
   const { tf, backend } = lib.tf;
   const start = performance.now();
@@ -152,12 +199,14 @@ export async function runTfjsPeer(options: PeerOptions): Promise<PeerReport> {
   const buildMs = performance.now() - start;
   try {
     const result = options.mode === 'to-target'
-      ? await toTarget(lib, model, options)
-      : await throughput(lib, model, options);
+      ? await toTarget(lib, model, options, engine)
+      : await throughput(lib, model, options, engine);
     const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
     return {
-      peer: 'tfjs-node',
-      framework: `@tensorflow/tfjs-node (${backend.name} backend)`,
+      peer: engine === 'graph' ? 'tfjs-node' : 'tfjs-eager',
+      framework: `@tensorflow/tfjs-node (${backend.name} backend), ${engine === 'graph'
+        ? 'graph engine: one session call per step' : 'eager: op by op'}`,
+      engine,
       version: tf.version['tfjs-core'],
       libtensorflow: binding?.TF_Version ?? null,
       node: process.version,
@@ -181,15 +230,18 @@ export async function runTfjsPeer(options: PeerOptions): Promise<PeerReport> {
 
 if (require.main === module) {
   let options: PeerOptions;
+  let engine: Engine;
   try {
-    options = parsePeerArgs(process.argv.slice(2), 'tfjs-node: the CRNN benchmark peer of this project');
+    const { engine: chosen, rest } = takeEngine(process.argv.slice(2));
+    engine = chosen;
+    options = parsePeerArgs(rest, 'tfjs-node: the CRNN benchmark peer of this project (also takes --engine graph|eager)');
   } catch (err) {
     // commander has printed its own errors (and --help); print ours.
     const exitCode = (err as { exitCode?: number }).exitCode;
     if (exitCode === undefined) console.error(`error: ${(err as Error).message}`);
     process.exit(exitCode ?? 2);
   }
-  runTfjsPeer(options).then(
+  runTfjsPeer(options, engine).then(
     (report) => process.stdout.write(`${JSON.stringify(report)}\n`),
     (err: unknown) => {
       console.error(err instanceof Error ? err.stack ?? err.message : err);
