@@ -198,7 +198,7 @@ interface GraphWeight {
 /** What the compiled graph consists of, for the trainer. */
 interface CrnnGraph {
   savedModel: Uint8Array;
-  signatures: Record<'train' | 'gradients' | 'assign' | 'read', Signature>;
+  signatures: Record<'train' | 'gradients' | 'evaluate' | 'assign' | 'read', Signature>;
   weights: GraphWeight[];
 }
 
@@ -287,7 +287,12 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
   const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
     { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
   const hits = g.node('Equal', [argMax(logits), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
-  const accuracy = ops.mean(g.node('Cast', [hits], { SrcT: { type: 'bool' }, DstT: FLOAT, Truncate: { b: false } }));
+  const correct = g.node('Cast', [hits], { SrcT: { type: 'bool' }, DstT: FLOAT, Truncate: { b: false } });
+  const accuracy = ops.mean(correct);
+  // For evaluation in batches: the loss summed over the batch and the number right.
+  const sum = (x: string) => g.node('Sum', [x, g.ints([0])], { T: FLOAT, Tidx: { type: 'int32' }, keep_dims: { b: false } });
+  const lossAndCorrectSums = g.node('Pack', [sum(`${crossEntropy}:0`), sum(correct)],
+    { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
 
   // Backward, from dL/dlogits = (softmax − ys) / batch.
   g.inScope('gradients', () => {
@@ -368,6 +373,10 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
         loss_and_accuracy: pair(lossAndAccuracy([])),
         ...Object.fromEntries(weights.map((w) => [key('grad', w), { ref: w.grad as string, dtype: 'float32', shape: w.shape }])),
       },
+    },
+    evaluate: {
+      inputs: { xs, ys },
+      outputs: { loss_and_correct_sums: pair(lossAndCorrectSums) },
     },
     assign: {
       inputs: Object.fromEntries(assigns.map((a) => [key(a.slot, a.w), a.input])),
@@ -557,6 +566,21 @@ export class GraphTrainer {
     const grads = this.weights.map(() => undefined as unknown as tfTypes.Tensor);
     for (const w of this.weights) grads[w.modelIndex] = out[`grad${w.modelIndex}`];
     return { lossAndAccuracy: out.loss_and_accuracy as tfTypes.Tensor1D, grads };
+  }
+
+  /**
+   * The loss summed over a batch and the number of sequences classified
+   * right, [lossSum, correct], with the graph's current weights (no copy into
+   * the model needed); the caller disposes it.
+   */
+  evaluate(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): tfTypes.Tensor1D {
+    this.checkLive();
+    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys) };
+    try {
+      return this.signatures.evaluate.predict(feeds).loss_and_correct_sums as tfTypes.Tensor1D;
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
   }
 
   /**

@@ -27,6 +27,10 @@ export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_LOSS,
 } from './train';
 export type { TrainOptions, TrainCallbacks, TrainStep } from './train';
+export { GraphTrainer, graphEngineSupport, crnnStructure } from './graph-train';
+export type { CrnnStructure } from './graph-train';
+export { GraphBuilder } from './graph-def';
+export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph-def';
 export {
   confusionMatrix, perClassAccuracy, digitPairAccuracy, predictSequences, evaluateModel,
   measureLossAccuracy, checkBatchFitsModel,

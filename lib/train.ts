@@ -7,7 +7,7 @@
  */
 import { tf } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitData, EvalRecord, History, StepRecord, Task, TrainConfig } from './types';
+import type { DigitData, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from './types';
 import { resolveTrainConfig } from './config';
 import { getTask } from './tasks';
 import { createRng } from './random';
@@ -137,8 +137,8 @@ interface StepEngine {
   name: 'graph' | 'eager';
   /** One step at the given learning rate; returns [loss, accuracy], which the caller disposes. */
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number): tfTypes.Tensor1D;
-  /** Makes the model's weights current, before an evaluation. */
-  syncWeights(): void;
+  /** Mean loss and accuracy of the current weights over `batches`. */
+  measure(batches: Iterable<SequenceBatch>): { loss: number; accuracy: number };
   /** Makes the model and its optimiser current and frees the engine. */
   finish(): void;
 }
@@ -157,7 +157,7 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
         optimizer.learningRate = learningRate;
         return trainStep(xs, ys);
       },
-      syncWeights: () => {},
+      measure: (batches) => measureLossAccuracy(model, batches),
       finish: () => {},
     };
   }
@@ -165,7 +165,18 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
   return {
     name: 'graph',
     step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
-    syncWeights: () => trainer.pull(true),
+    // In the graph too: no copy of the weights into the model at every evaluation.
+    measure: (batches) => {
+      let [lossSum, correct, count] = [0, 0, 0];
+      for (const batch of batches) {
+        const sums = trainer.evaluate(batch.xs, batch.ys);
+        const [batchLoss, batchCorrect] = sums.dataSync();
+        sums.dispose();
+        [lossSum, correct, count] = [lossSum + batchLoss, correct + batchCorrect, count + batch.targets.length];
+      }
+      if (count === 0) throw new Error('cannot evaluate on an empty set of sequences');
+      return { loss: lossSum / count, accuracy: correct / count };
+    },
     finish: () => {
       try {
         trainer.pull();
@@ -186,8 +197,8 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
  * again. Steps run on `engine` (see TrainConfig): with the graph engine the
- * model's weights are brought up to date before every evaluation, and its
- * weights and Adam state at the end, also when training stops on an error.
+ * evaluations run in the graph too, and the model's weights and Adam state
+ * are brought up to date at the end, also when training stops on an error.
  * The event loop gets a turn after each step, so a signal handler can
  * set the flag read by `shouldStop`.
  *
@@ -217,8 +228,7 @@ export async function trainSteps(
   const start = performance.now();
 
   const evaluate = (step: number): boolean => {
-    engine.syncWeights();
-    const { loss, accuracy } = measureLossAccuracy(model, evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
+    const { loss, accuracy } = engine.measure(evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
     const record: EvalRecord = { step, loss, accuracy };
     history.evals.push(record);
     callbacks.onEval?.(record);
