@@ -23,6 +23,9 @@ export interface BackendInfo {
 }
 
 function loadEngine(): { tf: Tf; info: BackendInfo } {
+  // TensorFlow's C++ info lines (CPU features, every SavedModel load of the
+  // graph engine) go to stderr; keep warnings and errors unless the user chose.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   let reason: string;
   if (process.env.CRNN_BACKEND === 'js') {
     reason = 'CRNN_BACKEND=js was set';
