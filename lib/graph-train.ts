@@ -15,8 +15,8 @@
  * and Adam state in when it starts and back on `pull()`, so evaluation,
  * saving and further eager training see the trained model.
  *
- * Supported: models built by `buildCrnn` with the 'simple' (tanh) cell, with
- * per-step or shared CNNs; `graphEngineSupport` says why another is not.
+ * Supported: models built by `buildCrnn`, any cell (lib/graph-rnn.ts), per-step
+ * or shared CNNs; `graphEngineSupport` says why another model is not.
  */
 import { tf, backend } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -24,6 +24,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { GraphBuilder, SERVE_TAG, type Attr, type Signature, type TensorSpec } from './graph-def';
+import { Ops } from './graph-ops';
+import { rnnLayer } from './graph-rnn';
 import type { CrnnConfig } from './types';
 
 /** The architecture of a model built by `buildCrnn`, read from its layers. */
@@ -82,8 +84,15 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
   } catch (err) {
     return (err as Error).message;
   }
-  if (structure.config.cell !== 'simple') {
-    return `the graph engine supports the 'simple' cell; this model has '${structure.config.cell}'`;
+  // The graph computes the cells as buildCrnn makes them (see lib/graph-rnn.ts).
+  const rnn = model.getLayer(`rnn_${structure.config.cell}`).getConfig();
+  const expected = { activation: 'tanh', useBias: true, dropout: 0, recurrentDropout: 0,
+    ...(structure.config.cell === 'simple' ? {} : { recurrentActivation: 'hardSigmoid' }) };
+  for (const [key, value] of Object.entries(expected)) {
+    if (rnn[key] !== value) {
+      return `the graph engine computes the recurrent layer with ${key} ${JSON.stringify(value)}; ` +
+        `this model's has ${JSON.stringify(rnn[key])}`;
+    }
   }
   if (model.optimizer == null || model.optimizer.getClassName() !== 'Adam') {
     return 'the graph engine trains with Adam: compile the model with compileCrnn';
@@ -95,93 +104,6 @@ const FLOAT: Attr = { type: 'float32' };
 
 /** ResourceApplyAdam's scalar inputs, in its order: the train signature takes them as one vector. */
 const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'learning_rate', 'beta1', 'beta2', 'epsilon'] as const;
-const NHWC: Attr = { s: 'NHWC' };
-const UNIT_STRIDES: Attr = { ints: [1, 1, 1, 1] };
-const POOL_WINDOW: Attr = { ints: [1, 2, 2, 1] };
-
-/** The ops the CRNN graph uses, each with TensorFlow's attributes filled in. */
-class Ops {
-  constructor(readonly g: GraphBuilder) {}
-
-  private convAttrs(): Record<string, Attr> {
-    return {
-      T: FLOAT, strides: UNIT_STRIDES, padding: { s: 'SAME' }, data_format: NHWC,
-      dilations: UNIT_STRIDES, use_cudnn_on_gpu: { b: true }, explicit_paddings: { ints: [] },
-    };
-  }
-
-  conv2d(x: string, kernel: string): string {
-    return this.g.node('Conv2D', [x, kernel], this.convAttrs());
-  }
-  conv2dGradFilter(x: string, kernelShape: number[], dy: string): string {
-    return this.g.node('Conv2DBackpropFilter', [x, this.g.ints(kernelShape), dy], this.convAttrs());
-  }
-  conv2dGradInput(x: string, kernel: string, dy: string): string {
-    return this.g.node('Conv2DBackpropInput', [this.shape(x), kernel, dy], this.convAttrs());
-  }
-  biasAdd(x: string, bias: string): string {
-    return this.g.node('BiasAdd', [x, bias], { T: FLOAT, data_format: NHWC });
-  }
-  biasGrad(dy: string): string {
-    return this.g.node('BiasAddGrad', [dy], { T: FLOAT, data_format: NHWC });
-  }
-  elu(x: string): string {
-    return this.g.node('Elu', [x], { T: FLOAT });
-  }
-  /** dL/dx of y = elu(x), from dL/dy and y. */
-  eluGrad(dy: string, y: string): string {
-    return this.g.node('EluGrad', [dy, y], { T: FLOAT });
-  }
-  tanh(x: string): string {
-    return this.g.node('Tanh', [x], { T: FLOAT });
-  }
-  /** dL/dx of y = tanh(x), from y and dL/dy. */
-  tanhGrad(y: string, dy: string): string {
-    return this.g.node('TanhGrad', [y, dy], { T: FLOAT });
-  }
-  private poolAttrs(): Record<string, Attr> {
-    return { T: FLOAT, ksize: POOL_WINDOW, strides: POOL_WINDOW, padding: { s: 'VALID' }, data_format: NHWC };
-  }
-  maxPool2x2(x: string): string {
-    return this.g.node('MaxPool', [x], this.poolAttrs());
-  }
-  maxPool2x2Grad(x: string, y: string, dy: string): string {
-    return this.g.node('MaxPoolGrad', [x, y, dy], this.poolAttrs());
-  }
-  matMul(a: string, b: string, transposeA = false, transposeB = false): string {
-    return this.g.node('MatMul', [a, b], { T: FLOAT, transpose_a: { b: transposeA }, transpose_b: { b: transposeB } });
-  }
-  add(a: string, b: string): string {
-    return this.g.node('AddV2', [a, b], { T: FLOAT });
-  }
-  addN(xs: string[]): string {
-    return xs.length === 1 ? xs[0] : this.g.node('AddN', xs, { N: { i: xs.length }, T: FLOAT });
-  }
-  reshape(x: string, shape: number[]): string {
-    return this.g.node('Reshape', [x, this.g.ints(shape)], { T: FLOAT, Tshape: { type: 'int32' } });
-  }
-  reshapeLike(x: string, like: string): string {
-    return this.g.node('Reshape', [x, this.shape(like)], { T: FLOAT, Tshape: { type: 'int32' } });
-  }
-  shape(x: string): string {
-    return this.g.node('Shape', [x], { T: FLOAT, out_type: { type: 'int32' } });
-  }
-  /** The `num` slices of x along `axis`, that axis removed. */
-  unstack(x: string, num: number, axis: number): string[] {
-    const node = this.g.node('Unpack', [x], { T: FLOAT, num: { i: num }, axis: { i: axis } });
-    return Array.from({ length: num }, (_, k) => `${node}:${k}`);
-  }
-  stack(xs: string[], axis: number): string {
-    return this.g.node('Pack', xs, { T: FLOAT, N: { i: xs.length }, axis: { i: axis } });
-  }
-  /** Mean over axis 0 of a vector. */
-  mean(x: string): string {
-    return this.g.node('Mean', [x, this.g.ints([0])], { T: FLOAT, Tidx: { type: 'int32' }, keep_dims: { b: false } });
-  }
-  identity(x: string, controlInputs: string[] = [], name = 'Identity'): string {
-    return this.g.node('Identity', [x, ...controlInputs.map((c) => `^${c}`)], { T: FLOAT }, name);
-  }
-}
 
 /** One trainable weight of the graph: its variables and the model weight it mirrors. */
 interface GraphWeight {
@@ -266,17 +188,13 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
     features = cnns.map((cnn) => cnn.a3);
   }
 
-  // The tanh RNN: h_t = tanh(x_t·Wx + h_{t-1}·Wh + b), h_{-1} = 0.
+  // The recurrent layer (lib/graph-rnn.ts), its gradients going to its weights.
   const rnnName = `rnn_${config.cell}`;
-  const [wx, wh, bh] = [variable(rnnName, 0), variable(rnnName, 1), variable(rnnName, 2)];
-  const states: string[] = [];
-  g.inScope('rnn', () => {
-    features.forEach((x, t) => {
-      const input = ops.matMul(x, wx.value);
-      const summed = t === 0 ? input : ops.add(input, ops.matMul(states[t - 1], wh.value));
-      states.push(ops.tanh(ops.biasAdd(summed, bh.value)));
-    });
-  });
+  const rnnWeights = { kernel: variable(rnnName, 0), recurrent: variable(rnnName, 1), bias: variable(rnnName, 2) };
+  const rnn = g.inScope('rnn', () => rnnLayer(ops, config.cell, {
+    kernel: rnnWeights.kernel.value, recurrent: rnnWeights.recurrent.value, bias: rnnWeights.bias.value,
+  }, config.hiddenSize, features, (weight, grad) => addGrad(rnnWeights[weight], grad)));
+  const states = rnn.states;
   const [wo, bo] = [variable('class_probabilities', 0), variable('class_probabilities', 1)];
   const logits = ops.biasAdd(ops.matMul(states[T - 1], wo.value), bo.value);
 
@@ -301,19 +219,7 @@ function buildCrnnGraph(model: tfTypes.LayersModel, structure: CrnnStructure): C
     const dLogits = g.node('RealDiv', [`${crossEntropy}:1`, batchSize], { T: FLOAT });
     addGrad(wo, ops.matMul(states[T - 1], dLogits, true, false));
     addGrad(bo, ops.biasGrad(dLogits));
-    let dState = ops.matMul(dLogits, wo.value, false, true);
-    const dFeatures: string[] = new Array(T);
-    for (let t = T - 1; t >= 0; t--) {
-      const dSum = ops.tanhGrad(states[t], dState);
-      addGrad(bh, ops.biasGrad(dSum));
-      addGrad(wx, ops.matMul(features[t], dSum, true, false));
-      dFeatures[t] = ops.matMul(dSum, wx.value, false, true);
-      if (t > 0) {
-        addGrad(wh, ops.matMul(states[t - 1], dSum, true, false));
-        dState = ops.matMul(dSum, wh.value, false, true);
-      }
-    }
-    if (T === 1) addGrad(wh, g.node('ZerosLike', [wh.value], { T: FLOAT }));
+    const dFeatures = g.inScope('rnn', () => rnn.backward(ops.matMul(dLogits, wo.value, false, true)));
     const cnnBackward = (cnn: Cnn, dA3: string) => {
       const dZ3 = ops.eluGrad(dA3, cnn.a3);
       addGrad(cnn.w3, ops.matMul(cnn.flat, dZ3, true, false));

@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backend } from '../lib/tf';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -72,7 +71,6 @@ test('bad flags exit non-zero with a message and create nothing', () => {
     [['--target-accuracy', '98'], /--target-accuracy \(targetAccuracy\) must be a number in \(0, 1\], got 98/],
     [['--seq-length', '1'], /needs sequences of at least 2 digits, got seqLength 1/],
     [['--engine', 'turbo'], /Allowed choices are auto, graph, eager/],
-    ...(backend.native ? [[['--engine', 'graph', '--cell', 'lstm'], /--engine graph: the graph engine supports the 'simple' cell; this model has 'lstm'/]] as [string[], RegExp][] : []),
     [['--data', path.join(parent, 'missing')], /error: .*missing/],
     [['--bogus'], /unknown option '--bogus'/],
   ];
