@@ -12,8 +12,9 @@
  * convolutions, oneDNN kernels).
  *
  * The tfjs model stays the source of truth: the trainer copies its weights
- * and Adam state in when it starts and back on `pull()`, so evaluation,
- * saving and further eager training see the trained model.
+ * and Adam state in when it starts and back on `pull()`, so that saving,
+ * predicting and further eager training see the trained model. Evaluation
+ * during training runs in the graph (`evaluate`), on the graph's weights.
  *
  * Supported: models built by `buildCrnn`, any cell (lib/graph-rnn.ts), per-step
  * or shared CNNs; `graphEngineSupport` says why another model is not.
