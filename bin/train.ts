@@ -7,8 +7,6 @@
  *   npm run train -- --steps 2000 --cell gru --out runs/gru
  *   npm run train -- --help
  */
-// Hide TensorFlow's C++ start-up notices (not warnings) unless asked for; must precede loading it.
-process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';

@@ -202,13 +202,23 @@ function batchStats(model: tfTypes.LayersModel, batch: SequenceBatch) {
   });
 }
 
+function predictedSums(model: tfTypes.LayersModel, batch: SequenceBatch): tfTypes.Tensor1D {
+  const probs = model.predict(batch.xs) as tfTypes.Tensor2D;
+  const loss = tf.metrics.categoricalCrossentropy(batch.ys, probs).sum();
+  const correct = tf.metrics.categoricalAccuracy(batch.ys, probs).sum();
+  return tf.stack([loss, correct]) as tfTypes.Tensor1D;
+}
+
 /**
  * Loss and accuracy only, for the evaluations during training: one forward
  * pass per batch and a single read of two numbers at the end.
+ * @param batchSums a batch's [loss summed over the sequences, number right];
+ *   by default from `model.predict` (the graph engine passes its own).
  * @throws Error when `batches` is empty.
  */
 export function measureLossAccuracy(
   model: tfTypes.LayersModel, batches: Iterable<SequenceBatch>,
+  batchSums: (batch: SequenceBatch) => tfTypes.Tensor1D = (batch) => predictedSums(model, batch),
 ): { loss: number; accuracy: number; count: number } {
   let count = 0;
   let totals = tf.zeros([2]);
@@ -216,12 +226,7 @@ export function measureLossAccuracy(
   try {
     for (const batch of batches) {
       checkBatchFitsModel(model, batch);
-      const next = tf.tidy(() => {
-        const probs = model.predict(batch.xs) as tfTypes.Tensor2D;
-        const loss = tf.metrics.categoricalCrossentropy(batch.ys, probs).sum();
-        const correct = tf.metrics.categoricalAccuracy(batch.ys, probs).sum();
-        return totals.add(tf.stack([loss, correct]));
-      });
+      const next = tf.tidy(() => totals.add(batchSums(batch)));
       totals.dispose();
       totals = next;
       count += batch.targets.length;

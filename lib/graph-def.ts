@@ -78,11 +78,6 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private scope = '';
 
-  /** Number of nodes so far. */
-  get size(): number {
-    return this.nodes.length;
-  }
-
   /** Runs `build` with node names prefixed by `scope/`. */
   inScope<T>(scope: string, build: () => T): T {
     const outer = this.scope;

@@ -491,11 +491,11 @@ export class GraphTrainer {
   }
 
   /**
-   * Copies the trained weights into the model and, unless `weightsOnly`,
-   * Adam's moments and step count into its optimiser, so that evaluating,
-   * saving or training eagerly continue from here.
+   * Copies the trained weights into the model and Adam's moments and step
+   * count into its optimiser, so that predicting, saving or training eagerly
+   * continue from here.
    */
-  pull(weightsOnly = false): void {
+  pull(): void {
     this.checkLive();
     const out = this.signatures.read.predict({});
     const adam = this.adam;
@@ -503,7 +503,6 @@ export class GraphTrainer {
       for (const w of this.weights) {
         const modelWeight = this.model.trainableWeights[w.modelIndex];
         modelWeight.write(out[`value${w.modelIndex}`]);
-        if (weightsOnly) continue;
         for (const [slot, moments] of [['m', adam.accumulatedFirstMoment], ['v', adam.accumulatedSecondMoment]] as const) {
           const value = out[`${slot}${w.modelIndex}`];
           const moment = moments[w.modelIndex];
@@ -511,13 +510,11 @@ export class GraphTrainer {
           else moments[w.modelIndex] = { originalName: `${(modelWeight.read() as tfTypes.Variable).name}/${slot}`, variable: tf.variable(value, false) };
         }
       }
-      if (!weightsOnly) {
-        adam.iterations_ = this.iterations;
-        tf.tidy(() => {
-          adam.accBeta1.assign(tf.scalar(adam.beta1 ** (this.iterations + 1)));
-          adam.accBeta2.assign(tf.scalar(adam.beta2 ** (this.iterations + 1)));
-        });
-      }
+      adam.iterations_ = this.iterations;
+      tf.tidy(() => {
+        adam.accBeta1.assign(tf.scalar(adam.beta1 ** (this.iterations + 1)));
+        adam.accBeta2.assign(tf.scalar(adam.beta2 ** (this.iterations + 1)));
+      });
     } finally {
       tf.dispose(Object.values(out));
     }

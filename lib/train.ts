@@ -135,8 +135,8 @@ export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
 /** The running steps of one `trainSteps` call, by either engine. */
 interface StepEngine {
   name: 'graph' | 'eager';
-  /** One step at the given learning rate; returns [loss, accuracy], which the caller disposes. */
-  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number): tfTypes.Tensor1D;
+  /** One step at the optimiser's current rate; returns [loss, accuracy], which the caller disposes. */
+  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): tfTypes.Tensor1D;
   /** Mean loss and accuracy of the current weights over `batches`. */
   measure(batches: Iterable<SequenceBatch>): { loss: number; accuracy: number };
   /** Makes the model and its optimiser current and frees the engine. */
@@ -149,14 +149,9 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
     throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
   }
   if (choice === 'eager' || unsupported !== null) {
-    const trainStep = createTrainStep(model);
-    const optimizer = optimizerLearningRate(model);
     return {
       name: 'eager',
-      step: (xs, ys, learningRate) => {
-        optimizer.learningRate = learningRate;
-        return trainStep(xs, ys);
-      },
+      step: createTrainStep(model),
       measure: (batches) => measureLossAccuracy(model, batches),
       finish: () => {},
     };
@@ -164,19 +159,9 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
   const trainer = await GraphTrainer.create(model);
   return {
     name: 'graph',
-    step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
+    step: (xs, ys) => trainer.step(xs, ys),
     // In the graph too: no copy of the weights into the model at every evaluation.
-    measure: (batches) => {
-      let [lossSum, correct, count] = [0, 0, 0];
-      for (const batch of batches) {
-        const sums = trainer.evaluate(batch.xs, batch.ys);
-        const [batchLoss, batchCorrect] = sums.dataSync();
-        sums.dispose();
-        [lossSum, correct, count] = [lossSum + batchLoss, correct + batchCorrect, count + batch.targets.length];
-      }
-      if (count === 0) throw new Error('cannot evaluate on an empty set of sequences');
-      return { loss: lossSum / count, accuracy: correct / count };
-    },
+    measure: (batches) => measureLossAccuracy(model, batches, (batch) => trainer.evaluate(batch.xs, batch.ys)),
     finish: () => {
       try {
         trainer.pull();
@@ -243,12 +228,12 @@ export async function trainSteps(
         break;
       }
       const learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
-      // Also where a callback can see it, whichever engine runs the step.
+      // Both engines take the rate from the optimiser, where callbacks see it too.
       optimizer.learningRate = learningRate;
       const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
       let values: Float32Array | Int32Array | Uint8Array;
       try {
-        const lossAndAccuracy = engine.step(batch.xs, batch.ys, learningRate);
+        const lossAndAccuracy = engine.step(batch.xs, batch.ys);
         // One small read per step: the native backend computes synchronously,
         // so this costs microseconds, and callbacks get exact per-step values.
         values = lossAndAccuracy.dataSync();

@@ -128,7 +128,6 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
     if (options.warmup > 0) tensorsBefore = tf.memory().numTensors;
     const timed = timeBlocks(options.repeats, options.steps, next);
     const msPerStep = spreadOf(timed.wall);
-    trainer?.pull();
     trainer?.dispose();
 
     // The project's loop, fresh batch per step. evalEvery = steps and a
