@@ -10,6 +10,7 @@ import { createEvalSet, evalBatches } from '../lib/sequences';
 import { differenceTask } from '../lib/tasks';
 import type { SequenceBatch } from '../lib/types';
 import { makeDigitSet } from './helpers/idx-fixtures';
+import { assertAllClose } from './helpers/close';
 
 test('confusionMatrix counts (target, predicted) pairs', () => {
   assert.deepEqual(confusionMatrix([0, 1, 2, 2, 1], [0, 2, 2, 1, 1], 3), [
@@ -133,16 +134,17 @@ test('evaluation rejects an empty set and batches that do not fit the model', ()
   model.dispose();
 });
 
-test('predictSequences and evaluateModel report exactly the probabilities of model.predict', () => {
+test('predictSequences and evaluateModel report the probabilities of model.predict, up to float rounding', () => {
   const { set, model, evalSet } = fixture();
   const iterator = evalBatches(evalSet, set, 50);
   const batch = iterator.next().value!;
   const expected = tf.tidy(() => (model.predict(batch.xs) as tfTypes.Tensor2D).arraySync());
+  // Batches of 16 instead of 50: the same sums, rounded differently on some CPUs.
   const out = predictSequences(model, batch.xs, 16);
-  assert.deepEqual(out.probabilities, expected);
+  assertAllClose(out.probabilities, expected);
   iterator.return();
   const evaluation = evaluateModel(model, evalBatches(evalSet, set, 16), { keepProbabilities: true });
-  assert.deepEqual(evaluation.predictions.map((p) => p.probabilities), expected);
+  assertAllClose(evaluation.predictions.map((p) => p.probabilities), expected);
   assert.deepEqual(evaluation.predictions.map((p) => p.predicted), out.predicted);
   model.dispose();
 });
