@@ -24,7 +24,8 @@ export {
   buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
 } from './model';
 export {
-  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_LOSS,
+  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE,
+  divergenceLossLimit, divergenceWatch,
 } from './train';
 export type { TrainOptions, TrainCallbacks, TrainStep } from './train';
 export { GraphTrainer, graphEngineSupport, crnnStructure } from './graph-train';

@@ -15,8 +15,40 @@ import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer, graphEngineSupport } from './graph-train';
 
-/** A loss above this is taken as divergence: a 19-class guess costs ln 19 ≈ 2.9. */
-export const DIVERGENCE_LOSS = 1e3;
+/**
+ * Steps in a row that the batch loss may stay above `divergenceLossLimit`
+ * before training is taken to have diverged: one bad batch is not enough.
+ */
+export const DIVERGENCE_PATIENCE = 10;
+
+/**
+ * The batch loss (mean cross-entropy, nats) above which a step counts towards
+ * divergence: 8 nats, a mean probability of e⁻⁸ ≈ 0.03% on the true class, or
+ * twice a uniform guess's loss (2 ln K) for tasks of more than 54 classes.
+ *
+ * The limit has to sit well below −ln 1e-7 ≈ 16.1: the eager engine clips
+ * probabilities at 1e-7 (tfjs's epsilon), so a diverged model's loss sticks
+ * there, while the graph engine's loss on the logits grows without bound.
+ * One rule then stops both engines alike.
+ */
+export function divergenceLossLimit(numClasses: number): number {
+  return Math.max(8, 2 * Math.log(numClasses));
+}
+
+/**
+ * The divergence rule of `trainSteps`, fed one batch loss per step: true once
+ * the loss is non-finite, or has stayed above `divergenceLossLimit` for
+ * DIVERGENCE_PATIENCE steps in a row.
+ */
+export function divergenceWatch(numClasses: number): (loss: number) => boolean {
+  const limit = divergenceLossLimit(numClasses);
+  let stepsAbove = 0;
+  return (loss) => {
+    if (!Number.isFinite(loss)) return true;
+    stepsAbove = loss > limit ? stepsAbove + 1 : 0;
+    return stepsAbove >= DIVERGENCE_PATIENCE;
+  };
+}
 
 /** Sequences per forward pass when evaluating on the fixed set. */
 const EVAL_BATCH_SIZE = 1000;
@@ -50,18 +82,21 @@ function optimizerLearningRate(model: tfTypes.LayersModel): WithLearningRate {
   return optimizer as WithLearningRate;
 }
 
-/** Thrown when the loss becomes non-finite or exceeds DIVERGENCE_LOSS. */
+/** Thrown when the loss diverges (see `divergenceWatch`). */
 export class TrainingDivergedError extends Error {
   constructor(
-    /** The step whose loss diverged. */
+    /** The step at which the loss was found diverged. */
     readonly step: number,
-    /** That loss. */
+    /** That step's loss. */
     readonly loss: number,
     /** The records up to the step before. */
     readonly history: History,
+    /** The loss limit of the task (see `divergenceLossLimit`). */
+    readonly limit: number,
   ) {
-    super(`training diverged at step ${step}: loss is ${loss} (limit ${DIVERGENCE_LOSS}); ` +
-      'try a lower learning rate');
+    super(`training diverged at step ${step}: loss is ${loss}` +
+      (Number.isFinite(loss) ? `, above ${limit.toFixed(1)} for ${DIVERGENCE_PATIENCE} steps in a row` : '') +
+      '; try a lower learning rate');
     this.name = 'TrainingDivergedError';
   }
 }
@@ -189,8 +224,8 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
  *
  * @returns one record per step and per evaluation, and why training ended.
  * @throws Error for an invalid config, a model that does not fit the data or
- *   task; TrainingDivergedError when the loss is non-finite or above
- *   DIVERGENCE_LOSS, naming the step and the value.
+ *   task; TrainingDivergedError, naming the step and the value, when the
+ *   loss diverges by the rule of `divergenceWatch` (the same on both engines).
  */
 export async function trainSteps(
   model: tfTypes.LayersModel,
@@ -210,6 +245,7 @@ export async function trainSteps(
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine);
   const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0, engine: engine.name };
+  const diverged = divergenceWatch(task.numClasses);
   const start = performance.now();
 
   const evaluate = (step: number): boolean => {
@@ -242,9 +278,9 @@ export async function trainSteps(
         tf.dispose([batch.xs, batch.ys]);
       }
       const record: StepRecord = { step, loss: values[0], accuracy: values[1] };
-      if (!Number.isFinite(record.loss) || record.loss > DIVERGENCE_LOSS) {
+      if (diverged(record.loss)) {
         history.elapsedMs = performance.now() - start;
-        throw new TrainingDivergedError(step, record.loss, history);
+        throw new TrainingDivergedError(step, record.loss, history, divergenceLossLimit(task.numClasses));
       }
       history.steps.push(record);
       callbacks.onStep?.(record);

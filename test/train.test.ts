@@ -4,7 +4,8 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model';
 import {
-  createTrainStep, scheduledLearningRate, trainSteps, TrainingDivergedError, type TrainOptions,
+  createTrainStep, DIVERGENCE_PATIENCE, divergenceLossLimit, divergenceWatch, scheduledLearningRate, trainSteps,
+  TrainingDivergedError, type TrainOptions,
 } from '../lib/train';
 import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
 import { loadMnist } from '../lib/data';
@@ -37,89 +38,131 @@ test('forty steps on real MNIST lower the loss on the fixed evaluation set', asy
   model.dispose();
 });
 
-test('records every step and evaluates every evalEvery steps and after the last one', async () => {
-  const model = buildCrnn(tiny);
-  const steps: StepRecord[] = [];
-  const evals: EvalRecord[] = [];
-  const history = await trainSteps(model, data, { ...quick, numSteps: 12 }, {
-    onStep: (r) => steps.push(r),
-    onEval: (r) => evals.push(r),
+// The loop's behaviour is the same whichever engine runs the steps.
+for (const engine of ['graph', 'eager'] as const) {
+  test(`records every step and evaluates every evalEvery steps and after the last one (${engine} engine)`, async () => {
+    const model = buildCrnn(tiny);
+    const steps: StepRecord[] = [];
+    const evals: EvalRecord[] = [];
+    const history = await trainSteps(model, data, { ...quick, engine, numSteps: 12 }, {
+      onStep: (r) => steps.push(r),
+      onEval: (r) => evals.push(r),
+    });
+    assert.deepEqual(history.steps.map((r) => r.step), Array.from({ length: 12 }, (_, i) => i + 1));
+    assert.deepEqual(history.evals.map((r) => r.step), [5, 10, 12]);
+    assert.deepEqual(steps, history.steps);
+    assert.deepEqual(evals, history.evals);
+    assert.equal(history.endReason, 'completed');
+    assert.equal(history.engine, engine);
+    assert.ok(history.elapsedMs > 0);
+    for (const r of [...history.steps, ...history.evals]) {
+      assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
+      assert.ok(r.accuracy >= 0 && r.accuracy <= 1, `accuracy ${r.accuracy}`);
+    }
+    // 64 evaluation sequences: accuracies are multiples of 1/64.
+    for (const r of history.evals) assert.equal(Math.round(r.accuracy * 64), r.accuracy * 64);
+    model.dispose();
   });
-  assert.deepEqual(history.steps.map((r) => r.step), Array.from({ length: 12 }, (_, i) => i + 1));
-  assert.deepEqual(history.evals.map((r) => r.step), [5, 10, 12]);
-  assert.deepEqual(steps, history.steps);
-  assert.deepEqual(evals, history.evals);
-  assert.equal(history.endReason, 'completed');
-  assert.ok(history.elapsedMs > 0);
-  for (const r of [...history.steps, ...history.evals]) {
-    assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
-    assert.ok(r.accuracy >= 0 && r.accuracy <= 1, `accuracy ${r.accuracy}`);
+
+  test(`stops early once the target accuracy is reached (${engine} engine)`, async () => {
+    const model = buildCrnn(tiny);
+    // Bias the output towards class 9 (difference 0, a tenth of all pairs) so
+    // the first evaluation's accuracy is surely above zero, the target here.
+    const head = model.getLayer('class_probabilities');
+    const [kernel] = head.getWeights();
+    const bias = tf.oneHot(9, 19).mul(10);
+    head.setWeights([kernel, bias]);
+    bias.dispose();
+    const history = await trainSteps(model, data,
+      { ...quick, engine, numSteps: 50, targetAccuracy: 1e-9, evalSize: 256 });
+    assert.equal(history.endReason, 'target-reached');
+    assert.equal(history.steps.length, 5);
+    assert.equal(history.evals.length, 1);
+    model.dispose();
+  });
+
+  test(`shouldStop ends training between steps with endReason "stopped" (${engine} engine)`, async () => {
+    const model = buildCrnn(tiny);
+    let seen = 0;
+    const history = await trainSteps(model, data, { ...quick, engine, numSteps: 50 }, {
+      onStep: () => { seen++; },
+      shouldStop: () => seen >= 3,
+    });
+    assert.equal(history.endReason, 'stopped');
+    assert.equal(history.steps.length, 3);
+    model.dispose();
+  });
+
+  test(`the number of tensors is the same after N and after 2N steps (${engine} engine)`, async () => {
+    const model = buildCrnn(tiny);
+    // The first call creates Adam's moment variables; count from there on.
+    await trainSteps(model, data, { ...quick, engine, numSteps: 3 });
+    const afterN = tf.memory().numTensors;
+    await trainSteps(model, data, { ...quick, engine, numSteps: 3 });
+    const after2N = tf.memory().numTensors;
+    await trainSteps(model, data, { ...quick, engine, numSteps: 6 });
+    assert.equal(after2N, afterN);
+    assert.equal(tf.memory().numTensors, afterN);
+    model.dispose();
+  });
+
+  test(`a non-finite loss stops training with an error naming the step and the value (${engine} engine)`, async () => {
+    const model = buildCrnn(tiny);
+    await trainSteps(model, data, { ...quick, engine, numSteps: 1 }); // creates Adam's variables
+    const head = model.getLayer('class_probabilities');
+    const [kernel, bias] = head.getWeights();
+    const nanKernel = tf.fill(kernel.shape, NaN);
+    head.setWeights([nanKernel, bias]);
+    nanKernel.dispose();
+    const before = tf.memory().numTensors;
+    await assert.rejects(trainSteps(model, data, { ...quick, engine, numSteps: 10 }), (err: unknown) => {
+      assert.ok(err instanceof TrainingDivergedError);
+      assert.match(err.message, /training diverged at step 1: loss is NaN/);
+      assert.equal(err.step, 1);
+      assert.equal(err.history.steps.length, 0);
+      return true;
+    });
+    assert.equal(tf.memory().numTensors, before);
+    model.dispose();
+  });
+}
+
+test('the divergence rule: a non-finite loss at once, a loss above the limit only when it persists', () => {
+  assert.equal(divergenceLossLimit(19), 8);
+  assert.ok(Math.abs(divergenceLossLimit(1000) - 2 * Math.log(1000)) < 1e-12);
+  const nan = divergenceWatch(19);
+  assert.equal(nan(2.9), false);
+  assert.equal(nan(NaN), true);
+  assert.equal(divergenceWatch(19)(Infinity), true);
+  // Spikes shorter than the patience, with a normal loss between them, never stop training.
+  const spikes = divergenceWatch(19);
+  for (let i = 0; i < 3; i++) {
+    for (let k = 0; k < DIVERGENCE_PATIENCE - 1; k++) assert.equal(spikes(16.1), false);
+    assert.equal(spikes(2.5), false);
   }
-  // 64 evaluation sequences: accuracies are multiples of 1/64.
-  for (const r of history.evals) assert.equal(Math.round(r.accuracy * 64), r.accuracy * 64);
-  model.dispose();
+  const stuck = divergenceWatch(19);
+  const verdicts = Array.from({ length: DIVERGENCE_PATIENCE }, () => stuck(16.118));
+  assert.deepEqual(verdicts, [...Array(DIVERGENCE_PATIENCE - 1).fill(false), true]);
 });
 
-test('stops early once the target accuracy is reached', async () => {
-  const model = buildCrnn(tiny);
-  // Bias the output towards class 9 (difference 0, a tenth of all pairs) so
-  // the first evaluation's accuracy is surely above zero, the target here.
-  const head = model.getLayer('class_probabilities');
-  const [kernel] = head.getWeights();
-  const bias = tf.oneHot(9, 19).mul(10);
-  head.setWeights([kernel, bias]);
-  bias.dispose();
-  const history = await trainSteps(model, data, { ...quick, numSteps: 50, targetAccuracy: 1e-9, evalSize: 256 });
-  assert.equal(history.endReason, 'target-reached');
-  assert.equal(history.steps.length, 5);
-  assert.equal(history.evals.length, 1);
-  model.dispose();
-});
-
-test('shouldStop ends training between steps with endReason "stopped"', async () => {
-  const model = buildCrnn(tiny);
-  let seen = 0;
-  const history = await trainSteps(model, data, { ...quick, numSteps: 50 }, {
-    onStep: () => { seen++; },
-    shouldStop: () => seen >= 3,
+for (const engine of ['eager', 'graph'] as const) {
+  test(`a learning rate of 10 is caught as divergence on the ${engine} engine`, async () => {
+    // Measured: the eager loss sticks near 16.1 (the log of tfjs's 1e-7
+    // probability clip) from step 2; the graph's grows past 40.
+    const model = buildCrnn({ ...tiny, learningRate: 10 });
+    await assert.rejects(
+      trainSteps(model, data, { ...quick, numSteps: 100, evalEvery: 100, engine, lrSchedule: 'constant' }),
+      (err: unknown) => {
+        assert.ok(err instanceof TrainingDivergedError, String(err));
+        assert.match(err.message, /training diverged at step \d+: loss is [\d.]+, above 8\.0 for 10 steps in a row/);
+        assert.ok(err.step <= 2 + DIVERGENCE_PATIENCE, `caught at step ${err.step}`);
+        assert.equal(err.history.steps.length, err.step - 1);
+        assert.equal(err.history.engine, engine);
+        return true;
+      });
+    model.dispose();
   });
-  assert.equal(history.endReason, 'stopped');
-  assert.equal(history.steps.length, 3);
-  model.dispose();
-});
-
-test('the number of tensors is the same after N and after 2N steps', async () => {
-  const model = buildCrnn(tiny);
-  // The first call creates Adam's moment variables; count from there on.
-  await trainSteps(model, data, { ...quick, numSteps: 3 });
-  const afterN = tf.memory().numTensors;
-  await trainSteps(model, data, { ...quick, numSteps: 3 });
-  const after2N = tf.memory().numTensors;
-  await trainSteps(model, data, { ...quick, numSteps: 6 });
-  assert.equal(after2N, afterN);
-  assert.equal(tf.memory().numTensors, afterN);
-  model.dispose();
-});
-
-test('a non-finite loss stops training with an error naming the step and the value', async () => {
-  const model = buildCrnn(tiny);
-  await trainSteps(model, data, { ...quick, numSteps: 1 }); // creates Adam's variables
-  const head = model.getLayer('class_probabilities');
-  const [kernel, bias] = head.getWeights();
-  const nanKernel = tf.fill(kernel.shape, NaN);
-  head.setWeights([nanKernel, bias]);
-  nanKernel.dispose();
-  const before = tf.memory().numTensors;
-  await assert.rejects(trainSteps(model, data, { ...quick, numSteps: 10 }), (err: unknown) => {
-    assert.ok(err instanceof TrainingDivergedError);
-    assert.match(err.message, /training diverged at step 1: loss is NaN/);
-    assert.equal(err.step, 1);
-    assert.equal(err.history.steps.length, 0);
-    return true;
-  });
-  assert.equal(tf.memory().numTensors, before);
-  model.dispose();
-});
+}
 
 test('every invalid training setting is rejected with the field and the value', async () => {
   const model = buildCrnn(tiny);
