@@ -40,26 +40,29 @@ export function isGzip(buffer: Uint8Array): boolean {
 }
 
 /**
- * Parses the bytes of an IDX file of unsigned bytes, raw or gzip-compressed.
- *
- * The returned `data` is a view on the (decompressed) buffer, not a copy.
- *
- * @param buffer the file contents.
- * @param name the file's name or path, used in error messages.
- * @throws Error naming the file when the magic number is wrong, the type is
- *   not unsigned bytes, the data is shorter than its dimensions say
- *   (truncated), or longer (trailing bytes).
+ * The most data bytes an IDX header may declare: 1 GiB, nearly twice the
+ * largest file of the MNIST family (EMNIST ByClass training images, 547 MB).
+ * A header declaring more is rejected.
  */
-export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
-  let bytes = buffer;
-  if (isGzip(bytes)) {
-    try {
-      bytes = zlib.gunzipSync(bytes);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new Error(`${name}: gzip-compressed but could not be decompressed (${reason})`);
-    }
-  }
+export const MAX_IDX_DATA_BYTES = 2 ** 30;
+
+/** What an IDX header says: the dimensions and where the data starts. */
+interface IdxHeader {
+  dims: number[];
+  /** Bytes before the data: 4 + 4 · number of dimensions. */
+  headerLength: number;
+  /** Bytes of data the dimensions call for: their product. */
+  dataLength: number;
+}
+
+/**
+ * Reads and checks the header at the start of `bytes`, which need hold no more
+ * than the header itself.
+ * @throws Error naming the file when `bytes` is too short for the magic number
+ *   or the header, the magic number is wrong, the type is not unsigned bytes, or
+ *   the dimensions declare more than {@link MAX_IDX_DATA_BYTES}.
+ */
+function parseHeader(bytes: Uint8Array, name: string): IdxHeader {
   if (bytes.length < 4) {
     throw new Error(`${name}: not an IDX file: only ${bytes.length} bytes, too short for the 4-byte magic number`);
   }
@@ -88,7 +91,41 @@ export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
   }
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i));
-  const expected = dims.reduce((a, b) => a * b, 1);
+  const dataLength = dims.reduce((a, b) => a * b, 1);
+  if (dataLength > MAX_IDX_DATA_BYTES) {
+    throw new Error(
+      `${name}: dimensions [${dims.join(', ')}] declare ${dataLength} bytes of data, more than the ` +
+        `${MAX_IDX_DATA_BYTES} (1 GiB) accepted — corrupt or not an IDX file`,
+    );
+  }
+  return { dims, headerLength, dataLength };
+}
+
+function gunzip(gz: Uint8Array, name: string): Buffer {
+  try {
+    return zlib.gunzipSync(gz);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`${name}: gzip-compressed but could not be decompressed (${reason})`);
+  }
+}
+
+/**
+ * Parses the bytes of an IDX file of unsigned bytes, raw or gzip-compressed.
+ *
+ * The returned `data` is a view on the (decompressed) buffer, not a copy.
+ *
+ * @param buffer the file contents.
+ * @param name the file's name or path, used in error messages.
+ * @throws Error naming the file when the magic number is wrong, the type is
+ *   not unsigned bytes, the dimensions declare more than
+ *   {@link MAX_IDX_DATA_BYTES}, the data is shorter than its dimensions say
+ *   (truncated), or longer (trailing bytes), or a gzipped file cannot be
+ *   decompressed.
+ */
+export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
+  const bytes = isGzip(buffer) ? gunzip(buffer, name) : buffer;
+  const { dims, headerLength, dataLength: expected } = parseHeader(bytes, name);
   const actual = bytes.length - headerLength;
   if (actual < expected) {
     throw new Error(

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { isGzip, parseIdx, readIdxFile } from '../lib/idx';
+import { MAX_IDX_DATA_BYTES, isGzip, parseIdx, readIdxFile } from '../lib/idx';
 import { encodeIdx, makeTempDir, removeDir, writeFile } from './helpers/idx-fixtures';
 
 const dir = makeTempDir();
@@ -79,6 +79,15 @@ test('rejects a corrupt gzip stream', () => {
   const corrupt = Buffer.from(gz);
   corrupt.fill(0xff, 10, gz.length - 4);
   assert.throws(() => parseIdx(corrupt, 'corrupt.gz'), /corrupt\.gz: gzip-compressed but could not be decompressed/);
+});
+
+test('rejects a header declaring more data than the size limit, raw or gzipped', () => {
+  const huge = encodeIdx([65536, 65536], []);
+  assert.ok(65536 * 65536 > MAX_IDX_DATA_BYTES);
+  const message =
+    /huge: dimensions \[65536, 65536\] declare 4294967296 bytes of data, more than the 1073741824 \(1 GiB\) accepted/;
+  assert.throws(() => parseIdx(huge, 'huge'), message);
+  assert.throws(() => parseIdx(zlib.gzipSync(huge), 'huge'), message);
 });
 
 test('reports a missing file with its path', () => {
