@@ -40,26 +40,46 @@ export function isGzip(buffer: Uint8Array): boolean {
 }
 
 /**
- * Parses the bytes of an IDX file of unsigned bytes, raw or gzip-compressed.
- *
- * The returned `data` is a view on the (decompressed) buffer, not a copy.
- *
- * @param buffer the file contents.
- * @param name the file's name or path, used in error messages.
- * @throws Error naming the file when the magic number is wrong, the type is
- *   not unsigned bytes, the data is shorter than its dimensions say
- *   (truncated), or longer (trailing bytes).
+ * The most data bytes an IDX header may declare: 1 GiB, nearly twice the
+ * largest file of the MNIST family (EMNIST ByClass training images, 547 MB).
+ * A header declaring more is rejected before anything is allocated for it.
  */
-export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
-  let bytes = buffer;
-  if (isGzip(bytes)) {
-    try {
-      bytes = zlib.gunzipSync(bytes);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new Error(`${name}: gzip-compressed but could not be decompressed (${reason})`);
-    }
-  }
+export const MAX_IDX_DATA_BYTES = 2 ** 30;
+
+/** The longest possible header: the magic number and 255 dimensions. */
+const MAX_HEADER_BYTES = 4 + 4 * 255;
+
+/**
+ * How far a gzipped file may decompress past the size its header declares and
+ * still be reported as a count of trailing bytes; past that, decompression
+ * stops and the file is reported as decompressing to too much.
+ */
+const TRAILING_SLACK_BYTES = 64 * 1024;
+
+/**
+ * The most bytes one attempt at decompressing the start of a gzipped file may
+ * produce. One input byte inflates to at most about 1 KiB, so this leaves ample
+ * room above {@link MAX_HEADER_BYTES} for the search in {@link gunzipHead}.
+ */
+const HEAD_OUTPUT_LIMIT = 1024 * 1024;
+
+/** What an IDX header says: the dimensions and where the data starts. */
+interface IdxHeader {
+  dims: number[];
+  /** Bytes before the data: 4 + 4 · number of dimensions. */
+  headerLength: number;
+  /** Bytes of data the dimensions call for: their product. */
+  dataLength: number;
+}
+
+/**
+ * Reads and checks the header at the start of `bytes`, which need hold no more
+ * than the header itself.
+ * @throws Error naming the file when `bytes` is too short for the magic number
+ *   or the header, the magic number is wrong, the type is not unsigned bytes, or
+ *   the dimensions declare more than {@link MAX_IDX_DATA_BYTES}.
+ */
+function parseHeader(bytes: Uint8Array, name: string): IdxHeader {
   if (bytes.length < 4) {
     throw new Error(`${name}: not an IDX file: only ${bytes.length} bytes, too short for the 4-byte magic number`);
   }
@@ -88,7 +108,97 @@ export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
   }
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i));
-  const expected = dims.reduce((a, b) => a * b, 1);
+  const dataLength = dims.reduce((a, b) => a * b, 1);
+  if (dataLength > MAX_IDX_DATA_BYTES) {
+    throw new Error(
+      `${name}: dimensions [${dims.join(', ')}] declare ${dataLength} bytes of data, more than the ` +
+        `${MAX_IDX_DATA_BYTES} (1 GiB) accepted — corrupt or not an IDX file`,
+    );
+  }
+  return { dims, headerLength, dataLength };
+}
+
+function gunzipError(name: string, err: unknown): Error {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new Error(`${name}: gzip-compressed but could not be decompressed (${reason})`);
+}
+
+function isTooLarge(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+/**
+ * Decompresses the start of gzipped `gz`: at least `want` bytes, or everything
+ * when the whole stream decompresses to fewer.
+ *
+ * Inflating an input prefix with Z_SYNC_FLUSH gives a prefix of the output,
+ * longer for a longer input prefix. The input prefix doubles until enough comes
+ * out; when a step would produce more than {@link HEAD_OUTPUT_LIMIT} (a long
+ * stretch without output, then a bomb), it is bisected back instead.
+ */
+function gunzipHead(gz: Uint8Array, want: number, name: string): Buffer {
+  let short = 0; // an input length known to give fewer than `want` bytes
+  let long = Infinity; // an input length known to give too many
+  let length = Math.min(gz.length, 256);
+  for (;;) {
+    let out: Buffer | undefined;
+    try {
+      out = zlib.gunzipSync(gz.subarray(0, length), {
+        finishFlush: zlib.constants.Z_SYNC_FLUSH,
+        maxOutputLength: HEAD_OUTPUT_LIMIT,
+      });
+    } catch (err) {
+      if (!isTooLarge(err)) throw gunzipError(name, err);
+    }
+    if (out === undefined) long = length;
+    else if (out.length >= want || length === gz.length) return out;
+    else short = length;
+    length = long === Infinity ? Math.min(2 * length, gz.length) : Math.floor((short + long) / 2);
+    // Unreachable while one input byte inflates to far less than the limit; guards the loop.
+    if (length <= short) throw gunzipError(name, `one byte at ${short} inflates to over ${HEAD_OUTPUT_LIMIT} bytes`);
+  }
+}
+
+/**
+ * Decompresses a gzipped IDX file, checking its header first so that a file
+ * that is not IDX, or that decompresses to more than its header declares,
+ * fails without being decompressed whole.
+ */
+function gunzipIdx(gz: Uint8Array, name: string): Buffer {
+  const head = gunzipHead(gz, MAX_HEADER_BYTES, name);
+  // A stream shorter than the longest header: the checks on the result report what is wrong.
+  const header = head.length >= MAX_HEADER_BYTES ? parseHeader(head, name) : undefined;
+  const declared = header ? header.headerLength + header.dataLength : MAX_HEADER_BYTES;
+  try {
+    return zlib.gunzipSync(gz, { maxOutputLength: declared + TRAILING_SLACK_BYTES });
+  } catch (err) {
+    if (!header || !isTooLarge(err)) throw gunzipError(name, err);
+    throw new Error(
+      `${name}: decompresses to more than the ${declared} bytes its header declares ` +
+        `([${header.dims.join(', ')}]) — corrupt or not an IDX file`,
+    );
+  }
+}
+
+/**
+ * Parses the bytes of an IDX file of unsigned bytes, raw or gzip-compressed.
+ *
+ * The returned `data` is a view on the (decompressed) buffer, not a copy. A
+ * gzipped file's header is checked before the rest is decompressed, and
+ * decompression stops soon after the size the header declares.
+ *
+ * @param buffer the file contents.
+ * @param name the file's name or path, used in error messages.
+ * @throws Error naming the file when the magic number is wrong, the type is
+ *   not unsigned bytes, the dimensions declare more than
+ *   {@link MAX_IDX_DATA_BYTES}, the data is shorter than its dimensions say
+ *   (truncated), or longer (trailing bytes; for a gzipped file far longer, that
+ *   it decompresses to more than its header declares), or a gzipped file cannot
+ *   be decompressed.
+ */
+export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
+  const bytes = isGzip(buffer) ? gunzipIdx(buffer, name) : buffer;
+  const { dims, headerLength, dataLength: expected } = parseHeader(bytes, name);
   const actual = bytes.length - headerLength;
   if (actual < expected) {
     throw new Error(

@@ -1,8 +1,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { isGzip, parseIdx, readIdxFile } from '../lib/idx';
+import { MAX_IDX_DATA_BYTES, isGzip, parseIdx, readIdxFile } from '../lib/idx';
 import { encodeIdx, makeTempDir, removeDir, writeFile } from './helpers/idx-fixtures';
 
 const dir = makeTempDir();
@@ -72,6 +73,7 @@ test('rejects a truncated header', () => {
 test('rejects trailing bytes after the data', () => {
   const padded = Buffer.concat([encodeIdx([3], [1, 2, 3]), Buffer.from([9, 9])]);
   assert.throws(() => parseIdx(padded, 'padded.idx'), /padded\.idx: 2 unexpected trailing bytes after the 3 bytes of data/);
+  assert.throws(() => parseIdx(zlib.gzipSync(padded), 'padded.gz'), /padded\.gz: 2 unexpected trailing bytes/);
 });
 
 test('rejects a corrupt gzip stream', () => {
@@ -79,6 +81,55 @@ test('rejects a corrupt gzip stream', () => {
   const corrupt = Buffer.from(gz);
   corrupt.fill(0xff, 10, gz.length - 4);
   assert.throws(() => parseIdx(corrupt, 'corrupt.gz'), /corrupt\.gz: gzip-compressed but could not be decompressed/);
+  const cut = gz.subarray(0, gz.length - 6);
+  assert.throws(
+    () => parseIdx(cut, 'cut.gz'),
+    /cut\.gz: gzip-compressed but could not be decompressed \(unexpected end of file\)/,
+  );
+  const magicOnly = Buffer.from([0x1f, 0x8b]);
+  assert.throws(() => parseIdx(magicOnly, 'magic.gz'), /magic\.gz: gzip-compressed but could not be decompressed/);
+});
+
+test('rejects a gzip bomb that is not IDX by its magic number, before decompressing the rest', () => {
+  const zeros = zlib.gzipSync(Buffer.alloc(16 << 20), { level: 9 });
+  assert.throws(() => parseIdx(zeros, 'zeros.gz'), /zeros\.gz: not an IDX file: magic number 0x00000000/);
+  // A corrupt tail would fail decompression; the bad header is reported first.
+  const badHead = zlib.gzipSync(Buffer.concat([Buffer.from([0x12, 0x34, 0x08, 0x01]), randomBytes(8192)]));
+  badHead.fill(0xff, badHead.length - 200, badHead.length - 4);
+  assert.throws(() => zlib.gunzipSync(badHead));
+  assert.throws(() => parseIdx(badHead, 'bad.gz'), /bad\.gz: not an IDX file: magic number 0x12340801/);
+});
+
+test('rejects a gzipped file that decompresses to far more than its header declares', () => {
+  const bomb = Buffer.concat([encodeIdx([3], [1, 2, 3]), Buffer.alloc(1 << 20)]);
+  const file = writeFile(dir, 'labels-bomb.gz', bomb, true);
+  assert.throws(
+    () => readIdxFile(file),
+    /labels-bomb\.gz: decompresses to more than the 11 bytes its header declares \(\[3\]\) — corrupt or not an IDX file/,
+  );
+});
+
+test('finds the header after a long stretch of gzip members that decompress to nothing', () => {
+  const nothing = Buffer.concat(Array<Buffer>(20000).fill(zlib.gzipSync(Buffer.alloc(0))));
+  const labels = encodeIdx([3], [1, 2, 3]);
+  const parsed = parseIdx(Buffer.concat([nothing, zlib.gzipSync(labels)]), 'late.gz');
+  assert.deepEqual([...parsed.data], [1, 2, 3]);
+  // Doubling the input read for the header past the empty members takes in the whole bomb,
+  // megabytes of output: the reader must back off to find the header, then stop at its size.
+  const bomb = zlib.gzipSync(Buffer.concat([labels, Buffer.alloc(8 << 20)]));
+  assert.throws(
+    () => parseIdx(Buffer.concat([nothing, bomb]), 'late-bomb.gz'),
+    /late-bomb\.gz: decompresses to more than the 11 bytes its header declares \(\[3\]\)/,
+  );
+});
+
+test('rejects a header declaring more data than the size limit, raw or gzipped', () => {
+  const huge = encodeIdx([65536, 65536], []);
+  assert.ok(65536 * 65536 > MAX_IDX_DATA_BYTES);
+  const message =
+    /huge: dimensions \[65536, 65536\] declare 4294967296 bytes of data, more than the 1073741824 \(1 GiB\) accepted/;
+  assert.throws(() => parseIdx(huge, 'huge'), message);
+  assert.throws(() => parseIdx(zlib.gzipSync(huge), 'huge'), message);
 });
 
 test('reports a missing file with its path', () => {
