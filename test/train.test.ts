@@ -50,7 +50,6 @@ test('records every step and evaluates every evalEvery steps and after the last 
   assert.deepEqual(steps, history.steps);
   assert.deepEqual(evals, history.evals);
   assert.equal(history.endReason, 'completed');
-  assert.ok(history.elapsedMs > 0);
   for (const r of [...history.steps, ...history.evals]) {
     assert.ok(Number.isFinite(r.loss) && r.loss > 0, `loss ${r.loss}`);
     assert.ok(r.accuracy >= 0 && r.accuracy <= 1, `accuracy ${r.accuracy}`);
