@@ -292,7 +292,7 @@ function machineInfo(runs: RunRecord[], loadStart: number): MachineInfo {
   const tfjs = reportOf('tfjs-node');
   const keras = reportOf('keras') ?? reportOf('tf1');
   const torch = reportOf('torch');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tfjsVersion: string = require('@tensorflow/tfjs-node/package.json').version;
   return {
     cpuModel: cpus[0]?.model ?? 'unknown',

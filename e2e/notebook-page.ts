@@ -67,6 +67,55 @@ export function describeCell(cell: Pick<CellSummary, 'number' | 'firstLine'>): s
   return `cell ${cell.number} (${JSON.stringify(line)})`;
 }
 
+// The parts of JupyterLab's objects that the browser-side callbacks below read
+// (the app comes from --LabApp.expose_app_in_browser; nothing here is imported).
+interface LabSignal<T> {
+  connect(slot: (sender: unknown, args: T) => void): void;
+}
+
+interface LabKernelMessage {
+  header: { msg_type: string; msg_id: string };
+  parent_header: { msg_id: string };
+  content: { code?: string; status?: string };
+}
+
+interface LabKernel {
+  status: string;
+  anyMessage: LabSignal<{ msg: LabKernelMessage; direction: 'send' | 'recv' }>;
+}
+
+interface LabSessionContext {
+  session?: { kernel?: LabKernel | null } | null;
+  kernelDisplayName: string;
+  kernelChanged: LabSignal<{ newValue: LabKernel | null }>;
+}
+
+/** A cell output as nbformat JSON. */
+interface LabOutputJson {
+  output_type: string;
+  name?: string;
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  text?: string | string[];
+}
+
+interface LabCellWidget {
+  model: { toJSON(): { cell_type: string; source?: string | string[]; outputs?: LabOutputJson[] } };
+  node: HTMLElement;
+}
+
+interface LabNotebookPanel {
+  content?: { widgets?: readonly LabCellWidget[] };
+  sessionContext: LabSessionContext;
+}
+
+/** What the page's window carries: the exposed app, and the replies recorded by recordExecuteReplies. */
+interface LabWindow {
+  jupyterapp?: { shell: { currentWidget: LabNotebookPanel | null } };
+  __e2eReplies?: { code?: string; status?: string }[];
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -74,17 +123,17 @@ function sleep(ms: number): Promise<void> {
 /** Reads the open notebook: cells from the model, visuals and text from the DOM. */
 export function readNotebook(page: Page): Promise<NotebookState> {
   return page.evaluate(() => {
-    const app = (window as unknown as { jupyterapp?: any }).jupyterapp;
+    const app = (window as unknown as LabWindow).jupyterapp;
     if (!app) throw new Error('window.jupyterapp is missing: start JupyterLab with --LabApp.expose_app_in_browser=True');
     const panel = app.shell.currentWidget;
     if (!panel || !panel.content || !panel.content.widgets) throw new Error('the current tab is not a notebook');
-    const cellWidgets: any[] = panel.content.widgets;
-    const replies: { code: string; status: string }[] = (window as any).__e2eReplies ?? [];
-    const cells = cellWidgets.map((widget: any, i: number) => {
+    const cellWidgets = panel.content.widgets;
+    const replies = (window as unknown as LabWindow).__e2eReplies ?? [];
+    const cells = cellWidgets.map((widget, i) => {
       const json = widget.model.toJSON();
       const source = Array.isArray(json.source) ? json.source.join('') : String(json.source ?? '');
       const prompt = widget.node.querySelector('.jp-InputPrompt')?.textContent?.trim() ?? '';
-      const outputs = (json.outputs ?? []).map((o: any) => {
+      const outputs = (json.outputs ?? []).map((o) => {
         const text = Array.isArray(o.text) ? o.text.join('') : o.text;
         return {
           type: o.output_type,
@@ -108,9 +157,9 @@ export function readNotebook(page: Page): Promise<NotebookState> {
           : undefined,
       };
     });
-    const visuals: any[] = [];
+    const visuals: Visual[] = [];
     const texts: string[] = [];
-    cellWidgets.forEach((widget: any, i: number) => {
+    cellWidgets.forEach((widget, i) => {
       for (const output of Array.from(widget.node.querySelectorAll('.jp-OutputArea-output')) as HTMLElement[]) {
         texts.push(output.innerText || output.textContent || '');
         for (const el of Array.from(output.querySelectorAll('img, svg')) as Element[]) {
@@ -178,22 +227,25 @@ export async function openNotebook(page: Page, url: string, timeoutMs: number): 
  */
 async function recordExecuteReplies(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const w = window as any;
+    const w = window as unknown as LabWindow;
     if (w.__e2eReplies) return;
-    w.__e2eReplies = [];
-    const requests = new Map<string, string>();
-    const listen = (kernel: any): void => {
-      kernel?.anyMessage.connect((_: unknown, { msg, direction }: any) => {
+    const replies: NonNullable<LabWindow['__e2eReplies']> = [];
+    w.__e2eReplies = replies;
+    const requests = new Map<string, string | undefined>();
+    const listen = (kernel: LabKernel | null | undefined): void => {
+      kernel?.anyMessage.connect((_, { msg, direction }) => {
         const type = msg.header.msg_type;
         if (direction === 'send' && type === 'execute_request') requests.set(msg.header.msg_id, msg.content.code);
         if (direction === 'recv' && type === 'execute_reply' && requests.has(msg.parent_header.msg_id)) {
-          w.__e2eReplies.push({ code: requests.get(msg.parent_header.msg_id), status: msg.content.status });
+          replies.push({ code: requests.get(msg.parent_header.msg_id), status: msg.content.status });
         }
       });
     };
-    const context = w.jupyterapp.shell.currentWidget.sessionContext;
+    const panel = w.jupyterapp?.shell.currentWidget;
+    if (!panel) throw new Error('the current tab is not a notebook');
+    const context = panel.sessionContext;
     listen(context.session?.kernel);
-    context.kernelChanged.connect((_: unknown, change: any) => listen(change.newValue));
+    context.kernelChanged.connect((_, change) => listen(change.newValue));
   });
 }
 

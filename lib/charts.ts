@@ -12,9 +12,9 @@ import type { History } from './types';
 
 // vega and vega-lite are loaded on first use: importing the library for
 // training should not pay for the chart engine.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadVega = () => require('vega') as typeof import('vega');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const loadVegaLite = () => require('vega-lite') as typeof import('vega-lite');
 
 /** The accuracy the article reports after 10,000 steps. */

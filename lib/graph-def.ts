@@ -54,7 +54,7 @@ interface NodeSpec {
 type Messages = Record<string, any>;
 
 function protoMessages(): Messages {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('@tensorflow/tfjs-node/dist/proto/api_pb.js');
 }
 

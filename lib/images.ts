@@ -327,7 +327,7 @@ export function svgToPng(svg: string, options: SvgToPngOptions = {}): Buffer {
     throw new Error(`scale must be a number in (0, ${MAX_SCALE}], got ${scale}`);
   }
   // Loaded on first use: a native module that training never needs.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Resvg } = require('@resvg/resvg-js') as ResvgModule;
   let renderer;
   try {

@@ -31,7 +31,7 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
     reason = 'CRNN_BACKEND=js was set';
   } else {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const tf: Tf = require('@tensorflow/tfjs-node');
       return { tf, info: { name: tf.getBackend(), native: true } };
     } catch (err) {
@@ -40,7 +40,7 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
         'run `npm run install-libtensorflow` to build it';
     }
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tf: Tf = require('@tensorflow/tfjs');
   tf.setBackend('cpu');
   process.emitWarning(

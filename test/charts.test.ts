@@ -29,6 +29,9 @@ function markElements(svg: string, markClass: string, element: string): string[]
   return group[1].match(new RegExp(`<${element}[ >].*?(/>|</${element}>)`, 'gs')) ?? [];
 }
 
+// The tests walk the Vega-Lite JSON by path and the assertions check what they
+// find; typed as vega-lite's spec unions, every step would need a cast.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Spec = Record<string, any>;
 
 test('downsampleMean averages consecutive buckets and keeps the last step of each', () => {

@@ -77,7 +77,7 @@ test('a symlog legend shows 0, powers of ten and the maximum, spread along the g
 
 // The kernel's writer, as tslab sets it while a cell runs.
 interface Message { data: Record<string, string>; metadata: Record<string, unknown>; transient: { display_id?: string } }
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const kernel = require('tslab/dist/jupyter') as { lastWriteDisplayData: ((m: Message, update: boolean) => void) | null };
 afterEach(() => { kernel.lastWriteDisplayData = null; });
 

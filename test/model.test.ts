@@ -133,16 +133,6 @@ test('disposeCrnn frees the weights and Adam\'s state that model.dispose() leave
   assert.equal(tf.memory().numTensors, baseline);
 });
 
-test('model.summary() prints every layer and the total', () => {
-  const model = buildCrnn({ denseUnits: 8, hiddenSize: 8 });
-  const lines: string[] = [];
-  model.summary(120, undefined, (line: string) => lines.push(line));
-  const text = lines.join('\n');
-  assert.match(text, /step1_conv2 \(Conv2D\)/);
-  assert.match(text, new RegExp(`Total params: ${model.countParams()}`));
-  model.dispose();
-});
-
 test('the default config is the article\'s and resolving fills in missing fields', () => {
   assert.deepEqual(resolveCrnnConfig(), {
     seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], denseUnits: 256,

@@ -37,7 +37,7 @@ function loadLib(threads: number): Lib {
     process.env.TF_NUM_INTRAOP_THREADS = String(threads);
     process.env.TF_NUM_INTEROP_THREADS = String(threads);
   }
-  /* eslint-disable @typescript-eslint/no-var-requires */
+  /* eslint-disable @typescript-eslint/no-require-imports */
   return {
     tf: require('../../lib/tf'),
     model: require('../../lib/model'),
@@ -48,7 +48,7 @@ function loadLib(threads: number): Lib {
     sequences: require('../../lib/sequences'),
     random: require('../../lib/random'),
   };
-  /* eslint-enable @typescript-eslint/no-var-requires */
+  /* eslint-enable @typescript-eslint/no-require-imports */
 }
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
