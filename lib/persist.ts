@@ -163,10 +163,94 @@ async function replaceFolder(staging: string, target: string): Promise<void> {
 }
 
 /**
+ * Bytes per stored value, by dtype (a quantized weight is stored in its
+ * quantization dtype). Strings have no fixed size and never occur in a layers
+ * model, so they are refused rather than guessed at.
+ */
+const BYTES_PER_VALUE: Record<string, number> = {
+  float32: 4, int32: 4, complex64: 8, bool: 1, uint8: 1, uint16: 2, float16: 2,
+};
+
+/** How many bytes one manifest entry takes in the weights data. */
+function weightBytes(entry: tfTypes.io.WeightsManifestEntry, modelPath: string): number {
+  const stored = entry.quantization?.dtype ?? entry.dtype;
+  const size = BYTES_PER_VALUE[stored];
+  if (size === undefined) {
+    throw new Error(`${modelPath}: weight ${entry.name} is stored as ${JSON.stringify(stored)}, ` +
+      'which has no fixed size; only numeric and bool weights can be loaded');
+  }
+  if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${modelPath}: weight ${entry.name} has an invalid shape ${JSON.stringify(entry.shape)}`);
+  }
+  return entry.shape.reduce((n, d) => n * d, 1) * size;
+}
+
+/**
+ * Reads one manifest group's weight files and checks them against the
+ * manifest: exactly the byte count it describes, and no NaN or infinity in
+ * float32 weights. tfjs checks neither: another architecture's larger file
+ * loads silently with the wrong values, and random bytes load as NaNs.
+ */
+async function readWeightGroup(dir: string, modelPath: string,
+    group: tfTypes.io.WeightsManifestConfig[number]): Promise<ArrayBuffer> {
+  if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
+    throw new Error(`${modelPath}: every weightsManifest group needs paths and weights`);
+  }
+  const expected = group.weights.reduce((n, entry) => n + weightBytes(entry, modelPath), 0);
+  const files = group.paths.map((file) => path.join(dir, file));
+  const parts: Uint8Array[] = [];
+  for (const [i, weightsPath] of files.entries()) {
+    if (!(await exists(weightsPath))) {
+      throw new Error(`${dir} is an incomplete saved model: missing ${group.paths[i]}`);
+    }
+    parts.push(await fs.readFile(weightsPath).catch((err: Error) => {
+      throw new Error(`${weightsPath} cannot be read: ${err.message}`);
+    }));
+  }
+  const named = files.join(' + ') || `the weights of ${modelPath}`;
+  const actual = parts.reduce((n, part) => n + part.byteLength, 0);
+  if (actual !== expected) {
+    throw new Error(`${named} holds ${actual} bytes but ${modelPath} describes ${expected}: ` +
+      'another model\'s weights?');
+  }
+  // A fresh buffer at offset 0, so float32 weights can be viewed in place.
+  const data = new Uint8Array(expected);
+  parts.reduce((at, part) => (data.set(part, at), at + part.byteLength), 0);
+  checkFinite(data.buffer, group.weights, named, modelPath);
+  return data.buffer;
+}
+
+/**
+ * Throws on the first NaN or infinity in an unquantized float32 weight:
+ * trained weights are finite (a diverged run is never saved), while random or
+ * overwritten bytes are almost surely not.
+ */
+function checkFinite(data: ArrayBuffer, entries: tfTypes.io.WeightsManifestEntry[],
+    named: string, modelPath: string): void {
+  let offset = 0;
+  for (const entry of entries) {
+    const bytes = weightBytes(entry, modelPath);
+    if (entry.dtype === 'float32' && entry.quantization === undefined) {
+      const values = offset % 4 === 0
+        ? new Float32Array(data, offset, bytes / 4) : new Float32Array(data.slice(offset, offset + bytes));
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i])) {
+          throw new Error(`${named}: weight ${entry.name} holds ${values[i]} at index ${i}; ` +
+            'the file is damaged or is not this model\'s weights');
+        }
+      }
+    }
+    offset += bytes;
+  }
+}
+
+/**
  * Loads the model saved in `dir` (model.json + weight files), compiled and
  * with its Adam state when it was saved with one.
  * @param learningRate used to compile a model saved without training config.
- * @throws Error when `dir` is not a saved model folder or a file is missing.
+ * @throws Error when `dir` is not a saved model folder, or a weights file is
+ *   missing, unreadable, not the size its manifest describes, or holds NaN
+ *   or infinite float32 values (each error names the file).
  */
 export async function loadModel(dir: string, learningRate?: number): Promise<tfTypes.LayersModel> {
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
@@ -183,16 +267,7 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
   }
   const artifacts = await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
     const buffers: ArrayBuffer[] = [];
-    for (const group of manifest) {
-      for (const file of group.paths) {
-        const weightsPath = path.join(dir, file);
-        if (!(await exists(weightsPath))) {
-          throw new Error(`${dir} is an incomplete saved model: missing ${file}`);
-        }
-        const bytes = await fs.readFile(weightsPath);
-        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      }
-    }
+    for (const group of manifest) buffers.push(await readWeightGroup(dir, modelPath, group));
     return [manifest.flatMap((group) => group.weights), tf.io.CompositeArrayBuffer.join(buffers)];
   });
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));

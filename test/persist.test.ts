@@ -157,6 +157,101 @@ test('loading a folder that is not a saved run says what is missing', async () =
   model.dispose();
 });
 
+test('weights of another architecture are refused, naming the file and both byte counts', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'run');
+  const lstmDir = path.join(parent, 'lstm');
+  const model = buildCrnn(crnnConfig);
+  const lstmConfig = resolveCrnnConfig({ ...crnnConfig, cell: 'lstm' });
+  const lstm = buildCrnn(lstmConfig);
+  await saveRun(dir, run(model));
+  await saveRun(lstmDir, { ...run(lstm), crnnConfig: lstmConfig });
+  const weightsPath = path.join(dir, 'weights.bin');
+  const expected = fs.statSync(weightsPath).size;
+  fs.copyFileSync(path.join(lstmDir, 'weights.bin'), weightsPath);
+  const actual = fs.statSync(weightsPath).size;
+  assert.ok(actual > expected);
+
+  const message = `${weightsPath} holds ${actual} bytes but ${path.join(dir, 'model.json')} describes ` +
+    `${expected}: another model's weights?`;
+  await assert.rejects(loadRun(dir), { message });
+  await assert.rejects(loadModel(dir), { message });
+  fs.truncateSync(weightsPath, expected - 4);
+  await assert.rejects(loadModel(dir), new RegExp(`holds ${expected - 4} bytes but .* describes ${expected}`));
+  [model, lstm].forEach((m) => m.dispose());
+});
+
+test('weights of the right size that are not numbers are refused, naming the file and the weight', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const weightsPath = path.join(dir, 'weights.bin');
+  const saved = fs.readFileSync(weightsPath);
+  // 0xFF bytes are NaNs as float32; random bytes hold NaN or infinity patterns almost surely.
+  fs.writeFileSync(weightsPath, Buffer.alloc(saved.length, 0xff));
+  const [first, second] = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights;
+  assert.equal(first.dtype, 'float32');
+  assert.equal(second.dtype, 'float32');
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadRun(dir), {
+    message: `${weightsPath}: weight ${first.name} holds NaN at index 0; ` +
+      'the file is damaged or is not this model\'s weights',
+  });
+  assert.equal(tf.memory().numTensors, before);
+
+  const infinite = Buffer.from(saved);
+  const firstBytes = first.shape.reduce((n: number, d: number) => n * d, 4);
+  infinite.writeFloatLE(-Infinity, firstBytes + 4);
+  fs.writeFileSync(weightsPath, infinite);
+  await assert.rejects(loadModel(dir), new RegExp(`weight ${second.name} holds -Infinity at index 1;`));
+  model.dispose();
+});
+
+test('an unreadable weights file is named in the error', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const weightsPath = path.join(dir, 'weights.bin');
+  fs.rmSync(weightsPath);
+  fs.mkdirSync(weightsPath);
+  await assert.rejects(loadModel(dir), new RegExp(`^Error: ${weightsPath} cannot be read: EISDIR`));
+  model.dispose();
+});
+
+test('quantized weights are sized by their stored dtype and load dequantized', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const modelPath = path.join(dir, 'model.json');
+  const weightsPath = path.join(dir, 'weights.bin');
+  const modelJson = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
+  const entry = modelJson.weightsManifest[0].weights[0];
+  const count = entry.shape.reduce((n: number, d: number) => n * d, 1);
+  const bytes = fs.readFileSync(weightsPath);
+  const kernel = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * 4));
+  // Store the first kernel as uint8 steps of `scale` above `min`, as the tfjs converter does.
+  const min = Math.min(...kernel);
+  const scale = (Math.max(...kernel) - min) / 255;
+  const quantized = Uint8Array.from(kernel, (v) => Math.round((v - min) / scale));
+  entry.quantization = { dtype: 'uint8', min, scale };
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  fs.writeFileSync(weightsPath, Buffer.concat([quantized, bytes.subarray(count * 4)]));
+
+  const loaded = await loadModel(dir);
+  const expected = model.getLayer('step0_conv1').getWeights()[0].dataSync();
+  const actual = loaded.getLayer('step0_conv1').getWeights()[0].dataSync();
+  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= scale, `kernel[${i}]`));
+
+  entry.quantization = { dtype: 'uint16', min, scale };
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  await assert.rejects(loadModel(dir), /another model's weights\?/);
+  entry.dtype = 'string';
+  delete entry.quantization;
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  await assert.rejects(loadModel(dir), new RegExp(`weight ${entry.name} is stored as "string"`));
+  [model, loaded].forEach((m) => m.dispose());
+});
+
 test('a hand-edited run.json with an invalid config is rejected when loading', async () => {
   const dir = path.join(tempDir(), 'run');
   const model = buildCrnn(crnnConfig);
