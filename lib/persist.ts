@@ -8,6 +8,12 @@
  * fallback backend. A save goes to a temporary sibling folder that replaces
  * the run folder only once complete: a failed save leaves the previous
  * checkpoint as it was.
+ *
+ * Replacing takes two renames: the old run folder `<name>` to
+ * `.<name>.saving-XXXXXX.previous`, then the new one `.<name>.saving-XXXXXX`
+ * to `<name>`. A process killed between them leaves no run folder, so
+ * loading and saving first put a complete `.previous` folder back; the next
+ * save removes the leftovers.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -61,10 +67,89 @@ export interface SaveRunOptions {
    * by plain file name (for example history.csv or charts).
    */
   files?: Record<string, string | Uint8Array>;
+  /**
+   * For tests only: called when the previous run has been moved aside and the
+   * new one not yet moved in, the one moment the run folder does not exist.
+   * Killing the process here leaves what a crash at that moment leaves.
+   */
+  betweenRenames?: () => void | Promise<void>;
 }
+
+/**
+ * Leftovers of a save younger than this are kept: they may belong to a save
+ * still running in another process. Two processes saving the same run is
+ * not supported (the CLI locks the run folder); this only keeps a stray one
+ * from deleting a live staging folder under the other's feet.
+ */
+const STALE_AFTER_MS = 60_000;
 
 async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(() => true, () => false);
+}
+
+interface SavingFolder {
+  path: string;
+  /** True for a run moved aside (`….previous`), false for a staging folder. */
+  previous: boolean;
+  mtimeMs: number;
+}
+
+/** The folders saves of `target` left beside it: `.<name>.saving-XXXXXX[.previous]`. */
+async function savingFolders(target: string): Promise<SavingFolder[]> {
+  const parent = path.dirname(target);
+  const name = path.basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^\\.${name}\\.saving-[A-Za-z0-9]{6}(\\.previous)?$`);
+  const found: SavingFolder[] = [];
+  for (const entry of await fs.readdir(parent).catch(() => [])) {
+    const match = pattern.exec(entry);
+    if (!match) continue;
+    const stat = await fs.lstat(path.join(parent, entry)).catch(() => undefined);
+    if (stat?.isDirectory()) {
+      found.push({ path: path.join(parent, entry), previous: match[1] !== undefined, mtimeMs: stat.mtimeMs });
+    }
+  }
+  return found;
+}
+
+/**
+ * Puts back the run a killed save moved aside: when `target` is missing, the
+ * newest (by mtime) `.previous` folder holding a complete model is renamed
+ * to `target`. Only `.previous` folders qualify: each is a run folder that
+ * was complete when it was moved aside, whereas a staging folder is a save
+ * that never finished (as far as its caller knows) and may be half-written.
+ * A `.previous` folder that is not complete (a crash while deleting it) is
+ * left alone.
+ */
+async function restoreMovedAside(target: string): Promise<void> {
+  if (await exists(target)) return;
+  const candidates = (await savingFolders(target)).filter((f) => f.previous)
+    .sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const candidate of candidates) {
+    if (!(await holdsCompleteModel(candidate.path))) continue;
+    try {
+      await fs.rename(candidate.path, target);
+    } catch (err) {
+      if (await exists(target)) return; // another process put it back first
+      throw new Error(`${target} is missing and its previous copy ${candidate.path} could not be ` +
+        `put back: ${(err as Error).message}`);
+    }
+    return;
+  }
+}
+
+/**
+ * Removes what killed saves of `target` left: staging folders, and runs
+ * moved aside, but those only while `target` exists so that the only copy
+ * of a run is never deleted. Folders changed in the last STALE_AFTER_MS are
+ * kept.
+ */
+async function removeStaleSavingFolders(target: string): Promise<void> {
+  const targetExists = await exists(target);
+  const now = Date.now();
+  for (const folder of await savingFolders(target)) {
+    if (now - folder.mtimeMs < STALE_AFTER_MS || (folder.previous && !targetExists)) continue;
+    await fs.rm(folder.path, { recursive: true, force: true });
+  }
 }
 
 /** Writes the model's artifacts as model.json + weights.bin into `dir`. */
@@ -101,7 +186,9 @@ function checkFileName(name: string): void {
  *
  * All or nothing: everything is written into a temporary sibling folder that
  * then takes the place of `dir`; the previous contents of `dir` are removed
- * only after that. If anything fails, `dir` is left as it was.
+ * only after that. If anything fails, `dir` is left as it was. If an earlier
+ * save was killed midway, its run moved aside is put back first and its
+ * leftovers more than a minute old are removed.
  * @throws Error when `dir` exists but is not a saved run (to avoid replacing
  *   an unrelated folder), or when writing fails.
  */
@@ -109,6 +196,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   const files = options.files ?? {};
   Object.keys(files).forEach(checkFileName);
   const target = path.resolve(dir);
+  await restoreMovedAside(target);
   if (await exists(target)) {
     const entries = await fs.readdir(target).catch(() => {
       throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
@@ -120,6 +208,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   }
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
+  await removeStaleSavingFolders(target);
   const staging = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.saving-`));
   try {
     await writeModel(run.model, staging);
@@ -138,7 +227,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
     for (const [name, contents] of Object.entries(files)) {
       await fs.writeFile(path.join(staging, name), contents);
     }
-    await replaceFolder(staging, target);
+    await replaceFolder(staging, target, options.betweenRenames);
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true });
     throw err;
@@ -146,14 +235,17 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
 }
 
 /** Moves `staging` to `target`, keeping the old `target` until the move succeeded. */
-async function replaceFolder(staging: string, target: string): Promise<void> {
+async function replaceFolder(staging: string, target: string,
+    betweenRenames?: () => void | Promise<void>): Promise<void> {
   if (!(await exists(target))) {
     await fs.rename(staging, target);
     return;
   }
+  // The name restoreMovedAside and removeStaleSavingFolders look for.
   const previous = `${staging}.previous`;
   await fs.rename(target, previous);
   try {
+    await betweenRenames?.();
     await fs.rename(staging, target);
   } catch (err) {
     await fs.rename(previous, target);
@@ -163,12 +255,119 @@ async function replaceFolder(staging: string, target: string): Promise<void> {
 }
 
 /**
+ * Bytes per stored value, by dtype (a quantized weight is stored in its
+ * quantization dtype). Strings have no fixed size and never occur in a layers
+ * model, so they are refused rather than guessed at.
+ */
+const BYTES_PER_VALUE: Record<string, number> = {
+  float32: 4, int32: 4, complex64: 8, bool: 1, uint8: 1, uint16: 2, float16: 2,
+};
+
+/** How many bytes one manifest entry takes in the weights data. */
+function weightBytes(entry: tfTypes.io.WeightsManifestEntry, modelPath: string): number {
+  const stored = entry.quantization?.dtype ?? entry.dtype;
+  const size = BYTES_PER_VALUE[stored];
+  if (size === undefined) {
+    throw new Error(`${modelPath}: weight ${entry.name} is stored as ${JSON.stringify(stored)}, ` +
+      'which has no fixed size; only numeric and bool weights can be loaded');
+  }
+  if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${modelPath}: weight ${entry.name} has an invalid shape ${JSON.stringify(entry.shape)}`);
+  }
+  return entry.shape.reduce((n, d) => n * d, 1) * size;
+}
+
+/**
+ * Reads one manifest group's weight files and checks them against the
+ * manifest: exactly the byte count it describes, and no NaN or infinity in
+ * float32 weights. tfjs checks neither: another architecture's larger file
+ * loads silently with the wrong values, and random bytes load as NaNs.
+ */
+async function readWeightGroup(dir: string, modelPath: string,
+    group: tfTypes.io.WeightsManifestConfig[number]): Promise<ArrayBuffer> {
+  if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
+    throw new Error(`${modelPath}: every weightsManifest group needs paths and weights`);
+  }
+  const expected = group.weights.reduce((n, entry) => n + weightBytes(entry, modelPath), 0);
+  const files = group.paths.map((file) => path.join(dir, file));
+  const parts: Uint8Array[] = [];
+  for (const [i, weightsPath] of files.entries()) {
+    if (!(await exists(weightsPath))) {
+      throw new Error(`${dir} is an incomplete saved model: missing ${group.paths[i]}`);
+    }
+    parts.push(await fs.readFile(weightsPath).catch((err: Error) => {
+      throw new Error(`${weightsPath} cannot be read: ${err.message}`);
+    }));
+  }
+  const named = files.join(' + ') || `the weights of ${modelPath}`;
+  const actual = parts.reduce((n, part) => n + part.byteLength, 0);
+  if (actual !== expected) {
+    throw new Error(`${named} holds ${actual} bytes but ${modelPath} describes ${expected}: ` +
+      'another model\'s weights?');
+  }
+  // A fresh buffer at offset 0, so float32 weights can be viewed in place.
+  const data = new Uint8Array(expected);
+  parts.reduce((at, part) => (data.set(part, at), at + part.byteLength), 0);
+  checkFinite(data.buffer, group.weights, named, modelPath);
+  return data.buffer;
+}
+
+/**
+ * Throws on the first NaN or infinity in an unquantized float32 weight:
+ * trained weights are finite (a diverged run is never saved), while random or
+ * overwritten bytes are almost surely not.
+ */
+function checkFinite(data: ArrayBuffer, entries: tfTypes.io.WeightsManifestEntry[],
+    named: string, modelPath: string): void {
+  let offset = 0;
+  for (const entry of entries) {
+    const bytes = weightBytes(entry, modelPath);
+    if (entry.dtype === 'float32' && entry.quantization === undefined) {
+      const values = offset % 4 === 0
+        ? new Float32Array(data, offset, bytes / 4) : new Float32Array(data.slice(offset, offset + bytes));
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i])) {
+          throw new Error(`${named}: weight ${entry.name} holds ${values[i]} at index ${i}; ` +
+            'the file is damaged or is not this model\'s weights');
+        }
+      }
+    }
+    offset += bytes;
+  }
+}
+
+/**
+ * Whether `dir` holds model.json and every weights file it lists, each of
+ * the size its manifest describes (what a folder being deleted lacks).
+ */
+async function holdsCompleteModel(dir: string): Promise<boolean> {
+  try {
+    const modelPath = path.join(dir, MODEL_FILE);
+    const modelJson: tfTypes.io.ModelJSON = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    for (const group of modelJson.weightsManifest) {
+      const expected = group.weights.reduce((n, entry) => n + weightBytes(entry, modelPath), 0);
+      let actual = 0;
+      for (const file of group.paths) actual += (await fs.stat(path.join(dir, file))).size;
+      if (actual !== expected) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Loads the model saved in `dir` (model.json + weight files), compiled and
- * with its Adam state when it was saved with one.
+ * with its Adam state when it was saved with one. When `dir` is missing
+ * because a save was killed midway, the run that save moved aside is put
+ * back first (see `saveRun`).
  * @param learningRate used to compile a model saved without training config.
- * @throws Error when `dir` is not a saved model folder or a file is missing.
+ * @throws Error when `dir` is not a saved model folder, or a weights file is
+ *   missing, unreadable, not the size its manifest describes, or holds NaN
+ *   or infinite float32 values (each error names the file).
  */
 export async function loadModel(dir: string, learningRate?: number): Promise<tfTypes.LayersModel> {
+  await restoreMovedAside(path.resolve(dir));
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   const modelPath = path.join(dir, MODEL_FILE);
   if (!(await exists(modelPath))) throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
@@ -183,16 +382,7 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
   }
   const artifacts = await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
     const buffers: ArrayBuffer[] = [];
-    for (const group of manifest) {
-      for (const file of group.paths) {
-        const weightsPath = path.join(dir, file);
-        if (!(await exists(weightsPath))) {
-          throw new Error(`${dir} is an incomplete saved model: missing ${file}`);
-        }
-        const bytes = await fs.readFile(weightsPath);
-        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      }
-    }
+    for (const group of manifest) buffers.push(await readWeightGroup(dir, modelPath, group));
     return [manifest.flatMap((group) => group.weights), tf.io.CompositeArrayBuffer.join(buffers)];
   });
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
@@ -202,11 +392,13 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
 
 /**
  * Loads a run saved by `saveRun`: the compiled model, its configs, task,
- * history and where and when it was trained.
+ * history and where and when it was trained. Like `loadModel`, puts back a
+ * run that a killed save left moved aside.
  * @throws Error when `dir` is not a saved run or its files are damaged.
  */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   const runPath = path.join(dir, RUN_FILE);
+  await restoreMovedAside(path.resolve(dir));
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   if (!(await exists(path.join(dir, MODEL_FILE)))) {
     throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);

@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -111,10 +112,143 @@ test('saving over a saved run replaces it completely', async () => {
   assert.deepEqual(fs.readdirSync(path.dirname(dir)), ['run']);
   const loaded = await loadRun(dir);
   assert.equal(loaded.task, 'sum');
-  const kernel = (m: tfTypes.LayersModel) => m.getLayer('step0_conv1').getWeights()[0].arraySync();
   assert.deepEqual(kernel(loaded.model), kernel(second));
   [first, second, loaded.model].forEach((m) => m.dispose());
 });
+
+const kernel = (m: tfTypes.LayersModel) => m.getLayer('step0_conv1').getWeights()[0].arraySync();
+
+interface KilledSave {
+  /** Holds what the killed save left: no `run`, and its two `.run.saving-…` folders. */
+  parent: string;
+  /** The model of the completed save before the killed one. */
+  first: tfTypes.LayersModel;
+  firstWeights: Buffer;
+}
+
+let killedSaveOnce: Promise<KilledSave> | undefined;
+
+/**
+ * A copy of the folder a save over a saved run leaves when its process is
+ * killed between the two renames. A child process SIGKILLs itself there, so
+ * no catch or finally block runs, exactly as in a crash; made once, copied
+ * for each test.
+ */
+async function killedSave(): Promise<KilledSave> {
+  killedSaveOnce ??= (async () => {
+    const parent = tempDir();
+    const dir = path.join(parent, 'run');
+    const first = await trainedModel();
+    await saveRun(dir, run(first));
+    const firstWeights = fs.readFileSync(path.join(dir, 'weights.bin'));
+    const lib = path.join(__dirname, '..', 'lib');
+    const script = `
+      const { saveRun } = require(${JSON.stringify(path.join(lib, 'persist'))});
+      const { buildCrnn } = require(${JSON.stringify(path.join(lib, 'model'))});
+      const run = ${JSON.stringify({ crnnConfig, trainConfig, task: 'sum', history })};
+      saveRun(${JSON.stringify(dir)}, { ...run, model: buildCrnn(run.crnnConfig) }, {
+        betweenRenames: () => { process.kill(process.pid, 'SIGKILL'); return new Promise(() => {}); },
+      }).then(() => console.log('the save completed'));`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.signal, 'SIGKILL', child.stderr + child.stdout);
+    return { parent, first, firstWeights };
+  })();
+  const { parent, ...rest } = await killedSaveOnce;
+  const copy = tempDir();
+  fs.cpSync(parent, copy, { recursive: true, preserveTimestamps: true });
+  return { parent: copy, ...rest };
+}
+after(async () => (await killedSaveOnce)?.first.dispose());
+
+function predictions(model: tfTypes.LayersModel, xs: tfTypes.Tensor): unknown {
+  return tf.tidy(() => (model.predict(xs) as tfTypes.Tensor).arraySync());
+}
+
+test('a save killed between its two renames loses nothing: loading puts the previous run back', async () => {
+  const { parent, first, firstWeights } = await killedSave();
+  const dir = path.join(parent, 'run');
+  const [staging, previous] = fs.readdirSync(parent).sort();
+  assert.match(staging, /^\.run\.saving-[A-Za-z0-9]{6}$/);
+  assert.equal(previous, `${staging}.previous`);
+
+  const loaded = await loadRun(dir);
+  assert.equal(loaded.task, 'difference');
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'weights.bin')), firstWeights);
+  const xs = tf.randomUniform([2, 2, 28, 28, 1]);
+  assert.deepEqual(predictions(loaded.model, xs), predictions(first, xs));
+  // The newer save in the staging folder never finished as far as its caller knows: it is not used.
+  assert.deepEqual(fs.readdirSync(parent).sort(), [staging, 'run']);
+
+  const again = await killedSave();
+  const model = await loadModel(path.join(again.parent, 'run'));
+  assert.deepEqual(predictions(model, xs), predictions(first, xs));
+  tf.dispose(xs);
+  [loaded.model, model].forEach((m) => m.dispose());
+});
+
+test('saving after a killed save puts the previous run back first, then removes the stale leftovers', async () => {
+  const { parent, firstWeights } = await killedSave();
+  const dir = path.join(parent, 'run');
+  const minutesAgo = Date.now() / 1000 - 120;
+  for (const name of fs.readdirSync(parent)) fs.utimesSync(path.join(parent, name), minutesAgo, minutesAgo);
+  // A recent staging folder may be a save running in another process: it is kept.
+  const live = '.run.saving-Live01';
+  fs.mkdirSync(path.join(parent, live));
+
+  // A save that fails after the clean-up leaves the previous run in place.
+  const second = buildCrnn(crnnConfig);
+  await assert.rejects(saveRun(dir, run(second), { files: { 'bad.txt': 42 as unknown as string } }));
+  assert.deepEqual(fs.readdirSync(parent).sort(), [live, 'run']);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'weights.bin')), firstWeights);
+
+  await saveRun(dir, { ...run(second), task: 'sum' });
+  assert.deepEqual(fs.readdirSync(parent).sort(), [live, 'run']);
+  const loaded = await loadRun(dir);
+  assert.equal(loaded.task, 'sum');
+  assert.deepEqual(kernel(loaded.model), kernel(second));
+  [second, loaded.model].forEach((m) => m.dispose());
+});
+
+test('only a complete moved-aside run is put back, the newest first, and the only copy is never deleted',
+  async () => {
+    const parent = tempDir();
+    const dir = path.join(parent, 'run');
+    const models = Array.from({ length: 4 }, () => buildCrnn(crnnConfig));
+    // Four saves left behind as killed saves leave them, oldest first: two complete runs moved
+    // aside, a newer one moved aside but half deleted, and a staging folder.
+    const [older, newer, halfDeleted, staging] =
+      ['.run.saving-aaaaaa.previous', '.run.saving-bbbbbb.previous', '.run.saving-cccccc.previous',
+        '.run.saving-dddddd'].map((name) => path.join(parent, name));
+    const now = Date.now() / 1000;
+    for (const [i, folder] of [older, newer, halfDeleted, staging].entries()) {
+      await saveRun(folder, run(models[i]));
+      fs.utimesSync(folder, now - 3600 + i * 60, now - 3600 + i * 60);
+    }
+    fs.rmSync(path.join(halfDeleted, 'weights.bin'));
+    fs.utimesSync(halfDeleted, now, now);
+    const loadedKernel = async () => {
+      const { model } = await loadRun(dir);
+      const values = kernel(model);
+      model.dispose();
+      return values;
+    };
+
+    assert.deepEqual(await loadedKernel(), kernel(models[1]));
+    fs.rmSync(dir, { recursive: true });
+    assert.deepEqual(await loadedKernel(), kernel(models[0]));
+    fs.rmSync(dir, { recursive: true });
+    await assert.rejects(loadRun(dir), /run does not exist/);
+    assert.deepEqual(fs.readdirSync(parent).sort(), [path.basename(halfDeleted), path.basename(staging)]);
+
+    // Saving removes the old staging folder but keeps the moved-aside one while no run folder
+    // exists; the save after that, with the run folder in place, removes it.
+    fs.utimesSync(halfDeleted, now - 3600, now - 3600);
+    await saveRun(dir, run(models[3]));
+    assert.deepEqual(fs.readdirSync(parent).sort(), [path.basename(halfDeleted), 'run']);
+    await saveRun(dir, run(models[3]));
+    assert.deepEqual(fs.readdirSync(parent), ['run']);
+    models.forEach((m) => m.dispose());
+  });
 
 test('refuses to replace a folder that is not a saved run, or to write where a file is', async () => {
   const parent = tempDir();
@@ -155,6 +289,101 @@ test('loading a folder that is not a saved run says what is missing', async () =
   fs.writeFileSync(path.join(dir, 'model.json'), '{not json');
   await assert.rejects(loadModel(dir), /model.json is not valid JSON/);
   model.dispose();
+});
+
+test('weights of another architecture are refused, naming the file and both byte counts', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'run');
+  const lstmDir = path.join(parent, 'lstm');
+  const model = buildCrnn(crnnConfig);
+  const lstmConfig = resolveCrnnConfig({ ...crnnConfig, cell: 'lstm' });
+  const lstm = buildCrnn(lstmConfig);
+  await saveRun(dir, run(model));
+  await saveRun(lstmDir, { ...run(lstm), crnnConfig: lstmConfig });
+  const weightsPath = path.join(dir, 'weights.bin');
+  const expected = fs.statSync(weightsPath).size;
+  fs.copyFileSync(path.join(lstmDir, 'weights.bin'), weightsPath);
+  const actual = fs.statSync(weightsPath).size;
+  assert.ok(actual > expected);
+
+  const message = `${weightsPath} holds ${actual} bytes but ${path.join(dir, 'model.json')} describes ` +
+    `${expected}: another model's weights?`;
+  await assert.rejects(loadRun(dir), { message });
+  await assert.rejects(loadModel(dir), { message });
+  fs.truncateSync(weightsPath, expected - 4);
+  await assert.rejects(loadModel(dir), new RegExp(`holds ${expected - 4} bytes but .* describes ${expected}`));
+  [model, lstm].forEach((m) => m.dispose());
+});
+
+test('weights of the right size that are not numbers are refused, naming the file and the weight', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const weightsPath = path.join(dir, 'weights.bin');
+  const saved = fs.readFileSync(weightsPath);
+  // 0xFF bytes are NaNs as float32; random bytes hold NaN or infinity patterns almost surely.
+  fs.writeFileSync(weightsPath, Buffer.alloc(saved.length, 0xff));
+  const [first, second] = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')).weightsManifest[0].weights;
+  assert.equal(first.dtype, 'float32');
+  assert.equal(second.dtype, 'float32');
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadRun(dir), {
+    message: `${weightsPath}: weight ${first.name} holds NaN at index 0; ` +
+      'the file is damaged or is not this model\'s weights',
+  });
+  assert.equal(tf.memory().numTensors, before);
+
+  const infinite = Buffer.from(saved);
+  const firstBytes = first.shape.reduce((n: number, d: number) => n * d, 4);
+  infinite.writeFloatLE(-Infinity, firstBytes + 4);
+  fs.writeFileSync(weightsPath, infinite);
+  await assert.rejects(loadModel(dir), new RegExp(`weight ${second.name} holds -Infinity at index 1;`));
+  model.dispose();
+});
+
+test('an unreadable weights file is named in the error', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const weightsPath = path.join(dir, 'weights.bin');
+  fs.rmSync(weightsPath);
+  fs.mkdirSync(weightsPath);
+  await assert.rejects(loadModel(dir), new RegExp(`^Error: ${weightsPath} cannot be read: EISDIR`));
+  model.dispose();
+});
+
+test('quantized weights are sized by their stored dtype and load dequantized', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const modelPath = path.join(dir, 'model.json');
+  const weightsPath = path.join(dir, 'weights.bin');
+  const modelJson = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
+  const entry = modelJson.weightsManifest[0].weights[0];
+  const count = entry.shape.reduce((n: number, d: number) => n * d, 1);
+  const bytes = fs.readFileSync(weightsPath);
+  const kernel = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + count * 4));
+  // Store the first kernel as uint8 steps of `scale` above `min`, as the tfjs converter does.
+  const min = Math.min(...kernel);
+  const scale = (Math.max(...kernel) - min) / 255;
+  const quantized = Uint8Array.from(kernel, (v) => Math.round((v - min) / scale));
+  entry.quantization = { dtype: 'uint8', min, scale };
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  fs.writeFileSync(weightsPath, Buffer.concat([quantized, bytes.subarray(count * 4)]));
+
+  const loaded = await loadModel(dir);
+  const expected = model.getLayer('step0_conv1').getWeights()[0].dataSync();
+  const actual = loaded.getLayer('step0_conv1').getWeights()[0].dataSync();
+  actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= scale, `kernel[${i}]`));
+
+  entry.quantization = { dtype: 'uint16', min, scale };
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  await assert.rejects(loadModel(dir), /another model's weights\?/);
+  entry.dtype = 'string';
+  delete entry.quantization;
+  fs.writeFileSync(modelPath, JSON.stringify(modelJson));
+  await assert.rejects(loadModel(dir), new RegExp(`weight ${entry.name} is stored as "string"`));
+  [model, loaded].forEach((m) => m.dispose());
 });
 
 test('a hand-edited run.json with an invalid config is rejected when loading', async () => {
