@@ -17,6 +17,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { tf, backend } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig, History, TrainConfig } from './types';
@@ -209,7 +210,10 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
   await removeStaleSavingFolders(target);
-  const staging = await fs.mkdtemp(path.join(parent, `.${path.basename(target)}.saving-`));
+  // Not mkdtemp, which makes 0700 folders: the run folder gets mkdir's usual mode.
+  const suffix = randomBytes(6).toString('base64url').replace(/[-_]/g, '0').slice(0, 6);
+  const staging = path.join(parent, `.${path.basename(target)}.saving-${suffix}`);
+  await fs.mkdir(staging);
   try {
     await writeModel(run.model, staging);
     const record: RunRecord = {

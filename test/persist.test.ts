@@ -410,3 +410,13 @@ test('historyCsv writes one row per step with the evaluations alongside', () => 
     '',
   ].join('\n'));
 });
+
+test('a saved run folder gets the mode a plain mkdir gives, not a private 0700', async () => {
+  const parent = tempDir();
+  const model = await trainedModel();
+  await saveRun(path.join(parent, 'run'), run(model));
+  fs.mkdirSync(path.join(parent, 'plain'));
+  const mode = (name: string) => fs.statSync(path.join(parent, name)).mode & 0o777;
+  assert.equal(mode('run'), mode('plain'));
+  model.dispose();
+});
