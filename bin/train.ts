@@ -67,7 +67,8 @@ function buildProgram(): Command {
     .option('--learning-rate <x>', 'Adam learning rate', decimal, d.learningRate)
     .option('--eval-every <n>', 'steps between evaluations on the fixed test sequences', integer, d.evalEvery)
     .option('--eval-size <n>', 'sequences in the fixed evaluation set (from the test split)', integer, d.evalSize)
-    .option('--seed <n>', 'seed of the batches and of the evaluation set', integer, d.seed)
+    .option('--seed <n>', 'the run\'s seed: initial weights and the order of the batches', integer, d.seed)
+    .option('--eval-seed <n>', 'seed of the fixed evaluation set', integer, d.evalSeed)
     .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
     .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%')
       .choices([...lrSchedules]).default(d.lrSchedule))
@@ -85,7 +86,7 @@ function buildProgram(): Command {
 interface CliOptions {
   steps: number; batchSize: number; seqLength: number; task: string; cell: CrnnConfig['cell'];
   hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
-  learningRate: number; evalEvery: number; evalSize: number; seed: number;
+  learningRate: number; evalEvery: number; evalSize: number; seed: number; evalSeed: number;
   targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; engine: TrainConfig['engine']; data: string; out?: string; progress: boolean;
   plot?: boolean;
 }
@@ -93,7 +94,7 @@ interface CliOptions {
 /** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
 const flagOf: Record<string, string> = {
   numSteps: '--steps', batchSize: '--batch-size', evalEvery: '--eval-every', evalSize: '--eval-size',
-  seed: '--seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
+  seed: '--seed', evalSeed: '--eval-seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
   hiddenSize: '--hidden-size', filters: '--filters', denseUnits: '--dense-units',
   learningRate: '--learning-rate', lrSchedule: '--lr-schedule', engine: '--engine',
 };
@@ -157,7 +158,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     trainConfig = resolveTrainConfig({
       numSteps: opts.steps, batchSize: opts.batchSize, evalEvery: opts.evalEvery,
-      evalSize: opts.evalSize, seed: opts.seed, targetAccuracy: opts.targetAccuracy,
+      evalSize: opts.evalSize, seed: opts.seed, evalSeed: opts.evalSeed, targetAccuracy: opts.targetAccuracy,
       lrSchedule: opts.lrSchedule, engine: opts.engine,
     });
     crnnPartial = {
@@ -196,7 +197,7 @@ async function main(argv: string[]): Promise<void> {
     return fail(`--out: ${(err as Error).message}`);
   }
   keepTrainingWhenOutputCloses();
-  const model = buildCrnn(crnnConfig);
+  const model = buildCrnn(crnnConfig, { seed: trainConfig.seed });
   const noGraph = graphEngineSupport(model);
   if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
   const engine = trainConfig.engine === 'eager' || noGraph !== null ? 'eager' : 'graph';

@@ -35,6 +35,7 @@ export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
   evalEvery: 100,
   evalSize: 10000,
   seed: 42,
+  evalSeed: 42,
   targetAccuracy: undefined,
   lrSchedule: 'cosine',
   engine: 'auto',
@@ -122,8 +123,10 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   checkInteger(what, 'batchSize', config.batchSize, 1);
   checkInteger(what, 'evalEvery', config.evalEvery, 1);
   checkInteger(what, 'evalSize', config.evalSize, 1);
-  if (typeof config.seed !== 'number' || !Number.isSafeInteger(config.seed)) {
-    throw new Error(`${what}.seed must be an integer, got ${describe(config.seed)}`);
+  for (const field of ['seed', 'evalSeed'] as const) {
+    if (typeof config[field] !== 'number' || !Number.isSafeInteger(config[field])) {
+      throw new Error(`${what}.${field} must be an integer, got ${describe(config[field])}`);
+    }
   }
   const target = config.targetAccuracy;
   if (target !== undefined && (typeof target !== 'number' || !(target > 0 && target <= 1))) {

@@ -38,6 +38,8 @@ export {
 } from './evaluate';
 export type { Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
+export { describeEnvironment } from './environment';
+export type { RunEnvironment } from './environment';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist';
 
 export {

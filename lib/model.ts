@@ -12,10 +12,14 @@
 import { tf } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig } from './types';
-import { resolveCrnnConfig } from './config';
+import { defaultTrainConfig, resolveCrnnConfig } from './config';
+import { deriveSeed } from './random';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type SymbolicTensor = tfTypes.SymbolicTensor;
+
+/** The initialiser seed of a weight, by its layer (and weight) name. */
+type LayerSeeds = (name: string) => number;
 
 // tfjs's gradient of unstack (kernel 'Unpack') stacks the gradients of the
 // slices, but with a single slice tfjs hands over that slice's gradient bare,
@@ -212,9 +216,10 @@ tf.serialization.registerClass(UnfoldTime);
  * dense layer with TF1's `variance_scaling_initializer()` (truncated normal,
  * stddev √(1.3·2 / fanIn), which tfjs writes as scale 2.6).
  */
-function cnnLayers(config: CrnnConfig, prefix: string): tfTypes.layers.Layer[] {
+function cnnLayers(config: CrnnConfig, prefix: string, seeds: LayerSeeds): tfTypes.layers.Layer[] {
   const conv = (filters: number, name: string) => tf.layers.conv2d({
     name, filters, kernelSize: 3, strides: 1, padding: 'same', activation: 'elu',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds(name) }),
   });
   return [
     conv(config.filters[0], `${prefix}_conv1`),
@@ -227,7 +232,7 @@ function cnnLayers(config: CrnnConfig, prefix: string): tfTypes.layers.Layer[] {
       units: config.denseUnits,
       activation: 'elu',
       kernelInitializer: tf.initializers.varianceScaling({
-        scale: 2.6, mode: 'fanIn', distribution: 'normal',
+        scale: 2.6, mode: 'fanIn', distribution: 'normal', seed: seeds(`${prefix}_dense`),
       }),
     }),
   ];
@@ -238,11 +243,11 @@ function applyLayers(layers: tfTypes.layers.Layer[], input: SymbolicTensor): Sym
 }
 
 /** [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN per time step. */
-function perStepFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTensor {
+function perStepFeatures(config: CrnnConfig, input: SymbolicTensor, seeds: LayerSeeds): SymbolicTensor {
   const { seqLength, denseUnits } = config;
   const steps = Array.from({ length: seqLength }, (_, t) => {
     const image = new TimeStepSlice({ name: `step${t}_slice`, step: t }).apply(input) as SymbolicTensor;
-    const features = applyLayers(cnnLayers(config, `step${t}`), image);
+    const features = applyLayers(cnnLayers(config, `step${t}`, seeds), image);
     return tf.layers.reshape({ name: `step${t}_expand`, targetShape: [1, denseUnits] })
       .apply(features) as SymbolicTensor;
   });
@@ -254,20 +259,22 @@ function perStepFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTen
  * [batch, seqLength, h, w, 1] → [batch, seqLength, denseUnits] with one CNN for all steps:
  * time folded into the batch ([batch·seqLength, h, w, 1]), the CNN, then unfolded.
  */
-function sharedFeatures(config: CrnnConfig, input: SymbolicTensor): SymbolicTensor {
+function sharedFeatures(config: CrnnConfig, input: SymbolicTensor, seeds: LayerSeeds): SymbolicTensor {
   const images = new FoldTime({ name: 'fold_time' }).apply(input) as SymbolicTensor;
-  const features = applyLayers(cnnLayers(config, 'shared'), images);
+  const features = applyLayers(cnnLayers(config, 'shared', seeds), images);
   return new UnfoldTime({ name: 'unfold_time', seqLength: config.seqLength }).apply(features) as SymbolicTensor;
 }
 
-function recurrentLayer(config: CrnnConfig): tfTypes.layers.Layer {
+function recurrentLayer(config: CrnnConfig, seeds: LayerSeeds): tfTypes.layers.Layer {
   // TF1's RNN cells initialise [input; state] → state with one Glorot-uniform
   // matrix; Glorot for the recurrent kernel too stays close to that and avoids
   // tfjs's slow orthogonal initialiser.
+  const name = `rnn_${config.cell}`;
   const args = {
-    name: `rnn_${config.cell}`,
+    name,
     units: config.hiddenSize,
-    recurrentInitializer: 'glorotUniform' as const,
+    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds(`${name}/kernel`) }),
+    recurrentInitializer: tf.initializers.glorotUniform({ seed: seeds(`${name}/recurrent_kernel`) }),
     returnSequences: false,
   };
   switch (config.cell) {
@@ -308,9 +315,19 @@ export function disposeCrnn(model: tfTypes.LayersModel | undefined | null): void
   }
 }
 
+/** Options of {@link buildCrnn}. */
+export interface BuildOptions {
+  /**
+   * The run's seed (default `defaultTrainConfig.seed`, 42). Each layer's
+   * initialiser gets its own seed derived from it and the layer's name, so
+   * the same seed builds the same weights, whatever else changes.
+   */
+  seed?: number;
+}
+
 /**
  * Builds and compiles the CRNN. Missing config fields take the article's values
- * (see `defaultCrnnConfig`).
+ * (see `defaultCrnnConfig`); the initial weights are decided by `options.seed`.
  *
  * Input `digit_sequence`: [batch, seqLength, height, width, 1] float32.
  * Output `class_probabilities`: [batch, numClasses] softmax probabilities.
@@ -320,13 +337,17 @@ export function disposeCrnn(model: tfTypes.LayersModel | undefined | null): void
  * (`shared_conv1`, …) reads all steps at once, time folded into the batch.
  * @throws Error naming the field of an invalid config.
  */
-export function buildCrnn(config: Partial<CrnnConfig> = {}): tfTypes.LayersModel {
+export function buildCrnn(config: Partial<CrnnConfig> = {}, options: BuildOptions = {}): tfTypes.LayersModel {
   const c = resolveCrnnConfig(config);
+  const seed = options.seed ?? defaultTrainConfig.seed;
+  if (!Number.isSafeInteger(seed)) throw new Error(`buildCrnn: seed must be an integer, got ${String(seed)}`);
+  const seeds: LayerSeeds = (name) => deriveSeed(seed, name);
   const input = tf.input({ name: 'digit_sequence', shape: [c.seqLength, c.height, c.width, 1] });
-  const features = c.sharedCnn ? sharedFeatures(c, input) : perStepFeatures(c, input);
-  const lastOutput = recurrentLayer(c).apply(features) as SymbolicTensor;
+  const features = c.sharedCnn ? sharedFeatures(c, input, seeds) : perStepFeatures(c, input, seeds);
+  const lastOutput = recurrentLayer(c, seeds).apply(features) as SymbolicTensor;
   const output = tf.layers.dense({
     name: 'class_probabilities', units: c.numClasses, activation: 'softmax',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: seeds('class_probabilities') }),
   }).apply(lastOutput) as SymbolicTensor;
   const model = tf.model({
     name: `crnn_${c.cell}_${c.sharedCnn ? 'shared' : 'per_step'}_cnn`,

@@ -23,6 +23,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig, History, TrainConfig } from './types';
 import { compileCrnn } from './model';
 import { resolveCrnnConfig, resolveTrainConfig } from './config';
+import { describeEnvironment, type RunEnvironment } from './environment';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
@@ -55,6 +56,8 @@ export interface RunRecord {
   backend: string;
   /** ISO date of the save. */
   savedAt: string;
+  /** The machine and software of the process that trained and saved the run. */
+  environment?: RunEnvironment;
 }
 
 /** A loaded run: the compiled model and its record. */
@@ -226,6 +229,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
       ...(run.dataSource !== undefined ? { dataSource: run.dataSource } : {}),
       backend: backend.name,
       savedAt: new Date().toISOString(),
+      environment: describeEnvironment(),
     };
     await fs.writeFile(path.join(staging, RUN_FILE), JSON.stringify(record, null, 1));
     for (const [name, contents] of Object.entries(files)) {
@@ -419,7 +423,9 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   }
   // Re-validate: a hand-edited run.json should fail here, not during training.
   const crnnConfig = resolveCrnnConfig(record.crnnConfig);
-  const trainConfig = resolveTrainConfig(record.trainConfig);
+  // Runs saved before evalSeed existed drew their evaluation set from `seed`.
+  const saved: Partial<TrainConfig> = record.trainConfig ?? {};
+  const trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
   const model = await loadModel(dir, crnnConfig.learningRate);
   return { ...record, crnnConfig, trainConfig, model };
 }

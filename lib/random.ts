@@ -46,3 +46,12 @@ export function shuffleInPlace<T extends { length: number; [i: number]: unknown 
   }
   return items;
 }
+
+/**
+ * A seed for one consumer of randomness (a layer's initialiser, say), derived
+ * from the run's seed and the consumer's name: each gets its own stream, and
+ * the same run seed gives the same seeds on every run and machine.
+ */
+export function deriveSeed(seed: number | string, name: string): number {
+  return seedrandom(`${seed}/${name}`).int32() >>> 0;
+}

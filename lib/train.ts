@@ -211,8 +211,8 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
  * Trains `model` for `numSteps` steps of `batchSize` fresh random sequences
  * from `data.train`, evaluating every `evalEvery` steps (and after the last
  * step) on `evalSize` fixed sequences from `data.test`. Missing settings take
- * the article's values (see `defaultTrainConfig`); `seed` fixes both the
- * batches and the evaluation set. With `numSteps: 0` the untrained model is
+ * the article's values (see `defaultTrainConfig`); `seed` fixes the
+ * batches and `evalSeed` the evaluation set. With `numSteps: 0` the untrained model is
  * evaluated once, at step 0.
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
@@ -241,10 +241,13 @@ export async function trainSteps(
   const baseLearningRate = optimizer.learningRate;
 
   const rng = createRng(config.seed);
-  const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.seed });
+  const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine);
-  const history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0, engine: engine.name };
+  const history: History = {
+    steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
+    engine: engine.name,
+  };
   const diverged = divergenceWatch(task.numClasses);
   const start = performance.now();
 
@@ -280,6 +283,7 @@ export async function trainSteps(
       const record: StepRecord = { step, loss: values[0], accuracy: values[1] };
       if (diverged(record.loss)) {
         history.elapsedMs = performance.now() - start;
+        history.endedAt = new Date().toISOString();
         throw new TrainingDivergedError(step, record.loss, history, divergenceLossLimit(task.numClasses));
       }
       history.steps.push(record);
@@ -296,5 +300,6 @@ export async function trainSteps(
     engine.finish();
   }
   history.elapsedMs = performance.now() - start;
+  history.endedAt = new Date().toISOString();
   return history;
 }

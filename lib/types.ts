@@ -71,7 +71,13 @@ export interface TrainConfig {
   batchSize: number;      // 128
   evalEvery: number;      // 100
   evalSize: number;       // 10000 sequences in the fixed evaluation set
+  /** The run's seed: initial weights (see `buildCrnn`) and the order of the training batches. */
   seed: number;           // 42
+  /**
+   * Seed of the fixed evaluation set, apart from the run's seed so that runs
+   * of different seeds are measured on the same sequences.
+   */
+  evalSeed: number;       // 42
   /** Stop early once the fixed-set accuracy reaches this (0..1); undefined: never. */
   targetAccuracy?: number;
   /**
@@ -97,6 +103,9 @@ export interface History {
   /** Why training ended: 'completed', 'target-reached' or 'stopped'. */
   endReason: 'completed' | 'target-reached' | 'stopped';
   elapsedMs: number;
+  /** ISO times at which training started and ended. */
+  startedAt?: string;
+  endedAt?: string;
   /** The engine that ran the steps. */
   engine?: 'graph' | 'eager';
 }

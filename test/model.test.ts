@@ -203,3 +203,23 @@ test('the shared CNN reads every step as if applied to each step on its own', ()
   xs.dispose();
   model.dispose();
 });
+
+test('the seed decides the initial weights: the same seed builds the same model, each layer its own draw', () => {
+  const small: Partial<CrnnConfig> = { filters: [4, 4], denseUnits: 8, hiddenSize: 8, cell: 'lstm' };
+  // In build order: step0_conv1/kernel first, step1_conv1/kernel third.
+  const weights = (seed: number) => {
+    const model = buildCrnn(small, { seed });
+    const values = model.getWeights().map((w) => Array.from(w.dataSync()));
+    assert.deepEqual([model.weights[0].originalName, model.weights[2].originalName],
+      ['step0_conv1/kernel', 'step1_conv1/kernel']);
+    model.dispose();
+    return values;
+  };
+  const first = weights(7);
+  assert.deepEqual(weights(7), first);
+  const other = weights(8);
+  assert.notDeepEqual(other[0], first[0]);
+  // The two steps' CNNs start apart, as unseeded ones would.
+  assert.notDeepEqual(first[0], first[2]);
+  assert.throws(() => buildCrnn(small, { seed: 1.5 }), /seed must be an integer, got 1.5/);
+});

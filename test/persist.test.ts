@@ -420,3 +420,22 @@ test('a saved run folder gets the mode a plain mkdir gives, not a private 0700',
   assert.equal(mode('run'), mode('plain'));
   model.dispose();
 });
+
+test('run.json records the machine and software the run trained on', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = await trainedModel();
+  process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
+  await saveRun(dir, run(model));
+  const { environment } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal(environment.node, process.version);
+  assert.equal(environment.tfjs, tf.version['tfjs-core']);
+  assert.equal(environment.backend, tf.getBackend());
+  if (environment.backend === 'tensorflow') assert.match(environment.libtensorflow, /^\d+\.\d+\.\d+/);
+  assert.equal(environment.cpu.cores, os.availableParallelism());
+  assert.ok(Array.isArray(environment.cpu.flags));
+  if (fs.existsSync('/proc/cpuinfo') && fs.readFileSync('/proc/cpuinfo', 'utf8').includes(' avx2')) assert.ok(environment.cpu.flags.includes('avx2'));
+  assert.equal(environment.tfEnvironment.TF_ENABLE_ONEDNN_OPTS, process.env.TF_ENABLE_ONEDNN_OPTS);
+  // The tests run in a git checkout (CI clones one): the commit is recorded.
+  assert.match(environment.gitCommit, /^[0-9a-f]{40}(-dirty)?$/);
+  model.dispose();
+});

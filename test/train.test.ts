@@ -19,7 +19,7 @@ const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, e
 
 test('the default training config is the article\'s schedule with a cosine learning rate', () => {
   assert.deepEqual(resolveTrainConfig(), {
-    numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, targetAccuracy: undefined,
+    numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, evalSeed: 42, targetAccuracy: undefined,
     lrSchedule: 'cosine', engine: 'auto',
   });
   assert.ok(Object.isFrozen(defaultTrainConfig));
@@ -274,3 +274,19 @@ test('sequences of a single image train on both engines', async () => {
     model.dispose();
   }
 });
+
+for (const engine of ['graph', 'eager'] as const) {
+  test(`the same seed gives the same history to the last float, another seed another one (${engine} engine)`,
+    async () => {
+      const run = async (seed: number) => {
+        const model = buildCrnn(tiny, { seed });
+        const history = await trainSteps(model, data, { ...quick, engine, seed, numSteps: 8, evalEvery: 4 });
+        model.dispose();
+        return { steps: history.steps, evals: history.evals };
+      };
+      const first = await run(5);
+      assert.deepEqual(await run(5), first);
+      const other = await run(6);
+      assert.notDeepEqual(other.steps.map((r) => r.loss), first.steps.map((r) => r.loss));
+    });
+}

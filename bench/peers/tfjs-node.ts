@@ -169,7 +169,8 @@ async function toTarget(lib: Lib, model: LayersModel, options: PeerOptions, engi
   const data = lib.data.loadMnist();
   const history = await lib.train.trainSteps(model, data, {
     seqLength: options.seqLength, task: 'difference', numSteps: options.steps, batchSize: options.batchSize,
-    evalEvery: options.evalEvery, evalSize: options.evalSize, seed: options.seed, targetAccuracy: options.target,
+    evalEvery: options.evalEvery, evalSize: options.evalSize, seed: options.seed, evalSeed: options.seed,
+    targetAccuracy: options.target,
     // The article's constant rate, as in the Python peers: the library's cosine
     // default depends on the step cap and would make the comparison unequal.
     lrSchedule: 'constant',

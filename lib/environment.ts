@@ -1,0 +1,92 @@
+/**
+ * Where a run ran, recorded in its run.json: two runs with the same seed give
+ * the same history on the same machine and engine, but float results differ
+ * in the last bits between CPUs (AVX2 or AVX-512 kernels), libtensorflow
+ * versions and oneDNN settings, so these are part of the record.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as os from 'node:os';
+import path from 'node:path';
+import { tf, backend } from './tf';
+
+/** The CPU features that decide which TensorFlow kernels run. */
+const CPU_FEATURES = [
+  'sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16',
+  'amx_int8',
+] as const;
+
+/** Environment variables that change what TensorFlow computes or how fast. */
+const TF_VARIABLE = /^(TF_|OMP_|MKL_|ONEDNN_|DNNL_|CRNN_BACKEND$)/;
+
+/** The machine and software a run ran on. */
+export interface RunEnvironment {
+  node: string;
+  /** tfjs-core's version. */
+  tfjs: string;
+  /** The native TensorFlow library's version, when the native backend is in use. */
+  libtensorflow: string | null;
+  /** The tfjs backend: 'tensorflow' (native) or 'cpu' (pure JavaScript). */
+  backend: string;
+  cpu: {
+    model: string;
+    /** The CPU_FEATURES this CPU has (from /proc/cpuinfo; empty elsewhere). */
+    flags: string[];
+    /** Cores Node may use. */
+    cores: number;
+  };
+  /** TF_*, OMP_*, MKL_*, ONEDNN_* and DNNL_* variables that were set. */
+  tfEnvironment: Record<string, string>;
+  /** The project's git commit, with '-dirty' for uncommitted changes; null outside a checkout. */
+  gitCommit: string | null;
+  platform: string;
+}
+
+function cpuFlags(): string[] {
+  try {
+    const line = /^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    const flags = new Set(line ? line[1].split(/\s+/) : []);
+    return CPU_FEATURES.filter((f) => flags.has(f));
+  } catch {
+    return [];
+  }
+}
+
+function gitCommit(): string | null {
+  // dist/lib/environment.js → the project root, two levels up from dist/lib.
+  const root = path.resolve(__dirname, '..', '..');
+  try {
+    const git = (args: string[]) => execFileSync('git', ['-C', root, ...args], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000,
+    }).trim();
+    const commit = git(['rev-parse', 'HEAD']);
+    return git(['status', '--porcelain', '--untracked-files=no']) === '' ? commit : `${commit}-dirty`;
+  } catch {
+    return null;
+  }
+}
+
+let machine: Omit<RunEnvironment, 'tfEnvironment'> | undefined;
+
+/**
+ * Describes this process's machine and software. The parts that cannot change
+ * while the process runs (git is asked once) are computed on the first call.
+ */
+export function describeEnvironment(): RunEnvironment {
+  if (!machine) {
+    const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+    machine = {
+      node: process.version,
+      tfjs: tf.version['tfjs-core'],
+      libtensorflow: backend.native ? binding?.TF_Version ?? null : null,
+      backend: backend.name,
+      cpu: { model: os.cpus()[0]?.model ?? 'unknown', flags: cpuFlags(), cores: os.availableParallelism() },
+      gitCommit: gitCommit(),
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    };
+  }
+  const tfEnvironment = Object.fromEntries(Object.entries(process.env)
+    .filter((entry): entry is [string, string] => TF_VARIABLE.test(entry[0]) && entry[1] !== undefined)
+    .sort(([a], [b]) => a.localeCompare(b)));
+  return { ...machine, tfEnvironment };
+}
