@@ -37,3 +37,26 @@ test('falls back to the pure-JavaScript backend with one warning naming the caus
   assert.match(warnings[0], /CRNN_BACKEND=js was set/);
   assert.match(warnings[0], /slower/);
 });
+
+test('oneDNN kernels are on unless the user turned them off', () => {
+  const script = `const { tf } = require(${JSON.stringify(libDir)});
+    tf.tidy(() => tf.conv2d(tf.ones([1, 4, 4, 1]), tf.ones([3, 3, 1, 1]), 1, 'same').dataSync());
+    console.log(process.env.TF_ENABLE_ONEDNN_OPTS);`;
+  const run = (setting?: string) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TF_CPP_MIN_LOG_LEVEL: '0' };
+    delete env.TF_ENABLE_ONEDNN_OPTS;
+    if (setting !== undefined) env.TF_ENABLE_ONEDNN_OPTS = setting;
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+    assert.equal(result.status, 0, result.stderr);
+    return { value: result.stdout.trim().split('\n').pop(), on: /oneDNN custom operations are on/.test(result.stderr) };
+  };
+  const byDefault = run();
+  const off = run('0');
+  assert.equal(byDefault.value, '1');
+  assert.equal(off.value, '0');
+  if (backend.native) {
+    // libtensorflow itself says which it used, at log level 0.
+    assert.equal(byDefault.on, true);
+    assert.equal(off.on, false);
+  }
+});
