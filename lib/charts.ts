@@ -8,7 +8,7 @@
  * (GitHub, nbviewer, VS Code) display as they are.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { History } from './types';
+import type { EvalRecord, History } from './types';
 
 // vega and vega-lite are loaded on first use: importing the library for
 // training should not pay for the chart engine.
@@ -396,4 +396,192 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
 /** A heatmap as an SVG string (see `heatmapSpec`). */
 export function heatmapSvg(matrix: readonly ArrayLike<number>[], options: HeatmapOptions = {}): Promise<string> {
   return renderSvg(heatmapSpec(matrix, options));
+}
+
+// ---------------------------------------------------------------------------
+// Comparison of groups of runs
+
+/** The runs of one group (one setting, several seeds) for `comparisonCurvesSpec`. */
+export interface CurveGroup {
+  /** The legend entry, e.g. "cell=gru, sharedCnn=true (n=3)". */
+  label: string;
+  /** The evaluation records of each run of the group. */
+  runs: readonly (readonly EvalRecord[])[];
+}
+
+export interface ComparisonCurvesOptions {
+  /**
+   * The y axis: 'error-log' (default), the error rate 1 − accuracy on a log
+   * scale, where 1.5% and 1.8% error are far apart; or 'accuracy', zoomed to
+   * the range of the later evaluations. A 0–100% axis would hide the
+   * differences between runs near 98%.
+   */
+  yScale?: 'error-log' | 'accuracy';
+  /** The band around each group's mean: 'minmax' over the seeds (default), 'std' (± one sample std) or 'none'. */
+  band?: 'minmax' | 'std' | 'none';
+  /**
+   * The accuracy range shown, e.g. [0.95, 1]; default: fitted to the
+   * evaluations after the first 30% of the steps, where runs differ by tenths
+   * of a percent (the early, steep part of the curves is clipped).
+   */
+  range?: [number, number];
+  /** Where the dashed reference line is drawn (default the article's 0.98); null: none. */
+  referenceAccuracy?: number | null;
+  width?: number;
+  height?: number;
+  title?: string;
+  subtitle?: string;
+}
+
+interface GroupCurveRow { group: string; step: number; y: number; lo: number; hi: number; n: number; }
+
+const BAND_NAMES = { minmax: 'min–max over seeds', std: '± 1 std over seeds', none: '' } as const;
+
+/** 1, 2 and 5 (or 1 to 9, for a short range) times the powers of ten from lo to hi. */
+function logTicks(lo: number, hi: number): number[] {
+  const mantissas = Math.log10(hi / lo) <= 1.3 ? [1, 2, 3, 4, 5, 6, 7, 8, 9] : [1, 2, 5];
+  const ticks: number[] = [];
+  for (let power = Math.floor(Math.log10(lo)); power <= Math.ceil(Math.log10(hi)); power++) {
+    for (const m of mantissas) {
+      const v = Number((m * 10 ** power).toPrecision(12));
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
+/** The largest of 1, 2, 5 × 10^k at most x (down) or the smallest at least x (up). */
+function nice125(x: number, direction: 'down' | 'up'): number {
+  const power = 10 ** Math.floor(Math.log10(x));
+  const steps = [1, 2, 5, 10].map((m) => m * power);
+  return direction === 'down'
+    ? steps.filter((v) => v <= x * (1 + 1e-9)).pop() ?? power
+    : steps.find((v) => v >= x * (1 - 1e-9)) ?? 10 * power;
+}
+
+/**
+ * Vega-Lite spec of the evaluation-accuracy curves of groups of runs,
+ * overlaid: per group the mean over its runs at each evaluated step (over
+ * the runs evaluated at that step), with a band for the spread, one colour
+ * per group.
+ * @throws Error when there are no groups, a group has no evaluations, or the options are invalid.
+ */
+export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: ComparisonCurvesOptions = {}): ChartSpec {
+  const {
+    yScale = 'error-log', band = 'minmax', referenceAccuracy = ARTICLE_ACCURACY, width = 520, height = 300,
+    title = 'Evaluation accuracy by group', subtitle,
+  } = options;
+  if (groups.length === 0) throw new Error('comparisonCurves needs at least one group of runs');
+  if (!['error-log', 'accuracy'].includes(yScale)) throw new Error(`yScale must be 'error-log' or 'accuracy', got ${yScale}`);
+  if (!(band in BAND_NAMES)) throw new Error(`band must be 'minmax', 'std' or 'none', got ${band}`);
+  const labels = groups.map((g) => g.label);
+  if (new Set(labels).size !== labels.length) throw new Error(`group labels must be distinct, got ${labels.join('; ')}`);
+  if (referenceAccuracy != null && !(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
+    throw new Error(`referenceAccuracy must be in [0, 1] or null, got ${referenceAccuracy}`);
+  }
+  const logError = yScale === 'error-log';
+
+  // Per group and step: mean and band, in accuracy.
+  const accRows: GroupCurveRow[] = [];
+  for (const group of groups) {
+    const byStep = new Map<number, number[]>();
+    for (const evals of group.runs) {
+      for (const e of evals) {
+        if (Number.isFinite(e.accuracy)) byStep.set(e.step, [...(byStep.get(e.step) ?? []), e.accuracy]);
+      }
+    }
+    if (byStep.size === 0) throw new Error(`group ${group.label} has no evaluations to draw`);
+    for (const [step, values] of [...byStep].sort((a, b) => a[0] - b[0])) {
+      const n = values.length;
+      const mean = values.reduce((s, v) => s + v, 0) / n;
+      const std = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
+      const [lo, hi] = band === 'std' ? [mean - std, mean + std]
+        : band === 'minmax' ? [Math.min(...values), Math.max(...values)] : [mean, mean];
+      accRows.push({ group: group.label, step, y: mean, lo: Math.max(0, lo), hi: Math.min(1, hi), n });
+    }
+  }
+
+  // The range shown: fitted to the later evaluations unless given.
+  const lastStep = Math.max(...accRows.map((r) => r.step));
+  const late = accRows.filter((r) => r.step >= 0.3 * lastStep);
+  const fitted = late.length > 0 ? late : accRows;
+  let [accLo, accHi] = options.range ?? [Math.min(...fitted.map((r) => r.lo)), Math.max(...fitted.map((r) => r.hi))];
+  if (!(accLo >= 0 && accHi <= 1 && accLo < accHi) && options.range) {
+    throw new Error(`range must be [lo, hi] with 0 <= lo < hi <= 1, got [${options.range.join(', ')}]`);
+  }
+
+  let rows: GroupCurveRow[];
+  let yField: object;
+  if (logError) {
+    // Errors of 0 (a perfect evaluation) cannot be drawn on a log axis: they sit at the bottom.
+    const positive = accRows.flatMap((r) => [1 - r.y, 1 - r.lo, 1 - r.hi]).filter((v) => v > 0);
+    const floor = positive.length > 0 ? Math.min(...positive) / 2 : 1e-4;
+    const err = (acc: number) => Math.max(floor, 1 - acc);
+    rows = accRows.map((r) => ({ ...r, y: err(r.y), lo: err(r.hi), hi: err(r.lo) }));
+    const errLo = nice125(options.range ? Math.max(floor, 1 - accHi) : err(accHi), 'down');
+    const errHi = Math.min(1, nice125(Math.max(err(accLo), errLo * 1.5), 'up'));
+    yField = {
+      field: 'y', type: 'quantitative', title: 'error rate (1 − accuracy), log scale',
+      scale: { type: 'log', domain: [errLo, errHi], nice: false },
+      axis: { values: logTicks(errLo, errHi), format: '.2~%' },
+    };
+  } else {
+    rows = accRows;
+    if (!options.range) {
+      const pad = Math.max(0.001, (accHi - accLo) * 0.08);
+      accLo = Math.max(0, accLo - pad);
+      accHi = Math.min(1, accHi + pad);
+    }
+    yField = {
+      field: 'y', type: 'quantitative', title: 'accuracy',
+      scale: { domain: [accLo, accHi], zero: false, nice: !options.range }, axis: { format: '.1%' },
+    };
+  }
+
+  const color = {
+    field: 'group', type: 'nominal', title: null, sort: labels,
+    scale: { domain: labels, scheme: labels.length <= 10 ? 'tableau10' : 'tableau20' },
+    legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0,
+      // Symbols as the lines, not as the pale bands.
+      symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+  };
+  const x = { field: 'step', type: 'quantitative', title: 'training step' };
+  const layers: object[] = [];
+  if (band !== 'none') {
+    layers.push({
+      mark: { type: 'area', opacity: 0.18, clip: true },
+      encoding: { x, y: { ...yField, field: 'lo' }, y2: { field: 'hi' }, color },
+    });
+  }
+  layers.push({ mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: yField, color } });
+  if (referenceAccuracy != null) {
+    const value = logError ? 1 - referenceAccuracy : referenceAccuracy;
+    const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%`;
+    layers.push(
+      {
+        data: { values: [{ y: value }] },
+        mark: { type: 'rule', strokeDash: [6, 4], color: '#555', clip: true },
+        encoding: { y: yField },
+      },
+      {
+        data: { values: [{ y: value, label }] },
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, x: 0, color: '#555', clip: true },
+        encoding: { y: yField, text: { field: 'label' } },
+      },
+    );
+  }
+  const bandNote = BAND_NAMES[band] ? `, band: ${BAND_NAMES[band]}` : '';
+  return {
+    $schema: SCHEMA,
+    title: { text: title, subtitle: subtitle ?? `mean over seeds${bandNote}`, anchor: 'start', subtitleFontSize: 12 },
+    width, height,
+    data: { values: rows },
+    layer: layers,
+    config: { view: { stroke: '#ddd' } },
+  } as ChartSpec;
+}
+
+/** The overlaid evaluation curves of groups of runs as an SVG string (see `comparisonCurvesSpec`). */
+export function comparisonCurvesSvg(groups: readonly CurveGroup[], options: ComparisonCurvesOptions = {}): Promise<string> {
+  return renderSvg(comparisonCurvesSpec(groups, options));
 }

@@ -44,9 +44,19 @@ export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist'
 
 export {
   renderSvg, trainingCurvesSpec, trainingCurvesSvg, barChartSpec, barChartSvg, heatmapSpec, heatmapSvg,
-  downsampleMean, symlogLegendValues, ARTICLE_ACCURACY,
+  downsampleMean, symlogLegendValues, ARTICLE_ACCURACY, comparisonCurvesSpec, comparisonCurvesSvg,
 } from './charts';
-export type { ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions } from './charts';
+export type {
+  ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions, CurveGroup, ComparisonCurvesOptions,
+} from './charts';
+export {
+  listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
+  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile,
+} from './registry';
+export type {
+  RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, SampleStats, RunGroup, CompareOptions, Comparison,
+  RunsTableOptions,
+} from './registry';
 export {
   digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
   svgToPng, pngSize, RASTER_FONT,

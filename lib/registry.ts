@@ -1,0 +1,723 @@
+/**
+ * A registry of saved runs: finds the run folders under a root, summarises
+ * them from their run.json, and compares groups of runs that differ only in
+ * the seed (mean ± standard deviation and a 95% interval over seeds).
+ *
+ * Only run.json is read, never the weights, so listing hundreds of runs takes
+ * a moment, and nothing here loads TensorFlow.
+ *
+ * How a folder under the root is classified (the root itself included):
+ *
+ * - It holds run.json: a **run** when run.json is a valid record
+ *   (format 'crnn-mnist-run', configs that pass validation, a history);
+ *   otherwise **skipped** with the reason (not valid JSON, another format, an
+ *   invalid config). Either way it is not searched further: a run folder's
+ *   contents belong to the run (and `saveRun` replaces it as a whole).
+ *   A run whose weights were deleted is still a run (`hasModel: false`).
+ * - It holds model.json or weights.bin but no run.json: **skipped**, half-written
+ *   (`saveRun` writes run.json with the model, so this is not its work).
+ * - `.<name>.saving-XXXXXX`: **skipped**, an unfinished save (in progress,
+ *   or killed); `.<name>.saving-XXXXXX.previous`: **skipped**, a run an
+ *   interrupted save moved aside (loading or saving `<name>` puts it back
+ *   when `<name>` is missing, else the next save removes it).
+ * - An empty folder with a `.<name>.lock` beside it: **skipped**, reserved by
+ *   a training run that is still going, or that was killed before saving.
+ * - Any other folder is searched: a sweep's folders (`sweep/cell-gru/seed-1`)
+ *   are just traversed. A folder that holds files but nothing run-like
+ *   anywhere below it is **skipped** as not a run; empty folders are ignored.
+ * - Other hidden entries (`.git`, `.ipynb_checkpoints`, lock files) and
+ *   `node_modules` are ignored, and so is anything more than `maxDepth`
+ *   levels down (default 8); a run folder just past that depth is reported
+ *   as skipped. Symbolic links to folders are followed once.
+ *
+ * The settings of a run are its task and the fields of its crnnConfig and
+ * trainConfig, by field name (`cell`, `sharedCnn`, `seed`, …).
+ */
+import { promises as fs, type Dirent } from 'node:fs';
+import path from 'node:path';
+import type { CrnnConfig, EvalRecord, History, TrainConfig } from './types';
+import type { RunRecord } from './persist';
+import type { RunEnvironment } from './environment';
+import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from './config';
+import { comparisonCurvesSvg, type ComparisonCurvesOptions } from './charts';
+
+// The names persist.ts writes (not imported from there: it loads TensorFlow).
+const RUN_FILE = 'run.json';
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
+const RUN_FORMAT = 'crnn-mnist-run';
+const SAVING_FOLDER = /^\.(.+)\.saving-[A-Za-z0-9]{6}(\.previous)?$/;
+/** Files of a run folder that, without run.json, mark a save that did not finish. */
+const RUN_PARTS = [MODEL_FILE, WEIGHTS_FILE, 'history.json', 'history.csv', 'training-curves.svg'];
+
+/** One saved run, from its run.json. */
+export interface RunSummary {
+  /** The run folder: the root joined with `id`. */
+  dir: string;
+  /** The folder relative to the root, with '/' separators (the root's own name when the root is the run). */
+  id: string;
+  task: string;
+  seqLength: number;
+  crnnConfig: CrnnConfig;
+  trainConfig: TrainConfig;
+  /** The last training step done (0 when none was). */
+  steps: number;
+  /** Accuracy and loss on the fixed evaluation set at the last evaluation; null without evaluations. */
+  finalAccuracy: number | null;
+  finalLoss: number | null;
+  /** The highest evaluation accuracy and the (first) step it was reached at. */
+  bestAccuracy: number | null;
+  bestStep: number | null;
+  endReason: History['endReason'];
+  /** Training time in seconds. */
+  elapsedSeconds: number;
+  /** ISO date of the save. */
+  savedAt: string;
+  /** The engine that ran the steps, when recorded. */
+  engine: 'graph' | 'eager' | null;
+  /** The tfjs backend ('tensorflow' or 'cpu'). */
+  backend: string;
+  /** The CPU model, when the run recorded its environment. */
+  cpu: string | null;
+  /** The project's git commit the run was trained with, when recorded. */
+  gitCommit: string | null;
+  /** Whether the folder holds model.json (the weights can be loaded with `loadRun`). */
+  hasModel: boolean;
+}
+
+/** A run with its full record (history included), as `loadRuns` returns it. */
+export interface RunDetails extends RunSummary {
+  history: History;
+  dataSource?: string;
+  environment?: RunEnvironment;
+}
+
+/** A folder that looks like (part of) a run but is not one, and why. */
+export interface SkippedFolder {
+  dir: string;
+  /** The folder relative to the root. */
+  id: string;
+  reason: string;
+}
+
+export interface ListRunsOptions {
+  /** How many levels below the root are searched (default 8). */
+  maxDepth?: number;
+}
+
+export interface RunList<T extends RunSummary = RunSummary> {
+  /** The runs, sorted by id (numbers in names in numeric order: seed-2 before seed-10). */
+  runs: T[];
+  skipped: SkippedFolder[];
+}
+
+const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 'en', { numeric: true });
+
+function errorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code ? e.code : e instanceof Error ? e.message : String(err);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+type ReadResult = { run: RunDetails } | { reason: string };
+
+/** Reads and checks `dir`/run.json; never throws. */
+async function readRunFolder(dir: string, id: string, names: ReadonlySet<string>): Promise<ReadResult> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, RUN_FILE), 'utf8');
+  } catch (err) {
+    return { reason: `run.json cannot be read (${errorText(err)})` };
+  }
+  let record: Partial<RunRecord>;
+  try {
+    record = JSON.parse(text);
+  } catch (err) {
+    return { reason: `run.json is not valid JSON (${(err as Error).message})` };
+  }
+  if (record === null || typeof record !== 'object' || record.format !== RUN_FORMAT) {
+    const format = record !== null && typeof record === 'object' ? record.format : undefined;
+    return { reason: `run.json is not a run record: format ${JSON.stringify(format) ?? 'missing'}, ` +
+      `expected "${RUN_FORMAT}"` };
+  }
+  let crnnConfig: CrnnConfig;
+  let trainConfig: TrainConfig;
+  try {
+    crnnConfig = resolveCrnnConfig(record.crnnConfig);
+    // As loadRun does: runs saved before evalSeed existed drew their evaluation set from `seed`.
+    const saved: Partial<TrainConfig> = record.trainConfig ?? {};
+    trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
+  } catch (err) {
+    return { reason: `run.json has an invalid config: ${(err as Error).message}` };
+  }
+  const history = record.history;
+  if (!history || !Array.isArray(history.steps) || !Array.isArray(history.evals)) {
+    return { reason: 'run.json has no training history (history.steps and history.evals)' };
+  }
+  if (typeof record.task !== 'string') return { reason: 'run.json names no task' };
+  return { run: summarize(dir, id, { ...record, crnnConfig, trainConfig, history } as RunRecord, names.has(MODEL_FILE)) };
+}
+
+function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean): RunDetails {
+  const { history } = record;
+  const evals = history.evals.filter((e) => Number.isFinite(e.accuracy));
+  const final = evals.reduce<EvalRecord | undefined>((last, e) => (!last || e.step >= last.step ? e : last), undefined);
+  const best = evals.reduce<EvalRecord | undefined>((top, e) =>
+    (!top || e.accuracy > top.accuracy || (e.accuracy === top.accuracy && e.step < top.step) ? e : top), undefined);
+  const steps = history.steps.reduce((max, s) => Math.max(max, s.step), 0);
+  return {
+    dir, id,
+    task: record.task,
+    seqLength: record.crnnConfig.seqLength,
+    crnnConfig: record.crnnConfig,
+    trainConfig: record.trainConfig,
+    steps,
+    finalAccuracy: final?.accuracy ?? null,
+    finalLoss: final?.loss ?? null,
+    bestAccuracy: best?.accuracy ?? null,
+    bestStep: best?.step ?? null,
+    endReason: history.endReason,
+    elapsedSeconds: (history.elapsedMs ?? 0) / 1000,
+    savedAt: record.savedAt,
+    engine: history.engine ?? null,
+    backend: record.backend,
+    cpu: record.environment?.cpu?.model ?? null,
+    gitCommit: record.environment?.gitCommit ?? null,
+    hasModel,
+    history,
+    ...(record.dataSource !== undefined ? { dataSource: record.dataSource } : {}),
+    ...(record.environment !== undefined ? { environment: record.environment } : {}),
+  };
+}
+
+/** Why a hidden `.<name>.saving-…` folder is there. */
+function savingReason(name: string, previous: boolean, siblings: ReadonlySet<string>): string {
+  if (!previous) return `unfinished save of ${name} (a save in progress, or killed; the next save of ${name} removes it)`;
+  return siblings.has(name)
+    ? `leftover of an interrupted save of ${name}: its previous copy (the next save of ${name} removes it)`
+    : `interrupted save: ${name} was moved aside here and is missing; loading or saving ${name} puts it back`;
+}
+
+/** Why an empty folder with a lock file beside it is there, or null without a lock. */
+async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
+  const lock = `.${name}.lock`;
+  if (!siblings.has(lock)) return null;
+  const owner = Number.parseInt(await fs.readFile(path.join(parent, lock), 'utf8').catch(() => ''), 10);
+  if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+    return `training in progress (process ${owner}); nothing saved yet`;
+  }
+  return `empty, reserved by a training run (process ${Number.isInteger(owner) ? owner : '?'}) ` +
+    'that ended without saving (killed?)';
+}
+
+class Scan {
+  readonly runs: RunDetails[] = [];
+  readonly skipped: SkippedFolder[] = [];
+  private readonly visited = new Set<string>();
+
+  constructor(private readonly rootName: string, private readonly maxDepth: number) {}
+
+  private skip(dir: string, id: string, reason: string): void {
+    this.skipped.push({ dir, id, reason });
+  }
+
+  /** Searches `dir`; returns whether anything run-like (a run or a skipped folder) was found in it. */
+  async visit(dir: string, id: string, depth: number): Promise<boolean> {
+    const real = await fs.realpath(dir).catch(() => dir);
+    if (this.visited.has(real)) return false;
+    this.visited.add(real);
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (depth === 0) throw err;
+      this.skip(dir, id, `cannot be read (${errorText(err)})`);
+      return true;
+    }
+    const names = new Set(entries.map((e) => e.name));
+    if (names.has(RUN_FILE)) {
+      const result = await readRunFolder(dir, id || this.rootName, names);
+      if ('run' in result) this.runs.push(result.run);
+      else this.skip(dir, id || this.rootName, result.reason);
+      return true;
+    }
+    const parts = RUN_PARTS.filter((name) => names.has(name));
+    if (parts.includes(MODEL_FILE) || parts.includes(WEIGHTS_FILE)) {
+      this.skip(dir, id || this.rootName, `half-written: no run.json (holds ${parts.join(', ')})`);
+      return true;
+    }
+    let found = false;
+    const files: string[] = [];
+    for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))) {
+      const child = path.join(dir, entry.name);
+      const childId = id ? `${id}/${entry.name}` : entry.name;
+      const isDir = entry.isDirectory() ||
+        (entry.isSymbolicLink() && (await fs.stat(child).then((s) => s.isDirectory(), () => false)));
+      if (entry.name.startsWith('.')) {
+        const saving = SAVING_FOLDER.exec(entry.name);
+        if (saving && isDir) {
+          this.skip(child, childId, savingReason(saving[1], saving[2] !== undefined, names));
+          found = true;
+        }
+        continue;
+      }
+      if (!isDir) {
+        files.push(entry.name);
+        continue;
+      }
+      if (entry.name === 'node_modules') continue;
+      const childEntries = await fs.readdir(child).catch(() => null);
+      if (depth + 1 > this.maxDepth) {
+        // Reported when it is a run (or its remains) itself; what lies deeper is not looked at.
+        if (childEntries?.some((name) => name === RUN_FILE || name === MODEL_FILE)) {
+          const levels = `${this.maxDepth} level${this.maxDepth === 1 ? '' : 's'}`;
+          this.skip(child, childId, `not searched: more than ${levels} below the root (maxDepth)`);
+          found = true;
+        }
+        continue;
+      }
+      if (childEntries !== null && childEntries.length === 0) {
+        const reason = await reservedReason(dir, entry.name, names);
+        if (reason) {
+          this.skip(child, childId, reason);
+          found = true;
+        }
+        continue;
+      }
+      found = (await this.visit(child, childId, depth + 1)) || found;
+    }
+    if (!found && files.length > 0 && depth > 0) {
+      const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? `, … (${files.length} files)` : '');
+      const what = parts.length > 0 ? `half-written: no run.json (holds ${shown})` : `not a run: no run.json (holds ${shown})`;
+      this.skip(dir, id, what);
+      return true;
+    }
+    return found;
+  }
+}
+
+/**
+ * Finds the saved runs under `root` (searched recursively, see the rules at
+ * the top of this file) and the folders that look like runs but are not,
+ * each with the reason. Reads only run.json files.
+ * @throws Error when `root` does not exist or is not a folder.
+ */
+export async function listRuns(root = 'runs', options: ListRunsOptions = {}): Promise<RunList> {
+  const { runs, skipped } = await scanRuns(root, options);
+  return {
+    runs: runs.map((run) => {
+      const summary: RunSummary & Partial<Pick<RunDetails, 'history' | 'dataSource' | 'environment'>> = { ...run };
+      delete summary.history;
+      delete summary.dataSource;
+      delete summary.environment;
+      return summary;
+    }),
+    skipped,
+  };
+}
+
+async function scanRuns(root: string, options: ListRunsOptions): Promise<RunList<RunDetails>> {
+  const { maxDepth = 8 } = options;
+  if (!Number.isInteger(maxDepth) || maxDepth < 0) {
+    throw new Error(`maxDepth must be an integer >= 0, got ${maxDepth}`);
+  }
+  const stat = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new Error(`runs folder ${root} does not exist`);
+    throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
+  });
+  if (!stat.isDirectory()) throw new Error(`${root} is not a folder`);
+  const scan = new Scan(path.basename(path.resolve(root)), maxDepth);
+  try {
+    await scan.visit(root, '', 0);
+  } catch (err) {
+    throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
+  }
+  return { runs: scan.runs.sort(byId), skipped: scan.skipped.sort(byId) };
+}
+
+/**
+ * The full records of runs, histories included (weights are never read):
+ * every run under a root folder (as `listRuns` finds them; the skipped
+ * folders are left out), or the given run folders (their id is the folder as given).
+ * @throws Error when the root does not exist, or a given folder is not a run (with the reason).
+ */
+export async function loadRuns(dirsOrRoot: string | readonly string[] = 'runs',
+    options: ListRunsOptions = {}): Promise<RunDetails[]> {
+  if (typeof dirsOrRoot === 'string') return (await scanRuns(dirsOrRoot, options)).runs;
+  const runs: RunDetails[] = [];
+  for (const dir of dirsOrRoot) {
+    const names = new Set(await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(err.code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${errorText(err)})`);
+    }));
+    if (!names.has(RUN_FILE)) throw new Error(`${dir} is not a saved run: no run.json`);
+    const result = await readRunFolder(dir, dir, names);
+    if ('reason' in result) throw new Error(`${dir} is not a saved run: ${result.reason}`);
+    runs.push(result.run);
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------
+// Settings
+
+/** The settings of runs: the task, then the model's and training's config fields, in this order. */
+export function settingNames(): string[] {
+  return ['task', ...Object.keys(defaultCrnnConfig), ...Object.keys(defaultTrainConfig)];
+}
+
+/** The settings of a run by name: its task and config fields (see `settingNames`). */
+export function runSettings(run: Pick<RunSummary, 'task' | 'crnnConfig' | 'trainConfig'>): Record<string, unknown> {
+  return { task: run.task, ...run.crnnConfig, ...run.trainConfig };
+}
+
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The names of the settings whose values are not the same in all `runs`, in `settingNames` order. */
+export function differingSettings(runs: readonly Pick<RunSummary, 'task' | 'crnnConfig' | 'trainConfig'>[]): string[] {
+  if (runs.length < 2) return [];
+  const all = runs.map(runSettings);
+  const names = [...new Set([...settingNames(), ...all.flatMap((s) => Object.keys(s))])];
+  return names.filter((name) => all.some((s) => !sameValue(s[name], all[0][name])));
+}
+
+/** A setting's value as the tables and legends show it: `16,16`, `true`, `none` for unset. */
+export function formatSetting(value: unknown): string {
+  if (value === undefined || value === null) return 'none';
+  if (Array.isArray(value)) return value.map(formatSetting).join(',');
+  return String(value);
+}
+
+function checkSettingNames(what: string, names: readonly string[]): void {
+  const known = settingNames();
+  for (const name of names) {
+    if (!known.includes(name)) throw new Error(`${what}: unknown setting '${name}'; known settings: ${known.join(', ')}`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Statistics
+
+/** ln Γ(x) for x > 0 (Lanczos approximation, about 15 digits). */
+function logGamma(x: number): number {
+  const c = [676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  x -= 1;
+  let a = 0.99999999999980993;
+  const t = x + 7.5;
+  c.forEach((ci, i) => { a += ci / (x + i + 1); });
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** The regularized incomplete beta function I_x(a, b) (continued fraction, Numerical Recipes' betacf). */
+function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x)) / a;
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  d = 1 / (Math.abs(d) < tiny ? tiny : d);
+  let f = d;
+  for (let m = 1; m <= 300; m++) {
+    for (const numerator of [
+      (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)),
+      -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1)),
+    ]) {
+      d = 1 + numerator * d;
+      d = 1 / (Math.abs(d) < tiny ? tiny : d);
+      c = 1 + numerator / c;
+      if (Math.abs(c) < tiny) c = tiny;
+      f *= c * d;
+    }
+    if (Math.abs(c * d - 1) < 1e-15) break;
+  }
+  return front * f;
+}
+
+/** P(T ≤ t) for Student's t distribution with `df` degrees of freedom. */
+function studentTCdf(t: number, df: number): number {
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/**
+ * The `p` quantile of Student's t distribution with `df` degrees of freedom
+ * (p = 0.975 gives the factor of a two-sided 95% interval: 12.706 for df 1,
+ * 4.303 for df 2, 1.96 as df grows).
+ * @throws Error when p is not in (0, 1) or df is not positive.
+ */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new Error(`studentTQuantile: p must be in (0, 1), got ${p}`);
+  if (!(df > 0)) throw new Error(`studentTQuantile: df must be positive, got ${df}`);
+  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, df) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid; else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Mean, spread and 95% interval of the mean of a sample. */
+export interface SampleStats {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n − 1 in the denominator); null for n = 1. */
+  std: number | null;
+  /** Two-sided 95% Student t interval of the mean; null for n = 1. */
+  ci95: [number, number] | null;
+  min: number;
+  max: number;
+}
+
+/** Statistics of `values`, or null when there are none. */
+export function sampleStats(values: readonly number[]): SampleStats | null {
+  const n = values.length;
+  if (n === 0) return null;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  if (n === 1) return { n, mean, std: null, ci95: null, min, max };
+  const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
+  const half = studentTQuantile(0.975, n - 1) * std / Math.sqrt(n);
+  return { n, mean, std, ci95: [mean - half, mean + half], min, max };
+}
+
+// ---------------------------------------------------------------------------
+// Comparing groups of runs
+
+/** Runs that share every grouping setting: the same experiment over different seeds. */
+export interface RunGroup<T extends RunSummary = RunSummary> {
+  /** The settings that differ between the groups, as `name=value, …` ('all runs' when none do). */
+  label: string;
+  /** The group's values of the settings that differ between groups. */
+  differing: Record<string, unknown>;
+  /** The group's values of every grouping setting. */
+  settings: Record<string, unknown>;
+  runs: T[];
+  /** The seeds of the runs, in run order. */
+  seeds: number[];
+  /** Over the runs with at least one evaluation (n may be less than runs.length). */
+  finalAccuracy: SampleStats | null;
+  finalLoss: SampleStats | null;
+  bestAccuracy: SampleStats | null;
+  /** Means over the runs. */
+  meanSteps: number;
+  meanSeconds: number;
+}
+
+export interface CompareOptions {
+  /** Group by these settings only (default: every setting but `seed` and `ignore`). */
+  groupBy?: readonly string[];
+  /** Settings left out of the grouping besides `seed`, e.g. ['engine']. */
+  ignore?: readonly string[];
+  /** Order of the groups: by mean final accuracy, best first (default), or by their settings. */
+  sort?: 'accuracy' | 'settings';
+}
+
+export interface Comparison<T extends RunSummary = RunSummary> {
+  groups: RunGroup<T>[];
+  /** The settings that differ between the groups (the columns of the table, the legend's terms). */
+  settings: string[];
+  /** The groups as an aligned markdown table. */
+  table: string;
+  /** What may make the comparison misleading: repeated seeds, runs that stopped early, runs without evaluations. */
+  warnings: string[];
+}
+
+/**
+ * Groups `runs` by their settings except the seed (see `CompareOptions`) and
+ * describes each group: n, mean ± sample standard deviation and a 95%
+ * Student t interval of the mean final accuracy over the seeds, the mean
+ * best accuracy, steps and time. The interval is over seeds, on the fixed
+ * evaluation set the runs share; with n = 1 there is none.
+ * @throws Error for an unknown setting name in the options.
+ */
+export function compareRuns<T extends RunSummary>(runs: readonly T[], options: CompareOptions = {}): Comparison<T> {
+  const { ignore = [], sort = 'accuracy' } = options;
+  checkSettingNames('ignore', ignore);
+  if (options.groupBy) checkSettingNames('groupBy', options.groupBy);
+  const grouping = (options.groupBy ?? settingNames()).filter((name) =>
+    (options.groupBy ? true : name !== 'seed') && !ignore.includes(name));
+  const byKey = new Map<string, T[]>();
+  for (const run of runs) {
+    const settings = runSettings(run);
+    const key = JSON.stringify(grouping.map((name) => settings[name] ?? null));
+    byKey.set(key, [...(byKey.get(key) ?? []), run]);
+  }
+  const members = [...byKey.values()].map((group) => [...group].sort(byId));
+  const representatives = members.map((group) => group[0]);
+  const differing = differingSettings(representatives).filter((name) => grouping.includes(name));
+  const warnings: string[] = [];
+  const groups = members.map((group): RunGroup<T> => {
+    const settings = runSettings(group[0]);
+    const label = differing.length === 0 ? 'all runs'
+      : differing.map((name) => `${name}=${formatSetting(settings[name])}`).join(', ');
+    const measured = group.filter((run) => run.finalAccuracy !== null);
+    const seeds = group.map((run) => run.trainConfig.seed);
+    const repeated = [...new Set(seeds.filter((seed, i) => seeds.indexOf(seed) !== i))];
+    if (repeated.length > 0) {
+      warnings.push(`${label}: seed ${repeated.join(', ')} occurs more than once; the interval assumes ` +
+        'one run per seed');
+    }
+    for (const run of group) {
+      if (run.finalAccuracy === null) warnings.push(`${label}: ${run.id} has no evaluation and is left out`);
+      else if (run.steps < run.trainConfig.numSteps && run.endReason !== 'target-reached') {
+        warnings.push(`${label}: ${run.id} ended ${run.endReason} at step ${run.steps} of ${run.trainConfig.numSteps}`);
+      }
+    }
+    return {
+      label,
+      differing: Object.fromEntries(differing.map((name) => [name, settings[name]])),
+      settings: Object.fromEntries(grouping.map((name) => [name, settings[name]])),
+      runs: group,
+      seeds,
+      finalAccuracy: sampleStats(measured.map((run) => run.finalAccuracy as number)),
+      finalLoss: sampleStats(measured.flatMap((run) => (run.finalLoss === null ? [] : [run.finalLoss]))),
+      bestAccuracy: sampleStats(measured.map((run) => run.bestAccuracy as number)),
+      meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
+      meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
+    };
+  });
+  if (sort === 'accuracy') {
+    groups.sort((a, b) => (b.finalAccuracy?.mean ?? -1) - (a.finalAccuracy?.mean ?? -1));
+  } else {
+    groups.sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }));
+  }
+  return { groups, settings: differing, table: comparisonTable(groups, differing), warnings };
+}
+
+// ---------------------------------------------------------------------------
+// Tables
+
+type Align = 'left' | 'right';
+
+/** A markdown table whose columns line up in plain text too. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[],
+    align: readonly Align[] = []): string {
+  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
+  const cells = [header, ...rows].map((row) => row.map(escape));
+  const widths = header.map((_, c) => Math.max(3, ...cells.map((row) => (row[c] ?? '').length)));
+  const pad = (cell: string, c: number) =>
+    (align[c] === 'right' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]));
+  const line = (row: readonly string[]) => `| ${widths.map((_, c) => pad(row[c] ?? '', c)).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (align[c] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
+}
+
+const NONE = '–';
+const percent = (x: number | null | undefined, digits = 2) => (x == null ? NONE : (100 * x).toFixed(digits));
+
+/** Seconds as `42.0 s`, `3m 54s` or `2h 05m`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return NONE;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Seeds as a short list: `1-3,7`. */
+function seedList(seeds: readonly number[]): string {
+  const sorted = [...seeds].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j - i >= 2 ? `${sorted[i]}-${sorted[j]}` : sorted.slice(i, j + 1).join(','));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+const count = (n: number) => Math.round(n).toLocaleString('en');
+
+function comparisonTable(groups: readonly RunGroup[], settings: readonly string[]): string {
+  const header = [...(settings.length ? settings : ['group']), 'n', 'seeds', 'final acc. %', '± std',
+    '95% CI of mean', 'best acc. %', 'steps', 'time'];
+  const rows = groups.map((g) => {
+    const f = g.finalAccuracy;
+    return [
+      ...(settings.length ? settings.map((name) => formatSetting(g.differing[name])) : [g.label]),
+      String(f?.n ?? 0),
+      seedList(g.seeds),
+      percent(f?.mean),
+      f?.std == null ? NONE : percent(f.std),
+      f?.ci95 ? `${percent(f.ci95[0])} – ${percent(f.ci95[1])}` : NONE,
+      percent(g.bestAccuracy?.mean),
+      count(g.meanSteps),
+      formatDuration(g.meanSeconds),
+    ];
+  });
+  const firstNumber = Math.max(1, settings.length);
+  const align: Align[] = header.map((_, c) => (c < firstNumber || c === firstNumber + 1 ? 'left' : 'right'));
+  return markdownTable(header, rows, align);
+}
+
+export interface RunsTableOptions {
+  /** The settings shown as columns (default: those that differ between the runs). */
+  settings?: readonly string[];
+}
+
+/**
+ * The runs as an aligned markdown table: id, the settings that differ, final
+ * and best evaluation accuracy (%), steps, training time and how it ended.
+ */
+export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions = {}): string {
+  const settings = options.settings ?? differingSettings(runs);
+  const header = ['run', ...settings, 'final acc. %', 'best acc. %', 'best at', 'steps', 'time', 'end'];
+  const rows = runs.map((run) => {
+    const values = runSettings(run);
+    const steps = run.steps === run.trainConfig.numSteps ? count(run.steps)
+      : `${count(run.steps)}/${count(run.trainConfig.numSteps)}`;
+    return [
+      run.id,
+      ...settings.map((name) => formatSetting(values[name])),
+      percent(run.finalAccuracy),
+      percent(run.bestAccuracy),
+      run.bestStep === null ? NONE : count(run.bestStep),
+      steps,
+      formatDuration(run.elapsedSeconds),
+      run.endReason,
+    ];
+  });
+  const align: Align[] = header.map((_, c) => (c <= settings.length || c === header.length - 1 ? 'left' : 'right'));
+  return markdownTable(header, rows, align);
+}
+
+// ---------------------------------------------------------------------------
+// Chart
+
+/**
+ * The evaluation-accuracy curves of the groups of a comparison, overlaid, as
+ * an SVG string: per group the mean over its seeds with a band (min–max by
+ * default), legend entries naming the settings that differ and n. The
+ * default y axis is the error rate on a log scale, where 98.2% and 98.5%
+ * are apart (see `comparisonCurvesSpec`).
+ * @throws Error when a run was listed without its history: use `loadRuns`.
+ */
+export async function comparisonChartSvg(comparison: Comparison<RunSummary & { history?: History }>,
+    options: ComparisonCurvesOptions = {}): Promise<string> {
+  const groups = comparison.groups.map((group) => ({
+    label: `${group.label} (n=${group.runs.length})`,
+    runs: group.runs.map((run) => {
+      if (!run.history) {
+        throw new Error(`run ${run.id} has no history: compare runs from loadRuns (listRuns leaves histories out)`);
+      }
+      return run.history.evals;
+    }),
+  }));
+  return comparisonCurvesSvg(groups, options);
+}

@@ -1,0 +1,433 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import {
+  compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
+  sampleStats, studentTQuantile,
+} from '../lib/registry';
+import { comparisonCurvesSpec } from '../lib/charts';
+import type { CrnnConfig, EvalRecord, History } from '../lib/types';
+
+const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
+
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-registry-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+interface FakeRun {
+  seed: number;
+  cell?: CrnnConfig['cell'];
+  sharedCnn?: boolean;
+  /** Accuracy at the last evaluation. */
+  final: number;
+  /** A higher accuracy reached at step 800, if any. */
+  peak?: number;
+  numSteps?: number;
+  /** Steps done, when training stopped early. */
+  stoppedAt?: number;
+  elapsedMs?: number;
+}
+
+/** A history that rises from 10% to `final` with an evaluation every 100 steps. */
+function fakeHistory(run: FakeRun): History {
+  const numSteps = run.stoppedAt ?? run.numSteps ?? 1000;
+  const steps = Array.from({ length: numSteps }, (_, i) => ({ step: i + 1, loss: 2 / (i + 1), accuracy: 0.5 }));
+  const evals: EvalRecord[] = [];
+  for (let step = 0; step <= numSteps; step += 100) {
+    const accuracy = step === numSteps ? run.final
+      : step === 800 && run.peak !== undefined ? run.peak
+        : 0.1 + (run.final - 0.1) * (1 - Math.exp(-step / 150)) - 0.002;
+    evals.push({ step, loss: 1 - accuracy, accuracy });
+  }
+  return {
+    steps, evals, endReason: run.stoppedAt ? 'stopped' : 'completed', elapsedMs: run.elapsedMs ?? 90_000,
+    startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:01:30.000Z', engine: 'graph',
+  };
+}
+
+/** Writes `dir`/run.json as saveRun would, without a model. */
+function writeRun(dir: string, run: FakeRun): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const record = {
+    format: 'crnn-mnist-run',
+    version: 1,
+    crnnConfig: resolveCrnnConfig({ cell: run.cell ?? 'simple', sharedCnn: run.sharedCnn ?? false }),
+    trainConfig: resolveTrainConfig({ seed: run.seed, numSteps: run.numSteps ?? 1000 }),
+    task: 'difference',
+    history: fakeHistory(run),
+    dataSource: 'test',
+    backend: 'tensorflow',
+    savedAt: '2025-01-01T00:01:31.000Z',
+    environment: { node: 'v20', cpu: { model: 'Test CPU 9000', flags: [], cores: 2 }, gitCommit: 'abc123' },
+  };
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record, null, 1));
+  fs.writeFileSync(path.join(dir, 'model.json'), '{}');
+}
+
+/**
+ * A runs folder as a sweep leaves it, with the things a registry must not
+ * take for runs.
+ */
+function makeRunsFolder(): string {
+  const root = tempDir();
+  const sweep = path.join(root, 'sweep-a');
+  writeRun(path.join(sweep, 'cell-simple', 'seed-1'), { seed: 1, final: 0.97, peak: 0.975 });
+  writeRun(path.join(sweep, 'cell-simple', 'seed-2'), { seed: 2, final: 0.98 });
+  writeRun(path.join(sweep, 'cell-simple', 'seed-10'), { seed: 10, final: 0.99 });
+  writeRun(path.join(sweep, 'cell-gru', 'seed-1'), { seed: 1, cell: 'gru', final: 0.985 });
+  writeRun(path.join(sweep, 'cell-gru', 'seed-2'), { seed: 2, cell: 'gru', final: 0.987 });
+  fs.writeFileSync(path.join(sweep, 'sweep.json'), '{}');
+  // Half-written: a model without its run.json.
+  fs.mkdirSync(path.join(sweep, 'cell-gru', 'seed-3'));
+  fs.writeFileSync(path.join(sweep, 'cell-gru', 'seed-3', 'model.json'), '{}');
+  writeRun(path.join(root, 'single'), {
+    seed: 42, cell: 'lstm', sharedCnn: true, final: 0.95, stoppedAt: 600, elapsedMs: 4_000_000,
+  });
+  fs.mkdirSync(path.join(root, 'broken'));
+  fs.writeFileSync(path.join(root, 'broken', 'run.json'), '{"format": "crnn-mnist-run", "crnnCo');
+  fs.mkdirSync(path.join(root, 'other'));
+  fs.writeFileSync(path.join(root, 'other', 'run.json'), '{"format": "keras-run"}');
+  fs.mkdirSync(path.join(root, 'notes'));
+  fs.writeFileSync(path.join(root, 'notes', 'README.txt'), 'ideas');
+  fs.writeFileSync(path.join(root, 'notes', 'results.csv'), 'a,b');
+  fs.mkdirSync(path.join(root, '.single.saving-abc123'));
+  fs.writeFileSync(path.join(root, '.single.saving-abc123', 'model.json'), '{}');
+  fs.mkdirSync(path.join(root, 'empty'));
+  fs.mkdirSync(path.join(root, '.ipynb_checkpoints'));
+  fs.writeFileSync(path.join(root, '.ipynb_checkpoints', 'x.txt'), '');
+  // A run still training: its reserved, empty folder and the lock of this (running) process.
+  fs.mkdirSync(path.join(root, 'reserved'));
+  fs.writeFileSync(path.join(root, '.reserved.lock'), `${process.pid}\n`);
+  return root;
+}
+
+let root: string;
+before(() => { root = makeRunsFolder(); });
+
+const close = (actual: number | null | undefined, expected: number, tolerance = 1e-9) =>
+  assert.ok(actual != null && Math.abs(actual - expected) <= tolerance, `${actual} is not ${expected} ± ${tolerance}`);
+
+test('listRuns finds the runs of a nested sweep and summarises them from run.json', async () => {
+  const { runs } = await listRuns(root);
+  assert.deepEqual(runs.map((r) => r.id), [
+    'single', 'sweep-a/cell-gru/seed-1', 'sweep-a/cell-gru/seed-2',
+    'sweep-a/cell-simple/seed-1', 'sweep-a/cell-simple/seed-2', 'sweep-a/cell-simple/seed-10',
+  ]);
+  const seed1 = runs.find((r) => r.id === 'sweep-a/cell-simple/seed-1')!;
+  assert.equal(seed1.dir, path.join(root, 'sweep-a', 'cell-simple', 'seed-1'));
+  assert.equal(seed1.task, 'difference');
+  assert.equal(seed1.seqLength, 2);
+  assert.equal(seed1.crnnConfig.cell, 'simple');
+  assert.equal(seed1.trainConfig.seed, 1);
+  assert.equal(seed1.steps, 1000);
+  assert.equal(seed1.finalAccuracy, 0.97);
+  close(seed1.finalLoss, 0.03);
+  assert.equal(seed1.bestAccuracy, 0.975);
+  assert.equal(seed1.bestStep, 800);
+  assert.equal(seed1.endReason, 'completed');
+  assert.equal(seed1.elapsedSeconds, 90);
+  assert.equal(seed1.savedAt, '2025-01-01T00:01:31.000Z');
+  assert.equal(seed1.engine, 'graph');
+  assert.equal(seed1.cpu, 'Test CPU 9000');
+  assert.equal(seed1.gitCommit, 'abc123');
+  assert.equal(seed1.hasModel, true);
+  assert.equal('history' in seed1, false, 'listRuns leaves the histories out');
+
+  const single = runs.find((r) => r.id === 'single')!;
+  assert.equal(single.steps, 600);
+  assert.equal(single.endReason, 'stopped');
+  assert.equal(single.bestAccuracy, 0.95);
+  assert.equal(single.bestStep, 600);
+});
+
+test('listRuns lists half-written, damaged, foreign, unfinished and in-progress folders with the reason', async () => {
+  const { skipped } = await listRuns(root);
+  const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
+  assert.deepEqual(Object.keys(reasons).sort(), [
+    '.single.saving-abc123', 'broken', 'notes', 'other', 'reserved', 'sweep-a/cell-gru/seed-3',
+  ]);
+  assert.match(reasons['sweep-a/cell-gru/seed-3'], /^half-written: no run\.json \(holds model\.json\)$/);
+  assert.match(reasons.broken, /^run\.json is not valid JSON \(/);
+  assert.match(reasons.other, /^run\.json is not a run record: format "keras-run", expected "crnn-mnist-run"$/);
+  assert.match(reasons.notes, /^not a run: no run\.json \(holds README\.txt, results\.csv\)$/);
+  assert.match(reasons['.single.saving-abc123'], /^unfinished save of single/);
+  assert.match(reasons.reserved, new RegExp(`^training in progress \\(process ${process.pid}\\)`));
+  assert.equal(skipped.find((s) => s.id === 'broken')!.dir, path.join(root, 'broken'));
+  // The sweep's own folders hold runs: traversed, not skipped; so are the empty and hidden ones.
+  for (const id of ['sweep-a', 'sweep-a/cell-gru', 'empty', '.ipynb_checkpoints']) assert.ok(!(id in reasons), id);
+});
+
+test('listRuns explains moved-aside copies, stale reservations and invalid configs', async () => {
+  const dir = tempDir();
+  writeRun(path.join(dir, '.kept.saving-AAAAAA.previous'), { seed: 1, final: 0.9 });
+  writeRun(path.join(dir, 'leftover'), { seed: 1, final: 0.9 });
+  writeRun(path.join(dir, '.leftover.saving-BBBBBB.previous'), { seed: 1, final: 0.9 });
+  fs.mkdirSync(path.join(dir, 'killed'));
+  const ended = spawnSync(process.execPath, ['-e', '0']).pid;
+  fs.writeFileSync(path.join(dir, '.killed.lock'), `${ended}\n`);
+  writeRun(path.join(dir, 'bad-config'), { seed: 1, final: 0.9 });
+  const record = JSON.parse(fs.readFileSync(path.join(dir, 'bad-config', 'run.json'), 'utf8'));
+  record.crnnConfig.cell = 'transformer';
+  fs.writeFileSync(path.join(dir, 'bad-config', 'run.json'), JSON.stringify(record));
+  fs.mkdirSync(path.join(dir, 'a', 'b', 'c'), { recursive: true });
+  writeRun(path.join(dir, 'a', 'b', 'c', 'deep'), { seed: 1, final: 0.9 });
+
+  const { runs, skipped } = await listRuns(dir, { maxDepth: 3 });
+  assert.deepEqual(runs.map((r) => r.id), ['leftover']);
+  const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
+  assert.match(reasons['.kept.saving-AAAAAA.previous'], /kept was moved aside here and is missing; loading or saving/);
+  assert.match(reasons['.leftover.saving-BBBBBB.previous'], /leftover of an interrupted save of leftover/);
+  assert.match(reasons.killed, new RegExp(`reserved by a training run \\(process ${ended}\\) that ended without saving`));
+  assert.match(reasons['bad-config'], /invalid config: CrnnConfig\.cell must be one of simple, gru, lstm, got "transformer"/);
+  assert.match(reasons['a/b/c/deep'], /not searched: more than 3 levels below the root/);
+  assert.deepEqual((await listRuns(dir, { maxDepth: 2 })).skipped.filter((s) => s.id.startsWith('a/')), [],
+    'what lies deeper than a run folder past the limit is not looked at');
+  assert.equal((await listRuns(dir)).runs.length, 2, 'the default depth reaches a/b/c/deep');
+});
+
+test('listRuns takes a run folder as its root, and fails clearly for a missing root', async () => {
+  const { runs, skipped } = await listRuns(path.join(root, 'single'));
+  assert.deepEqual(runs.map((r) => r.id), ['single']);
+  assert.deepEqual(skipped, []);
+  const missing = path.join(root, 'nope');
+  await assert.rejects(listRuns(missing), { message: `runs folder ${missing} does not exist` });
+  await assert.rejects(listRuns(path.join(root, 'sweep-a', 'sweep.json')), /sweep\.json is not a folder/);
+});
+
+test('loadRuns returns the full records of a root or of given folders', async () => {
+  const all = await loadRuns(root);
+  assert.equal(all.length, 6);
+  assert.equal(all[0].history.evals.length, 7);
+  assert.equal(all[0].dataSource, 'test');
+  const two = await loadRuns([path.join(root, 'single'), path.join(root, 'sweep-a', 'cell-gru', 'seed-1')]);
+  assert.deepEqual(two.map((r) => r.finalAccuracy), [0.95, 0.985]);
+  await assert.rejects(loadRuns([path.join(root, 'broken')]), /broken is not a saved run: run\.json is not valid JSON/);
+  await assert.rejects(loadRuns([path.join(root, 'notes')]), /notes is not a saved run: no run\.json/);
+  await assert.rejects(loadRuns([path.join(root, 'nope')]), /nope does not exist/);
+});
+
+test('differingSettings names the settings whose values differ', async () => {
+  const { runs } = await listRuns(root);
+  assert.deepEqual(differingSettings(runs), ['cell', 'sharedCnn', 'seed']);
+  const simple = runs.filter((r) => r.crnnConfig.cell === 'simple');
+  assert.deepEqual(differingSettings(simple), ['seed']);
+  assert.deepEqual(differingSettings(simple.slice(0, 1)), []);
+});
+
+test('studentTQuantile gives the t factors of 95% intervals', () => {
+  close(studentTQuantile(0.975, 1), 12.7062047, 1e-6);
+  close(studentTQuantile(0.975, 2), 4.3026527, 1e-6);
+  close(studentTQuantile(0.975, 4), 2.7764451, 1e-6);
+  close(studentTQuantile(0.975, 29), 2.0452296, 1e-6);
+  close(studentTQuantile(0.975, 1e6), 1.959966, 1e-5);
+  close(studentTQuantile(0.025, 2), -4.3026527, 1e-6);
+  assert.throws(() => studentTQuantile(1, 2), /p must be in \(0, 1\)/);
+});
+
+test('sampleStats: mean, sample std and a t interval; none for one value', () => {
+  const stats = sampleStats([0.97, 0.98, 0.99])!;
+  close(stats.mean, 0.98);
+  close(stats.std, 0.01);
+  const half = 4.3026527 * 0.01 / Math.sqrt(3);
+  close(stats.ci95![0], 0.98 - half, 1e-8);
+  close(stats.ci95![1], 0.98 + half, 1e-8);
+  assert.deepEqual(sampleStats([0.5]), { n: 1, mean: 0.5, std: null, ci95: null, min: 0.5, max: 0.5 });
+  assert.equal(sampleStats([]), null);
+});
+
+test('compareRuns groups the runs over seeds and computes mean ± std and the 95% interval', async () => {
+  const { runs } = await listRuns(root);
+  const comparison = compareRuns(runs);
+  assert.deepEqual(comparison.settings, ['cell', 'sharedCnn']);
+  assert.deepEqual(comparison.groups.map((g) => g.label), [
+    'cell=gru, sharedCnn=false', 'cell=simple, sharedCnn=false', 'cell=lstm, sharedCnn=true',
+  ]);
+  const [gru, simple, lstm] = comparison.groups;
+  assert.deepEqual(simple.seeds, [1, 2, 10]);
+  assert.deepEqual(simple.differing, { cell: 'simple', sharedCnn: false });
+  assert.equal(simple.settings.numSteps, 1000);
+  assert.equal('seed' in simple.settings, false);
+  const f = simple.finalAccuracy!;
+  assert.equal(f.n, 3);
+  close(f.mean, 0.98);
+  close(f.std, 0.01);
+  close(f.ci95![1] - f.mean, 4.3026527 * 0.01 / Math.sqrt(3), 1e-8);
+  close(simple.bestAccuracy!.mean, (0.975 + 0.98 + 0.99) / 3);
+  assert.equal(simple.meanSteps, 1000);
+  assert.equal(simple.meanSeconds, 90);
+  close(gru.finalAccuracy!.mean, 0.986);
+  close(gru.finalAccuracy!.std, Math.sqrt(2e-6));
+  close(gru.finalAccuracy!.ci95![1] - 0.986, 12.7062047 * Math.sqrt(2e-6) / Math.sqrt(2), 1e-8);
+  assert.equal(lstm.finalAccuracy!.n, 1);
+  assert.equal(lstm.finalAccuracy!.std, null);
+  assert.equal(lstm.finalAccuracy!.ci95, null);
+  assert.deepEqual(comparison.warnings, ['cell=lstm, sharedCnn=true: single ended stopped at step 600 of 1000']);
+
+  const bySettings = compareRuns(runs, { sort: 'settings' });
+  assert.deepEqual(bySettings.groups.map((g) => g.differing.cell), ['gru', 'lstm', 'simple']);
+  const byCellOnly = compareRuns(runs, { groupBy: ['sharedCnn'] });
+  assert.deepEqual(byCellOnly.groups.map((g) => [g.label, g.runs.length]),
+    [['sharedCnn=false', 5], ['sharedCnn=true', 1]]);
+  const ignoringCell = compareRuns(runs, { ignore: ['cell'] });
+  assert.deepEqual(ignoringCell.groups.map((g) => g.label), ['sharedCnn=false', 'sharedCnn=true']);
+  assert.match(ignoringCell.warnings.join('\n'), /sharedCnn=false: seed 1, 2 occurs more than once/);
+  assert.throws(() => compareRuns(runs, { groupBy: ['cel'] }), /groupBy: unknown setting 'cel'; known settings: task, /);
+  assert.deepEqual(compareRuns(runs.slice(3, 5)).groups.map((g) => g.label), ['all runs']);
+});
+
+test('the comparison table is aligned markdown with one row per group', async () => {
+  const { runs } = await listRuns(root);
+  const lines = compareRuns(runs).table.split('\n');
+  assert.equal(lines.length, 5);
+  assert.ok(lines.every((line) => line.length === lines[0].length), lines.join('\n'));
+  assert.match(lines[0], /^\| cell +\| sharedCnn \| +n \| seeds +\| final acc\. % \| +± std \| +95% CI of mean \| best acc\. % \| steps \| +time \|$/);
+  assert.match(lines[1], /^\| -+ \| -+ \| -+: \|/);
+  const half = 100 * 4.3026527 * 0.01 / Math.sqrt(3);
+  assert.match(lines[3], new RegExp(`^\\| simple +\\| false +\\| +3 \\| 1,2,10 +\\| +98\\.00 \\| +1\\.00 \\| ` +
+    `+${(98 - half).toFixed(2)} – ${(98 + half).toFixed(2)} \\| +98\\.17 \\| 1,000 \\| 1m 30s \\|$`));
+  assert.match(lines[4], /^\| lstm +\| true +\| +1 \| 42 +\| +95\.00 \| +– \| +– \| +95\.00 \| +600 \| 1h 06m \|$/);
+});
+
+test('runsTable shows the differing settings, accuracies, steps and time of each run', async () => {
+  const { runs } = await listRuns(root);
+  const lines = runsTable(runs).split('\n');
+  assert.match(lines[0], /^\| run +\| cell +\| sharedCnn \| seed \| final acc\. % \| best acc\. % \| best at \| +steps \| +time \| end +\|$/);
+  assert.match(lines[2], /^\| single +\| lstm +\| true +\| 42 +\| +95\.00 \| +95\.00 \| +600 \| 600\/1,000 \| 1h 06m \| stopped +\|$/);
+  assert.match(lines[5], /^\| sweep-a\/cell-simple\/seed-1 +\| simple \| false +\| 1 +\| +97\.00 \| +97\.50 \| +800 \| +1,000 \| 1m 30s \| completed \|$/);
+  assert.equal(markdownTable(['a|b'], [['x']]), '| a\\|b |\n| ---- |\n| x    |');
+  assert.equal(formatDuration(42), '42.0 s');
+  assert.equal(formatDuration(7200 + 5 * 60), '2h 05m');
+});
+
+test('the comparison chart overlays each group\'s mean curve with its band, on a log error axis', async () => {
+  const comparison = compareRuns(await loadRuns(root));
+  const svg = await comparisonChartSvg(comparison);
+  assert.match(svg, /^<svg/);
+  for (const label of ['cell=gru, sharedCnn=false (n=2)', 'cell=simple, sharedCnn=false (n=3)',
+    'cell=lstm, sharedCnn=true (n=1)']) {
+    assert.ok(svg.includes(label), `the legend names ${label}`);
+  }
+  assert.match(svg, /error rate \(1 − accuracy\), log scale/);
+  assert.match(svg, /article: 98%/);
+  const zoomed = await comparisonChartSvg(comparison, { yScale: 'accuracy', band: 'std' });
+  assert.match(zoomed, /band: ± 1 std over seeds/);
+  const { runs } = await listRuns(root);
+  await assert.rejects(comparisonChartSvg(compareRuns(runs)), /has no history: compare runs from loadRuns/);
+});
+
+test('the comparison chart spec: means and min–max bands per step, an axis fitted to the late evaluations', () => {
+  const evals = (finals: number[]) => finals.map((a, i) => ({ step: (i + 1) * 100, loss: 0, accuracy: a }));
+  const spec = comparisonCurvesSpec([
+    { label: 'A', runs: [evals([0.5, 0.97, 0.982]), evals([0.6, 0.975, 0.986])] },
+    { label: 'B', runs: [evals([0.4, 0.96, 0.979])] },
+  ]) as Spec;
+  const rows = spec.data.values as { group: string; step: number; y: number; lo: number; hi: number; n: number }[];
+  const a300 = rows.find((r) => r.group === 'A' && r.step === 300)!;
+  close(a300.y, 1 - 0.984, 1e-12);
+  close(a300.lo, 1 - 0.986, 1e-12);
+  close(a300.hi, 1 - 0.982, 1e-12);
+  assert.equal(a300.n, 2);
+  const y = spec.layer[1].encoding.y;
+  assert.equal(y.scale.type, 'log');
+  // Fitted to steps >= 30% of the last: errors from 1.4% (A's best) to 60% (B at step 100).
+  assert.deepEqual(y.scale.domain, [0.01, 1]);
+  const late = comparisonCurvesSpec([{ label: 'A', runs: [evals([0.97, 0.98, 0.982])] }], { range: [0.97, 0.99] }) as Spec;
+  assert.deepEqual(late.layer[1].encoding.y.scale.domain, [0.01, 0.05]);
+  assert.throws(() => comparisonCurvesSpec([]), /at least one group/);
+  assert.throws(() => comparisonCurvesSpec([{ label: 'A', runs: [[]] }]), /group A has no evaluations/);
+});
+
+// The tests walk the Vega-Lite JSON by path; typed as vega-lite's spec unions, every step would need a cast.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type Spec = Record<string, any>;
+
+function runCli(args: string[]) {
+  const result = spawnSync(process.execPath, [runsCli, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('the runs CLI lists the runs, then the skipped folders with their reasons', () => {
+  const { status, stdout, stderr } = runCli([root]);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, new RegExp(`^6 runs under ${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; settings that differ: cell, sharedCnn, seed`));
+  assert.match(stdout, /\| sweep-a\/cell-simple\/seed-10 \| simple \| false +\| 10 +\| +99\.00 \|/);
+  assert.match(stdout, /Skipped 6 folders:\n/);
+  assert.match(stdout, /\n {2}sweep-a\/cell-gru\/seed-3 +half-written: no run\.json/);
+  assert.match(stdout, /\n {2}broken +run\.json is not valid JSON/);
+  assert.match(stdout, /\n {2}\.single\.saving-abc123 +unfinished save of single/);
+  assert.match(stdout, /\n {2}notes +not a run: no run\.json/);
+
+  const sorted = runCli([root, '--sort', 'accuracy']);
+  const order = [...sorted.stdout.matchAll(/^\| (\S+) +\| (?:simple|gru|lstm)/gm)].map((m) => m[1]);
+  assert.deepEqual(order.slice(0, 2), ['sweep-a/cell-simple/seed-10', 'sweep-a/cell-gru/seed-2']);
+
+  const json = JSON.parse(runCli([root, '--json']).stdout);
+  assert.equal(json.runs.length, 6);
+  assert.equal(json.skipped.length, 6);
+});
+
+test('the runs CLI compares groups and writes the chart', () => {
+  const chart = path.join(tempDir(), 'compare.svg');
+  const { status, stdout, stderr } = runCli([path.join(root, 'sweep-a'), '--compare', '--chart', chart]);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^5 runs in 2 groups under .*sweep-a, grouped by every setting but seed\n/);
+  assert.match(stdout, /\| cell +\| +n \| seeds +\| final acc\. % \|/);
+  assert.match(stdout, /\| gru +\| +2 \| 1,2 +\| +98\.60 \|/);
+  assert.match(stdout, /\| simple \| +3 \| 1,2,10 \| +98\.00 \| +1\.00 \|/);
+  assert.match(stdout, /chart written to /);
+  assert.match(stdout, /Skipped 1 folder:\n {2}cell-gru\/seed-3 +half-written/);
+  const svg = fs.readFileSync(chart, 'utf8');
+  assert.match(svg, /^<svg/);
+  assert.ok(svg.includes('cell=simple (n=3)') && svg.includes('cell=gru (n=2)'));
+});
+
+test('the runs CLI fails clearly for a missing folder, bad settings and nothing to compare', () => {
+  const missing = path.join(root, 'nope');
+  const result = runCli([missing]);
+  assert.equal(result.status, 1);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, new RegExp(`^error: runs folder ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist`));
+  const bad = runCli([root, '--compare', '--group-by', 'cel']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /Unknown setting 'cel'/);
+  const empty = runCli([path.join(root, 'notes'), '--compare']);
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /nothing to compare: no runs under/);
+  const none = runCli([path.join(root, 'empty')]);
+  assert.equal(none.status, 0);
+  assert.match(none.stdout, /^No runs under /);
+});
+
+test('a run saved by saveRun is listed with its settings, model and environment', async () => {
+  // Loaded here only: the rest of the registry never needs TensorFlow.
+  const { buildCrnn } = await import('../lib/model');
+  const { saveRun } = await import('../lib/persist');
+  const dir = tempDir();
+  const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8, cell: 'gru' });
+  const trainConfig = resolveTrainConfig({ numSteps: 2, seed: 5 });
+  const model = buildCrnn(crnnConfig, { seed: 5 });
+  const history = fakeHistory({ seed: 5, final: 0.5, numSteps: 200 });
+  await saveRun(path.join(dir, 'sweep', 'gru', 'seed-5'), { model, crnnConfig, trainConfig, task: 'sum', history });
+  model.dispose();
+  const { runs, skipped } = await listRuns(dir);
+  assert.deepEqual(skipped, []);
+  assert.equal(runs.length, 1);
+  const [run] = runs;
+  assert.equal(run.id, 'sweep/gru/seed-5');
+  assert.equal(run.task, 'sum');
+  assert.deepEqual(run.crnnConfig, crnnConfig);
+  assert.deepEqual(run.trainConfig, trainConfig);
+  assert.equal(run.finalAccuracy, 0.5);
+  assert.equal(run.hasModel, true);
+  assert.equal(typeof run.cpu, 'string');
+  assert.ok(!Number.isNaN(Date.parse(run.savedAt)));
+});
