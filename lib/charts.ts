@@ -207,6 +207,13 @@ export interface BarChartOptions {
   /** d3 format of the values on the axis and the tooltips, e.g. '.1%' (default ''). */
   format?: string;
   color?: string;
+  /**
+   * An interval [low, high] per bar, drawn as an error bar: a 95% interval
+   * shows which differences between small classes are noise.
+   */
+  intervals?: readonly (readonly [number, number])[];
+  /** The value axis's range; default from zero to the largest value. */
+  yDomain?: [number, number];
 }
 
 /**
@@ -231,17 +238,35 @@ export function barChartSpec(
     if (!Number.isFinite(value)) throw new Error(`barChart value ${i} (label ${label}) is not finite: ${value}`);
     return { label, value };
   });
-  const { title, xTitle = null, yTitle = null, width = 420, height = 200, format = '', color = '#4c78a8' } = options;
+  const {
+    title, xTitle = null, yTitle = null, width = 420, height = 200, format = '', color = '#4c78a8', intervals, yDomain,
+  } = options;
+  if (intervals !== undefined) {
+    if (intervals.length !== rows.length) {
+      throw new Error(`barChart needs one interval per bar, got ${intervals.length} for ${rows.length} bars`);
+    }
+    intervals.forEach(([low, high], i) => {
+      if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) {
+        throw new Error(`barChart interval ${i} (label ${names[i]}) is not [low, high]: [${low}, ${high}]`);
+      }
+      Object.assign(rows[i], { low, high });
+    });
+  }
+  const x = { field: 'label', type: 'ordinal', sort: names, title: xTitle, axis: { labelAngle: 0 } } as const;
+  const scale = yDomain ? { domain: yDomain, clamp: true } : {};
+  const y = { field: 'value', type: 'quantitative', title: yTitle, axis: format ? { format } : {}, scale } as const;
+  // clip: a zoomed axis cuts the bars at its floor instead of drawing below the axis.
+  const bars = { mark: { type: 'bar', color, clip: true }, encoding: { x, y } };
+  const errorBars = {
+    mark: { type: 'rule', color: '#333', strokeWidth: 1.5, clip: true },
+    encoding: { x, y: { field: 'low', type: 'quantitative', scale }, y2: { field: 'high' } },
+  };
   return {
     $schema: SCHEMA,
     ...(title ? { title } : {}),
     width, height,
     data: { values: rows },
-    mark: { type: 'bar', color },
-    encoding: {
-      x: { field: 'label', type: 'ordinal', sort: names, title: xTitle, axis: { labelAngle: 0 } },
-      y: { field: 'value', type: 'quantitative', title: yTitle, axis: format ? { format } : {} },
-    },
+    layer: intervals ? [bars, errorBars] : [bars],
   } as ChartSpec;
 }
 
@@ -282,6 +307,17 @@ export interface HeatmapOptions {
   scheme?: string;
   /** Colour domain [min, max]; default the range of the values. */
   domain?: [number, number];
+  /**
+   * Text per cell, row by row, instead of the formatted value: counts such as
+   * "3/98" say how much a rate rests on. Empty strings leave a cell blank.
+   */
+  cellLabels?: readonly (readonly string[])[];
+  /**
+   * Paint cells whose value is exactly 0 in this colour (e.g. 'white'), apart
+   * from the colour scale: in a confusion matrix an empty cell then differs
+   * from a cell with a count of 1.
+   */
+  zeroColor?: string;
 }
 
 /** The value above which a cell is dark enough for white text: 60% along the colour scale. */
@@ -335,11 +371,14 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
   }
   const {
     title, xTitle = null, yTitle = null, cellText = 'auto', hideZeroText = false,
-    format = '.2~f', scheme = 'blues', domain, scaleType = 'linear',
+    format = '.2~f', scheme = 'blues', domain, scaleType = 'linear', cellLabels, zeroColor,
   } = options;
+  if (cellLabels !== undefined && (cellLabels.length !== numRows || cellLabels.some((row) => row.length !== numCols))) {
+    throw new Error(`heatmap cellLabels must be ${numRows} rows of ${numCols} labels`);
+  }
   const showText = cellText === 'auto' ? numRows <= 12 && numCols <= 12 : cellText;
   const cellSize = options.cellSize ?? (showText ? 30 : 22);
-  const rows: { x: string; y: string; value: number | null }[] = [];
+  const rows: { x: string; y: string; value: number | null; label?: string }[] = [];
   let min = Infinity;
   let max = -Infinity;
   for (let r = 0; r < numRows; r++) {
@@ -347,7 +386,7 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
       const v = matrix[r][c];
       const value = Number.isFinite(v) ? v : null;
       if (value !== null) { min = Math.min(min, value); max = Math.max(max, value); }
-      rows.push({ x: xLabels[c], y: yLabels[r], value });
+      rows.push({ x: xLabels[c], y: yLabels[r], value, ...(cellLabels ? { label: cellLabels[r][c] } : {}) });
     }
   }
   const [lo, hi] = domain ?? (min <= max ? [min, max] : [0, 1]);
@@ -359,7 +398,10 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
     encoding: {
       x, y,
       color: {
-        condition: { test: 'datum.value === null', value: '#eeeeee' },
+        condition: [
+          { test: 'datum.value === null', value: '#eeeeee' },
+          ...(zeroColor ? [{ test: 'datum.value === 0', value: zeroColor }] : []),
+        ],
         field: 'value', type: 'quantitative', title: null,
         scale: { type: scaleType, scheme, domain: [lo, hi] },
         legend: {
@@ -377,7 +419,7 @@ export function heatmapSpec(matrix: readonly ArrayLike<number>[], options: Heatm
       mark: { type: 'text', fontSize: Math.max(8, Math.min(11, cellSize * 0.37)) },
       encoding: {
         x, y,
-        text: { field: 'value', type: 'quantitative', format },
+        text: cellLabels ? { field: 'label', type: 'nominal' } : { field: 'value', type: 'quantitative', format },
         color: { condition: { test: `datum.value > ${threshold}`, value: 'white' }, value: '#222' },
       },
     });

@@ -47,6 +47,25 @@ export function confusionMatrix(
 }
 
 /**
+ * The Wilson score interval of a proportion: `successes` of `trials`, at the
+ * level of `z` (1.96: 95%). Unlike the normal approximation it stays inside
+ * [0, 1] and is sound for small counts and for rates near 100%, where a class
+ * of ~100 sequences with no mistakes still gets an honest lower bound.
+ * @returns [low, high]; [0, 1] for no trials.
+ */
+export function wilsonInterval(successes: number, trials: number, z = 1.96): [number, number] {
+  if (!(Number.isInteger(successes) && Number.isInteger(trials) && successes >= 0 && successes <= trials)) {
+    throw new Error(`wilsonInterval needs integers 0 <= successes <= trials, got ${successes} of ${trials}`);
+  }
+  if (trials === 0) return [0, 1];
+  const p = successes / trials;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * trials)) / (1 + z2 / trials);
+  const half = (z / (1 + z2 / trials)) * Math.sqrt(p * (1 - p) / trials + z2 / (4 * trials * trials));
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/**
  * Share of each target class predicted correctly (recall), from a confusion
  * matrix. A class without any example gets NaN (it has no accuracy).
  */
@@ -57,17 +76,24 @@ export function perClassAccuracy(confusion: readonly (readonly number[])[]): num
   });
 }
 
+/** Counts per (first digit, second digit) pair: `correct[a][b]` of `total[a][b]` sequences. */
+export interface DigitPairCounts {
+  correct: number[][];
+  total: number[][];
+}
+
 /**
- * Accuracy for each (first digit, second digit) pair of the sequences:
- * `grid[first][second]`, 10 × 10 for MNIST; NaN for pairs that never occur.
- * Shows, for example, whether 9 − 0 is learnt as well as 4 − 5.
+ * How many sequences of each (first digit, second digit) pair there are, and
+ * how many of them were classified correctly: `[first][second]`, 10 × 10 for
+ * MNIST. With about 100 sequences per pair, the counts say how much a rate
+ * rests on.
  * @param digits row-major [count × seqLength] digit labels (seqLength >= 2).
  * @param correct [count] whether each sequence was classified correctly.
  * @throws Error when the sizes do not fit or a digit is outside 0..numDigits-1.
  */
-export function digitPairAccuracy(
+export function digitPairCounts(
   digits: ArrayLike<number>, seqLength: number, correct: ArrayLike<boolean>, numDigits = NUM_DIGITS,
-): number[][] {
+): DigitPairCounts {
   if (!Number.isInteger(seqLength) || seqLength < 2) {
     throw new Error(`digitPairAccuracy needs sequences of length >= 2, got seqLength ${seqLength}`);
   }
@@ -85,7 +111,23 @@ export function digitPairAccuracy(
     totals[first][second]++;
     if (correct[i]) hits[first][second]++;
   }
-  return hits.map((row, a) => row.map((h, b) => (totals[a][b] === 0 ? NaN : h / totals[a][b])));
+  return { correct: hits, total: totals };
+}
+
+/**
+ * Accuracy for each (first digit, second digit) pair of the sequences:
+ * `grid[first][second]`, 10 × 10 for MNIST; NaN for pairs that never occur.
+ * Shows, for example, whether 9 − 0 is learnt as well as 4 − 5.
+ * @throws Error as {@link digitPairCounts}.
+ */
+export function digitPairAccuracy(
+  digits: ArrayLike<number>, seqLength: number, correct: ArrayLike<boolean>, numDigits = NUM_DIGITS,
+): number[][] {
+  return pairRates(digitPairCounts(digits, seqLength, correct, numDigits));
+}
+
+function pairRates({ correct, total }: DigitPairCounts): number[][] {
+  return correct.map((row, a) => row.map((hits, b) => (total[a][b] === 0 ? NaN : hits / total[a][b])));
 }
 
 /** What the model says about a batch of sequences. */
@@ -164,6 +206,8 @@ export interface Evaluation {
   perClassAccuracy: number[];
   /** [10][10] accuracy per (first digit, second digit); NaN for absent pairs. Empty for seqLength 1. */
   digitGrid: number[][];
+  /** The counts behind `digitGrid`; empty grids for seqLength 1. */
+  digitPairs: DigitPairCounts;
   /** One record per sequence, in evaluation order. */
   predictions: PredictionRecord[];
 }
@@ -288,13 +332,15 @@ export function evaluateModel(
   if (targets.length === 0) throw new Error('cannot evaluate on an empty set of sequences');
   const confusion = confusionMatrix(targets, predicted, numClasses);
   const correct = targets.map((t, i) => t === predicted[i]);
+  const pairs = seqLength >= 2 ? digitPairCounts(digits, seqLength, correct) : { correct: [], total: [] };
   return {
     count: targets.length,
     accuracy: correct.filter(Boolean).length / targets.length,
     loss: lossSum / targets.length,
     confusion,
     perClassAccuracy: perClassAccuracy(confusion),
-    digitGrid: seqLength >= 2 ? digitPairAccuracy(digits, seqLength, correct) : [],
+    digitGrid: pairRates(pairs),
+    digitPairs: pairs,
     predictions,
   };
 }

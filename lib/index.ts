@@ -33,10 +33,10 @@ export type { CrnnStructure } from './graph-train';
 export { GraphBuilder } from './graph-def';
 export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph-def';
 export {
-  confusionMatrix, perClassAccuracy, digitPairAccuracy, predictSequences, evaluateModel,
+  confusionMatrix, perClassAccuracy, digitPairAccuracy, digitPairCounts, predictSequences, evaluateModel, wilsonInterval,
   measureLossAccuracy, checkBatchFitsModel,
 } from './evaluate';
-export type { Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
+export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
 export { describeEnvironment } from './environment';
 export type { RunEnvironment } from './environment';

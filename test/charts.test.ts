@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg,
+  ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg, type ChartSpec,
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/charts';
 import {
@@ -108,7 +108,7 @@ test('a bar chart draws one bar per label, in the given order', async () => {
   const labels = [-2, -1, 0, 1, 2];
   const values = [1, 2, 3, 2, 1];
   const spec = barChartSpec(labels, values, { title: 'Targets' });
-  assert.deepEqual((spec as Spec).encoding.x.sort, ['-2', '-1', '0', '1', '2']);
+  assert.deepEqual((spec as Spec).layer[0].encoding.x.sort, ['-2', '-1', '0', '1', '2']);
   const svg = await renderSvg(spec);
   const bars = markElements(svg, 'mark-rect', 'path');
   assert.equal(bars.length, 5);
@@ -212,4 +212,31 @@ test('the interactive traces carry the same data as the SVG chart', () => {
   const rule = traces.find((t) => t.name === 'article: 98%')!;
   assert.deepEqual(rule.y, [0.98, 0.98]);
   assert.deepEqual(rule.x, [0, 400]);
+});
+
+test('a bar chart can carry an interval per bar and a zoomed axis', async () => {
+  const spec = barChartSpec(['a', 'b'], [0.99, 0.97], {
+    intervals: [[0.97, 1], [0.93, 0.99]], yDomain: [0.9, 1], format: '.0%',
+  }) as Spec;
+  assert.equal(spec.layer.length, 2);
+  assert.deepEqual(spec.data.values[1], { label: 'b', value: 0.97, low: 0.93, high: 0.99 });
+  assert.deepEqual(spec.layer[0].encoding.y.scale.domain, [0.9, 1]);
+  assert.equal(spec.layer[1].mark.type, 'rule');
+  assert.ok((await renderSvg(spec as ChartSpec)).startsWith('<svg'));
+  assert.throws(() => barChartSpec(['a'], [1], { intervals: [] }), /one interval per bar, got 0 for 1 bars/);
+  assert.throws(() => barChartSpec(['a'], [1], { intervals: [[0.5, 0.2]] }), /interval 0 \(label a\) is not \[low, high\]/);
+});
+
+test('heatmap cells can show counts as text, and zero cells a colour of their own', async () => {
+  const matrix = [[0, 1], [2, 40]];
+  const labels = [['', '1/3'], ['2/2', '40/41']];
+  const spec = heatmapSpec(matrix, { cellText: true, cellLabels: labels, zeroColor: 'white', scaleType: 'symlog' }) as Spec;
+  assert.deepEqual(spec.data.values[1], { x: '1', y: '0', value: 1, label: '1/3' });
+  assert.deepEqual(spec.layer[1].encoding.text, { field: 'label', type: 'nominal' });
+  const conditions = spec.layer[0].encoding.color.condition;
+  assert.deepEqual(conditions[1], { test: 'datum.value === 0', value: 'white' });
+  const svg = await renderSvg(spec as ChartSpec);
+  assert.ok(svg.includes('40/41') && svg.includes('2/2'));
+  assert.match(svg, /fill="white"/);
+  assert.throws(() => heatmapSpec(matrix, { cellLabels: [['a']] }), /cellLabels must be 2 rows of 2 labels/);
 });

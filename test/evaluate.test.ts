@@ -4,7 +4,8 @@ import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model';
 import {
-  confusionMatrix, digitPairAccuracy, evaluateModel, measureLossAccuracy, perClassAccuracy, predictSequences,
+  confusionMatrix, digitPairAccuracy, digitPairCounts, evaluateModel, measureLossAccuracy, perClassAccuracy,
+  predictSequences, wilsonInterval,
 } from '../lib/evaluate';
 import { createEvalSet, evalBatches } from '../lib/sequences';
 import { differenceTask } from '../lib/tasks';
@@ -147,4 +148,30 @@ test('predictSequences and evaluateModel report the probabilities of model.predi
   assertAllClose(evaluation.predictions.map((p) => p.probabilities), expected);
   assert.deepEqual(evaluation.predictions.map((p) => p.predicted), out.predicted);
   model.dispose();
+});
+
+test('the Wilson interval matches published values and stays inside [0, 1]', () => {
+  // 81 of 263 at 95%: [0.2553, 0.3662] (Wilson 1927, as tabulated by Newcombe 1998, case 3).
+  const [low, high] = wilsonInterval(81, 263);
+  assert.ok(Math.abs(low - 0.2553) < 5e-4 && Math.abs(high - 0.3662) < 5e-4, `${low}, ${high}`);
+  // A class with no mistakes in 94 sequences still has an honest lower bound.
+  const [allLow, allHigh] = wilsonInterval(94, 94);
+  assert.equal(allHigh, 1);
+  assert.ok(allLow > 0.95 && allLow < 0.97, `${allLow}`);
+  assert.deepEqual(wilsonInterval(0, 0), [0, 1]);
+  assert.equal(wilsonInterval(0, 10)[0], 0);
+  assert.throws(() => wilsonInterval(5, 4), /0 <= successes <= trials, got 5 of 4/);
+  assert.throws(() => wilsonInterval(1.5, 4), /integers/);
+});
+
+test('digitPairCounts counts the sequences of each digit pair and the correct ones', () => {
+  const digits = [3, 1, 3, 1, 0, 9, 3, 1];
+  const counts = digitPairCounts(digits, 2, [true, false, true, true], 10);
+  assert.equal(counts.total[3][1], 3);
+  assert.equal(counts.correct[3][1], 2);
+  assert.equal(counts.total[0][9], 1);
+  assert.equal(counts.total[1][3], 0);
+  const rates = digitPairAccuracy(digits, 2, [true, false, true, true], 10);
+  assert.equal(rates[3][1], 2 / 3);
+  assert.ok(Number.isNaN(rates[1][3]));
 });
