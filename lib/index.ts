@@ -37,6 +37,8 @@ export {
   measureLossAccuracy, checkBatchFitsModel,
 } from './evaluate';
 export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
+export { layerRows, layerTable } from './model-summary';
+export type { LayerRow } from './model-summary';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
 export { describeEnvironment } from './environment';
 export type { RunEnvironment } from './environment';

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model';
+import { layerRows, layerTable } from '../lib/model-summary';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
@@ -222,4 +223,20 @@ test('the seed decides the initial weights: the same seed builds the same model,
   // The two steps' CNNs start apart, as unseeded ones would.
   assert.notDeepEqual(first[0], first[2]);
   assert.throws(() => buildCrnn(small, { seed: 1.5 }), /seed must be an integer, got 1.5/);
+});
+
+test('layerTable gives one row per layer kind, the repeated per-step layers counted, and the true total', () => {
+  const model = buildCrnn({ seqLength: 3 });
+  const rows = layerRows(model);
+  const conv1 = rows.find((r) => r.name === 'step*_conv1')!;
+  assert.deepEqual(conv1, { name: 'step*_conv1', type: 'Conv2D', outputShape: [null, 28, 28, 16], params: 160, count: 3 });
+  assert.equal(rows.reduce((n, r) => n + r.params * r.count, 0), model.countParams());
+  assert.ok(rows.length < model.layers.length);
+  const table = layerTable(model);
+  assert.match(table, /^step\*_dense ×3 +Dense +\[·, 256\] +200,960 each$/m);
+  // One more CNN than the article's model: 543,091 + 160 + 2,320 + 200,960.
+  assert.match(table, /^total: 746,531 parameters$/m);
+  assert.equal(expectedParamCount({ seqLength: 3 }), 746_531);
+  for (const line of table.split('\n')) assert.ok(line.length <= 80, `too wide: ${line}`);
+  disposeCrnn(model);
 });
