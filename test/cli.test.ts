@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
+import { formatSetting, settings, type Setting } from '../lib/config';
+import { otherValue, outOfRangeValues } from './helpers/settings';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -87,6 +89,69 @@ test('--help lists every option and exits 0', () => {
   }
 });
 
+/** The settings that have a flag, as the CLI generates them. */
+const flagged = settings.filter((s): s is Setting & { flag: string } => s.flag !== null);
+
+/** The JSON of --print-config for these arguments. */
+function printConfig(args: string[]) {
+  const { status, stdout, stderr } = runTrainer([...args, '--print-config']);
+  assert.equal(status, 0, stderr);
+  const printed = JSON.parse(stdout);
+  return { ...printed.crnnConfig, ...printed.trainConfig, task: printed.task };
+}
+
+test('--help shows every setting\'s flag with its default from the schema', () => {
+  const { status, stdout } = runTrainer(['--help']);
+  assert.equal(status, 0);
+  // Each option's entry: its line and the wrapped lines below it, joined.
+  const entries = stdout.split(/\n(?= {2}-)/).map((entry) => entry.replace(/\s+/g, ' ').trim());
+  for (const setting of flagged) {
+    const entry = entries.find((e) => e.startsWith(`${setting.flag} `));
+    assert.ok(entry, `--help does not list ${setting.flag}`);
+    assert.ok(entry.includes(`default: ${formatSetting(setting.default)})`), `${setting.flag}: ${entry}`);
+  }
+});
+
+test('every setting\'s flag sets its field, as --print-config shows without training or creating anything', () => {
+  const parent = tempDir();
+  const args = flagged.flatMap((s) => [s.flag, formatSetting(otherValue(s))]);
+  const printed = printConfig([...args, '--task', 'sum', '--out', path.join(parent, 'run')]);
+  for (const setting of settings) {
+    const expected = setting.flag === null ? setting.default : otherValue(setting);
+    if (setting.name !== 'numClasses') assert.deepEqual(printed[setting.name], expected, setting.name);
+  }
+  assert.equal(printed.task, 'sum');
+  assert.equal(printed.numClasses, 28, 'sums of three digits: 0..27');
+  assert.deepEqual(fs.readdirSync(parent), []);
+  // Defaults where no flag is given.
+  const defaults = printConfig([]);
+  for (const setting of settings) assert.deepEqual(defaults[setting.name], setting.default, setting.name);
+});
+
+test('a boolean setting can be set either way: --shared-cnn, --shared-cnn true|false, --no-shared-cnn', () => {
+  // Alone, the flag takes no value: the next flag is not read as one.
+  const bare = printConfig(['--shared-cnn', '--steps', '5']);
+  assert.deepEqual([bare.sharedCnn, bare.numSteps], [true, 5]);
+  assert.equal(printConfig(['--shared-cnn', 'false']).sharedCnn, false);
+  assert.equal(printConfig(['--shared-cnn', 'true', '--no-shared-cnn']).sharedCnn, false);
+});
+
+test('each numeric flag refuses the values just outside the setting\'s range, naming the flag', () => {
+  let checked = 0;
+  for (const setting of flagged) {
+    for (const bad of outOfRangeValues(setting)) {
+      const value = setting.type.kind === 'integer-pair' ? [bad, bad] : bad;
+      const field = setting.type.kind === 'integer-pair' ? `${setting.name}[0]` : setting.name;
+      const { status, stderr } = runTrainer([setting.flag, formatSetting(value), '--print-config']);
+      assert.notEqual(status, 0, `${setting.flag} ${bad}`);
+      const escaped = `${setting.flag} (${field}) must be`.replace(/[()[\]]/g, '\\$&');
+      assert.match(stderr, new RegExp(`error: ${escaped} .*, got ${bad}\\b`), `${setting.flag} ${bad}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 10, `only ${checked} bounds checked`);
+});
+
 test('bad flags exit non-zero with a message and create nothing', () => {
   const parent = tempDir();
   const out = path.join(parent, 'run');
@@ -96,7 +161,7 @@ test('bad flags exit non-zero with a message and create nothing', () => {
     [['--steps', '-1'], /--steps \(numSteps\) must be an integer >= 0, got -1/],
     [['--cell', 'transformer'], /Allowed choices are simple, gru, lstm/],
     [['--task', 'product'], /Allowed choices are difference, sum/],
-    [['--filters', '16'], /Expected two counts like 16,16/],
+    [['--filters', '16'], /filters must be two filter counts like 16,16, got "16"/],
     [['--learning-rate', 'fast'], /'--learning-rate <x>' argument 'fast' is invalid/],
     [['--target-accuracy', '98'], /--target-accuracy \(targetAccuracy\) must be a number in \(0, 1\], got 98/],
     [['--seq-length', '1'], /needs sequences of at least 2 digits, got seqLength 1/],

@@ -1,0 +1,294 @@
+/**
+ * Sweeps: every combination of some settings' values, each trained with
+ * several seeds, one run folder per combination and seed.
+ *
+ * This file holds what can be decided without running anything: reading the
+ * grid, naming the runs, the trainer's command of each run, and what a run
+ * folder left by an earlier sweep holds. bin/sweep.ts runs the commands.
+ *
+ * A run's folder is `<root>/<key=value,...>/seed-<n>`, keys in the order of
+ * the settings table, so the same sweep given in another order, or grown by
+ * a value or a seed, finds the runs it already has.
+ */
+import * as fs from 'node:fs';
+import path from 'node:path';
+import {
+  findSetting, formatSetting, parseSetting, resolveCrnnConfig, resolveTrainConfig, settings, type Setting,
+  type SettingValue,
+} from './config';
+import type { CrnnConfig, TrainConfig } from './types';
+
+/** One setting and the values a sweep gives it. */
+export interface GridAxis {
+  setting: Setting;
+  values: SettingValue[];
+}
+
+/** What a sweep runs: the grid, the settings all its runs share, and the seeds. */
+export interface SweepSpec {
+  /** The settings that vary; every combination of their values is run. */
+  grid: GridAxis[];
+  /** Settings given to every run. */
+  fixed: { setting: Setting; value: SettingValue }[];
+  seeds: number[];
+  /** The folder holding the run folders. */
+  root: string;
+  /** The trainer's --task, when not its default. */
+  task?: string;
+  /** The trainer's --data, when not its default. */
+  data?: string;
+}
+
+/** One run of a sweep: a combination of the grid's values and a seed. */
+export interface SweepRun {
+  /** `cell=gru,sharedCnn=true/seed-1`: the folder under the root, and the run's name in messages. */
+  name: string;
+  /** The run folder, `<root>/<name>`. */
+  dir: string;
+  seed: number;
+  /** The grid's values for this run, by setting name, in the order of the settings table. */
+  point: Record<string, SettingValue>;
+  /** The trainer's arguments (after the script's path). */
+  args: string[];
+}
+
+/** The task the trainer uses without --task. */
+const DEFAULT_TASK = 'difference';
+
+/** Why a setting cannot be a key of a sweep, or undefined when it can. */
+function notSweepable(setting: Setting): string | undefined {
+  if (setting.flag === null) return `${setting.name} is derived from the data or the task`;
+  if (setting.name === 'seed') return 'the seeds are given by --seeds or --seed-list';
+  return undefined;
+}
+
+/** The settings a sweep can vary or fix: those with a flag, except the seed. */
+export const sweepableSettings: readonly Setting[] = settings.filter((s) => notSweepable(s) === undefined);
+
+function sweepableSetting(name: string): Setting {
+  const setting = findSetting(name);
+  const known = sweepableSettings.map((s) => s.name).join(', ');
+  if (!setting) throw new Error(`unknown setting '${name}'; the settings are ${known}`);
+  const why = notSweepable(setting);
+  if (why) throw new Error(`${name} cannot be set by a sweep: ${why}`);
+  return setting;
+}
+
+/** Splits `key=rest`, refusing text without a key. */
+function keyAndValue(text: string, example: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new Error(`expected key=value like ${example}, got ${JSON.stringify(text)}`);
+  return [text.slice(0, at).trim(), text.slice(at + 1)];
+}
+
+/**
+ * Reads a `--grid` argument: `cell=simple,gru,lstm`, `learningRate=1e-3,3e-4`.
+ * The values of a pair setting, whose values hold a comma, are separated by
+ * semicolons: `filters=8,8;16,16`.
+ * @throws Error naming the key and the allowed keys or values.
+ */
+export function parseGridArgument(text: string): GridAxis {
+  const [name, list] = keyAndValue(text, 'cell=simple,gru');
+  const setting = sweepableSetting(name);
+  const separator = setting.type.kind === 'integer-pair' ? ';' : ',';
+  const values = list.split(separator).map((item) => parseSetting(name, item));
+  const written = values.map((v) => formatSetting(v));
+  const twice = written.find((w, i) => written.indexOf(w) !== i);
+  if (twice !== undefined) throw new Error(`${name}=${twice} is given twice`);
+  return { setting, values };
+}
+
+/**
+ * Reads a `--set` argument, one setting for every run: `numSteps=2000`, `filters=8,8`.
+ * @throws Error naming the key and the allowed keys or values.
+ */
+export function parseSetArgument(text: string): { setting: Setting; value: SettingValue } {
+  const [name, value] = keyAndValue(text, 'numSteps=2000');
+  const setting = sweepableSetting(name);
+  return { setting, value: parseSetting(name, value) };
+}
+
+/** A value as it reads in a folder name: `16x16` for a pair, so that commas only separate settings. */
+function nameValue(value: SettingValue): string {
+  return Array.isArray(value) ? value.join('x') : formatSetting(value);
+}
+
+/** The folder name of a run: `cell=gru,sharedCnn=true/seed-1`, or `seed-1` without a grid. */
+export function runName(point: Record<string, SettingValue>, seed: number): string {
+  const keys = settings.map((s) => s.name).filter((name) => name in point);
+  const config = keys.map((name) => `${name}=${nameValue(point[name])}`).join(',');
+  return config ? `${config}/seed-${seed}` : `seed-${seed}`;
+}
+
+/** Every combination of the axes' values, the first axis varying slowest. */
+function combinations(axes: GridAxis[]): Record<string, SettingValue>[] {
+  let points: Record<string, SettingValue>[] = [{}];
+  for (const axis of axes) {
+    points = points.flatMap((point) => axis.values.map((value) => ({ ...point, [axis.setting.name]: value })));
+  }
+  return points;
+}
+
+/**
+ * The runs of a sweep: seed after seed (every combination with the first
+ * seed, then with the second, …), so that an unfinished sweep has compared
+ * all combinations on some seeds rather than some combinations on all seeds.
+ * @throws Error when a key is given twice, there are no seeds or one is
+ *   given twice, or a combination is not a valid config.
+ */
+export function planSweep(spec: SweepSpec): SweepRun[] {
+  const names = [...spec.grid.map((a) => a.setting.name), ...spec.fixed.map((f) => f.setting.name)];
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new Error(`${twice} is given more than once (in --grid or --set)`);
+  if (spec.seeds.length === 0) throw new Error('no seeds');
+  if (new Set(spec.seeds).size !== spec.seeds.length) throw new Error('a seed is given twice');
+  for (const seed of spec.seeds) parseSetting('seed', String(seed));
+  const order = (s: Setting) => settings.indexOf(s);
+  const axes = [...spec.grid].sort((a, b) => order(a.setting) - order(b.setting));
+  const points = combinations(axes);
+  for (const point of points) {
+    // Cross-field checks the per-setting ones cannot make, before any run starts.
+    expectedConfigs(spec, point, spec.seeds[0]);
+  }
+  return spec.seeds.flatMap((seed) => points.map((point) => {
+    const name = runName(point, seed);
+    const dir = path.join(spec.root, ...name.split('/'));
+    return { name, dir, seed, point, args: trainArgs(spec, point, seed, dir) };
+  }));
+}
+
+/** The trainer's arguments for one run: the settings in table order, the seed, task, data and folder. */
+function trainArgs(spec: SweepSpec, point: Record<string, SettingValue>, seed: number, dir: string): string[] {
+  const given: Record<string, SettingValue> = { ...point };
+  for (const { setting, value } of spec.fixed) given[setting.name] = value;
+  const args: string[] = [];
+  for (const setting of settings) {
+    if (setting.name in given) args.push(setting.flag as string, formatSetting(given[setting.name]));
+  }
+  args.push('--seed', String(seed));
+  if (spec.task !== undefined) args.push('--task', spec.task);
+  if (spec.data !== undefined) args.push('--data', spec.data);
+  args.push('--out', dir);
+  return args;
+}
+
+/** The configs a run of the sweep trains with, over the defaults. */
+function expectedConfigs(spec: SweepSpec, point: Record<string, SettingValue>, seed: number):
+  { crnn: CrnnConfig; train: TrainConfig } {
+  const model: Record<string, unknown> = {};
+  const train: Record<string, unknown> = { seed };
+  const given = [...spec.fixed, ...Object.entries(point).map(([name, value]) => ({ setting: findSetting(name)!, value }))];
+  for (const { setting, value } of given) (setting.config === 'model' ? model : train)[setting.name] = value;
+  return { crnn: resolveCrnnConfig(model), train: resolveTrainConfig(train) };
+}
+
+/** Quotes an argument for a POSIX shell when it holds anything but plain characters. */
+export function shellQuote(arg: string): string {
+  return /^[\w./=,:+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A command line for a shell: `node dist/bin/train.js --cell gru ... --out runs/x/cell=gru/seed-1`. */
+export function shellCommand(words: string[]): string {
+  return words.map(shellQuote).join(' ');
+}
+
+/** The files a run folder holds: what the trainer's save writes. */
+export const RUN_FILES: readonly string[] = [
+  'model.json', 'weights.bin', 'run.json', 'history.json', 'history.csv', 'training-curves.svg',
+];
+
+/** What a run's folder holds when the sweep comes to it. */
+export type RunState =
+  /** No folder: the run is to be trained. */
+  | { kind: 'new' }
+  /** A complete save of a run that ended by itself (all steps, or the target accuracy). */
+  | { kind: 'finished'; endReason: string }
+  /** A complete save of a run stopped early (Ctrl-C, SIGTERM): trained again, replacing it. */
+  | { kind: 'stopped'; steps: number }
+  /** A folder without run.json, holding only what a trainer writes: left by a killed run. */
+  | { kind: 'partial' }
+  /** A trainer is running on it now (its lock names a live process). */
+  | { kind: 'busy'; pid: number }
+  /** A save of other settings than the sweep's: never touched. */
+  | { kind: 'mismatch'; differences: string[] }
+  /** Anything else (other files, a file instead of a folder, an unreadable run.json): never touched. */
+  | { kind: 'foreign'; reason: string };
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The live process holding the trainer's lock beside `dir` (`.<name>.lock`, see lib/run-folder.ts). */
+function lockOwner(dir: string): number | undefined {
+  const lock = path.join(path.dirname(dir), `.${path.basename(dir)}.lock`);
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : undefined;
+}
+
+/** "numSteps 3, this sweep 2000" for each setting the saved run differs in. */
+function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unknown>): string[] {
+  const { crnn, train } = expectedConfigs(spec, run.point, run.seed);
+  const expected: Record<string, unknown> = { ...crnn, ...train };
+  const saved = { ...record.crnnConfig as object, ...record.trainConfig as object } as Record<string, unknown>;
+  const found: string[] = [];
+  for (const setting of [...sweepableSettings, findSetting('seed')!]) {
+    const [want, got] = [expected[setting.name], saved[setting.name]] as SettingValue[];
+    if (formatSetting(got) !== formatSetting(want)) {
+      found.push(`${setting.name} ${formatSetting(got)}, this sweep ${formatSetting(want)}`);
+    }
+  }
+  const task = spec.task ?? DEFAULT_TASK;
+  if (record.task !== task) found.push(`task ${String(record.task)}, this sweep ${task}`);
+  return found;
+}
+
+/**
+ * What the folder of `run` holds: nothing yet, a finished or stopped run
+ * (with the sweep's settings or not), a run a killed trainer left
+ * half-written, one in progress, or something that is not the sweep's.
+ */
+export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
+  const owner = lockOwner(run.dir);
+  if (owner !== undefined) return { kind: 'busy', pid: owner };
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(run.dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { kind: 'new' };
+    return { kind: 'foreign', reason: code === 'ENOTDIR' ? 'it is not a folder' : String(err) };
+  }
+  const strange = entries.filter((e) => !e.isFile() || !RUN_FILES.includes(e.name)).map((e) => e.name);
+  if (strange.length > 0) return { kind: 'foreign', reason: `it holds ${strange.join(', ')}, which no run writes` };
+  if (!entries.some((e) => e.name === 'run.json')) return { kind: 'partial' };
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+  } catch (err) {
+    return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
+  }
+  const differ = differences(spec, run, record);
+  if (differ.length > 0) return { kind: 'mismatch', differences: differ };
+  const history = (record.history ?? {}) as { endReason?: string; steps?: unknown[] };
+  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps?.length ?? 0 };
+  return { kind: 'finished', endReason: String(history.endReason) };
+}
+
+/**
+ * Removes a run folder that `inspectRun` found 'partial' or 'stopped': only
+ * the files a trainer writes, then the folder, which must then be empty.
+ */
+export function clearRunFolder(dir: string): void {
+  for (const name of RUN_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  fs.rmdirSync(dir);
+}

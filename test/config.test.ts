@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  allowedValues, cellTypes, checkSetting, defaultCrnnConfig, defaultTrainConfig, findSetting, formatSetting,
+  getSetting, lrSchedules, parseSetting, resolveCrnnConfig, resolveTrainConfig, settings, trainEngines,
+  type Setting, type SettingValue,
+} from '../lib/config';
+import type { CrnnConfig, TrainConfig } from '../lib/types';
+import { otherValue, outOfRangeValues } from './helpers/settings';
+
+const resolveOf = (setting: Setting) => (value: unknown) => (setting.config === 'model'
+  ? resolveCrnnConfig({ [setting.name]: value } as Partial<CrnnConfig>)
+  : resolveTrainConfig({ [setting.name]: value } as Partial<TrainConfig>));
+
+test('every field of CrnnConfig and TrainConfig is declared once, with its default', () => {
+  assert.deepEqual(settings.filter((s) => s.config === 'model').map((s) => s.name), Object.keys(defaultCrnnConfig));
+  assert.deepEqual(settings.filter((s) => s.config === 'train').map((s) => s.name), Object.keys(defaultTrainConfig));
+  assert.equal(new Set(settings.map((s) => s.name)).size, settings.length);
+  for (const setting of settings) {
+    const defaults: Record<string, unknown> = setting.config === 'model' ? defaultCrnnConfig : defaultTrainConfig;
+    assert.deepEqual(defaults[setting.name], setting.default, setting.name);
+    assert.ok(setting.help.length > 0, `${setting.name} has no help`);
+    assert.doesNotThrow(() => checkSetting(setting, setting.default), setting.name);
+  }
+  assert.ok(Object.isFrozen(defaultCrnnConfig) && Object.isFrozen(defaultTrainConfig));
+});
+
+test('flags are the kebab-case of the names, except --steps, and the derived settings have none', () => {
+  const flags = Object.fromEntries(settings.map((s) => [s.name, s.flag]));
+  assert.equal(flags.numSteps, '--steps');
+  assert.equal(flags.batchSize, '--batch-size');
+  assert.equal(flags.sharedCnn, '--shared-cnn');
+  assert.equal(flags.targetAccuracy, '--target-accuracy');
+  for (const derived of ['height', 'width', 'numClasses']) assert.equal(flags[derived], null, derived);
+  const given = settings.map((s) => s.flag).filter((f) => f !== null);
+  assert.equal(new Set(given).size, given.length, 'two settings share a flag');
+});
+
+test('the lists of cells, schedules and engines are the choices declared in the schema', () => {
+  assert.deepEqual(cellTypes, ['simple', 'gru', 'lstm']);
+  assert.deepEqual(lrSchedules, ['constant', 'cosine']);
+  assert.deepEqual(trainEngines, ['auto', 'graph', 'eager']);
+  for (const [name, list] of [['cell', cellTypes], ['lrSchedule', lrSchedules], ['engine', trainEngines]] as const) {
+    assert.deepEqual(getSetting(name).type, { kind: 'choice', choices: list });
+  }
+});
+
+test('each numeric setting refuses the values just outside its declared range', () => {
+  let checked = 0;
+  for (const setting of settings) {
+    for (const bad of outOfRangeValues(setting)) {
+      const value = setting.type.kind === 'integer-pair' ? [bad, bad] : bad;
+      const field = setting.type.kind === 'integer-pair' ? `${setting.name}[0]` : setting.name;
+      const message = (prefix: string) =>
+        new RegExp(`${prefix}${field.replace(/[[\]]/g, '\\$&')} must be .*, got ${bad}$`);
+      assert.throws(() => resolveOf(setting)(value), message('\\.'), `${setting.name} = ${bad}`);
+      assert.throws(() => parseSetting(setting.name, formatSetting(value)), message('Error: '),
+        `parseSetting ${setting.name} ${bad}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 12, `only ${checked} bounds checked`);
+});
+
+test('the bounds themselves are allowed where the range includes them', () => {
+  assert.equal(resolveTrainConfig({ numSteps: 0 }).numSteps, 0);
+  assert.equal(resolveTrainConfig({ targetAccuracy: 1 }).targetAccuracy, 1);
+  assert.equal(resolveCrnnConfig({ height: 4, width: 4, numClasses: 2 }).height, 4);
+});
+
+test('the messages name the range in words', () => {
+  const words = Object.fromEntries(settings.map((s) => [s.name, allowedValues(s)]));
+  assert.equal(words.batchSize, 'an integer >= 1');
+  assert.equal(words.seed, 'an integer');
+  assert.equal(words.learningRate, 'a positive number');
+  assert.equal(words.targetAccuracy, 'a number in (0, 1], or none');
+  assert.equal(words.cell, 'one of simple, gru, lstm');
+  assert.equal(words.sharedCnn, 'true or false');
+  assert.equal(words.filters, 'two filter counts like 16,16, each an integer >= 1');
+});
+
+test('parseSetting reads the text of every setting back to the value it was written from', () => {
+  for (const setting of settings) {
+    for (const value of [setting.default, otherValue(setting)] as SettingValue[]) {
+      assert.deepEqual(parseSetting(setting.name, formatSetting(value)), value, `${setting.name} ${String(value)}`);
+    }
+  }
+  assert.deepEqual(parseSetting('filters', '8,4'), [8, 4]);
+  assert.equal(parseSetting('sharedCnn', 'false'), false);
+  assert.equal(parseSetting('sharedCnn', 'true'), true);
+  assert.equal(parseSetting('learningRate', '1e-3'), 0.001);
+  assert.equal(parseSetting('cell', 'gru'), 'gru');
+  assert.equal(parseSetting('targetAccuracy', 'none'), undefined);
+  assert.equal(formatSetting(undefined), 'none');
+});
+
+test('parseSetting refuses unknown names and unreadable text, naming the setting and what it allows', () => {
+  const cases: [string, string, RegExp][] = [
+    ['hidenSize', '8', /Unknown setting 'hidenSize'; known settings: seqLength, .*hiddenSize/],
+    ['batchSize', 'abc', /batchSize must be an integer, got "abc"$/],
+    ['batchSize', '1.5', /batchSize must be an integer, got "1.5"$/],
+    ['batchSize', '0', /batchSize must be an integer >= 1, got 0$/],
+    ['learningRate', 'fast', /learningRate must be a number, got "fast"$/],
+    ['sharedCnn', 'yes', /sharedCnn must be true or false, got "yes"$/],
+    ['cell', 'rnn', /cell must be one of simple, gru, lstm, got "rnn"$/],
+    ['filters', '16', /filters must be two filter counts like 16,16, got "16"$/],
+    ['filters', '16,x', /filters must be two filter counts like 16,16, got "16,x"$/],
+    ['targetAccuracy', 'high', /targetAccuracy must be a number \(or none\), got "high"$/],
+    ['seqLength', 'none', /seqLength must be an integer, got "none"$/],
+  ];
+  for (const [name, text, message] of cases) {
+    assert.throws(() => parseSetting(name, text), message, `${name} ${text}`);
+  }
+});
+
+test('findSetting looks a setting up by name', () => {
+  assert.equal(findSetting('hiddenSize')?.config, 'model');
+  assert.equal(findSetting('numSteps')?.flag, '--steps');
+  assert.equal(findSetting('steps'), undefined);
+});

@@ -1,0 +1,240 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
+  type SweepSpec,
+} from '../lib/sweep';
+import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+
+const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
+const trainer = path.join(__dirname, '..', 'bin', 'train.js');
+
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-sweep-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function runSweep(args: string[]) {
+  const result = spawnSync(process.execPath, [sweeper, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A model and batches small enough that a step takes milliseconds. */
+const tinyModel = ['batchSize=8', 'evalSize=16', 'filters=2,2', 'denseUnits=8', 'hiddenSize=8'];
+const asSets = (settings: string[]) => settings.flatMap((s) => ['--set', s]);
+/** Three steps of the tiny model: a run takes a second or two. */
+const tinySettings = asSets([...tinyModel, 'numSteps=3']);
+
+function spec(grid: string[], fixed: string[] = [], seeds = [1], root = '/sweep'): SweepSpec {
+  return { grid: grid.map(parseGridArgument), fixed: fixed.map(parseSetArgument), seeds, root };
+}
+
+test('a grid expands to every combination, seed after seed, named by its settings in table order', () => {
+  // Given in another order than the table's, the keys are named in the table's.
+  const runs = planSweep(spec(['sharedCnn=false,true', 'cell=simple,gru,lstm'], ['numSteps=2000'], [1, 2]));
+  assert.equal(runs.length, 12);
+  assert.deepEqual(runs.slice(0, 6).map((r) => r.name), [
+    'cell=simple,sharedCnn=false/seed-1', 'cell=simple,sharedCnn=true/seed-1',
+    'cell=gru,sharedCnn=false/seed-1', 'cell=gru,sharedCnn=true/seed-1',
+    'cell=lstm,sharedCnn=false/seed-1', 'cell=lstm,sharedCnn=true/seed-1',
+  ]);
+  assert.ok(runs.slice(6).every((r) => r.seed === 2 && r.name.endsWith('/seed-2')));
+  assert.equal(new Set(runs.map((r) => r.dir)).size, 12);
+  const gru = runs[3];
+  assert.equal(gru.dir, path.join('/sweep', 'cell=gru,sharedCnn=true', 'seed-1'));
+  assert.deepEqual(gru.point, { cell: 'gru', sharedCnn: true });
+  assert.deepEqual(gru.args, ['--cell', 'gru', '--shared-cnn', 'true', '--steps', '2000', '--seed', '1',
+    '--out', gru.dir]);
+});
+
+test('values with a comma and numbers are named so that the names stay readable and distinct', () => {
+  const runs = planSweep(spec(['filters=8,8;16,16', 'learningRate=1e-3,3e-4'], [], [7]));
+  assert.deepEqual(runs.map((r) => r.name), [
+    'filters=8x8,learningRate=0.001/seed-7', 'filters=8x8,learningRate=0.0003/seed-7',
+    'filters=16x16,learningRate=0.001/seed-7', 'filters=16x16,learningRate=0.0003/seed-7',
+  ]);
+  assert.deepEqual(runs[0].args.slice(0, 4), ['--filters', '8,8', '--learning-rate', '0.001']);
+  assert.equal(runName({}, 3), 'seed-3');
+  assert.deepEqual(planSweep(spec([], [], [1, 2])).map((r) => r.name), ['seed-1', 'seed-2']);
+});
+
+test('unknown keys, settings a sweep cannot set and values not allowed are refused with what is allowed', () => {
+  const cases: [() => unknown, RegExp][] = [
+    [() => parseGridArgument('cel=gru'), /unknown setting 'cel'; the settings are seqLength, .*cell, .*engine/],
+    [() => parseGridArgument('cell=gru,rnn'), /cell must be one of simple, gru, lstm, got "rnn"/],
+    [() => parseGridArgument('sharedCnn=yes'), /sharedCnn must be true or false, got "yes"/],
+    [() => parseGridArgument('batchSize=8,0'), /batchSize must be an integer >= 1, got 0/],
+    [() => parseGridArgument('filters=8,8,16,16'), /filters must be two filter counts like 16,16/],
+    [() => parseGridArgument('height=28'), /height cannot be set by a sweep: .*derived from the data/],
+    [() => parseGridArgument('seed=1,2'), /the seeds are given by --seeds or --seed-list/],
+    [() => parseGridArgument('cell'), /expected key=value like cell=simple,gru/],
+    [() => parseGridArgument('cell=gru,gru'), /cell=gru is given twice/],
+    [() => parseSetArgument('numSteps=-1'), /numSteps must be an integer >= 0, got -1/],
+    [() => planSweep(spec(['cell=gru'], ['cell=lstm'])), /cell is given more than once/],
+    [() => planSweep(spec([], [], [1, 1])), /a seed is given twice/],
+  ];
+  for (const [parse, message] of cases) assert.throws(parse, message);
+});
+
+test('shell commands quote only what a shell would split or expand', () => {
+  assert.equal(shellCommand(['node', 'dist/bin/train.js', '--out', 'runs/s/cell=gru,sharedCnn=true/seed-1']),
+    'node dist/bin/train.js --out runs/s/cell=gru,sharedCnn=true/seed-1');
+  assert.equal(shellCommand(['--out', 'my runs/it\'s']), `--out 'my runs/it'\\''s'`);
+});
+
+test('a run folder is new, half-written, finished, stopped, of other settings, busy or not the sweep\'s', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  assert.equal(inspectRun(s, run).kind, 'new');
+  fs.mkdirSync(run.dir, { recursive: true });
+  assert.equal(inspectRun(s, run).kind, 'partial');
+  fs.writeFileSync(path.join(run.dir, 'model.json'), '{}');
+  assert.equal(inspectRun(s, run).kind, 'partial');
+  const record = (numSteps: number, endReason: string) => JSON.stringify({
+    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }),
+    task: 'difference', history: { endReason, steps: [{}, {}] },
+  });
+  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'completed'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
+  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'stopped'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 2 });
+  fs.writeFileSync(path.join(run.dir, 'run.json'), record(5, 'completed'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'mismatch', differences: ['numSteps 5, this sweep 3'] });
+  const lock = path.join(path.dirname(run.dir), '.seed-1.lock');
+  fs.writeFileSync(lock, `${process.pid}\n`);
+  assert.deepEqual(inspectRun(s, run), { kind: 'busy', pid: process.pid });
+  fs.rmSync(lock);
+  fs.writeFileSync(path.join(run.dir, 'notes.txt'), 'mine');
+  assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason: 'it holds notes.txt, which no run writes' });
+  fs.rmSync(path.join(run.dir, 'notes.txt'));
+  fs.rmSync(path.join(run.dir, 'run.json'));
+  clearRunFolder(run.dir);
+  assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('--print writes one train command per run and creates nothing', () => {
+  const root = path.join(tempDir(), 'sweep');
+  const { status, stdout, stderr } = runSweep(['--grid', 'cell=simple,gru,lstm', '--grid', 'sharedCnn=false,true',
+    '--seeds', '2', '--set', 'numSteps=2000', '--root', root, '--print']);
+  assert.equal(status, 0, stderr);
+  const lines = stdout.trim().split('\n');
+  assert.equal(lines.length, 12);
+  const script = path.relative(process.cwd(), trainer);
+  assert.equal(lines[3], `node ${script} --cell gru --shared-cnn true --steps 2000 --seed 1 ` +
+    `--out ${path.join(root, 'cell=gru,sharedCnn=true', 'seed-1')}`);
+  assert.equal(fs.existsSync(root), false);
+});
+
+test('the sweep refuses an unknown key or value before running anything', () => {
+  const root = path.join(tempDir(), 'sweep');
+  for (const [args, message] of [
+    [['--grid', 'cells=gru'], /--grid cells=gru: unknown setting 'cells'; the settings are/],
+    [['--grid', 'cell=gru,rnn'], /--grid cell=gru,rnn: cell must be one of simple, gru, lstm, got "rnn"/],
+    [['--set', 'batchSize=0'], /--set batchSize=0: batchSize must be an integer >= 1, got 0/],
+  ] as [string[], RegExp][]) {
+    const { status, stderr } = runSweep([...args, '--root', root]);
+    assert.notEqual(status, 0, args.join(' '));
+    assert.match(stderr, message, args.join(' '));
+  }
+  assert.equal(fs.existsSync(root), false);
+});
+
+test('a tiny sweep trains each run once: printed commands and the sweep fill the same folders, and it resumes', () => {
+  const root = path.join(tempDir(), 'sweep');
+  const args = ['--grid', 'cell=simple,gru', ...tinySettings, '--root', root];
+  const [simple, gru] = ['cell=simple', 'cell=gru'].map((c) => path.join(root, c, 'seed-1'));
+
+  // One run trained by its printed command, as a scheduler would, the other by the sweep.
+  const printed = runSweep([...args, '--print']).stdout.trim().split('\n');
+  assert.equal(printed.length, 2);
+  const first = spawnSync('bash', ['-c', printed[0]], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(first.status, 0, first.stderr);
+  const sweep = runSweep(args);
+  assert.equal(sweep.status, 0, sweep.stderr);
+  assert.match(sweep.stderr, /\[1\/2\] cell=simple\/seed-1: finished earlier \(completed\), skipped/);
+  assert.match(sweep.stderr, /\[2\/2\] cell=gru\/seed-1: done, final accuracy [\d.]+%/);
+  assert.match(sweep.stderr, /2 runs: 1 trained, 1 finished earlier/);
+  const record = JSON.parse(fs.readFileSync(path.join(gru, 'run.json'), 'utf8'));
+  assert.equal(record.crnnConfig.cell, 'gru');
+  assert.deepEqual(record.crnnConfig.filters, [2, 2]);
+  assert.equal(record.trainConfig.numSteps, 3);
+  assert.equal(record.trainConfig.seed, 1);
+  assert.match(fs.readFileSync(`${gru}.log`, 'utf8'), /saved to /);
+
+  // Again: nothing left to train, nothing to print.
+  const savedAt = fs.statSync(path.join(simple, 'run.json')).mtimeMs;
+  const again = runSweep(args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /2 runs: 0 trained, 2 finished earlier/);
+  assert.equal(fs.statSync(path.join(simple, 'run.json')).mtimeMs, savedAt);
+  assert.equal(runSweep([...args, '--print']).stdout, '');
+
+  // What a killed trainer leaves: its folder without run.json, and its lock.
+  fs.rmSync(gru, { recursive: true });
+  fs.mkdirSync(gru);
+  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  fs.writeFileSync(path.join(path.dirname(gru), '.seed-1.lock'), `${ended}\n`);
+  const resumed = runSweep(args);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /cell=gru\/seed-1: was left half-written by a killed run; training it again/);
+  assert.match(resumed.stderr, /2 runs: 1 trained, 1 finished earlier/);
+  assert.ok(fs.existsSync(path.join(gru, 'run.json')));
+  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.log']);
+
+  // A run stopped early (Ctrl-C) is trained again in full.
+  const recordFile = path.join(simple, 'run.json');
+  const stopped = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
+  fs.writeFileSync(recordFile, JSON.stringify({ ...stopped, history: { ...stopped.history, endReason: 'stopped' } }));
+  const retrained = runSweep(args);
+  assert.equal(retrained.status, 0, retrained.stderr);
+  assert.match(retrained.stderr, /cell=simple\/seed-1: was stopped early \(3 steps\); training it again/);
+  assert.match(retrained.stderr, /2 runs: 1 trained, 1 finished earlier/);
+  assert.equal(JSON.parse(fs.readFileSync(recordFile, 'utf8')).history.endReason, 'completed');
+});
+
+test('a failed run is reported, the sweep goes on, and it exits non-zero with a summary', () => {
+  const parent = tempDir();
+  const root = path.join(parent, 'sweep');
+  const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings,
+    '--data', path.join(parent, 'missing'), '--root', root]);
+  assert.equal(status, 1);
+  assert.match(stderr, /\[1\/2\] cell=simple\/seed-1: failed \(exit 1\): error: .*missing/);
+  assert.match(stderr, /\[2\/2\] cell=gru\/seed-1: failed \(exit 1\)/);
+  assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 2 failed/);
+  assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
+});
+
+test('SIGTERM stops the running training, which saves, and then the sweep; a resumed sweep trains it again', async () => {
+  const root = path.join(tempDir(), 'sweep');
+  const long = [...tinyModel, 'numSteps=100000', 'evalEvery=1'];
+  const args = ['--grid', 'cell=simple,gru', ...asSets(long), '--root', root];
+  const child = spawn(process.execPath, [sweeper, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const log = path.join(root, 'cell=simple', 'seed-1.log');
+  // Training is under way once the trainer reports an evaluation.
+  while (!(fs.existsSync(log) && /step \d+: eval loss/.test(fs.readFileSync(log, 'utf8')))) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143, stderr);
+  assert.match(stderr, /SIGTERM: stopping the running training \(it saves what it trained\), then the sweep/);
+  assert.match(stderr, /cell=simple\/seed-1: stopped early and saved/);
+  assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 1 stopped early, 1 not started/);
+  assert.match(fs.readFileSync(log, 'utf8'), /SIGTERM: stopping after this step and saving/);
+  const dir = path.join(root, 'cell=simple', 'seed-1');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).history.endReason, 'stopped');
+  assert.equal(fs.existsSync(path.join(root, 'cell=gru')), false);
+  const s = spec(['cell=simple,gru'], long, [1], root);
+  assert.deepEqual(planSweep(s).map((run) => inspectRun(s, run).kind), ['stopped', 'new']);
+});
