@@ -41,7 +41,7 @@ export interface SweepSpec {
 
 /** One run of a sweep: a combination of the grid's values and a seed. */
 export interface SweepRun {
-  /** `cell=gru,sharedCnn=true/seed-1`: the folder under the root, and the run's name in messages. */
+  /** `cell=gru,sharedCnn=true/seed-1` (see `runName`): the folder under the root, and the run's name in messages. */
   name: string;
   /** The run folder, `<root>/<name>`. */
   dir: string;
@@ -113,11 +113,21 @@ function nameValue(value: SettingValue): string {
   return Array.isArray(value) ? value.join('x') : formatSetting(value);
 }
 
-/** The folder name of a run: `cell=gru,sharedCnn=true/seed-1`, or `seed-1` without a grid. */
+/**
+ * The folder name of a run: its grid values that differ from the defaults,
+ * in the settings table's order, then the seed: `cell=gru,sharedCnn=true/seed-1`,
+ * or `default/seed-1` where all are the defaults. Named by what differs, a
+ * config gets one folder whichever grid trains it, so sweeps that each vary
+ * one setting share their default runs when given one root. (The `--set`
+ * values are the same for every run of a sweep and are not in the name; a
+ * folder trained with other ones is reported, never reused: see `inspectRun`.)
+ * @param point the run's grid values, by setting name.
+ */
 export function runName(point: Record<string, SettingValue>, seed: number): string {
-  const keys = settings.map((s) => s.name).filter((name) => name in point);
-  const config = keys.map((name) => `${name}=${nameValue(point[name])}`).join(',');
-  return config ? `${config}/seed-${seed}` : `seed-${seed}`;
+  const differing = settings.filter((s) => s.name in point &&
+    formatSetting(point[s.name]) !== formatSetting(s.default));
+  const config = differing.map((s) => `${s.name}=${nameValue(point[s.name])}`).join(',');
+  return `${config || 'default'}/seed-${seed}`;
 }
 
 /** Every combination of the axes' values, the first axis varying slowest. */

@@ -37,14 +37,14 @@ function spec(grid: string[], fixed: string[] = [], seeds = [1], root = '/sweep'
   return { grid: grid.map(parseGridArgument), fixed: fixed.map(parseSetArgument), seeds, root };
 }
 
-test('a grid expands to every combination, seed after seed, named by its settings in table order', () => {
+test('a grid expands to every combination, seed after seed, named by its non-default settings in table order', () => {
   // Given in another order than the table's, the keys are named in the table's.
   const runs = planSweep(spec(['sharedCnn=false,true', 'cell=simple,gru,lstm'], ['numSteps=2000'], [1, 2]));
   assert.equal(runs.length, 12);
   assert.deepEqual(runs.slice(0, 6).map((r) => r.name), [
-    'cell=simple,sharedCnn=false/seed-1', 'cell=simple,sharedCnn=true/seed-1',
-    'cell=gru,sharedCnn=false/seed-1', 'cell=gru,sharedCnn=true/seed-1',
-    'cell=lstm,sharedCnn=false/seed-1', 'cell=lstm,sharedCnn=true/seed-1',
+    'default/seed-1', 'sharedCnn=true/seed-1',
+    'cell=gru/seed-1', 'cell=gru,sharedCnn=true/seed-1',
+    'cell=lstm/seed-1', 'cell=lstm,sharedCnn=true/seed-1',
   ]);
   assert.ok(runs.slice(6).every((r) => r.seed === 2 && r.name.endsWith('/seed-2')));
   assert.equal(new Set(runs.map((r) => r.dir)).size, 12);
@@ -58,12 +58,13 @@ test('a grid expands to every combination, seed after seed, named by its setting
 test('values with a comma and numbers are named so that the names stay readable and distinct', () => {
   const runs = planSweep(spec(['filters=8,8;16,16', 'learningRate=1e-3,3e-4'], [], [7]));
   assert.deepEqual(runs.map((r) => r.name), [
-    'filters=8x8,learningRate=0.001/seed-7', 'filters=8x8,learningRate=0.0003/seed-7',
-    'filters=16x16,learningRate=0.001/seed-7', 'filters=16x16,learningRate=0.0003/seed-7',
+    'filters=8x8/seed-7', 'filters=8x8,learningRate=0.0003/seed-7',
+    'default/seed-7', 'learningRate=0.0003/seed-7',
   ]);
   assert.deepEqual(runs[0].args.slice(0, 4), ['--filters', '8,8', '--learning-rate', '0.001']);
-  assert.equal(runName({}, 3), 'seed-3');
-  assert.deepEqual(planSweep(spec([], [], [1, 2])).map((r) => r.name), ['seed-1', 'seed-2']);
+  assert.equal(runName({}, 3), 'default/seed-3');
+  assert.equal(runName({ cell: 'simple', hiddenSize: 64 }, 3), 'hiddenSize=64/seed-3');
+  assert.deepEqual(planSweep(spec([], [], [1, 2])).map((r) => r.name), ['default/seed-1', 'default/seed-2']);
 });
 
 test('unknown keys, settings a sweep cannot set and values not allowed are refused with what is allowed', () => {
@@ -151,7 +152,7 @@ test('the sweep refuses an unknown key or value before running anything', () => 
 test('a tiny sweep trains each run once: printed commands and the sweep fill the same folders, and it resumes', () => {
   const root = path.join(tempDir(), 'sweep');
   const args = ['--grid', 'cell=simple,gru', ...tinySettings, '--root', root];
-  const [simple, gru] = ['cell=simple', 'cell=gru'].map((c) => path.join(root, c, 'seed-1'));
+  const [simple, gru] = ['default', 'cell=gru'].map((c) => path.join(root, c, 'seed-1'));
 
   // One run trained by its printed command, as a scheduler would, the other by the sweep.
   const printed = runSweep([...args, '--print']).stdout.trim().split('\n');
@@ -160,7 +161,7 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.equal(first.status, 0, first.stderr);
   const sweep = runSweep(args);
   assert.equal(sweep.status, 0, sweep.stderr);
-  assert.match(sweep.stderr, /\[1\/2\] cell=simple\/seed-1: finished earlier \(completed\), skipped/);
+  assert.match(sweep.stderr, /\[1\/2\] default\/seed-1: finished earlier \(completed\), skipped/);
   assert.match(sweep.stderr, /\[2\/2\] cell=gru\/seed-1: done, final accuracy [\d.]+%/);
   assert.match(sweep.stderr, /2 runs: 1 trained, 1 finished earlier/);
   const record = JSON.parse(fs.readFileSync(path.join(gru, 'run.json'), 'utf8'));
@@ -196,7 +197,7 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   fs.writeFileSync(recordFile, JSON.stringify({ ...stopped, history: { ...stopped.history, endReason: 'stopped' } }));
   const retrained = runSweep(args);
   assert.equal(retrained.status, 0, retrained.stderr);
-  assert.match(retrained.stderr, /cell=simple\/seed-1: was stopped early \(3 steps\); training it again/);
+  assert.match(retrained.stderr, /default\/seed-1: was stopped early \(3 steps\); training it again/);
   assert.match(retrained.stderr, /2 runs: 1 trained, 1 finished earlier/);
   assert.equal(JSON.parse(fs.readFileSync(recordFile, 'utf8')).history.endReason, 'completed');
 });
@@ -207,7 +208,7 @@ test('a failed run is reported, the sweep goes on, and it exits non-zero with a 
   const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings,
     '--data', path.join(parent, 'missing'), '--root', root]);
   assert.equal(status, 1);
-  assert.match(stderr, /\[1\/2\] cell=simple\/seed-1: failed \(exit 1\): error: .*missing/);
+  assert.match(stderr, /\[1\/2\] default\/seed-1: failed \(exit 1\): error: .*missing/);
   assert.match(stderr, /\[2\/2\] cell=gru\/seed-1: failed \(exit 1\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 2 failed/);
   assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
@@ -221,7 +222,7 @@ test('SIGTERM stops the running training, which saves, and then the sweep; a res
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const log = path.join(root, 'cell=simple', 'seed-1.log');
+  const log = path.join(root, 'default', 'seed-1.log');
   // Training is under way once the trainer reports an evaluation.
   while (!(fs.existsSync(log) && /step \d+: eval loss/.test(fs.readFileSync(log, 'utf8')))) {
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -229,10 +230,10 @@ test('SIGTERM stops the running training, which saves, and then the sweep; a res
   child.kill('SIGTERM');
   assert.equal(await exited, 143, stderr);
   assert.match(stderr, /SIGTERM: stopping the running training \(it saves what it trained\), then the sweep/);
-  assert.match(stderr, /cell=simple\/seed-1: stopped early and saved/);
+  assert.match(stderr, /default\/seed-1: stopped early and saved/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 1 stopped early, 1 not started/);
   assert.match(fs.readFileSync(log, 'utf8'), /SIGTERM: stopping after this step and saving/);
-  const dir = path.join(root, 'cell=simple', 'seed-1');
+  const dir = path.join(root, 'default', 'seed-1');
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).history.endReason, 'stopped');
   assert.equal(fs.existsSync(path.join(root, 'cell=gru')), false);
   const s = spec(['cell=simple,gru'], long, [1], root);
