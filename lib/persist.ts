@@ -431,20 +431,21 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
 }
 
 /**
- * The history as CSV, one row per step: `step,loss,accuracy,eval_loss,eval_accuracy`,
- * the eval columns filled on the steps where the fixed set was evaluated
- * (a row of its own for an evaluation at step 0).
+ * The history as CSV, one row per step:
+ * `step,loss,accuracy,eval_loss,eval_accuracy,learning_rate`, the eval columns
+ * filled on the steps where the fixed set was evaluated (a row of its own for
+ * an evaluation at step 0).
  */
 export function historyCsv(history: History): string {
   const evals = new Map(history.evals.map((e) => [e.step, e]));
-  const rows = ['step,loss,accuracy,eval_loss,eval_accuracy'];
+  const rows = ['step,loss,accuracy,eval_loss,eval_accuracy,learning_rate'];
   const stepNumbers = new Set(history.steps.map((s) => s.step));
   for (const e of history.evals) {
-    if (!stepNumbers.has(e.step)) rows.push(`${e.step},,,${e.loss},${e.accuracy}`);
+    if (!stepNumbers.has(e.step)) rows.push(`${e.step},,,${e.loss},${e.accuracy},`);
   }
   for (const s of history.steps) {
     const e = evals.get(s.step);
-    rows.push(`${s.step},${s.loss},${s.accuracy},${e ? e.loss : ''},${e ? e.accuracy : ''}`);
+    rows.push(`${s.step},${s.loss},${s.accuracy},${e ? e.loss : ''},${e ? e.accuracy : ''},${s.learningRate ?? ''}`);
   }
   return rows.join('\n') + '\n';
 }

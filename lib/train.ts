@@ -280,7 +280,7 @@ export async function trainSteps(
       } finally {
         tf.dispose([batch.xs, batch.ys]);
       }
-      const record: StepRecord = { step, loss: values[0], accuracy: values[1] };
+      const record: StepRecord = { step, loss: values[0], accuracy: values[1], learningRate };
       if (diverged(record.loss)) {
         history.elapsedMs = performance.now() - start;
         history.endedAt = new Date().toISOString();

@@ -93,7 +93,13 @@ export interface TrainConfig {
   engine: 'auto' | 'graph' | 'eager'; // 'auto'
 }
 
-export interface StepRecord { step: number; loss: number; accuracy: number; }
+export interface StepRecord {
+  step: number;
+  loss: number;
+  accuracy: number;
+  /** The learning rate the step applied (absent in runs saved before it was recorded). */
+  learningRate?: number;
+}
 export interface EvalRecord { step: number; loss: number; accuracy: number; }
 
 /** What training produced: one record per step and one per evaluation. */

@@ -400,13 +400,17 @@ test('a hand-edited run.json with an invalid config is rejected when loading', a
   model.dispose();
 });
 
-test('historyCsv writes one row per step with the evaluations alongside', () => {
-  const csv = historyCsv({ ...history, evals: [{ step: 0, loss: 3, accuracy: 0.05 }, ...history.evals] });
+test('historyCsv writes one row per step with the evaluations and the learning rate alongside', () => {
+  const csv = historyCsv({
+    ...history,
+    steps: [history.steps[0], { ...history.steps[1], learningRate: 0.001 }],
+    evals: [{ step: 0, loss: 3, accuracy: 0.05 }, ...history.evals],
+  });
   assert.equal(csv, [
-    'step,loss,accuracy,eval_loss,eval_accuracy',
-    '0,,,3,0.05',
-    '1,2.9,0.125,,',
-    '2,2.8,0.25,2.85,0.1875',
+    'step,loss,accuracy,eval_loss,eval_accuracy,learning_rate',
+    '0,,,3,0.05,',
+    '1,2.9,0.125,,,',
+    '2,2.8,0.25,2.85,0.1875,0.001',
     '',
   ].join('\n'));
 });
