@@ -101,12 +101,17 @@ interface LabOutputJson {
 }
 
 interface LabCellWidget {
-  model: { toJSON(): { cell_type: string; source?: string | string[]; outputs?: LabOutputJson[] } };
+  model: {
+    toJSON(): { cell_type: string; source?: string | string[]; outputs?: LabOutputJson[]; metadata?: { tags?: string[] } };
+  };
   node: HTMLElement;
 }
 
 interface LabNotebookPanel {
-  content?: { widgets?: readonly LabCellWidget[] };
+  content?: {
+    widgets?: readonly LabCellWidget[];
+    model?: { sharedModel: { insertCell(index: number, cell: { cell_type: 'code'; source: string; metadata: object }): void } };
+  };
   sessionContext: LabSessionContext;
 }
 
@@ -247,6 +252,26 @@ async function recordExecuteReplies(page: Page): Promise<void> {
     listen(context.session?.kernel);
     context.kernelChanged.connect((_, change) => listen(change.newValue));
   });
+}
+
+/**
+ * Inserts a code cell with `source`, tagged `injected-parameters`, right after
+ * the cell tagged `parameters`, as scripts/run-notebooks.py -p does. Only the
+ * page changes: autosave is off and nothing is saved.
+ * @returns the number of the inserted cell, counting from 1.
+ * @throws Error when the notebook has no cell tagged `parameters`.
+ */
+export function injectParameters(page: Page, source: string): Promise<number> {
+  return page.evaluate((code) => {
+    const panel = (window as unknown as LabWindow).jupyterapp?.shell.currentWidget;
+    const widgets = panel?.content?.widgets;
+    const model = panel?.content?.model;
+    if (!widgets || !model) throw new Error('the current tab is not a notebook');
+    const index = widgets.findIndex((w) => w.model.toJSON().metadata?.tags?.includes('parameters'));
+    if (index < 0) throw new Error('the notebook has no cell tagged parameters');
+    model.sharedModel.insertCell(index + 1, { cell_type: 'code', source: code, metadata: { tags: ['injected-parameters'] } });
+    return index + 2;
+  }, source);
 }
 
 /** Clicks a menu bar menu, then an item of it, as a person would. */

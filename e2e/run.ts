@@ -28,10 +28,10 @@ import {
   contentChecks, errorOutputs, ranEveryCell, stderrNotes,
   type CheckResult, type NotebookExpectation,
 } from './checks';
-import { FIXTURES, NOTEBOOKS, NOTEBOOK_RUN_ENV } from './expectations';
+import { FIXTURES, NOTEBOOKS, NOTEBOOK_RUN_PARAMETERS } from './expectations';
 import { startJupyterLab, type JupyterLab } from './jupyter-server';
 import {
-  collapseLeftPanel, describeCell, openNotebook, readNotebook, runAllCells,
+  collapseLeftPanel, describeCell, injectParameters, openNotebook, readNotebook, runAllCells,
   screenshotCell, screenshotWholeNotebook, waitForImages,
   type NotebookState,
 } from './notebook-page';
@@ -77,6 +77,8 @@ interface Session {
   updateDocs: boolean;
   /** Set once the README screenshot is saved (from the saved notebook if it shows the chart, else from the run). */
   docsWritten?: boolean;
+  /** The parameters of the browser run, as TypeScript literals; each notebook gets those it declares. */
+  parameters: Record<string, string>;
 }
 
 /** Opens a page on a notebook, runs `body`, then closes the page and shuts its kernels down. */
@@ -95,6 +97,23 @@ async function withNotebookPage<T>(
       await session.lab.api('DELETE', `/api/sessions/${s.id}`).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The source of the cell that sets the run's parameters in a notebook: those
+ * its `parameters` cell declares with let, assigned as scripts/run-notebooks.py
+ * does. Undefined when the notebook has no parameters cell or declares none.
+ */
+function injectedSource(file: string, parameters: Record<string, string>): string | undefined {
+  const nb = JSON.parse(fs.readFileSync(file, 'utf8')) as
+    { cells: { cell_type: string; source: string | string[]; metadata?: { tags?: string[] } }[] };
+  const cell = nb.cells.find((c) => c.cell_type === 'code' && c.metadata?.tags?.includes('parameters'));
+  if (!cell) return undefined;
+  const source = Array.isArray(cell.source) ? cell.source.join('') : cell.source;
+  const declared = new Set([...source.matchAll(/^(?:let|var)\s+([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]));
+  const lines = Object.entries(parameters).filter(([name]) => declared.has(name)).map(([name, value]) => `  ${name} = ${value};`);
+  if (lines.length === 0) return undefined;
+  return ['// Injected by the browser test: these values replace the parameters above.', '{', ...lines, '}'].join('\n');
 }
 
 function hasSavedOutputs(file: string): boolean {
@@ -161,6 +180,11 @@ async function checkRun(session: Session, rootDir: string, expected: NotebookExp
   const results = await withNotebookPage(session, expected.file, async (page, url) => {
     await openNotebook(page, url, OPEN_TIMEOUT_MS);
     await collapseLeftPanel(page);
+    const injected = injectedSource(file, session.parameters);
+    if (injected) {
+      const number = await injectParameters(page, injected);
+      session.report.note(`${expected.file}: parameters set in cell ${number}: ${injected.split('\n').slice(2, -1).map((l) => l.trim()).join(' ')}`);
+    }
     const run = await runAllCells(page, {
       cellTimeoutMs: session.cellTimeoutMs,
       notebookTimeoutMs: session.notebookTimeoutMs,
@@ -276,8 +300,12 @@ async function main(): Promise<number> {
   try {
     // The training notebook saves its run; 04 reads it back. Both use this folder.
     runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-e2e-runs-'));
-    const env: Record<string, string> = fixtures ? { CRNN_STEPS: '7' } : { ...NOTEBOOK_RUN_ENV, CRNN_RUN_DIR: path.join(runDir, 'notebook-model') };
-    report.note(`JupyterLab on ${path.relative(REPO, rootDir)}/ with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    // The fixtures check that the server's environment reaches the kernels.
+    const env: Record<string, string> = fixtures ? { CRNN_STEPS: '7' } : {};
+    const parameters = fixtures ? {} : { ...NOTEBOOK_RUN_PARAMETERS, runDir: JSON.stringify(path.join(runDir, 'notebook-model')) };
+    report.note(`JupyterLab on ${path.relative(REPO, rootDir)}/` +
+      Object.entries(env).map(([k, v]) => ` with ${k}=${v}`).join('') +
+      (fixtures ? '' : `; notebook parameters ${Object.entries(parameters).map(([k, v]) => `${k}=${v}`).join(' ')}`));
     lab = await startJupyterLab({
       venv: process.env.CRNN_VENV ?? path.join(REPO, '.venv'),
       rootDir,
@@ -288,7 +316,7 @@ async function main(): Promise<number> {
     browser = await launchChromium(process.env.CRNN_CHROMIUM ?? '/usr/bin/chromium');
     report.note(`JupyterLab ${lab.baseUrl}, Chromium ${browser.version()}, up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const session: Session = {
-      lab, browser, report, ran: [], updateDocs: values['update-docs'] === true,
+      lab, browser, report, ran: [], updateDocs: values['update-docs'] === true, parameters,
       cellTimeoutMs: seconds('CRNN_E2E_CELL_TIMEOUT_S', 300) * 1000,
       notebookTimeoutMs: seconds('CRNN_E2E_NOTEBOOK_TIMEOUT_S', 900) * 1000,
     };

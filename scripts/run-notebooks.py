@@ -5,29 +5,49 @@ Each notebook runs top to bottom in a fresh kernel whose working directory is
 notebooks/, as in JupyterLab. The run fails when a cell raises or prints an
 error. Options:
 
-  --small        a quick configuration (few training steps, small evaluation
-                 set), passed to the notebooks as CRNN_* environment variables;
-                 values already set (non-empty) in the environment win. Unless CRNN_RUN_DIR
-                 is set, notebook 3 saves its small model into a temporary
-                 folder (removed afterwards), never over ../runs/notebook-model.
+  -p, --param NAME=VALUE
+                 override a notebook parameter, as papermill does: the cell
+                 tagged `parameters` declares them (`let numSteps = 10_000;`),
+                 and a new code cell tagged `injected-parameters`, inserted
+                 right after it, assigns the given values (`numSteps = 40;`),
+                 so the cells below see them. VALUE is a TypeScript literal: a
+                 number, true, false, undefined, a quoted string ('sum' or
+                 "sum") or JSON. From a shell, quote the quotes too:
+                 -p "task='sum'". Repeatable. Each applies to the notebooks
+                 whose parameters cell declares NAME; a NAME that none of them
+                 declares is refused, with the names they do. Relative paths
+                 are relative to notebooks/, like the notebooks' own.
+  --small        a quick configuration: the parameters of SMALL_PARAMETERS
+                 (few training steps, a small evaluation set) for the
+                 notebooks that declare them; -p wins over them. Unless -p
+                 runDir is given, runDir is a temporary folder (removed
+                 afterwards), so notebook 3's small model never replaces
+                 ../runs/notebook-model and notebook 4 reads that small model.
   --write        save the executed notebooks in place, with volatile metadata
                  (timings, kernel versions) removed, consecutive prints merged
                  and the executed cells numbered 1, 2, 3, … in order, so that a
-                 re-run changes only what really changed.
-  --output-dir D save the executed notebooks into D instead (same clean-up).
+                 re-run changes only what really changed. Injected parameter
+                 cells are left out (the saved outputs then come from values
+                 the saved source does not show: --write is meant for full
+                 default runs).
+  --output-dir D save the executed notebooks into D instead (same clean-up,
+                 injected parameter cells kept).
   --rerun-check  after a notebook has run, execute its cells tagged
                  `rerun-check` (the training cell) once more and compare
                  tf.memory().numTensors before and after: re-running a cell
                  must not leak tensors.
-  --report FILE  write a JSON summary (outputs per cell, timings, tensor
-                 counts) for the tests.
+  --report FILE  write a JSON summary (parameters, outputs per cell, timings,
+                 tensor counts) for the tests.
 
 Needs: the Python packages of requirements-notebooks.txt (jupyter_client,
 nbclient, nbformat), `npm install` (tslab in node_modules) and `npm run build`
 (the notebooks import the compiled library from dist/). The tslab kernel spec
 is installed into this Python environment when it is missing.
 
-Usage: .venv/bin/python scripts/run-notebooks.py [--small] [--write] [notebooks/01-data-sampling.ipynb ...]
+Usage: .venv/bin/python scripts/run-notebooks.py [--small] [-p NAME=VALUE ...] [--write]
+           [notebooks/01-data-sampling.ipynb ...]
+Example: .venv/bin/python scripts/run-notebooks.py --small -p "task='sum'" -p seqLength=3 \
+           --output-dir /tmp/executed notebooks/03-training.ipynb notebooks/04-predictions.ipynb
 """
 from __future__ import annotations
 
@@ -35,6 +55,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -48,14 +69,26 @@ NOTEBOOK_DIR = ROOT / 'notebooks'
 NODE_BIN = ROOT / 'node_modules' / '.bin'
 KERNEL_NAME = 'tslab'
 
-# Small enough for a 2-core CI machine, large enough to exercise every cell.
-SMALL_CONFIG = {
-    'CRNN_STEPS': '40',
-    'CRNN_BATCH_SIZE': '32',
-    'CRNN_EVAL_EVERY': '20',
-    'CRNN_EVAL_SIZE': '256',
-    'CRNN_PREDICT_SIZE': '500',
+# --small: small enough for a 2-core CI machine, large enough to exercise every
+# cell. Notebook parameters as TypeScript literals; e2e/expectations.ts has the same.
+SMALL_PARAMETERS = {
+    'numSteps': '40',
+    'batchSize': '32',
+    'evalEvery': '20',
+    'evalSize': '256',
 }
+
+PARAMETERS_TAG = 'parameters'
+INJECTED_TAG = 'injected-parameters'
+NAME = re.compile(r'[A-Za-z_$][A-Za-z0-9_$]*')
+# A top-level declaration in a parameters cell: `let numSteps = 10_000;`.
+DECLARATION = re.compile(r'^(let|var|const)\s+([A-Za-z_$][A-Za-z0-9_$]*)', re.MULTILINE)
+# TypeScript literals JSON does not take: 'single-quoted' strings, 10_000, .5, undefined.
+TS_LITERAL = re.compile(
+    r"""'(?:[^'\\\n]|\\.)*'"""
+    r'|[+-]?(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?'
+    r'|undefined'
+)
 
 RERUN_TAG = 'rerun-check'
 TENSOR_MARKER = 'CRNN_NUM_TENSORS'
@@ -68,6 +101,92 @@ TENSOR_PROBE = (
 def fail(message: str) -> None:
     print(f'run-notebooks: {message}', file=sys.stderr)
     sys.exit(2)
+
+
+def is_literal(value: str) -> bool:
+    """True for a TypeScript literal: a number, true, false, undefined, a quoted string or JSON."""
+    if TS_LITERAL.fullmatch(value):
+        return True
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_param(text: str) -> tuple[str, str]:
+    """NAME and VALUE of a -p NAME=VALUE, the value checked to be a literal."""
+    name, sep, value = text.partition('=')
+    name, value = name.strip(), value.strip()
+    if not sep or not NAME.fullmatch(name):
+        fail(f"-p {text}: expected NAME=VALUE, e.g. -p numSteps=40 or -p \"task='sum'\"")
+    if not is_literal(value):
+        fail(f'-p {text}: {value} is not a TypeScript literal (a number, true, false, undefined, a quoted '
+             f"string or JSON). Quote strings, and from a shell quote the quotes: -p \"{name}='{value}'\"")
+    return name, value
+
+
+def parameters_cell(nb) -> tuple[int | None, dict[str, str]]:
+    """The index of the cell tagged `parameters` (None if there is none) and the
+    names it declares at the top level, each with its keyword (let, var, const)."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == 'code' and PARAMETERS_TAG in cell.metadata.get('tags', []):
+            return index, {m.group(2): m.group(1) for m in DECLARATION.finditer(cell.source)}
+    return None, {}
+
+
+def overridable(nb) -> list[str]:
+    """The parameters a notebook declares with let or var, in order."""
+    return [name for name, keyword in parameters_cell(nb)[1].items() if keyword != 'const']
+
+
+def check_parameter_names(notebooks: dict[Path, object], names: list[str]) -> None:
+    """Refuses -p names that no notebook to run declares in its parameters cell."""
+    unknown = [n for n in names if not any(n in overridable(nb) for nb in notebooks.values())]
+    if not unknown:
+        return
+    lines = []
+    for path, nb in notebooks.items():
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        index, declared = parameters_cell(nb)
+        if index is None:
+            lines.append(f'  {shown}: no cell tagged `{PARAMETERS_TAG}`')
+            continue
+        lines.append(f"  {shown}: {', '.join(overridable(nb)) or '(none)'}")
+        for name in unknown:
+            if declared.get(name) == 'const':
+                lines.append(f'    ({name} is declared with const there; parameters are declared with let)')
+    fail(f"unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: not assigned in the "
+         f"`{PARAMETERS_TAG}` cell of the notebooks to run. Known parameters:\n" + '\n'.join(lines))
+
+
+def is_injected(cell) -> bool:
+    return INJECTED_TAG in cell.metadata.get('tags', [])
+
+
+def inject_parameters(nb, parameters: dict[str, str]) -> None:
+    """Inserts a cell assigning `parameters` right after the cell tagged
+    `parameters`, as papermill does; an injected cell left from an earlier run
+    is replaced. The assignments stand in a block, so that the cell prints
+    nothing (tslab shows the value of a cell's last expression)."""
+    import nbformat
+    nb.cells = [cell for cell in nb.cells if not is_injected(cell)]
+    if not parameters:
+        return
+    index, _ = parameters_cell(nb)
+    source = '\n'.join([
+        '// Injected by scripts/run-notebooks.py: these values replace the parameters above.',
+        '{',
+        *(f'  {name} = {value};' for name, value in parameters.items()),
+        '}',
+    ])
+    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={'tags': [INJECTED_TAG]}))
+
+
+def remove_injected(nb) -> None:
+    """Drops injected parameter cells and numbers the executed cells left 1, 2, 3, …"""
+    nb.cells = [cell for cell in nb.cells if not is_injected(cell)]
+    number_cells(nb, [i for i, c in enumerate(nb.cells) if c.cell_type == 'code' and c.execution_count is not None])
 
 
 def import_jupyter():
@@ -201,18 +320,17 @@ def run_probe(client, nb) -> int:
     raise RuntimeError(f'the tensor probe printed no {TENSOR_MARKER} line: {probe.outputs}')
 
 
-def execute(path: Path, timeout: int, rerun_check: bool) -> tuple[object, dict]:
-    import nbformat
+def execute(path: Path, nb, parameters: dict[str, str], timeout: int, rerun_check: bool) -> tuple[object, dict]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    nb = nbformat.read(path, as_version=4)
+    inject_parameters(nb, parameters)
     client = NotebookClient(
         nb, kernel_name=KERNEL_NAME, timeout=timeout, allow_errors=False, record_timing=False,
         resources={'metadata': {'path': str(path.parent)}},
     )
     shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-    report: dict = {'notebook': str(shown), 'errors': []}
+    report: dict = {'notebook': str(shown), 'parameters': parameters, 'errors': []}
     executed: list[int] = []
     start = time.monotonic()
     try:
@@ -254,7 +372,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('notebooks', nargs='*', type=Path, help='default: notebooks/*.ipynb')
-    parser.add_argument('--small', action='store_true', help='quick configuration for tests')
+    parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME=VALUE',
+                        help="override a parameter with a TypeScript literal, e.g. -p numSteps=40 -p \"task='sum'\"")
+    parser.add_argument('--small', action='store_true', help='quick configuration for tests (a preset of parameters)')
     parser.add_argument('--write', action='store_true', help='save the executed notebooks in place')
     parser.add_argument('--output-dir', type=Path, help='save the executed notebooks here instead')
     parser.add_argument('--rerun-check', action='store_true', help=f're-run `{RERUN_TAG}` cells and compare tensor counts')
@@ -263,9 +383,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.write and args.output_dir:
         parser.error('use either --write or --output-dir')
+    explicit = dict(parse_param(text) for text in args.param)
 
     import_jupyter()
-    ensure_kernel()
+    import nbformat
 
     paths = [p.resolve() for p in args.notebooks] or sorted(NOTEBOOK_DIR.glob('*.ipynb'))
     if not paths:
@@ -273,39 +394,44 @@ def main() -> None:
     for p in paths:
         if not p.exists():
             fail(f'notebook not found: {p}')
+    notebooks = {p: nbformat.read(p, as_version=4) for p in paths}
+    check_parameter_names(notebooks, list(explicit))
+    ensure_kernel()
+
+    requested = dict(SMALL_PARAMETERS) if args.small else {}
+    temporary_run_dir = None
+    if args.small and 'runDir' not in explicit and any('runDir' in overridable(nb) for nb in notebooks.values()):
+        # A small model must not replace the one a full run saved in runs/.
+        temporary_run_dir = tempfile.mkdtemp(prefix='crnn-notebook-run-')
+        requested['runDir'] = json.dumps(temporary_run_dir)
+    requested.update(explicit)
 
     # The kernel spec starts `tslab` from PATH: use the project's own tslab, so
     # that the library's display helpers talk to the kernel that runs them.
     os.environ['PATH'] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    temporary_run_dir = None
-    if args.small:
-        for key, value in SMALL_CONFIG.items():
-            if not os.environ.get(key):  # empty counts as unset, as in the notebooks
-                os.environ[key] = value
-        if not os.environ.get('CRNN_RUN_DIR'):
-            # A small model must not replace the one a full run saved in runs/.
-            temporary_run_dir = tempfile.mkdtemp(prefix='crnn-notebook-run-')
-            os.environ['CRNN_RUN_DIR'] = temporary_run_dir
-    config = {k: v for k, v in sorted(os.environ.items()) if k.startswith('CRNN_')}
-    print(f'run-notebooks: {len(paths)} notebook(s), config {config or "(notebook defaults)"}', file=sys.stderr)
+    print(f'run-notebooks: {len(paths)} notebook(s)' + (
+        f", parameters {', '.join(f'{k}={v}' for k, v in requested.items())}" if requested else ''), file=sys.stderr)
     try:
-        reports = run_all(paths, args)
+        reports = run_all(notebooks, requested, args)
     finally:
         if temporary_run_dir:
             shutil.rmtree(temporary_run_dir, ignore_errors=True)
     if args.report:
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps({'config': config, 'notebooks': reports}, indent=1) + '\n')
+        args.report.write_text(json.dumps({'parameters': requested, 'notebooks': reports}, indent=1) + '\n')
     if any(r['errors'] for r in reports):
         sys.exit(1)
 
 
-def run_all(paths: list[Path], args) -> list[dict]:
-    """Executes each notebook in its own kernel and saves it as asked; returns the reports."""
+def run_all(notebooks: dict[Path, object], requested: dict[str, str], args) -> list[dict]:
+    """Executes each notebook in its own kernel, with the requested parameters
+    it declares, and saves it as asked; returns the reports."""
     import nbformat
     reports = []
-    for path in paths:
-        nb, report = execute(path, args.timeout, args.rerun_check)
+    for path, nb in notebooks.items():
+        declared = overridable(nb)
+        parameters = {name: value for name, value in requested.items() if name in declared}
+        nb, report = execute(path, nb, parameters, args.timeout, args.rerun_check)
         reports.append(report)
         status = 'FAILED' if report['errors'] else 'ok'
         rerun = report.get('rerun')
@@ -319,6 +445,7 @@ def run_all(paths: list[Path], args) -> list[dict]:
             args.output_dir.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, args.output_dir / path.name)
         elif args.write and not report['errors']:
+            remove_injected(nb)
             strip_volatile(nb)
             nbformat.write(nb, path)
     return reports

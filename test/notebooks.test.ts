@@ -1,6 +1,7 @@
 /**
  * Runs the tutorial notebooks headless on the tslab kernel (scripts/run-notebooks.py),
- * in the small configuration, and checks what they show.
+ * in the small configuration (--small, parameters injected after each notebook's
+ * `parameters` cell), and checks what they show.
  *
  * Needs Jupyter's Python packages in .venv (see requirements-notebooks.txt); without
  * them these tests fail and say how to install them. CRNN_SKIP_NOTEBOOKS=1 skips them.
@@ -26,19 +27,21 @@ interface OutputSummary { type: string; mime?: string[]; text?: string; name?: s
 interface CellSummary { index: number; tags: string[]; outputs: OutputSummary[] }
 interface NotebookReport {
   notebook: string;
+  /** The parameters injected into this notebook, as TypeScript literals. */
+  parameters: Record<string, string>;
   errors: string[];
   seconds: number;
   cells: CellSummary[];
   rerun?: { cells: number[]; tensorsBefore: number; tensorsAfter: number };
 }
-interface Report { config: Record<string, string>; notebooks: NotebookReport[] }
+interface Report { parameters: Record<string, string>; notebooks: NotebookReport[] }
 
 interface Output {
   output_type: string; name?: string; text?: string | string[]; data?: Record<string, string | string[]>;
   metadata?: Record<string, { width?: number; height?: number }>;
 }
 interface Cell {
-  cell_type: string; source: string | string[]; metadata: { tags?: string[]; execution?: unknown };
+  id?: string; cell_type: string; source: string | string[]; metadata: { tags?: string[]; execution?: unknown };
   outputs?: Output[]; execution_count?: number | null;
 }
 interface Notebook { cells: Cell[]; metadata: { kernelspec?: { name: string } } }
@@ -92,14 +95,27 @@ function checkJupyter(): void {
   }
 }
 
-function runNotebooks(args: string[], env: Record<string, string>): SpawnSyncReturns<string> {
-  return spawnSync(python, [script, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 20 * 60 * 1000,
-  });
+function runNotebooks(args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(python, [script, ...args], { cwd: root, encoding: 'utf8', timeout: 20 * 60 * 1000 });
 }
+
+/** A -p argument pair giving a string parameter, quoted as a TypeScript literal. */
+const stringParam = (name: string, value: string) => ['-p', `${name}=${JSON.stringify(value)}`];
+
+const code = (id: string, source: string, tags?: string[]) =>
+  ({ cell_type: 'code', id, metadata: tags ? { tags } : {}, execution_count: null, outputs: [], source });
+
+/** Writes a small tslab notebook with these cells. */
+function writeNotebook(file: string, cells: object[]): void {
+  fs.writeFileSync(file, JSON.stringify({
+    nbformat: 4, nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } }, cells,
+  }));
+}
+
+/** The final accuracy notebook 3 prints, and the accuracy notebook 4 measures on the same set. */
+const FINAL_ACCURACY = /final accuracy on (\d+) fixed test sequences: (\d+\.\d\d)% after (\d+) steps/;
+const ACCURACY_04 = /accuracy on (\d+) fixed test sequences: (\d+\.\d\d)% .*notebook 3's last evaluation: (\d+\.\d\d)%/;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-notebooks-'));
 const outDir = path.join(work, 'executed');
@@ -114,8 +130,8 @@ before(() => {
   checkJupyter();
   const reportFile = path.join(work, 'report.json');
   const started = Date.now();
-  result = runNotebooks(['--small', '--rerun-check', '--output-dir', outDir, '--report', reportFile],
-    { CRNN_RUN_DIR: runDir, CRNN_STEPS: String(STEPS) });
+  result = runNotebooks(['--small', '--rerun-check', '--output-dir', outDir, '--report', reportFile,
+    ...stringParam('runDir', runDir), '-p', `numSteps=${STEPS}`]);
   console.log(`# small notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.ok(fs.existsSync(reportFile), `run-notebooks wrote no report (exit ${result.status}):\n${result.stderr}`);
   report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
@@ -129,7 +145,11 @@ test('every notebook runs top to bottom without an error output', { skip }, () =
     assert.deepEqual(notebook.errors, [], `${notebook.notebook} failed`);
   }
   assert.equal(result.status, 0, result.stderr);
-  assert.equal(report.config.CRNN_STEPS, String(STEPS));
+  assert.equal(reportOf('03-training').parameters.numSteps, String(STEPS));
+  assert.equal(reportOf('03-training').parameters.evalSize, '256', '--small fills in the other parameters');
+  assert.deepEqual(reportOf('04-predictions').parameters, { runDir: JSON.stringify(runDir) },
+    'each notebook gets the parameters it declares');
+  assert.deepEqual(reportOf('01-data-sampling').parameters, {});
 });
 
 test('notebook 1 shows digits, sequences and the target distribution as PNG images', { skip }, () => {
@@ -162,11 +182,14 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
   assert.ok(chart.alt.startsWith(`Training: completed after ${STEPS} steps`), 'the final drawing carries the summary line');
   assert.ok(fs.readFileSync(path.join(runDir, 'curves.svg'), 'utf8').includes('>Loss (cross-entropy)<'),
     'the saved SVG chart has both panels');
-  const match = /final accuracy on 256 fixed test sequences: (\d+\.\d\d)% after (\d+) steps \(article: about 98%/
-    .exec(nb.cells.map(stdout).join(''));
+  const text = nb.cells.map(stdout).join('');
+  assert.match(text, /task: difference of T = 2 digits, 19 classes/);
+  const match = FINAL_ACCURACY.exec(text);
   assert.ok(match, 'the final accuracy line is printed');
-  assert.ok(Number(match[1]) >= 0 && Number(match[1]) <= 100);
-  assert.equal(Number(match[2]), STEPS);
+  assert.match(text, /\(article: about 98%/);
+  assert.equal(Number(match[1]), 256);
+  assert.ok(Number(match[2]) >= 0 && Number(match[2]) <= 100);
+  assert.equal(Number(match[3]), STEPS);
   for (const file of ['model.json', 'weights.bin', 'run.json', 'history.csv', 'curves.svg']) {
     assert.ok(fs.existsSync(path.join(runDir, file)), `the run folder has ${file}`);
   }
@@ -176,7 +199,13 @@ test('notebook 4 loads the saved model and shows predictions, confusion matrix a
   const nb = executed('04-predictions');
   const text = nb.cells.map(stdout).join('');
   assert.match(text, /loaded the model of notebook 3 from .*: 40 steps/);
-  assert.match(text, /accuracy on 500 new test sequences: \d+\.\d\d%/);
+  assert.match(text, /task: difference of T = 2 digits \(19 classes\); seed 42; evaluation set of 256 test sequences/);
+  const match = ACCURACY_04.exec(text);
+  assert.ok(match, 'the accuracy line is printed');
+  assert.equal(Number(match[1]), 256, 'measured on the run\'s evaluation set');
+  const final = FINAL_ACCURACY.exec(executed('03-training').cells.map(stdout).join(''))!;
+  assert.equal(match[2], final[2], 'the same accuracy as notebook 3\'s final figure');
+  assert.equal(match[3], final[2]);
   assertPngOnly(nb, '04');
   const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
   for (const title of ['Confusion matrix', 'Accuracy per true difference', 'Accuracy per (first, second) digit']) {
@@ -194,51 +223,125 @@ test('re-running the model and training cells leaves the tensor count unchanged'
   }
 });
 
-test('notebook 4 trains a small model of its own when no run was saved', { skip }, () => {
-  const reportFile = path.join(work, 'report-alone.json');
-  const alone = runNotebooks(['--small', '--report', reportFile, path.join(notebookDir, '04-predictions.ipynb')],
-    { CRNN_RUN_DIR: path.join(work, 'no-such-run'), CRNN_STEPS: '10' });
-  assert.equal(alone.status, 0, alone.stderr);
-  const cells = (JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report).notebooks[0].cells;
-  const text = cells.flatMap((c) => c.outputs).map((o) => o.text ?? '').join('');
-  assert.match(text, /no saved run in .*no-such-run: run notebook 3 .* Training a small one here instead \(10 steps\)/);
+test('notebook 4 without a saved run stops and says to run notebook 3 first', { skip }, () => {
+  const alone = runNotebooks([...stringParam('runDir', path.join(work, 'no-such-run')),
+    path.join(notebookDir, '04-predictions.ipynb')]);
+  assert.equal(alone.status, 1, alone.stderr);
+  assert.match(alone.stderr, /cannot load a run from .*no-such-run .*Run notebook 3 \(03-training\.ipynb\) first/);
+});
+
+test('notebook 4 reads the task and T of the run notebook 3 trained (the sum of 3 digits)', { skip }, () => {
+  const sumRun = path.join(work, 'sum-run');
+  const out = path.join(work, 'sum-executed');
+  const reportFile = path.join(work, 'report-sum.json');
+  const run = runNotebooks(['--small', '-p', "task='sum'", '-p', 'seqLength=3', ...stringParam('runDir', sumRun),
+    '--output-dir', out, '--report', reportFile,
+    path.join(notebookDir, '03-training.ipynb'), path.join(notebookDir, '04-predictions.ipynb')]);
+  const sumReport = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
+  for (const notebook of sumReport.notebooks) assert.deepEqual(notebook.errors, [], `${notebook.notebook} failed`);
+  assert.equal(run.status, 0, run.stderr);
+  const saved = JSON.parse(fs.readFileSync(path.join(sumRun, 'run.json'), 'utf8')) as
+    { task: string; crnnConfig: { seqLength: number; numClasses: number } };
+  assert.deepEqual([saved.task, saved.crnnConfig.seqLength, saved.crnnConfig.numClasses], ['sum', 3, 28]);
+  const text03 = readNotebook(path.join(out, '03-training.ipynb')).cells.map(stdout).join('');
+  assert.match(text03, /task: sum of T = 3 digits, 28 classes/);
+  const nb = readNotebook(path.join(out, '04-predictions.ipynb'));
+  const text = nb.cells.map(stdout).join('');
+  assert.match(text, /task: sum of T = 3 digits \(28 classes\)/, 'notebook 4 read the task and T from the run');
+  const match = ACCURACY_04.exec(text);
+  assert.ok(match, 'the accuracy line is printed');
+  assert.equal(match[2], FINAL_ACCURACY.exec(text03)![2], 'the same accuracy as notebook 3\'s final figure');
+  const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
+  assert.ok(alts.some((a) => /^\d \+ \d \+ \d = \d+, predicted \d+ \(/m.test(a)), 'sequences of three digits, captioned with their sum');
+  assert.ok(alts.some((a) => a.startsWith('Accuracy per true sum · sum of the 3 digits')), 'the per-class chart is of the sum');
+  assert.ok(alts.some((a) => a.startsWith('Confusion matrix · predicted sum · true sum')));
+  assert.ok(alts.some((a) => a.startsWith('Accuracy per (first, second) digit · ')), 'the digit-pair grid works for T = 3');
+});
+
+test('-p injects a cell right after the parameters cell; unknown names and non-literals are refused', { skip }, () => {
+  const file = path.join(work, 'params.ipynb');
+  writeNotebook(file, [
+    code('a', "console.log('before');"),
+    code('p', "let numSteps = 10;\nlet label = 'default';\nconst fixed = 1;", ['parameters']),
+    { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
+    code('c', 'console.log(`numSteps ${numSteps}, label ${label}`);'),
+  ]);
+  const out = path.join(work, 'params-out');
+  const run = runNotebooks(['-p', 'numSteps=1_000', '-p', "label='a b'", '--output-dir', out, file]);
+  assert.equal(run.status, 0, run.stderr);
+  const nb = readNotebook(path.join(out, 'params.ipynb'));
+  assert.deepEqual(nb.cells.map((c) => c.metadata.tags ?? []), [[], ['parameters'], ['injected-parameters'], [], []]);
+  assert.match(join(nb.cells[2].source), /^ {2}numSteps = 1_000;\n {2}label = 'a b';$/m);
+  assert.deepEqual(nb.cells[2].outputs, [], 'the injected cell prints nothing');
+  assert.equal(stdout(nb.cells[4]), 'numSteps 1000, label a b\n');
+  assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, 2, 3, undefined, 4]);
+
+  const unknown = runNotebooks(['-p', 'numStep=5', file]);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown parameter numStep: not assigned in the `parameters` cell/);
+  assert.match(unknown.stderr, /params\.ipynb: numSteps, label$/m, 'the known parameters are listed');
+  const constant = runNotebooks(['-p', 'fixed=5', file]);
+  assert.equal(constant.status, 2);
+  assert.match(constant.stderr, /fixed is declared with const there/);
+  const bare = runNotebooks(['-p', 'label=abc', file]);
+  assert.equal(bare.status, 2);
+  assert.match(bare.stderr, /abc is not a TypeScript literal/);
+});
+
+test('--write leaves the injected cell out of the saved notebook', { skip }, () => {
+  const file = path.join(work, 'written.ipynb');
+  writeNotebook(file, [
+    code('p', 'let numSteps = 10;', ['parameters']),
+    code('c', 'console.log(`numSteps ${numSteps}`);'),
+  ]);
+  const run = runNotebooks(['-p', 'numSteps=7', '--write', file]);
+  assert.equal(run.status, 0, run.stderr);
+  const nb = readNotebook(file);
+  assert.deepEqual(nb.cells.map((c) => c.id), ['p', 'c']);
+  assert.equal(join(nb.cells[0].source), 'let numSteps = 10;');
+  assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, 2], 'numbered without the injected cell');
+  assert.equal(stdout(nb.cells[1]), 'numSteps 7\n');
 });
 
 test('--small keeps its model in a temporary folder and numbers the executed cells', { skip }, () => {
   const file = path.join(work, 'where.ipynb');
-  const code = (id: string, source: string) => ({ cell_type: 'code', id, metadata: {}, execution_count: null, outputs: [], source });
-  fs.writeFileSync(file, JSON.stringify({
-    nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-    cells: [
-      code('a', "console.log('run dir: ' + process.env.CRNN_RUN_DIR);"),
-      { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
-      code('c', "console.log('steps: ' + process.env.CRNN_STEPS);"),
-    ],
-  }));
+  writeNotebook(file, [
+    code('a', "let runDir = '../runs/notebook-model';\nlet numSteps = 10_000;", ['parameters']),
+    { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
+    code('c', "console.log('run dir: ' + runDir);\nconsole.log('steps: ' + numSteps);"),
+  ]);
   const out = path.join(work, 'where-out');
-  // An empty CRNN_RUN_DIR counts as unset, whatever the calling shell has.
-  const run = runNotebooks(['--small', '--output-dir', out, file], { CRNN_RUN_DIR: '', CRNN_STEPS: '' });
+  const run = runNotebooks(['--small', '--output-dir', out, file]);
   assert.equal(run.status, 0, run.stderr);
   const nb = readNotebook(path.join(out, 'where.ipynb'));
   const text = nb.cells.map(stdout).join('');
   const runDirUsed = /run dir: (.+)/.exec(text)?.[1] ?? '';
-  assert.ok(runDirUsed.startsWith(path.join(os.tmpdir(), 'crnn-notebook-run-')), `--small ran with CRNN_RUN_DIR=${runDirUsed}`);
+  assert.ok(runDirUsed.startsWith(path.join(os.tmpdir(), 'crnn-notebook-run-')), `--small ran with runDir ${runDirUsed}`);
   assert.ok(!fs.existsSync(runDirUsed), 'the temporary run folder is removed afterwards');
-  assert.match(text, /steps: 40/, 'the small configuration fills in unset settings');
-  assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, undefined, 2]);
+  assert.match(text, /steps: 40/, 'the small configuration sets the parameters');
+  assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, 2, undefined, 3]);
 });
 
 test('the executor fails on a notebook whose cell throws, naming the error', { skip }, () => {
   const file = path.join(work, 'broken.ipynb');
-  fs.writeFileSync(file, JSON.stringify({
-    nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
-    cells: [{ cell_type: 'code', id: 'a', metadata: {}, execution_count: null, outputs: [],
-      source: "throw new Error('the notebook is broken');" }],
-  }));
-  const broken = runNotebooks([file], {});
+  writeNotebook(file, [code('a', "throw new Error('the notebook is broken');")]);
+  const broken = runNotebooks([file]);
   assert.equal(broken.status, 1);
   assert.match(broken.stderr, /broken\.ipynb: FAILED/);
   assert.match(broken.stderr, /the notebook is broken/);
+});
+
+test('the parameters cells of notebooks 3 and 4 hold plain let assignments only', () => {
+  for (const name of ['03-training', '04-predictions']) {
+    const nb = readNotebook(path.join(notebookDir, `${name}.ipynb`));
+    const cells = nb.cells.filter((c) => c.metadata.tags?.includes('parameters'));
+    assert.equal(cells.length, 1, `${name} has one cell tagged parameters`);
+    const lines = join(cells[0].source).split('\n').filter((l) => l.trim() !== '' && !l.startsWith('//'));
+    for (const line of lines) {
+      assert.match(line, /^let [A-Za-z]\w*(: [^=]+)? = [^;]+;$/, `${name}: not a plain assignment: ${line}`);
+    }
+    assert.ok(lines.some((l) => l.startsWith('let runDir = ')), `${name} takes runDir as a parameter`);
+  }
 });
 
 test('the committed notebooks carry their outputs, a Summary and Exercises, and no volatile metadata', () => {
@@ -252,6 +355,8 @@ test('the committed notebooks carry their outputs, a Summary and Exercises, and 
     assert.ok(code.flatMap(images).length > 0, `${name} was saved with its image outputs`);
     assertPngOnly(nb, name);
     assert.deepEqual(code.map((c) => c.execution_count), code.map((_, i) => i + 1), `${name} cells are numbered in order`);
+    assert.ok(!code.some((c) => /process\.env/.test(join(c.source))), `${name} reads no environment variables`);
+    assert.ok(!nb.cells.some((c) => c.metadata.tags?.includes('injected-parameters')), `${name} has no injected cell`);
     const size = fs.statSync(path.join(notebookDir, `${name}.ipynb`)).size;
     assert.ok(size < 1_000_000, `${name} is ${size} bytes; keep a notebook under 1 MB`);
     for (const cell of code) {
