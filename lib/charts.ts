@@ -8,7 +8,7 @@
  * (GitHub, nbviewer, VS Code) display as they are.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { EvalRecord, History } from './types';
+import type { EvalRecord, History, StepRecord } from './types';
 
 // vega and vega-lite are loaded on first use: importing the library for
 // training should not pay for the chart engine.
@@ -87,6 +87,12 @@ export interface TrainingCurvesOptions {
   subtitle?: string;
   /** Draw the loss on a log scale (default true): late-training progress stays visible. */
   logLoss?: boolean;
+  /**
+   * The second panel: 'error' (default) draws the error rate, 1 − accuracy,
+   * on a log scale, where 98.0% and 98.5% are apart and the late, slow
+   * progress stays visible; 'accuracy' draws the accuracy from 0 to 100%.
+   */
+  accuracyAxis?: 'error' | 'accuracy';
 }
 
 interface CurveRow { step: number; value: number; series: string; }
@@ -102,24 +108,33 @@ function checkHistory(history: History): void {
 }
 
 /**
- * Vega-Lite spec of the training curves: loss on the left, accuracy on the
- * right, each with the per-batch values (bucket means) and the fixed
- * evaluation set, and a dashed rule at the article's 98% accuracy.
+ * Vega-Lite spec of the training curves: the loss, the error rate (or the
+ * accuracy, see `accuracyAxis`) and, when the history records it, the
+ * learning rate, side by side. The first two show the per-batch values
+ * (bucket means) and the fixed evaluation set, with a dashed rule at the
+ * article's 98%.
  */
 export function trainingCurvesSpec(history: History, options: TrainingCurvesOptions = {}): ChartSpec {
   checkHistory(history);
   const {
-    maxPoints = 300, width = 320, height = 220,
-    referenceAccuracy = ARTICLE_ACCURACY, title, subtitle, logLoss = true,
+    maxPoints = 300, width = 300, height = 220,
+    referenceAccuracy = ARTICLE_ACCURACY, title, subtitle, logLoss = true, accuracyAxis = 'error',
   } = options;
-  const pick = (key: 'loss' | 'accuracy', records: History['steps']): CurvePoint[] =>
-    records.filter((r) => Number.isFinite(r[key])).map((r) => ({ step: r.step, value: r[key] }));
-  const rows = (key: 'loss' | 'accuracy'): CurveRow[] => [
+  if (referenceAccuracy != null && !(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
+    throw new Error(`referenceAccuracy must be in [0, 1] or null, got ${referenceAccuracy}`);
+  }
+  const errorAxis = accuracyAxis === 'error';
+  type Key = 'loss' | 'accuracy' | 'learningRate';
+  const pick = (key: Key, records: readonly StepRecord[]): CurvePoint[] => records
+    .filter((r) => Number.isFinite(r[key]))
+    .map((r) => ({ step: r.step, value: key === 'accuracy' && errorAxis ? 1 - r[key] : r[key] as number }));
+  const rows = (key: Key): CurveRow[] => [
     ...downsampleMean(pick(key, history.steps), maxPoints).map((p) => ({ ...p, series: TRAIN_SERIES })),
     ...pick(key, history.evals).map((p) => ({ ...p, series: EVAL_SERIES })),
   ];
   const lossRows = rows('loss');
-  const accuracyRows = rows('accuracy');
+  // A log axis cannot show an error rate of 0 (a perfect batch): such points are left out.
+  const accuracyRows = rows('accuracy').filter((r) => !errorAxis || r.value > 0);
   // A log scale cannot show 0; fall back to linear in that (unlikely) case.
   const useLog = logLoss && lossRows.every((r) => r.value > 0);
 
@@ -149,34 +164,46 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
     ],
   };
 
-  const accuracyY = {
-    field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] }, axis: { format: '.0%' },
-  };
+  const accuracyY = errorAxis
+    ? { field: 'value', type: 'quantitative', title: 'error rate (1 − accuracy)', scale: { type: 'log' },
+      axis: { format: '.1~%' } }
+    : { field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
   const accuracyLayers: object[] = [{
     data: { values: accuracyRows },
     mark: { type: 'line', strokeWidth: 1.5 },
     encoding: { x, y: accuracyY, color },
   }];
   if (referenceAccuracy != null) {
-    if (!(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
-      throw new Error(`referenceAccuracy must be in [0, 1] or null, got ${referenceAccuracy}`);
-    }
-    const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%`;
+    const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%` +
+      (errorAxis ? ` (${((1 - referenceAccuracy) * 100).toFixed(0)}% error)` : '');
+    const value = errorAxis ? 1 - referenceAccuracy : referenceAccuracy;
     accuracyLayers.push(
       {
-        data: { values: [{ value: referenceAccuracy }] },
+        data: { values: [{ value }] },
         mark: { type: 'rule', strokeDash: [6, 4], color: '#555' },
         encoding: { y: { field: 'value', type: 'quantitative' } },
       },
       {
-        data: { values: [{ value: referenceAccuracy, label }] },
+        data: { values: [{ value, label }] },
         mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 3, x: 0, color: '#555' },
         encoding: { y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } },
       },
     );
   }
   accuracyLayers.push({ data: { values: accuracyRows }, ...evalPoints(accuracyY) });
-  const accuracyPanel = { width, height, title: 'Accuracy', layer: accuracyLayers };
+  const accuracyPanel = { width, height, title: errorAxis ? 'Error rate' : 'Accuracy', layer: accuracyLayers };
+
+  // The rate each step applied, when the history recorded it: a cosine decay
+  // next to the curves shows where the late gains come from.
+  const rates = downsampleMean(pick('learningRate', history.steps), maxPoints);
+  const ratePanel = {
+    width: Math.round(width * 0.6), height, title: 'Learning rate',
+    data: { values: rates },
+    mark: { type: 'line', strokeWidth: 1.5, color: '#555' },
+    encoding: {
+      x, y: { field: 'value', type: 'quantitative', title: 'learning rate', axis: { format: '.0e' } },
+    },
+  };
 
   const heading = title || subtitle
     ? { title: { text: title ?? '', ...(subtitle ? { subtitle, subtitleFontSize: 12 } : {}), anchor: 'start' } }
@@ -184,7 +211,7 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
   return {
     $schema: SCHEMA,
     ...heading,
-    hconcat: [lossPanel, accuracyPanel],
+    hconcat: rates.length > 0 ? [lossPanel, accuracyPanel, ratePanel] : [lossPanel, accuracyPanel],
     resolve: { scale: { color: 'shared' } },
     config: { view: { stroke: '#ddd' } },
   } as ChartSpec;

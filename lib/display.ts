@@ -414,16 +414,22 @@ export class LiveTrainingChart {
    */
   async finish(history: History = this.history): Promise<void> {
     if (this.drawing) await this.drawing.catch(() => undefined);
-    await this.draw(history, summaryLine(history));
+    const reference = this.options.chart?.referenceAccuracy;
+    await this.draw(history, summaryLine(history, reference === undefined ? ARTICLE_ACCURACY : reference));
   }
 }
 
-/** One line on how training ended: steps, final evaluation accuracy vs the article's, time. */
-export function summaryLine(history: History): string {
+/**
+ * One line on how training ended: steps, final evaluation accuracy next to
+ * `reference` (the article's 98% by default; null for a task it has no
+ * figure for), time.
+ */
+export function summaryLine(history: History, reference: number | null = ARTICLE_ACCURACY): string {
   const lastStep = history.steps[history.steps.length - 1]?.step ?? 0;
   const lastEval = history.evals[history.evals.length - 1];
   const accuracy = lastEval
-    ? `final evaluation accuracy ${(lastEval.accuracy * 100).toFixed(2)}% (article: ${ARTICLE_ACCURACY * 100}%)`
+    ? `final evaluation accuracy ${(lastEval.accuracy * 100).toFixed(2)}%` +
+      (reference === null ? '' : ` (article: ${reference * 100}%)`)
     : 'no evaluation yet';
   return `${history.endReason} after ${lastStep} steps · ${accuracy} · ${(history.elapsedMs / 1000).toFixed(1)} s`;
 }
@@ -445,7 +451,8 @@ export interface PlotlyTrace {
 
 /**
  * The training curves as Plotly traces, from the same data as the SVG chart:
- * loss on the left axes (x, y), accuracy on the right (x2, y2).
+ * loss on the left axes (x, y), the error rate (or accuracy, as
+ * `options.accuracyAxis` says) on the right (x2, y2).
  */
 export function interactiveTraces(history: History, options: TrainingCurvesOptions = {}): PlotlyTrace[] {
   const spec = trainingCurvesSpec(history, options) as unknown as {
@@ -464,12 +471,14 @@ export function interactiveTraces(history: History, options: TrainingCurvesOptio
     }
   };
   add(spec.hconcat[0].data.values, 1, 'loss');
-  add(spec.hconcat[1].layer[0].data.values, 2, 'accuracy');
+  const errorAxis = options.accuracyAxis !== 'accuracy';
+  add(spec.hconcat[1].layer[0].data.values, 2, errorAxis ? 'error rate' : 'accuracy');
   const reference = options.referenceAccuracy === undefined ? ARTICLE_ACCURACY : options.referenceAccuracy;
   const lastStep = history.steps[history.steps.length - 1]?.step ?? history.evals[history.evals.length - 1]?.step;
   if (reference !== null && lastStep !== undefined) {
+    const y = errorAxis ? 1 - reference : reference;
     traces.push({
-      x: [0, lastStep], y: [reference, reference], name: `article: ${reference * 100}%`,
+      x: [0, lastStep], y: [y, y], name: `article: ${reference * 100}%`,
       type: 'scatter', mode: 'lines', xaxis: 'x2', yaxis: 'y2', line: { color: '#555', dash: 'dash', width: 1 },
     });
   }
@@ -492,6 +501,8 @@ export function openInteractive(history: History, options: TrainingCurvesOptions
     xaxis: { title: 'training step' },
     yaxis: { title: 'loss', type: options.logLoss === false ? 'linear' : 'log' },
     xaxis2: { title: 'training step' },
-    yaxis2: { title: 'accuracy', range: [0, 1], tickformat: '.0%' },
+    yaxis2: options.accuracyAxis === 'accuracy'
+      ? { title: 'accuracy', range: [0, 1], tickformat: '.0%' }
+      : { title: 'error rate (1 − accuracy)', type: 'log', tickformat: '.1%' },
   });
 }

@@ -59,9 +59,32 @@ test('the training-curves spec keeps every evaluation and thins the per-step cur
   assert.deepEqual(evals.map((r) => r.step), history.evals.map((e) => e.step));
   assert.deepEqual(evals.map((r) => r.value), history.evals.map((e) => e.loss));
   assert.equal(train[train.length - 1].step, 2000);
-  const accuracyRows = spec.hconcat[1].layer[0].data.values as { series: string; value: number }[];
-  assert.deepEqual(accuracyRows.filter((r) => r.series.startsWith('fixed')).map((r) => r.value),
-    history.evals.map((e) => e.accuracy));
+  // The second panel draws the error rate, 1 − accuracy, on a log axis.
+  const errorPanel = spec.hconcat[1];
+  assert.equal(errorPanel.title, 'Error rate');
+  assert.deepEqual(errorPanel.layer[0].encoding.y.scale, { type: 'log' });
+  const errorRows = errorPanel.layer[0].data.values as { series: string; value: number }[];
+  assert.deepEqual(errorRows.filter((r) => r.series.startsWith('fixed')).map((r) => r.value),
+    history.evals.map((e) => 1 - e.accuracy));
+  const accuracySpec = trainingCurvesSpec(history, { accuracyAxis: 'accuracy' }) as Spec;
+  assert.deepEqual(accuracySpec.hconcat[1].layer[0].data.values
+    .filter((r: { series: string }) => r.series.startsWith('fixed')).map((r: { value: number }) => r.value),
+  history.evals.map((e) => e.accuracy));
+});
+
+test('a perfect batch (error rate 0) is left off the log axis, and the learning rate gets its own panel', () => {
+  const history = fakeHistory(20, 10);
+  history.steps.forEach((r, i) => { r.learningRate = 1e-3 * (1 - i / 20); });
+  history.steps[4].accuracy = 1;
+  const spec = trainingCurvesSpec(history, { maxPoints: 20 }) as Spec;
+  const errorRows = spec.hconcat[1].layer[0].data.values as { step: number; value: number }[];
+  assert.ok(errorRows.every((r) => r.value > 0));
+  assert.ok(!errorRows.some((r) => r.step === 5));
+  assert.equal(spec.hconcat.length, 3);
+  assert.equal(spec.hconcat[2].title, 'Learning rate');
+  assert.deepEqual(spec.hconcat[2].data.values.map((r: { value: number }) => r.value),
+    history.steps.map((r) => r.learningRate));
+  assert.equal((trainingCurvesSpec(fakeHistory(20, 10)) as Spec).hconcat.length, 2, 'no rates recorded: no panel');
 });
 
 test('the accuracy panel has a dashed rule at the article\'s 98% unless turned off', () => {
@@ -69,7 +92,7 @@ test('the accuracy panel has a dashed rule at the article\'s 98% unless turned o
   const rule = withRule.hconcat[1].layer[1];
   assert.equal(rule.mark.type, 'rule');
   assert.deepEqual(rule.mark.strokeDash, [6, 4]);
-  assert.deepEqual(rule.data.values, [{ value: ARTICLE_ACCURACY }]);
+  assert.deepEqual(rule.data.values, [{ value: 1 - ARTICLE_ACCURACY }]);
   const without = trainingCurvesSpec(fakeHistory(10, 5), { referenceAccuracy: null }) as Spec;
   assert.ok(without.hconcat[1].layer.every((layer: Spec) => layer.mark.type !== 'rule'));
 });
@@ -92,7 +115,7 @@ test('the training curves reject a history without records and a reference outsi
 test('training curves render to an SVG with both panels, the legend and the 98% label', async () => {
   const svg = await trainingCurvesSvg(fakeHistory(500, 100), { title: 'Run A', subtitle: 'step 500 / 500' });
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  for (const text of ['Loss (cross-entropy)', 'Accuracy', 'article: 98%', 'Run A', 'step 500 / 500',
+  for (const text of ['Loss (cross-entropy)', 'Error rate', 'article: 98% (2% error)', 'Run A', 'step 500 / 500',
     'training batches', 'fixed evaluation set']) {
     assert.ok(svg.includes(`>${text}<`), `missing text "${text}"`);
   }
@@ -193,6 +216,7 @@ test('the progress and summary lines report step, loss, accuracy and the article
   assert.equal(summaryLine({ steps: [], evals: [], endReason: 'stopped', elapsedMs: 0 }),
     'stopped after 0 steps · no evaluation yet · 0.0 s');
   assert.match(summaryLine(history), /final evaluation accuracy \d+\.\d\d% \(article: 98%\)/);
+  assert.match(summaryLine(history, null), /final evaluation accuracy \d+\.\d\d% · /);
 });
 
 test('the live chart rejects a negative interval and a fractional step count', () => {
@@ -206,11 +230,11 @@ test('the interactive traces carry the same data as the SVG chart', () => {
   const evalLoss = traces.find((t) => t.name === 'loss: fixed evaluation set')!;
   assert.deepEqual(evalLoss.y, history.evals.map((e) => e.loss));
   assert.equal(traces.find((t) => t.name === 'loss: training batches')!.x.length, 50);
-  const evalAccuracy = traces.find((t) => t.name === 'accuracy: fixed evaluation set')!;
-  assert.equal(evalAccuracy.xaxis, 'x2');
-  assert.deepEqual(evalAccuracy.y, history.evals.map((e) => e.accuracy));
+  const evalError = traces.find((t) => t.name === 'error rate: fixed evaluation set')!;
+  assert.equal(evalError.xaxis, 'x2');
+  assert.deepEqual(evalError.y, history.evals.map((e) => 1 - e.accuracy));
   const rule = traces.find((t) => t.name === 'article: 98%')!;
-  assert.deepEqual(rule.y, [0.98, 0.98]);
+  assert.deepEqual(rule.y, [1 - 0.98, 1 - 0.98]);
   assert.deepEqual(rule.x, [0, 400]);
 });
 
