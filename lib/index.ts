@@ -53,10 +53,11 @@ export type {
 } from './charts';
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
-  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile,
+  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference,
 } from './registry';
 export type {
   RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, SampleStats, RunGroup, CompareOptions, Comparison,
+  MeanDifference,
   RunsTableOptions,
 } from './registry';
 export {

@@ -495,6 +495,35 @@ export function sampleStats(values: readonly number[]): SampleStats | null {
   return { n, mean, std, ci95: [mean - half, mean + half], min, max };
 }
 
+/** The difference of two groups' means with its 95% interval (see `meanDifference`). */
+export interface MeanDifference {
+  /** mean of `b` − mean of `a`. */
+  difference: number;
+  /** Two-sided 95% Welch interval of the difference; null when a group has one run. */
+  ci95: [number, number] | null;
+  /** True when that interval excludes 0: the difference is larger than the seeds' spread explains. */
+  beyondSeedSpread: boolean;
+}
+
+/**
+ * How far group `b`'s mean lies from group `a`'s, and whether the seeds'
+ * spread explains it: Welch's interval of the difference of two means (each
+ * group its own variance, Welch–Satterthwaite degrees of freedom). With three
+ * seeds a group's mean is uncertain, and a difference within that is noise.
+ */
+export function meanDifference(a: SampleStats, b: SampleStats): MeanDifference {
+  const difference = b.mean - a.mean;
+  if (a.std === null || b.std === null) return { difference, ci95: null, beyondSeedSpread: false };
+  const va = a.std ** 2 / a.n;
+  const vb = b.std ** 2 / b.n;
+  const se = Math.sqrt(va + vb);
+  if (se === 0) return { difference, ci95: [difference, difference], beyondSeedSpread: difference !== 0 };
+  const df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1));
+  const half = studentTQuantile(0.975, df) * se;
+  const ci95: [number, number] = [difference - half, difference + half];
+  return { difference, ci95, beyondSeedSpread: ci95[0] > 0 || ci95[1] < 0 };
+}
+
 // ---------------------------------------------------------------------------
 // Comparing groups of runs
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
   compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
-  sampleStats, studentTQuantile,
+  sampleStats, studentTQuantile, meanDifference,
 } from '../lib/registry';
 import { comparisonCurvesSpec } from '../lib/charts';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
@@ -430,4 +430,18 @@ test('a run saved by saveRun is listed with its settings, model and environment'
   assert.equal(run.hasModel, true);
   assert.equal(typeof run.cpu, 'string');
   assert.ok(!Number.isNaN(Date.parse(run.savedAt)));
+});
+
+test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
+  const a = sampleStats([0.980, 0.982, 0.984])!;
+  const b = sampleStats([0.986, 0.988, 0.990])!;
+  // Equal variances and sizes: df = 2(n − 1) = 4, t = 2.776, se = √(2 · 0.002² / 3) = 0.001633.
+  const apart = meanDifference(a, b);
+  assert.ok(Math.abs(apart.difference - 0.006) < 1e-12);
+  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95}`);
+  assert.equal(apart.beyondSeedSpread, true);
+  const noisy = meanDifference(a, sampleStats([0.980, 0.984, 0.988])!);
+  assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);
+  assert.equal(noisy.beyondSeedSpread, false);
+  assert.deepEqual(meanDifference(sampleStats([0.98])!, b), { difference: b.mean - 0.98, ci95: null, beyondSeedSpread: false });
 });
