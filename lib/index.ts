@@ -53,7 +53,8 @@ export type {
 } from './charts';
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
-  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference,
+  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
+  differenceLines,
 } from './registry';
 export type {
   RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, SampleStats, RunGroup, CompareOptions, Comparison,

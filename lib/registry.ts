@@ -524,6 +524,43 @@ export function meanDifference(a: SampleStats, b: SampleStats): MeanDifference {
   return { difference, ci95, beyondSeedSpread: ci95[0] > 0 || ci95[1] < 0 };
 }
 
+/**
+ * The runs that differ from `baseline` (default: the article's setup, task
+ * 'difference') in `setting` at most, besides the seed and the settings in
+ * `ignore` (e.g. 'engine'): one factor at a time, as a sweep with one
+ * `--grid` trains it. Height, width and class count follow the data and task
+ * and are never compared.
+ */
+export function varyingOnly<T extends RunSummary>(runs: readonly T[], setting: string,
+    options: { baseline?: Record<string, unknown>; ignore?: readonly string[] } = {}): T[] {
+  checkSettingNames('setting', [setting]);
+  const baseline = options.baseline ?? { task: 'difference', ...defaultCrnnConfig, ...defaultTrainConfig };
+  const free = new Set(['seed', 'height', 'width', 'numClasses', setting, ...(options.ignore ?? [])]);
+  return runs.filter((run) => {
+    const values = runSettings(run);
+    return Object.keys(baseline).every((name) => free.has(name) || sameValue(values[name], baseline[name]));
+  });
+}
+
+/**
+ * One line per group of `comparison` against its `baseline` group (the one
+ * whose label is `baselineLabel`, or the first): the difference of mean final
+ * accuracy in points, its Welch 95% interval, and whether it is larger than
+ * the seeds' spread explains.
+ */
+export function differenceLines(comparison: Comparison, baselineLabel?: string): string[] {
+  const baseline = comparison.groups.find((g) => g.label === baselineLabel) ?? comparison.groups[0];
+  if (!baseline?.finalAccuracy) return [];
+  const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+  return comparison.groups.filter((g) => g !== baseline && g.finalAccuracy).map((group) => {
+    const d = meanDifference(baseline.finalAccuracy as SampleStats, group.finalAccuracy as SampleStats);
+    const interval = d.ci95 ? ` (95% interval ${points(d.ci95[0])} … ${points(d.ci95[1])})` : '';
+    const verdict = d.ci95 === null ? 'one seed: no interval'
+      : d.beyondSeedSpread ? 'larger than the spread between seeds' : 'within the spread between seeds';
+    return `${group.label} vs ${baseline.label}: ${points(d.difference)} points${interval}, ${verdict}`;
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Comparing groups of runs
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
   compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
-  sampleStats, studentTQuantile, meanDifference,
+  sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/registry';
 import { comparisonCurvesSpec } from '../lib/charts';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
@@ -444,4 +444,18 @@ test('meanDifference gives the Welch interval of a difference and says whether t
   assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);
   assert.equal(noisy.beyondSeedSpread, false);
   assert.deepEqual(meanDifference(sampleStats([0.98])!, b), { difference: b.mean - 0.98, ci95: null, beyondSeedSpread: false });
+});
+
+test('varyingOnly keeps the runs that differ from the baseline in one setting; differenceLines compares them', async () => {
+  const { runs } = await listRuns(root);
+  const baseline = { ...runSettings({ task: 'difference', crnnConfig: resolveCrnnConfig(),
+    trainConfig: resolveTrainConfig({ numSteps: 1000 }) }) };
+  const byCell = varyingOnly(runs, 'cell', { baseline });
+  // The LSTM run also shares its CNN: two settings away from the baseline.
+  assert.deepEqual([...new Set(byCell.map((r) => r.crnnConfig.cell))].sort(), ['gru', 'simple']);
+  assert.deepEqual(varyingOnly(runs, 'cell'), [], 'none of these runs has the default 10,000 steps');
+  const lines = differenceLines(compareRuns(byCell), 'cell=simple');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^cell=gru vs cell=simple: \+0\.60 points \(95% interval −\d\.\d\d … \+\d\.\d\d\), within the spread between seeds$/);
+  assert.throws(() => varyingOnly(runs, 'cells'), /unknown setting 'cells'/);
 });
