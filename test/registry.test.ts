@@ -459,3 +459,17 @@ test('varyingOnly keeps the runs that differ from the baseline in one setting; d
   assert.match(lines[0], /^cell=gru vs cell=simple: \+0\.60 points \(95% interval −\d\.\d\d … \+\d\.\d\d\), within the spread between seeds$/);
   assert.throws(() => varyingOnly(runs, 'cells'), /unknown setting 'cells'/);
 });
+
+test('the comparison chart leaves out a reference line outside its range, which would crash resvg', () => {
+  const evals = (final: number) => [0, 10, 20].map((step) => ({ step, loss: 1, accuracy: final * step / 20 }));
+  const groups = [{ label: 'a', runs: [evals(0.05), evals(0.06)] }, { label: 'b', runs: [evals(0.02), evals(0.03)] }];
+  const spec = comparisonCurvesSpec(groups) as { layer: { mark: { type: string } }[] };
+  assert.ok(spec.layer.every((layer) => layer.mark.type !== 'rule'), 'no rule at 98% on a 94-98% error axis');
+  // Rendered in a child process: a resvg panic aborts the process it runs in.
+  const script = `const { comparisonCurvesSvg } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'charts'))});
+    const { Resvg } = require('@resvg/resvg-js');
+    comparisonCurvesSvg(${JSON.stringify(groups)}).then((svg) => { new Resvg(svg).render(); console.log('rendered'); });`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..', '..') });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /rendered/);
+});
