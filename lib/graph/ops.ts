@@ -3,7 +3,7 @@
  * the attributes TensorFlow requires filled in, so that the model code reads
  * as arithmetic: `ops.matMul(x, w)`, `ops.tanhGrad(y, dy)`.
  */
-import type { Attr, GraphBuilder } from './graph-def';
+import type { Attr, GraphBuilder } from './def';
 
 const FLOAT: Attr = { type: 'float32' };
 

@@ -12,8 +12,8 @@
  * with σ tfjs's default gate activation, the hard sigmoid, and h₋ = c₋ = 0
  * before the first step.
  */
-import type { Ops } from './graph-ops';
-import type { CrnnConfig } from './types';
+import type { Ops } from './ops';
+import type { CrnnConfig } from '../types';
 
 /** The graph values of the layer's kernel W, recurrent kernel U and bias b. */
 export interface RnnWeights {
