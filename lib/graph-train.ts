@@ -1,5 +1,6 @@
 /**
  * The graph engine's public entry point; the engine itself is in lib/graph/.
  */
-export { GraphTrainer, graphEngineSupport, crnnStructure } from './graph/build';
+export { GraphTrainer } from './graph/trainer';
+export { graphEngineSupport, crnnStructure } from './graph/build';
 export type { CrnnStructure } from './graph/build';

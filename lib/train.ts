@@ -13,7 +13,8 @@ import { getTask } from './tasks';
 import { createRng } from './random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
-import { GraphTrainer, graphEngineSupport } from './graph-train';
+import { GraphTrainer } from './graph/trainer';
+import { graphEngineSupport } from './graph/build';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`

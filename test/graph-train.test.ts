@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn } from '../lib/model';
+import { buildCrnn, compileCrnn, disposeCrnn } from '../lib/model';
 import { createTrainStep, trainSteps } from '../lib/train';
 import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data';
 import { createEvalSet, evalBatches } from '../lib/sequences';
 import { differenceTask } from '../lib/tasks';
@@ -35,6 +36,7 @@ function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.
 function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
+
 
 test('reads the architecture of a built CRNN from its layers', () => {
   const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
@@ -193,7 +195,7 @@ test('models the graph engine cannot train get a reason, and engine "graph" refu
   const rnn = model.getLayer('rnn_gru');
   const config = rnn.getConfig();
   rnn.getConfig = () => ({ ...config, recurrentActivation: 'sigmoid' });
-  const reason = /computes the recurrent layer with recurrentActivation "hardSigmoid"; this model's has "sigmoid"/;
+  const reason = /layer 'rnn_gru' \(GRU\): recurrentActivation is "sigmoid"; the graph engine computes only .*"hardSigmoid"/;
   assert.match(graphEngineSupport(model) ?? '', reason);
   await assert.rejects(GraphTrainer.create(model), reason);
   await assert.rejects(
@@ -208,6 +210,69 @@ test('models the graph engine cannot train get a reason, and engine "graph" refu
   const uncompiled = buildCrnn(small);
   uncompiled.optimizer = undefined as unknown as tfTypes.Optimizer;
   assert.match(graphEngineSupport(uncompiled) ?? '', /compile the model with compileCrnn/);
+});
+
+/** `model` with the activation of its Conv2D layers set to `activation`, as a model saved so would load. */
+async function withConvActivation(model: tfTypes.LayersModel, activation: string): Promise<tfTypes.LayersModel> {
+  const topology = model.toJSON(null, false) as tfTypes.io.ModelJSON['modelTopology'];
+  const layers = (topology as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }).config.layers;
+  for (const layer of layers) {
+    if (layer.class_name === 'Conv2D') layer.config.activation = activation;
+  }
+  const changed = await tf.models.modelFromJSON({ modelTopology: topology });
+  changed.setWeights(model.getWeights());
+  compileCrnn(changed, 1e-3);
+  return changed;
+}
+
+test('a model whose convolutions use ReLU is refused, naming the layer and the setting, and trains eagerly', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const elu = buildCrnn(small);
+  const relu = await withConvActivation(elu, 'relu');
+  assert.equal(relu.getLayer('step0_conv1').getConfig().activation, 'relu');
+  const reason = /layer 'step0_conv1' \(Conv2D\): activation is "relu"; the graph engine computes only .*"elu"/;
+  assert.match(graphEngineSupport(relu) ?? '', reason);
+  await assert.rejects(GraphTrainer.create(relu), reason);
+  await assert.rejects(
+    trainSteps(relu, data, { seqLength: 2, task: 'difference', numSteps: 1, engine: 'graph' }),
+    /engine 'graph' cannot train this model: layer 'step0_conv1' \(Conv2D\): activation is "relu"/,
+  );
+  const history = await trainSteps(relu, data, { seqLength: 2, task: 'difference', numSteps: 2, batchSize: 4, evalSize: 8 });
+  assert.equal(history.engine, 'eager');
+  // The same model with ELU, as buildCrnn makes it, read back the same way, is the graph's.
+  const eluAgain = await withConvActivation(elu, 'elu');
+  assert.equal(graphEngineSupport(eluAgain), null);
+  for (const m of [elu, relu, eluAgain]) disposeCrnn(m);
+});
+
+test('each layer is checked against its own config: what the graph would compute otherwise is refused', () => {
+  const check = (layer: tfTypes.layers.Layer, inputShape: number[]) => {
+    layer.apply(tf.input({ shape: inputShape }));
+    return layerSupport(layer, layer.getConfig());
+  };
+  const image = [8, 8, 2];
+  const refusals: [tfTypes.layers.Layer, number[], RegExp][] = [
+    [tf.layers.conv2d({ name: 'c1', filters: 3, kernelSize: 3, activation: 'relu' }), image, /^layer 'c1' \(Conv2D\): activation is "relu"/],
+    [tf.layers.conv2d({ name: 'c2', filters: 3, kernelSize: 3, dilationRate: 2 }), image, /^layer 'c2' \(Conv2D\): dilationRate \[2,2\] is not 1/],
+    [tf.layers.conv2d({ name: 'c3', filters: 3, kernelSize: 3, useBias: false }), image, /^layer 'c3' \(Conv2D\): useBias is false/],
+    [tf.layers.dense({ name: 'd1', units: 4, kernelRegularizer: 'l1l2' }), [5], /^layer 'd1' \(Dense\): kernelRegularizer is \{.*\}; the graph engine computes only null there/],
+    [tf.layers.dense({ name: 'd2', units: 4, activation: 'sigmoid' }), [5], /^layer 'd2' \(Dense\): activation is "sigmoid"/],
+    [tf.layers.dense({ name: 'd3', units: 4 }), [3, 5], /^layer 'd3' \(Dense\) takes inputs of rank 2 here, this one has shape \[null, 3, 5\]/],
+    [tf.layers.simpleRNN({ name: 'r1', units: 4, returnSequences: true }), [3, 5], /^layer 'r1' \(SimpleRNN\): returnSequences is true/],
+    [tf.layers.lstm({ name: 'r2', units: 4, recurrentDropout: 0.1 }), [3, 5], /^layer 'r2' \(LSTM\): recurrentDropout is 0.1/],
+    [tf.layers.gru({ name: 'r3', units: 4, goBackwards: true }), [3, 5], /^layer 'r3' \(GRU\): goBackwards is true/],
+    [tf.layers.dropout({ name: 'x1', rate: 0.5 }), [5], /^layer 'x1' \(Dropout\): the graph engine computes only Conv2D, .* layers/],
+    [tf.layers.batchNormalization({ name: 'x2' }), [5], /^layer 'x2' \(BatchNormalization\): the graph engine computes only/],
+  ];
+  for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
+  // A setting the rule does not list is refused too, whatever its value.
+  const dense = tf.layers.dense({ name: 'd4', units: 4 });
+  dense.apply(tf.input({ shape: [5] }));
+  assert.match(layerSupport(dense, { ...dense.getConfig(), newSetting: 1 }) ?? '',
+    /^layer 'd4' \(Dense\): the graph engine does not know the setting newSetting \(1\)/);
+  // What the graph computes passes: strided, unpadded convolutions among them.
+  assert.equal(check(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'elu' }), image), null);
+  assert.equal(check(tf.layers.gru({ units: 4 }), [3, 5]), null);
 });
 
 test('GRU and LSTM models train on the graph engine', { skip }, async () => {

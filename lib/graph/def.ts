@@ -6,7 +6,11 @@
  * Why: tfjs-node runs a model op by op, one native call per op, and a CRNN
  * training step is hundreds of small ops, so most of its time goes to
  * per-op overhead. A SavedModel's graph instead runs in one TensorFlow
- * session call, with TensorFlow's graph optimisations (see graph-train.ts).
+ * session call, with TensorFlow's graph optimisations (see trainer.ts).
+ *
+ * Besides the nodes, the builder keeps what the gradient sweep (autodiff.ts)
+ * needs to know about them: each node's definition, looked up by name, and
+ * the static shape of each output that ops.ts could infer.
  */
 /** Element types the graphs here use. */
 export type GraphDType = 'float32' | 'int32' | 'bool' | 'resource';
@@ -42,11 +46,37 @@ export interface Signature {
   outputs: Record<string, TensorSpec>;
 }
 
-interface NodeSpec {
+/** One node of the graph. */
+export interface NodeSpec {
   name: string;
   op: string;
+  /** Its inputs: outputs of other nodes ('name' or 'name:k'), control inputs as '^name'. */
   inputs: string[];
   attrs: Record<string, Attr>;
+}
+
+/**
+ * A static shape: one size per dimension, -1 where the size is known only
+ * when the graph runs (the batch).
+ */
+export type Shape = number[];
+
+/** The node and output index a reference 'name' or 'name:k' points to. */
+export function parseRef(ref: string): { node: string; index: number } {
+  const colon = ref.lastIndexOf(':');
+  if (colon < 0) return { node: ref, index: 0 };
+  return { node: ref.slice(0, colon), index: Number(ref.slice(colon + 1)) };
+}
+
+/** The reference to output `index` of node `node`: 'name' for the first output, else 'name:k'. */
+export function outputRef(node: string, index: number): string {
+  return index === 0 ? node : `${node}:${index}`;
+}
+
+/** The same reference written as `outputRef` writes it ('name:0' becomes 'name'). */
+function canonical(ref: string): string {
+  const { node, index } = parseRef(ref);
+  return outputRef(node, index);
 }
 
 // The generated classes are untyped JavaScript; this is the part used here.
@@ -74,8 +104,9 @@ export const SERVE_TAG = 'serve';
 
 /** Builds a graph node by node; node outputs are referred to as 'name' or 'name:k'. */
 export class GraphBuilder {
-  private readonly nodes: NodeSpec[] = [];
-  private readonly names = new Set<string>();
+  private readonly nodeList: NodeSpec[] = [];
+  private readonly byName = new Map<string, NodeSpec>();
+  private readonly shapes = new Map<string, Shape>();
   private scope = '';
 
   /** Runs `build` with node names prefixed by `scope/`. */
@@ -92,8 +123,7 @@ export class GraphBuilder {
   private uniqueName(base: string): string {
     const wanted = `${this.scope}${base}`;
     let name = wanted;
-    for (let k = 1; this.names.has(name); k++) name = `${wanted}_${k}`;
-    this.names.add(name);
+    for (let k = 1; this.byName.has(name); k++) name = `${wanted}_${k}`;
     return name;
   }
 
@@ -103,8 +133,44 @@ export class GraphBuilder {
    */
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, name = op): string {
     const unique = this.uniqueName(name);
-    this.nodes.push({ name: unique, op, inputs, attrs });
+    const spec = { name: unique, op, inputs, attrs };
+    this.nodeList.push(spec);
+    this.byName.set(unique, spec);
     return unique;
+  }
+
+  /** The node called `name`. */
+  nodeSpec(name: string): NodeSpec {
+    const spec = this.byName.get(name);
+    if (spec === undefined) throw new Error(`the graph has no node '${name}'`);
+    return spec;
+  }
+
+  /** The node whose output `ref` is. */
+  producer(ref: string): NodeSpec {
+    return this.nodeSpec(parseRef(ref).node);
+  }
+
+  /** Every node, in the order they were added. */
+  get nodes(): readonly NodeSpec[] {
+    return this.nodeList;
+  }
+
+  /** Records the static shape of output `ref`. */
+  setShape(ref: string, shape: Shape): void {
+    this.shapes.set(canonical(ref), [...shape]);
+  }
+
+  /** The static shape of output `ref`, if recorded. */
+  shapeOf(ref: string): Shape | undefined {
+    return this.shapes.get(canonical(ref));
+  }
+
+  /** The values of `ref` when it is a Const node's output, else undefined. */
+  constValues(ref: string): number[] | undefined {
+    const spec = this.byName.get(parseRef(ref).node);
+    const value = spec?.op === 'Const' ? spec.attrs.value : undefined;
+    return value !== undefined && 'tensor' in value ? Array.from(value.tensor.values) : undefined;
   }
 
   /** A Const node. */
@@ -113,7 +179,9 @@ export class GraphBuilder {
     if (value.values.length !== size) {
       throw new Error(`constant ${name}: ${value.values.length} values for shape [${value.shape.join(', ')}]`);
     }
-    return this.node('Const', [], { dtype: { type: value.dtype }, value: { tensor: value } }, name);
+    const ref = this.node('Const', [], { dtype: { type: value.dtype }, value: { tensor: value } }, name);
+    this.setShape(ref, value.shape);
+    return ref;
   }
 
   /** An int32 vector constant, as shapes and axes are given to ops. */
@@ -129,6 +197,7 @@ export class GraphBuilder {
   /** A Placeholder: an input fed when the graph runs. */
   placeholder(name: string, dtype: 'float32' | 'int32', shape: number[]): TensorSpec {
     const ref = this.node('Placeholder', [], { dtype: { type: dtype }, shape: { shape } }, name);
+    this.setShape(ref, shape);
     return { ref, dtype, shape };
   }
 
@@ -136,7 +205,7 @@ export class GraphBuilder {
   toSavedModel(signatures: Record<string, Signature>): Uint8Array {
     const m = protoMessages();
     const graph = new m.GraphDef();
-    for (const spec of this.nodes) graph.addNode(nodeDef(m, spec));
+    for (const spec of this.nodeList) graph.addNode(nodeDef(m, spec));
     const versions = new m.VersionDef();
     versions.setProducer(GRAPH_PRODUCER_VERSION);
     graph.setVersions(versions);
