@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, compileCrnn, disposeCrnn } from '../lib/model';
-import { createTrainStep, trainSteps } from '../lib/train';
+import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train';
 import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
 import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data';
@@ -37,6 +37,9 @@ function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
+function maxAbs(a: tfTypes.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
+}
 
 test('reads the architecture of a built CRNN from its layers', () => {
   const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
@@ -273,6 +276,53 @@ test('each layer is checked against its own config: what the graph would compute
   // What the graph computes passes: strided, unpadded convolutions among them.
   assert.equal(check(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'elu' }), image), null);
   assert.equal(check(tf.layers.gru({ units: 4 }), [3, 5]), null);
+});
+
+test('a step at learning rate 0 leaves the weights as they were, and the graph reports the rate it applied', { skip }, async () => {
+  const model = buildCrnn(small);
+  const before = model.trainableWeights.map((w) => w.read().clone());
+  const [xs, ys] = randomBatch(model, 8, 11);
+  const trainer = await GraphTrainer.create(model);
+  const out = trainer.step(xs, ys, 0);
+  assert.equal(out.dataSync()[2], 0);
+  trainer.pull();
+  model.trainableWeights.forEach((w, i) => assert.equal(maxAbsDiff(w.read(), before[i]), 0, `${w.name} changed`));
+  // Adam's step count and moments did advance: only the rate was 0.
+  const state = await model.optimizer.getWeights();
+  assert.equal(state[0].tensor.dataSync()[0], 1);
+  assert.ok(state.slice(1).some((s) => maxAbs(s.tensor) > 0));
+  // A step at a rate above 0 does move them.
+  const out2 = trainer.step(xs, ys, 1e-3);
+  assert.equal(out2.dataSync()[2], Math.fround(1e-3));
+  trainer.pull();
+  assert.ok(model.trainableWeights.some((w, i) => maxAbsDiff(w.read(), before[i]) > 0));
+  trainer.dispose();
+  tf.dispose([out, out2, xs, ys, ...before]);
+  disposeCrnn(model);
+});
+
+test('in a cosine run, the graph applies the scheduled rate at every step', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn({ ...small, learningRate: 2e-3 });
+  const applied: number[] = [];
+  const step = GraphTrainer.prototype.step;
+  GraphTrainer.prototype.step = function (this: GraphTrainer, ...args: Parameters<typeof step>) {
+    const out = step.apply(this, args);
+    applied.push(out.dataSync()[2]);
+    return out;
+  };
+  try {
+    const history = await trainSteps(model, data, {
+      seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
+    });
+    assert.equal(history.steps.length, 7);
+  } finally {
+    GraphTrainer.prototype.step = step;
+  }
+  // Float32 in the graph: the scheduled rate rounded to float32, exactly.
+  assert.deepEqual(applied, [1, 2, 3, 4, 5, 6, 7].map((s) => Math.fround(scheduledLearningRate('cosine', 2e-3, s, 7))));
+  assert.ok(applied[6] < applied[0] / 50);
+  disposeCrnn(model);
 });
 
 test('GRU and LSTM models train on the graph engine', { skip }, async () => {

@@ -108,8 +108,8 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
 
 const FLOAT: Attr = { type: 'float32' };
 
-/** ResourceApplyAdam's scalar inputs, in its order: the train signature takes them as one vector. */
-export const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'learning_rate', 'beta1', 'beta2', 'epsilon'] as const;
+/** ResourceApplyAdam's scalar inputs besides the learning rate, in its order: the train signature takes them as one vector. */
+export const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'beta1', 'beta2', 'epsilon'] as const;
 
 /** One trainable weight of the graph: its variables and the model weight it mirrors. */
 export interface GraphWeight {
@@ -214,14 +214,17 @@ export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
     modelIndex: w.modelIndex, shape: w.shape, handle: w.handle, m: w.m, v: w.v, value: w.value, grad: grads[i],
   }));
 
-  // Adam: one fused update per weight. Its settings and the bias corrections
-  // β1^t, β2^t are fed with every step, from the model's optimiser, so
+  // Adam: one fused update per weight. The learning rate, its other settings
+  // and the bias corrections β1^t, β2^t are fed with every step, so
   // schedules and resumed runs need no rebuild.
+  const learningRate = g.placeholder('learning_rate', 'float32', []);
   const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
   const updates = g.inScope('adam', () => {
     const settings = g.node('Unpack', [adamSettings.ref], { T: FLOAT, num: { i: ADAM_INPUTS.length }, axis: { i: 0 } });
+    const setting = (name: (typeof ADAM_INPUTS)[number]) => `${settings}:${ADAM_INPUTS.indexOf(name)}`;
     return weights.map((w) => g.node('ResourceApplyAdam', [
-      w.handle, w.m, w.v, ...ADAM_INPUTS.map((_, k) => `${settings}:${k}`), w.grad,
+      w.handle, w.m, w.v, setting('beta1_power'), setting('beta2_power'), learningRate.ref,
+      setting('beta1'), setting('beta2'), setting('epsilon'), w.grad,
     ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
   });
   const packed = (name: string, values: string[], controls: string[] = []) => g.node('Pack',
@@ -243,8 +246,9 @@ export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
 
   const signatures: TrainingGraph['signatures'] = {
     train: {
-      inputs: { xs, ys, adam: adamSettings },
-      outputs: { loss_and_accuracy: vector(packed('loss_and_accuracy', [loss, accuracy], updates), 2) },
+      inputs: { xs, ys, learning_rate: learningRate, adam: adamSettings },
+      // The rate is read back as Adam received it, once the updates are done.
+      outputs: { loss_accuracy_rate: vector(packed('loss_accuracy_rate', [loss, accuracy, learningRate.ref], updates), 3) },
     },
     gradients: {
       inputs: { xs, ys },

@@ -42,8 +42,8 @@ interface AdamInternals {
  * Trains a model with its graph-compiled step (see the top of this file).
  *
  *   const trainer = await GraphTrainer.create(model);
- *   const lossAndAccuracy = trainer.step(xs, ys);   // [2]: the batch's loss and accuracy
- *   trainer.pull();                                 // the model now holds the trained weights
+ *   const out = trainer.step(xs, ys, 1e-3);   // [3]: the batch's loss and accuracy, the rate applied
+ *   trainer.pull();                           // the model now holds the trained weights
  *   trainer.dispose();
  */
 export class GraphTrainer {
@@ -108,18 +108,18 @@ export class GraphTrainer {
 
   /**
    * One Adam step on a batch: xs [batch, seqLength, height, width, 1], one-hot
-   * ys [batch, numClasses]. Returns [loss, accuracy] of the batch before the
-   * update, as `createTrainStep`'s steps do; the caller disposes it.
-   * @param learningRate this step's rate; by default the optimiser's.
+   * ys [batch, numClasses], at the given learning rate (by default the
+   * optimiser's). Returns [loss, accuracy, learning rate]: the batch's loss
+   * and accuracy before the update, as `createTrainStep`'s steps give them,
+   * and the rate that Adam applied, as the graph read it; the caller disposes it.
    */
-  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate = this.adam.learningRate): tfTypes.Tensor1D {
+  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number = this.adam.learningRate): tfTypes.Tensor1D {
     this.checkLive();
     const t = this.iterations + 1;
     const { beta1, beta2, epsilon } = this.adam;
     const settings: Record<(typeof ADAM_INPUTS)[number], number> = {
       beta1_power: beta1 ** t,
       beta2_power: beta2 ** t,
-      learning_rate: learningRate,
       beta1,
       beta2,
       // TensorFlow's Adam adds ε to √v and then corrects the bias; tfjs's corrects
@@ -129,12 +129,13 @@ export class GraphTrainer {
     const feeds = {
       xs: inTensorFlowMemory(xs),
       ys: inTensorFlowMemory(ys),
+      learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
       adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(ADAM_INPUTS.map((name) => settings[name])))),
     };
     try {
       const out = this.signatures.train.predict(feeds);
       this.iterations = t;
-      return out.loss_and_accuracy as tfTypes.Tensor1D;
+      return out.loss_accuracy_rate as tfTypes.Tensor1D;
     } finally {
       tf.dispose(Object.values(feeds));
     }
