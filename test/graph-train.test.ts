@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, compileCrnn, disposeCrnn } from '../lib/model';
+import { buildCrnn, compileCrnn, disposeCrnn, FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model';
 import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train';
 import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
 import { layerSupport } from '../lib/graph/layers';
@@ -93,6 +93,38 @@ test('the graph gives the loss and the gradients of every weight that tfjs compu
     trainer.dispose();
     disposeCrnn(model);
   }
+});
+
+test('a model assembled from other settings the graph computes gets tfjs\'s gradients too', { skip }, async () => {
+  // Strided, unpadded convolutions with a 3×2 kernel and tanh, a hard-sigmoid
+  // dense layer, and an LSTM with ELU for its activation.
+  const input = tf.input({ shape: [2, 9, 9, 1] });
+  const apply = (layer: tfTypes.layers.Layer, x: tfTypes.SymbolicTensor) => layer.apply(x) as tfTypes.SymbolicTensor;
+  let x = apply(new FoldTime({}), input);
+  x = apply(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'tanh' }), x);
+  x = apply(tf.layers.flatten(), apply(new MaxPool2x2({}), x));
+  x = apply(new UnfoldTime({ seqLength: 2 }), apply(tf.layers.dense({ units: 6, activation: 'hardSigmoid' }), x));
+  x = apply(tf.layers.dense({ units: 4, activation: 'softmax' }), apply(tf.layers.lstm({ units: 5, activation: 'elu' }), x));
+  const model = tf.model({ inputs: input, outputs: x });
+  compileCrnn(model, 1e-3);
+  assert.equal(graphEngineSupport(model), null);
+  const trainer = await GraphTrainer.create(model);
+  const [xs, ys] = randomBatch(model, 8, 5);
+  const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
+  const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  const eager = tf.variableGrads(
+    () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar, variables);
+  assert.ok(Math.abs(lossAndAccuracy.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5);
+  variables.forEach((v, i) => {
+    const reference = eager.grads[v.name];
+    const scale = maxAbs(reference);
+    assert.ok(scale > 0, `${v.name}: the reference gradient is all zero`);
+    const error = maxAbsDiff(grads[i], reference);
+    assert.ok(error <= 1e-4 * scale, `${v.name}: off by ${error} (scale ${scale})`);
+  });
+  tf.dispose([xs, ys, lossAndAccuracy, ...grads, eager.value, ...Object.values(eager.grads)]);
+  trainer.dispose();
+  disposeCrnn(model);
 });
 
 test('graph steps follow eager Adam steps and leave the optimiser in the same state', { skip }, async () => {

@@ -93,6 +93,9 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
     return `the graph engine trains on the loss ${JSON.stringify(LOSS)}; this model's is ${JSON.stringify(model.loss)}`;
   }
   const output = model.outputs[0].sourceLayer;
+  if (model.outputs[0].shape.length !== 2) {
+    return `the graph engine trains models whose output is [batch, classes]; this one's is [${model.outputs[0].shape.map(String).join(', ')}]`;
+  }
   const outputActivation = output.getConfig().activation;
   if (outputActivation !== 'softmax') {
     return `the graph engine computes the output layer '${output.name}' with activation "softmax" (in the loss); ` +
