@@ -115,6 +115,7 @@ const cases: Case[] = [
     ['images over batch, height and width (unknown batch), kept', [2, 3, 4, 5], [-1, 3, 4, 5], [0, 1, 2], true],
     ['the last axis of a static matrix', [3, 4], undefined, [-1], false],
     ['the rows of a matrix of unknown shape', [3, 4], [-1, -1], [1], false],
+    ['the first and last axes of a 3-D tensor of unknown sizes', [2, 3, 4], [-1, -1, 4], [2, 0], false],
   ] as const).flatMap(([what, shape, declared, axes, keepDims]): Case[] => ['Mean', 'Sum'].map((op) => ({
     op, name: `${op} of ${what}`, inputs: [{ shape: [...shape], declared: declared && [...declared] }],
     graph: (ops, [x]) => [op === 'Mean' ? ops.mean(x, [...axes], keepDims) : ops.sum(x, [...axes], keepDims)],

@@ -91,12 +91,12 @@ export function gradients(ops: Ops, ys: string[], wrt: string[], dys?: string[])
   for (const node of order.reverse()) {
     if (!reached.has(node.name)) continue;
     const outputs = Array.from({ length: outputCount(ops, node) }, (_, k) => outputRef(node.name, k));
-    const dys = outputs.map(total);
-    if (dys.every((d) => d === undefined)) continue; // no path from here to y
+    const upstream = outputs.map(total);
+    if (upstream.every((d) => d === undefined)) continue; // no path from here to the ys
     const def = OPS[node.op];
     if (def === undefined) throw new Error(`gradients: no gradient rule for ${node.op} (node ${node.name})`);
     const inputs = dataInputs(node);
-    const grads = def.grad({ ops, node, inputs, outputs, dys, dy: dys[0] as string });
+    const grads = def.grad({ ops, node, inputs, outputs, dys: upstream, dy: upstream[0] as string });
     inputs.forEach((input, k) => {
       const grad = grads[k];
       if (!onPath(input) || grad === null) return;

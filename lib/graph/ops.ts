@@ -147,7 +147,7 @@ function reduceTo(ops: Ops, grad: string, from: Shape, to: Shape): string {
   return lead === 0 ? summed : ops.reshape(summed, to);
 }
 
-/** The sum of the upstream gradients of a multi-output op, zeros where none arrives. */
+/** The upstream gradient of each output of a multi-output op, zeros where none arrives. */
 function dysOrZeros(c: GradContext): string[] {
   return c.dys.map((dy, k) => dy ?? c.ops.zerosLike(c.outputs[k]));
 }
@@ -172,7 +172,8 @@ function reductionGrad(c: GradContext, mean: boolean): InputGrads {
           : ops.realDiv(xSize(), outputs !== undefined ? g.scalar(outputs) : ops.castToFloat(ops.size(c.outputs[0])));
       dy = ops.realDiv(dy, count);
     }
-    const kept = attrB(node, 'keep_dims') ? dy : ops.reshape(dy, reducedShape(xShape, axes, true));
+    // dy with the reduced axes put back, of size 1, then spread over them.
+    const kept = attrB(node, 'keep_dims') ? dy : [...axes].sort((p, q) => p - q).reduce((d, axis) => ops.expandDims(d, axis), dy);
     return ops.broadcastTo(kept, x);
   }, null];
 }
