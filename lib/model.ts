@@ -14,24 +14,13 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig } from './types';
 import { defaultTrainConfig, resolveCrnnConfig } from './config';
 import { deriveSeed } from './random';
+import { registerGradients } from './gradients';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type SymbolicTensor = tfTypes.SymbolicTensor;
 
 /** The initialiser seed of a weight, by its layer (and weight) name. */
 type LayerSeeds = (name: string) => number;
-
-// tfjs's gradient of unstack (kernel 'Unpack') stacks the gradients of the
-// slices, but with a single slice tfjs hands over that slice's gradient bare,
-// not in a list, and stack fails: an RNN on sequences of length 1 could not
-// train. The same gradient, taking either form.
-tf.registerGradient({
-  kernelName: 'Unpack',
-  gradFunc: (dy: tfTypes.Tensor | tfTypes.Tensor[], _saved: tfTypes.Tensor[], attrs?: tfTypes.NamedAttrMap) => {
-    const axis = (attrs as { axis: number } | undefined)?.axis ?? 0;
-    return { value: () => tf.stack(Array.isArray(dy) ? dy : [dy], axis) };
-  },
-});
 
 /** The custom layers below take one input; tfjs may still pass it in a list. */
 function onlyShape(inputShape: tfTypes.Shape | tfTypes.Shape[]): tfTypes.Shape {
@@ -286,9 +275,11 @@ function recurrentLayer(config: CrnnConfig, seeds: LayerSeeds): tfTypes.layers.L
 
 /**
  * Compiles a CRNN for training: Adam (β1 0.9, β2 0.999, ε 1e-8 as in TF1),
- * categorical cross-entropy on the softmax output, accuracy metric.
+ * categorical cross-entropy on the softmax output, accuracy metric; and
+ * registers the project's tfjs gradients (lib/gradients.ts) for its eager steps.
  */
 export function compileCrnn(model: tfTypes.LayersModel, learningRate: number): void {
+  registerGradients();
   model.compile({
     optimizer: tf.train.adam(learningRate, 0.9, 0.999, 1e-8),
     loss: 'categoricalCrossentropy',

@@ -13,7 +13,8 @@ import { getTask } from './tasks';
 import { createRng } from './random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
-import { GraphTrainer, graphEngineSupport } from './graph-train';
+import { GraphTrainer } from './graph/trainer';
+import { graphEngineSupport } from './graph/build';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`
@@ -170,8 +171,11 @@ export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
 /** The running steps of one `trainSteps` call, by either engine. */
 interface StepEngine {
   name: 'graph' | 'eager';
-  /** One step at the optimiser's current rate; returns [loss, accuracy], which the caller disposes. */
-  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): tfTypes.Tensor1D;
+  /**
+   * One step at the given learning rate; returns [loss, accuracy, …], which
+   * the caller disposes.
+   */
+  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number): tfTypes.Tensor1D;
   /** Mean loss and accuracy of the current weights over `batches`. */
   measure(batches: Iterable<SequenceBatch>): { loss: number; accuracy: number };
   /** Makes the model and its optimiser current and frees the engine. */
@@ -184,9 +188,15 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
     throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
   }
   if (choice === 'eager' || unsupported !== null) {
+    const step = createTrainStep(model);
+    const optimizer = optimizerLearningRate(model);
     return {
       name: 'eager',
-      step: createTrainStep(model),
+      // tfjs's optimisers read their rate from this field on every step.
+      step: (xs, ys, learningRate) => {
+        optimizer.learningRate = learningRate;
+        return step(xs, ys);
+      },
       measure: (batches) => measureLossAccuracy(model, batches),
       finish: () => {},
     };
@@ -194,7 +204,7 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
   const trainer = await GraphTrainer.create(model);
   return {
     name: 'graph',
-    step: (xs, ys) => trainer.step(xs, ys),
+    step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
     // In the graph too: no copy of the weights into the model at every evaluation.
     measure: (batches) => measureLossAccuracy(model, batches, (batch) => trainer.evaluate(batch.xs, batch.ys)),
     finish: () => {
@@ -266,13 +276,14 @@ export async function trainSteps(
         history.endReason = 'stopped';
         break;
       }
+      // The schedule is the one source of the rate: the engine is given it for
+      // this step, and the optimiser holds it meanwhile, where callbacks see it.
       const learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
-      // Both engines take the rate from the optimiser, where callbacks see it too.
       optimizer.learningRate = learningRate;
       const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
       let values: Float32Array | Int32Array | Uint8Array;
       try {
-        const lossAndAccuracy = engine.step(batch.xs, batch.ys);
+        const lossAndAccuracy = engine.step(batch.xs, batch.ys, learningRate);
         // One small read per step: the native backend computes synchronously,
         // so this costs microseconds, and callbacks get exact per-step values.
         values = lossAndAccuracy.dataSync();

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn } from '../lib/model';
-import { createTrainStep, trainSteps } from '../lib/train';
+import { buildCrnn, compileCrnn, disposeCrnn, FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model';
+import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train';
 import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data';
 import { createEvalSet, evalBatches } from '../lib/sequences';
 import { differenceTask } from '../lib/tasks';
@@ -34,6 +35,10 @@ function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.
 
 function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+function maxAbs(a: tfTypes.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
 }
 
 test('reads the architecture of a built CRNN from its layers', () => {
@@ -88,6 +93,38 @@ test('the graph gives the loss and the gradients of every weight that tfjs compu
     trainer.dispose();
     disposeCrnn(model);
   }
+});
+
+test('a model assembled from other settings the graph computes gets tfjs\'s gradients too', { skip }, async () => {
+  // Strided, unpadded convolutions with a 3×2 kernel and tanh, a hard-sigmoid
+  // dense layer, and an LSTM with ELU for its activation.
+  const input = tf.input({ shape: [2, 9, 9, 1] });
+  const apply = (layer: tfTypes.layers.Layer, x: tfTypes.SymbolicTensor) => layer.apply(x) as tfTypes.SymbolicTensor;
+  let x = apply(new FoldTime({}), input);
+  x = apply(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'tanh' }), x);
+  x = apply(tf.layers.flatten(), apply(new MaxPool2x2({}), x));
+  x = apply(new UnfoldTime({ seqLength: 2 }), apply(tf.layers.dense({ units: 6, activation: 'hardSigmoid' }), x));
+  x = apply(tf.layers.dense({ units: 4, activation: 'softmax' }), apply(tf.layers.lstm({ units: 5, activation: 'elu' }), x));
+  const model = tf.model({ inputs: input, outputs: x });
+  compileCrnn(model, 1e-3);
+  assert.equal(graphEngineSupport(model), null);
+  const trainer = await GraphTrainer.create(model);
+  const [xs, ys] = randomBatch(model, 8, 5);
+  const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
+  const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+  const eager = tf.variableGrads(
+    () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar, variables);
+  assert.ok(Math.abs(lossAndAccuracy.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5);
+  variables.forEach((v, i) => {
+    const reference = eager.grads[v.name];
+    const scale = maxAbs(reference);
+    assert.ok(scale > 0, `${v.name}: the reference gradient is all zero`);
+    const error = maxAbsDiff(grads[i], reference);
+    assert.ok(error <= 1e-4 * scale, `${v.name}: off by ${error} (scale ${scale})`);
+  });
+  tf.dispose([xs, ys, lossAndAccuracy, ...grads, eager.value, ...Object.values(eager.grads)]);
+  trainer.dispose();
+  disposeCrnn(model);
 });
 
 test('graph steps follow eager Adam steps and leave the optimiser in the same state', { skip }, async () => {
@@ -193,7 +230,7 @@ test('models the graph engine cannot train get a reason, and engine "graph" refu
   const rnn = model.getLayer('rnn_gru');
   const config = rnn.getConfig();
   rnn.getConfig = () => ({ ...config, recurrentActivation: 'sigmoid' });
-  const reason = /computes the recurrent layer with recurrentActivation "hardSigmoid"; this model's has "sigmoid"/;
+  const reason = /layer 'rnn_gru' \(GRU\): recurrentActivation is "sigmoid"; the graph engine computes only .*"hardSigmoid"/;
   assert.match(graphEngineSupport(model) ?? '', reason);
   await assert.rejects(GraphTrainer.create(model), reason);
   await assert.rejects(
@@ -208,6 +245,116 @@ test('models the graph engine cannot train get a reason, and engine "graph" refu
   const uncompiled = buildCrnn(small);
   uncompiled.optimizer = undefined as unknown as tfTypes.Optimizer;
   assert.match(graphEngineSupport(uncompiled) ?? '', /compile the model with compileCrnn/);
+});
+
+/** `model` with the activation of its Conv2D layers set to `activation`, as a model saved so would load. */
+async function withConvActivation(model: tfTypes.LayersModel, activation: string): Promise<tfTypes.LayersModel> {
+  const topology = model.toJSON(null, false) as tfTypes.io.ModelJSON['modelTopology'];
+  const layers = (topology as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }).config.layers;
+  for (const layer of layers) {
+    if (layer.class_name === 'Conv2D') layer.config.activation = activation;
+  }
+  const changed = await tf.models.modelFromJSON({ modelTopology: topology });
+  changed.setWeights(model.getWeights());
+  compileCrnn(changed, 1e-3);
+  return changed;
+}
+
+test('a model whose convolutions use ReLU is refused, naming the layer and the setting, and trains eagerly', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const elu = buildCrnn(small);
+  const relu = await withConvActivation(elu, 'relu');
+  assert.equal(relu.getLayer('step0_conv1').getConfig().activation, 'relu');
+  const reason = /layer 'step0_conv1' \(Conv2D\): activation is "relu"; the graph engine computes only .*"elu"/;
+  assert.match(graphEngineSupport(relu) ?? '', reason);
+  await assert.rejects(GraphTrainer.create(relu), reason);
+  await assert.rejects(
+    trainSteps(relu, data, { seqLength: 2, task: 'difference', numSteps: 1, engine: 'graph' }),
+    /engine 'graph' cannot train this model: layer 'step0_conv1' \(Conv2D\): activation is "relu"/,
+  );
+  const history = await trainSteps(relu, data, { seqLength: 2, task: 'difference', numSteps: 2, batchSize: 4, evalSize: 8 });
+  assert.equal(history.engine, 'eager');
+  // The same model with ELU, as buildCrnn makes it, read back the same way, is the graph's.
+  const eluAgain = await withConvActivation(elu, 'elu');
+  assert.equal(graphEngineSupport(eluAgain), null);
+  for (const m of [elu, relu, eluAgain]) disposeCrnn(m);
+});
+
+test('each layer is checked against its own config: what the graph would compute otherwise is refused', () => {
+  const check = (layer: tfTypes.layers.Layer, inputShape: number[]) => {
+    layer.apply(tf.input({ shape: inputShape }));
+    return layerSupport(layer, layer.getConfig());
+  };
+  const image = [8, 8, 2];
+  const refusals: [tfTypes.layers.Layer, number[], RegExp][] = [
+    [tf.layers.conv2d({ name: 'c1', filters: 3, kernelSize: 3, activation: 'relu' }), image, /^layer 'c1' \(Conv2D\): activation is "relu"/],
+    [tf.layers.conv2d({ name: 'c2', filters: 3, kernelSize: 3, dilationRate: 2 }), image, /^layer 'c2' \(Conv2D\): dilationRate \[2,2\] is not 1/],
+    [tf.layers.conv2d({ name: 'c3', filters: 3, kernelSize: 3, useBias: false }), image, /^layer 'c3' \(Conv2D\): useBias is false/],
+    [tf.layers.dense({ name: 'd1', units: 4, kernelRegularizer: 'l1l2' }), [5], /^layer 'd1' \(Dense\): kernelRegularizer is \{.*\}; the graph engine computes only null there/],
+    [tf.layers.dense({ name: 'd2', units: 4, activation: 'sigmoid' }), [5], /^layer 'd2' \(Dense\): activation is "sigmoid"/],
+    [tf.layers.dense({ name: 'd3', units: 4 }), [3, 5], /^layer 'd3' \(Dense\) takes inputs of rank 2 here, this one has shape \[null, 3, 5\]/],
+    [tf.layers.simpleRNN({ name: 'r1', units: 4, returnSequences: true }), [3, 5], /^layer 'r1' \(SimpleRNN\): returnSequences is true/],
+    [tf.layers.lstm({ name: 'r2', units: 4, recurrentDropout: 0.1 }), [3, 5], /^layer 'r2' \(LSTM\): recurrentDropout is 0.1/],
+    [tf.layers.gru({ name: 'r3', units: 4, goBackwards: true }), [3, 5], /^layer 'r3' \(GRU\): goBackwards is true/],
+    [tf.layers.dropout({ name: 'x1', rate: 0.5 }), [5], /^layer 'x1' \(Dropout\): the graph engine computes only Conv2D, .* layers/],
+    [tf.layers.batchNormalization({ name: 'x2' }), [5], /^layer 'x2' \(BatchNormalization\): the graph engine computes only/],
+  ];
+  for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
+  // A setting the rule does not list is refused too, whatever its value.
+  const dense = tf.layers.dense({ name: 'd4', units: 4 });
+  dense.apply(tf.input({ shape: [5] }));
+  assert.match(layerSupport(dense, { ...dense.getConfig(), newSetting: 1 }) ?? '',
+    /^layer 'd4' \(Dense\): the graph engine does not know the setting newSetting \(1\)/);
+  // What the graph computes passes: strided, unpadded convolutions among them.
+  assert.equal(check(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'elu' }), image), null);
+  assert.equal(check(tf.layers.gru({ units: 4 }), [3, 5]), null);
+});
+
+test('a step at learning rate 0 leaves the weights as they were, and the graph reports the rate it applied', { skip }, async () => {
+  const model = buildCrnn(small);
+  const before = model.trainableWeights.map((w) => w.read().clone());
+  const [xs, ys] = randomBatch(model, 8, 11);
+  const trainer = await GraphTrainer.create(model);
+  const out = trainer.step(xs, ys, 0);
+  assert.equal(out.dataSync()[2], 0);
+  trainer.pull();
+  model.trainableWeights.forEach((w, i) => assert.equal(maxAbsDiff(w.read(), before[i]), 0, `${w.name} changed`));
+  // Adam's step count and moments did advance: only the rate was 0.
+  const state = await model.optimizer.getWeights();
+  assert.equal(state[0].tensor.dataSync()[0], 1);
+  assert.ok(state.slice(1).some((s) => maxAbs(s.tensor) > 0));
+  // A step at a rate above 0 does move them.
+  const out2 = trainer.step(xs, ys, 1e-3);
+  assert.equal(out2.dataSync()[2], Math.fround(1e-3));
+  trainer.pull();
+  assert.ok(model.trainableWeights.some((w, i) => maxAbsDiff(w.read(), before[i]) > 0));
+  trainer.dispose();
+  tf.dispose([out, out2, xs, ys, ...before]);
+  disposeCrnn(model);
+});
+
+test('in a cosine run, the graph applies the scheduled rate at every step', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn({ ...small, learningRate: 2e-3 });
+  const applied: number[] = [];
+  const step = GraphTrainer.prototype.step;
+  GraphTrainer.prototype.step = function (this: GraphTrainer, ...args: Parameters<typeof step>) {
+    const out = step.apply(this, args);
+    applied.push(out.dataSync()[2]);
+    return out;
+  };
+  try {
+    const history = await trainSteps(model, data, {
+      seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
+    });
+    assert.equal(history.steps.length, 7);
+  } finally {
+    GraphTrainer.prototype.step = step;
+  }
+  // Float32 in the graph: the scheduled rate rounded to float32, exactly.
+  assert.deepEqual(applied, [1, 2, 3, 4, 5, 6, 7].map((s) => Math.fround(scheduledLearningRate('cosine', 2e-3, s, 7))));
+  assert.ok(applied[6] < applied[0] / 50);
+  disposeCrnn(model);
 });
 
 test('GRU and LSTM models train on the graph engine', { skip }, async () => {

@@ -1,0 +1,277 @@
+/**
+ * The training graph of a tfjs model, written from the model's own layers:
+ * each layer by the rule of its class (layers.ts), from its own config, in
+ * the order of the model's layers; then the loss, its gradients (autodiff.ts),
+ * one fused Adam update per weight, and the signatures the trainer runs
+ * (trainer.ts). `graphEngineSupport` says why a model cannot be written so.
+ */
+import { backend } from '../tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { GraphBuilder, type Attr, type Signature, type TensorSpec } from './def';
+import { Ops } from './ops';
+import { gradients } from './autodiff';
+import { LAYERS, layerSupport } from './layers';
+import type { CrnnConfig } from '../types';
+
+/** The architecture of a model built by `buildCrnn`, read from its layers. */
+export interface CrnnStructure {
+  config: Omit<CrnnConfig, 'learningRate'>;
+  /** The CNN layer-name prefixes: ['shared'] or ['step0', 'step1', …]. */
+  cnnPrefixes: string[];
+}
+
+function layerOrNull(model: tfTypes.LayersModel, name: string): tfTypes.layers.Layer | null {
+  try {
+    return model.getLayer(name);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads the architecture of a CRNN from its layers.
+ * @throws Error when the model was not built by `buildCrnn`.
+ */
+export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
+  const notCrnn = (what: string) => new Error(`the graph engine trains models built by buildCrnn; this one ${what}`);
+  const [, seqLength, height, width, channels] = model.inputs[0].shape;
+  if (model.inputs.length !== 1 || seqLength == null || height == null || width == null || channels !== 1) {
+    throw notCrnn(`has inputs [${model.inputs.map((i) => i.shape.join(', ')).join('], [')}]`);
+  }
+  const sharedCnn = layerOrNull(model, 'shared_conv1') != null;
+  const cnnPrefixes = sharedCnn ? ['shared'] : Array.from({ length: seqLength }, (_, t) => `step${t}`);
+  const kernelShape = (name: string): number[] => {
+    const layer = layerOrNull(model, name);
+    if (layer == null) throw notCrnn(`has no layer '${name}'`);
+    return layer.trainableWeights[0].shape as number[];
+  };
+  const [, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
+  const [, , , f2] = kernelShape(`${cnnPrefixes[0]}_conv2`);
+  const [, denseUnits] = kernelShape(`${cnnPrefixes[0]}_dense`);
+  for (const prefix of cnnPrefixes) {
+    for (const layer of ['conv1', 'conv2', 'dense']) kernelShape(`${prefix}_${layer}`);
+  }
+  const cell = (['simple', 'gru', 'lstm'] as const).find((c) => layerOrNull(model, `rnn_${c}`) != null);
+  if (cell === undefined) throw notCrnn('has no rnn_simple, rnn_gru or rnn_lstm layer');
+  const [hiddenSize, numClasses] = kernelShape('class_probabilities');
+  return {
+    config: { seqLength, height, width, numClasses, filters: [f1, f2], denseUnits, cell, hiddenSize, sharedCnn },
+    cnnPrefixes,
+  };
+}
+
+/** The loss the graph computes: tfjs's name for it. */
+const LOSS = 'categoricalCrossentropy';
+
+/**
+ * The layer's config as the graph computes it: the output layer's softmax
+ * becomes part of the loss (softmax cross-entropy on the logits).
+ */
+function graphConfig(model: tfTypes.LayersModel, layer: tfTypes.layers.Layer): tfTypes.serialization.ConfigDict {
+  const config = layer.getConfig();
+  return layer === model.outputs[0].sourceLayer ? { ...config, activation: 'linear' } : config;
+}
+
+/**
+ * Null when the graph engine can train `model` exactly as tfjs would, else
+ * the reason it cannot, naming the layer and the setting where one is at fault.
+ */
+export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
+  if (!backend.native) return 'the graph engine needs the native backend (@tensorflow/tfjs-node)';
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    return `the graph engine trains models of one input and one output; this one has ${model.inputs.length} and ${model.outputs.length}`;
+  }
+  const [, ...imageShape] = model.inputs[0].shape;
+  if (imageShape.some((d) => d == null) || model.inputs[0].dtype !== 'float32') {
+    return `the graph engine needs a float32 input of known shape; this model's is [${model.inputs[0].shape.join(', ')}]`;
+  }
+  if (model.optimizer == null || model.optimizer.getClassName() !== 'Adam') {
+    return 'the graph engine trains with Adam: compile the model with compileCrnn';
+  }
+  const losses = Array.isArray(model.loss) ? model.loss : [model.loss];
+  if (losses.length !== 1 || losses[0] !== LOSS) {
+    return `the graph engine trains on the loss ${JSON.stringify(LOSS)}; this model's is ${JSON.stringify(model.loss)}`;
+  }
+  const output = model.outputs[0].sourceLayer;
+  if (model.outputs[0].shape.length !== 2) {
+    return `the graph engine trains models whose output is [batch, classes]; this one's is [${model.outputs[0].shape.map(String).join(', ')}]`;
+  }
+  const outputActivation = output.getConfig().activation;
+  if (outputActivation !== 'softmax') {
+    return `the graph engine computes the output layer '${output.name}' with activation "softmax" (in the loss); ` +
+      `this model's has ${JSON.stringify(outputActivation)}`;
+  }
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    const reason = layerSupport(layer, graphConfig(model, layer));
+    if (reason !== null) return reason;
+  }
+  return null;
+}
+
+const FLOAT: Attr = { type: 'float32' };
+
+/** ResourceApplyAdam's scalar inputs besides the learning rate, in its order: the train signature takes them as one vector. */
+export const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'beta1', 'beta2', 'epsilon'] as const;
+
+/** One trainable weight of the graph: its variables and the model weight it mirrors. */
+export interface GraphWeight {
+  /** Index in `model.trainableWeights`, which is also Adam's order. */
+  modelIndex: number;
+  shape: number[];
+  handle: string;
+  m: string;
+  v: string;
+  value: string;
+  grad: string;
+}
+
+/** The signatures of the training graph, which share its variables. */
+export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'read';
+
+/** What the compiled graph consists of, for the trainer. */
+export interface TrainingGraph {
+  savedModel: Uint8Array;
+  signatures: Record<SignatureName, Signature>;
+  /** In `model.trainableWeights` order. */
+  weights: GraphWeight[];
+}
+
+/**
+ * Writes the model's forward pass: the layers in the model's order, each
+ * from its config. Returns the input placeholder and the logits.
+ */
+function writeForward(
+  g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, weightValue: (w: tfTypes.LayerVariable) => string,
+): { xs: TensorSpec; logits: string } {
+  const input = model.inputs[0];
+  const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
+  const values = new Map<number, string>([[input.id, xs.ref]]);
+  for (const layer of model.layers) {
+    if (layer.getClassName() === 'InputLayer') continue;
+    const { inputTensors, outputTensors } = layer.inboundNodes[0];
+    const inputs = inputTensors.map((t) => {
+      const ref = values.get(t.id);
+      if (ref === undefined) throw new Error(`layer '${layer.name}' comes before its input in the model's layers`);
+      return ref;
+    });
+    const outputs = g.inScope(layer.name, () => LAYERS[layer.getClassName()].forward({
+      ops, layer, config: graphConfig(model, layer), weight: (k) => weightValue(layer.trainableWeights[k]),
+    }, inputs));
+    outputTensors.forEach((t, k) => values.set(t.id, outputs[k]));
+  }
+  return { xs, logits: values.get(model.outputs[0].id) as string };
+}
+
+/**
+ * Writes the training graph of `model`, with one variable (and two Adam
+ * slots) per trainable weight of the model.
+ * @throws Error when `graphEngineSupport(model)` names a reason.
+ */
+export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
+  const unsupported = graphEngineSupport(model);
+  if (unsupported !== null) throw new Error(unsupported);
+  const g = new GraphBuilder();
+  const ops = new Ops(g);
+  const numClasses = model.outputs[0].shape[1] as number;
+
+  // The weights: a variable each, with Adam's two moments.
+  const variables = model.trainableWeights.map((layerWeight, modelIndex) => {
+    const shape = layerWeight.shape as number[];
+    const scope = `weight${modelIndex}`;
+    return g.inScope(scope, () => {
+      const resource = (name: string) => g.node('VarHandleOp', [], {
+        dtype: FLOAT, shape: { shape }, container: { s: '' }, shared_name: { s: `${scope}/${name}` },
+      }, name);
+      const handle = resource('value');
+      const value = g.node('ReadVariableOp', [handle], { dtype: FLOAT }, 'read');
+      g.setShape(value, shape);
+      return { layerWeight, modelIndex, shape, handle, m: resource('adam_m'), v: resource('adam_v'), value };
+    });
+  });
+  const valueOf = new Map(variables.map((w) => [w.layerWeight, w.value]));
+
+  const { xs, logits } = writeForward(g, ops, model, (w) => {
+    const value = valueOf.get(w);
+    if (value === undefined) throw new Error(`weight ${w.name} is not among the model's trainable weights`);
+    return value;
+  });
+  const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
+
+  // Loss and accuracy of the batch. The model's softmax + categorical
+  // cross-entropy is, in one op, softmax cross-entropy on the logits.
+  const crossEntropy = ops.softmaxCrossEntropy(logits, ys.ref).loss;
+  const loss = ops.mean(crossEntropy);
+  const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
+    { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
+  const hits = g.node('Equal', [argMax(logits), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
+  const correct = ops.castToFloat(hits, 'bool');
+  g.setShape(correct, [-1]);
+  const accuracy = ops.mean(correct);
+  // For evaluation in batches: the loss summed over the batch and the number right.
+  const lossAndCorrectSums = g.node('Pack', [ops.sum(crossEntropy), ops.sum(correct)],
+    { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
+
+  const grads = g.inScope('gradients', () => gradients(ops, [loss], variables.map((w) => w.value)));
+  const weights: GraphWeight[] = variables.map((w, i) => ({
+    modelIndex: w.modelIndex, shape: w.shape, handle: w.handle, m: w.m, v: w.v, value: w.value, grad: grads[i],
+  }));
+
+  // Adam: one fused update per weight. The learning rate, its other settings
+  // and the bias corrections β1^t, β2^t are fed with every step, so
+  // schedules and resumed runs need no rebuild.
+  const learningRate = g.placeholder('learning_rate', 'float32', []);
+  const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
+  const updates = g.inScope('adam', () => {
+    const settings = g.node('Unpack', [adamSettings.ref], { T: FLOAT, num: { i: ADAM_INPUTS.length }, axis: { i: 0 } });
+    const setting = (name: (typeof ADAM_INPUTS)[number]) => `${settings}:${ADAM_INPUTS.indexOf(name)}`;
+    return weights.map((w) => g.node('ResourceApplyAdam', [
+      w.handle, w.m, w.v, setting('beta1_power'), setting('beta2_power'), learningRate.ref,
+      setting('beta1'), setting('beta2'), setting('epsilon'), w.grad,
+    ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
+  });
+  const packed = (name: string, values: string[], controls: string[] = []) => g.node('Pack',
+    [...values, ...controls.map((c) => `^${c}`)], { T: FLOAT, N: { i: values.length }, axis: { i: 0 } }, name);
+  const vector = (ref: string, size: number): TensorSpec => ({ ref, dtype: 'float32', shape: [size] });
+  const key = (slot: string, w: GraphWeight) => `${slot}${w.modelIndex}`;
+
+  // Weights and Adam slots in and out.
+  const assigns = g.inScope('assign', () => weights.flatMap((w) => (['value', 'm', 'v'] as const).map((slot) => {
+    const input = g.placeholder(`${key(slot, w)}`, 'float32', w.shape);
+    const handle = slot === 'value' ? w.handle : w[slot];
+    return { slot, w, input, op: g.node('AssignVariableOp', [handle, input.ref], { dtype: FLOAT }) };
+  })));
+  const assigned = ops.identity(g.scalar(1, 'one'), assigns.map((a) => a.op), 'assigned');
+  const reads = g.inScope('read', () => weights.flatMap((w) => (['value', 'm', 'v'] as const).map((slot) => {
+    const handle = slot === 'value' ? w.handle : w[slot];
+    return { slot, w, ref: g.node('ReadVariableOp', [handle], { dtype: FLOAT }, key(slot, w)) };
+  })));
+
+  const signatures: TrainingGraph['signatures'] = {
+    train: {
+      inputs: { xs, ys, learning_rate: learningRate, adam: adamSettings },
+      // The rate is read back as Adam received it, once the updates are done.
+      outputs: { loss_accuracy_rate: vector(packed('loss_accuracy_rate', [loss, accuracy, learningRate.ref], updates), 3) },
+    },
+    gradients: {
+      inputs: { xs, ys },
+      outputs: {
+        loss_and_accuracy: vector(packed('loss_and_accuracy', [loss, accuracy]), 2),
+        ...Object.fromEntries(weights.map((w) => [key('grad', w), { ref: w.grad, dtype: 'float32', shape: w.shape }])),
+      },
+    },
+    evaluate: {
+      inputs: { xs, ys },
+      outputs: { loss_and_correct_sums: vector(lossAndCorrectSums, 2) },
+    },
+    assign: {
+      inputs: Object.fromEntries(assigns.map((a) => [key(a.slot, a.w), a.input])),
+      outputs: { assigned: { ref: assigned, dtype: 'float32', shape: [] } },
+    },
+    read: {
+      inputs: {},
+      outputs: Object.fromEntries(reads.map((r) => [key(r.slot, r.w), { ref: r.ref, dtype: 'float32', shape: r.w.shape }])),
+    },
+  };
+  return { savedModel: g.toSavedModel(signatures), signatures, weights };
+}

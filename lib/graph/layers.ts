@@ -1,0 +1,242 @@
+/**
+ * The tfjs layers the graph engine computes, one rule per layer class: which
+ * of the layer's settings (its getConfig()) the graph reproduces, and the
+ * layer's forward pass in the graph, written from those settings. A layer
+ * whose class has no rule, or whose config has a setting the rule does not
+ * list or a value it does not reproduce, is refused with the reason (see
+ * `layerSupport`): the graph never trains a model as something else.
+ *
+ * Adding a layer: a rule here, with its settings, and, should it need new
+ * ops, their entries in ops.ts. The backward pass comes from autodiff.ts.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { Ops } from './ops';
+import { rnnStates, type Activation, type RnnCell } from './rnn';
+
+type Layer = tfTypes.layers.Layer;
+type Config = tfTypes.serialization.ConfigDict;
+
+/** The activations the graph computes, by their tfjs name; each as tfjs computes it. */
+export const ACTIVATIONS: Record<string, (ops: Ops, x: string) => string> = {
+  linear: (_ops, x) => x,
+  elu: (ops, x) => ops.elu(x),
+  tanh: (ops, x) => ops.tanh(x),
+  hardSigmoid: (ops, x) => ops.hardSigmoid(x),
+};
+
+function activation(ops: Ops, name: unknown): Activation {
+  return (x) => ACTIVATIONS[name as string](ops, x);
+}
+
+/**
+ * How a rule treats one setting: 'ignored' for settings with no effect on a
+ * training step (initialisers, names), else the values the graph reproduces,
+ * or a check that returns what is wrong with a value.
+ */
+type Setting = 'ignored' | { oneOf: readonly unknown[] } | ((value: unknown) => string | null);
+
+/** What a rule's forward pass is given. */
+export interface LayerContext {
+  ops: Ops;
+  layer: Layer;
+  /** The layer's config, as checked. */
+  config: Config;
+  /** The graph value of the layer's trainable weight k (its order in `layer.trainableWeights`). */
+  weight(k: number): string;
+}
+
+/** How the graph computes one class of tfjs layer. */
+export interface LayerRule {
+  /** Every setting of the layer's config, with how the graph treats it. */
+  settings: Record<string, Setting>;
+  /** Further conditions, on the layer's shapes; returns what is wrong, or null. */
+  check?(layer: Layer): string | null;
+  /** Writes the forward pass: the layer's inputs in, its outputs out. */
+  forward(c: LayerContext, inputs: string[]): string[];
+}
+
+const show = (value: unknown) => JSON.stringify(value);
+const oneOf = (...values: unknown[]): Setting => ({ oneOf: values });
+const activationSetting: Setting = { oneOf: Object.keys(ACTIVATIONS) };
+/** Regularisers and constraints change the loss or the update: none is computed. */
+const none: Setting = oneOf(null, undefined);
+
+/** Settings every layer may have. */
+const COMMON: Record<string, Setting> = {
+  name: 'ignored',
+  // A layer that is not trainable has weights outside `trainableWeights`, which `layerSupport` refuses.
+  trainable: 'ignored',
+  batchInputShape: 'ignored',
+  inputShape: 'ignored',
+  batchSize: 'ignored',
+  dtype: oneOf('float32', null, undefined),
+};
+
+const INITIALISERS = ['kernelInitializer', 'biasInitializer', 'recurrentInitializer'];
+const REGULARISERS = [
+  'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'recurrentRegularizer',
+  'kernelConstraint', 'biasConstraint', 'recurrentConstraint',
+];
+const initialisers = Object.fromEntries(INITIALISERS.map((k) => [k, 'ignored' as Setting]));
+const regularisers = Object.fromEntries(REGULARISERS.map((k) => [k, none]));
+
+function staticShape(layer: Layer, which: 'input' | 'output'): (number | null)[] {
+  const tensor = which === 'input' ? layer.input : layer.output;
+  if (Array.isArray(tensor)) throw new Error(`layer '${layer.name}' has several ${which}s`);
+  return tensor.shape;
+}
+
+/** Null when the layer's input has `rank` dimensions, else the reason. */
+function inputRank(layer: Layer, rank: number): string | null {
+  const shape = staticShape(layer, 'input');
+  return shape.length === rank ? null : `takes inputs of rank ${rank} here, this one has shape [${shape.map(String).join(', ')}]`;
+}
+
+/** The layer's output shape as a Reshape target: null (the batch) becomes -1; null if any other size is unknown. */
+function reshapeTarget(layer: Layer): number[] | null {
+  const [batch, ...rest] = staticShape(layer, 'output');
+  if (batch !== null || rest.some((d) => d == null)) return null;
+  return [-1, ...(rest as number[])];
+}
+
+/** The rule of a layer that only reshapes its input to its output shape. */
+const reshapeRule = (settings: Record<string, Setting> = {}): LayerRule => ({
+  settings,
+  check: (layer) => (reshapeTarget(layer) === null ? 'has an output shape with unknown sizes besides the batch' : null),
+  forward: (c, [x]) => [c.ops.reshape(x, reshapeTarget(c.layer) as number[])],
+});
+
+const twoInts = (value: unknown) => Array.isArray(value) && value.length === 2 && value.every(Number.isInteger);
+
+/** The rule of a recurrent layer of tfjs: the cell, then the last state. */
+function recurrentRule(cell: RnnCell): LayerRule {
+  return {
+    settings: {
+      units: 'ignored',
+      activation: activationSetting,
+      ...(cell === 'SimpleRNN' ? {} : { recurrentActivation: activationSetting }),
+      useBias: oneOf(true),
+      ...initialisers,
+      ...regularisers,
+      dropout: oneOf(0),
+      recurrentDropout: oneOf(0),
+      returnSequences: oneOf(false),
+      returnState: oneOf(false),
+      goBackwards: oneOf(false),
+      stateful: oneOf(false),
+      // Unrolled or not, tfjs computes the same steps; and it computes every
+      // `implementation` as one (the kernels' gates in one product).
+      unroll: 'ignored',
+      ...(cell === 'SimpleRNN' ? {} : { implementation: 'ignored' as Setting }),
+      ...(cell === 'GRU' ? { resetAfter: oneOf(false) } : {}),
+      ...(cell === 'LSTM' ? { unitForgetBias: 'ignored' as Setting } : {}),
+    },
+    check: (layer) => {
+      const shape = staticShape(layer, 'input');
+      return inputRank(layer, 3) ?? (shape[1] == null ? 'needs a known sequence length' : null);
+    },
+    forward: (c, [x]) => {
+      const { ops, config } = c;
+      const steps = ops.unstack(x, ops.shapeOf(x)[1], 1);
+      const act = { activation: activation(ops, config.activation), recurrent: activation(ops, config.recurrentActivation) };
+      const weights = { kernel: c.weight(0), recurrent: c.weight(1), bias: c.weight(2) };
+      const states = rnnStates(ops, cell, weights, config.units as number, steps, act);
+      return [states[states.length - 1]];
+    },
+  };
+}
+
+/** The layers the graph computes, by tfjs class name. */
+export const LAYERS: Record<string, LayerRule> = {
+  Conv2D: {
+    settings: {
+      filters: 'ignored', // the kernel's shape says it
+      kernelSize: 'ignored', // likewise
+      strides: (value) => (twoInts(value) ? null : 'is not two integers'),
+      padding: oneOf('same', 'valid'),
+      dataFormat: oneOf('channelsLast'),
+      dilationRate: (value) => (show(value) === '[1,1]' || value === 1 ? null : 'is not 1'),
+      activation: activationSetting,
+      useBias: oneOf(true),
+      ...initialisers,
+      ...regularisers,
+    },
+    check: (layer) => inputRank(layer, 4),
+    forward: (c, [x]) => {
+      const { ops, config } = c;
+      const conv = ops.conv2d(x, c.weight(0), {
+        strides: config.strides as [number, number], padding: config.padding === 'same' ? 'SAME' : 'VALID',
+      });
+      return [activation(ops, config.activation)(ops.biasAdd(conv, c.weight(1)))];
+    },
+  },
+  // lib/model.ts: 2×2 max-pooling, stride 2, 'valid' padding.
+  MaxPool2x2: {
+    settings: {},
+    check: (layer) => inputRank(layer, 4),
+    forward: (c, [x]) => [c.ops.maxPool(x, [2, 2], { strides: [2, 2], padding: 'VALID' })],
+  },
+  Flatten: reshapeRule({ dataFormat: oneOf('channelsLast', null, undefined) }),
+  Dense: {
+    settings: {
+      units: 'ignored',
+      activation: activationSetting,
+      useBias: oneOf(true),
+      ...initialisers,
+      ...regularisers,
+    },
+    check: (layer) => inputRank(layer, 2),
+    forward: (c, [x]) => {
+      const { ops } = c;
+      return [activation(ops, c.config.activation)(ops.biasAdd(ops.matMul(x, c.weight(0)), c.weight(1)))];
+    },
+  },
+  Reshape: reshapeRule({ targetShape: 'ignored' /* the output shape says it */ }),
+  Concatenate: {
+    settings: { axis: (value) => (Number.isInteger(value) ? null : 'is not an integer') },
+    forward: (c, inputs) => {
+      const rank = c.ops.shapeOf(inputs[0]).length;
+      const axis = c.config.axis as number;
+      return [c.ops.concat(inputs, axis < 0 ? axis + rank : axis)];
+    },
+  },
+  // lib/model.ts: step `step` of [batch, seqLength, ...].
+  TimeStepSlice: {
+    settings: { step: 'ignored' },
+    forward: (c, [x]) => [c.ops.unstack(x, c.ops.shapeOf(x)[1], 1)[c.config.step as number]],
+  },
+  // lib/model.ts: [batch, seqLength, ...] ↔ [batch·seqLength, ...].
+  FoldTime: reshapeRule(),
+  UnfoldTime: reshapeRule({ seqLength: 'ignored' }),
+  SimpleRNN: recurrentRule('SimpleRNN'),
+  GRU: recurrentRule('GRU'),
+  LSTM: recurrentRule('LSTM'),
+};
+
+/**
+ * Null when the graph computes `layer`, configured as `config`, exactly as
+ * tfjs does; else the reason, naming the layer and the setting.
+ */
+export function layerSupport(layer: Layer, config: Config): string | null {
+  const what = `layer '${layer.name}' (${layer.getClassName()})`;
+  const rule = LAYERS[layer.getClassName()];
+  if (rule === undefined) {
+    return `${what}: the graph engine computes only ${Object.keys(LAYERS).join(', ')} layers`;
+  }
+  if (layer.inboundNodes.length !== 1) return `${what} is applied ${layer.inboundNodes.length} times; the graph engine takes each layer once`;
+  if (layer.nonTrainableWeights.length > 0) return `${what} has weights that are not trained, which the graph engine does not handle`;
+  for (const [key, value] of Object.entries(config)) {
+    const setting = rule.settings[key] ?? COMMON[key];
+    if (setting === undefined) return `${what}: the graph engine does not know the setting ${key} (${show(value)})`;
+    if (setting === 'ignored') continue;
+    if (typeof setting === 'function') {
+      const wrong = setting(value);
+      if (wrong !== null) return `${what}: ${key} ${show(value)} ${wrong}; the graph engine cannot compute it`;
+    } else if (!setting.oneOf.includes(value)) {
+      const values = setting.oneOf.filter((v) => v != null).map(show).join(', ') || 'null';
+      return `${what}: ${key} is ${show(value)}; the graph engine computes only ${values} there`;
+    }
+  }
+  const wrong = rule.check?.(layer) ?? null;
+  return wrong === null ? null : `${what} ${wrong}`;
+}

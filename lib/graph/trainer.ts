@@ -1,0 +1,213 @@
+/**
+ * The graph engine: a training step compiled into one TensorFlow graph.
+ *
+ * tfjs-node executes eagerly, one native call per op. A training step of the
+ * article's CRNN is ~560 such calls (forward, tape-driven backward, and about
+ * a dozen ops of Adam per weight), and at ~50 µs each the calls cost more than
+ * the arithmetic. Here the same step (forward pass, backward pass and
+ * TensorFlow's fused ResourceApplyAdam per weight) is written as a graph
+ * (build.ts), saved as a SavedModel in a temporary folder and loaded through
+ * `tf.node.loadSavedModel`. Then a step is one session call, and TensorFlow
+ * optimises the graph as a whole (constant folding, fused convolutions,
+ * oneDNN kernels).
+ *
+ * The tfjs model stays the source of truth: the trainer copies its weights
+ * and Adam state in when it starts and back on `pull()`, so that saving,
+ * predicting and further eager training see the trained model. Evaluation
+ * during training runs in the graph (`evaluate`), on the graph's weights.
+ *
+ * Supported: the models whose every layer the graph computes exactly as tfjs
+ * does (layers.ts), among them every model `buildCrnn` builds;
+ * `graphEngineSupport` says why another model is not.
+ */
+import { tf } from '../tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { ADAM_INPUTS, buildTrainingGraph, type GraphWeight, type SignatureName } from './build';
+import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
+
+/** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
+interface AdamInternals {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  iterations_?: number;
+  accBeta1: tfTypes.Variable;
+  accBeta2: tfTypes.Variable;
+  accumulatedFirstMoment: ({ originalName: string; variable: tfTypes.Variable } | undefined)[];
+  accumulatedSecondMoment: ({ originalName: string; variable: tfTypes.Variable } | undefined)[];
+}
+
+/**
+ * Trains a model with its graph-compiled step (see the top of this file).
+ *
+ *   const trainer = await GraphTrainer.create(model);
+ *   const out = trainer.step(xs, ys, 1e-3);   // [3]: the batch's loss and accuracy, the rate applied
+ *   trainer.pull();                           // the model now holds the trained weights
+ *   trainer.dispose();
+ */
+export class GraphTrainer {
+  private disposed = false;
+  private iterations: number;
+
+  private constructor(
+    private readonly model: tfTypes.LayersModel,
+    private readonly signatures: Record<SignatureName, LoadedSignature>,
+    private readonly weights: GraphWeight[],
+  ) {
+    this.iterations = this.adam.iterations_ ?? 0;
+    this.push();
+  }
+
+  /**
+   * Compiles the training graph of `model` and loads it with the model's
+   * current weights and Adam state.
+   * @throws Error when `graphEngineSupport(model)` names a reason.
+   */
+  static async create(model: tfTypes.LayersModel): Promise<GraphTrainer> {
+    const graph = buildTrainingGraph(model);
+    const signatures = await loadSignatures(graph.savedModel, Object.keys(graph.signatures) as SignatureName[]);
+    return new GraphTrainer(model, signatures, graph.weights);
+  }
+
+  private get adam(): AdamInternals {
+    return this.model.optimizer as unknown as AdamInternals;
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error('this GraphTrainer has been disposed');
+  }
+
+  /** Copies the model's weights and Adam state into the graph's variables. */
+  private push(): void {
+    const adam = this.adam;
+    const owned: tfTypes.Tensor[] = [];
+    const inputs: NamedTensors = {};
+    const feed = (key: string, value: tfTypes.Tensor) => {
+      inputs[key] = inTensorFlowMemory(value);
+      owned.push(inputs[key]);
+    };
+    for (const w of this.weights) {
+      feed(`value${w.modelIndex}`, this.model.trainableWeights[w.modelIndex].read());
+      for (const [slot, moments] of [['m', adam.accumulatedFirstMoment], ['v', adam.accumulatedSecondMoment]] as const) {
+        const moment = moments[w.modelIndex]?.variable;
+        if (moment) feed(`${slot}${w.modelIndex}`, moment);
+        else {
+          const zeros = tf.zeros(w.shape);
+          feed(`${slot}${w.modelIndex}`, zeros);
+          zeros.dispose();
+        }
+      }
+    }
+    try {
+      tf.dispose(Object.values(this.signatures.assign.predict(inputs)));
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+
+  /**
+   * One Adam step on a batch: xs [batch, seqLength, height, width, 1], one-hot
+   * ys [batch, numClasses], at the given learning rate (by default the
+   * optimiser's). Returns [loss, accuracy, learning rate]: the batch's loss
+   * and accuracy before the update, as `createTrainStep`'s steps give them,
+   * and the rate that Adam applied, as the graph read it; the caller disposes it.
+   */
+  step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number = this.adam.learningRate): tfTypes.Tensor1D {
+    this.checkLive();
+    const t = this.iterations + 1;
+    const { beta1, beta2, epsilon } = this.adam;
+    const settings: Record<(typeof ADAM_INPUTS)[number], number> = {
+      beta1_power: beta1 ** t,
+      beta2_power: beta2 ** t,
+      beta1,
+      beta2,
+      // TensorFlow's Adam adds ε to √v and then corrects the bias; tfjs's corrects
+      // first, i.e. adds ε·√(1 − β2^t) to √v. Feeding that ε makes the update tfjs's.
+      epsilon: epsilon * Math.sqrt(1 - beta2 ** t),
+    };
+    const feeds = {
+      xs: inTensorFlowMemory(xs),
+      ys: inTensorFlowMemory(ys),
+      learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
+      adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(ADAM_INPUTS.map((name) => settings[name])))),
+    };
+    try {
+      const out = this.signatures.train.predict(feeds);
+      this.iterations = t;
+      return out.loss_accuracy_rate as tfTypes.Tensor1D;
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
+  }
+
+  /**
+   * The batch's [loss, accuracy] and the gradient of the loss with respect to
+   * each trainable weight, in `model.trainableWeights` order; nothing is updated.
+   */
+  gradients(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): { lossAndAccuracy: tfTypes.Tensor1D; grads: tfTypes.Tensor[] } {
+    this.checkLive();
+    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys) };
+    let out: NamedTensors;
+    try {
+      out = this.signatures.gradients.predict(feeds);
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
+    const grads = this.weights.map(() => undefined as unknown as tfTypes.Tensor);
+    for (const w of this.weights) grads[w.modelIndex] = out[`grad${w.modelIndex}`];
+    return { lossAndAccuracy: out.loss_and_accuracy as tfTypes.Tensor1D, grads };
+  }
+
+  /**
+   * The loss summed over a batch and the number of sequences classified
+   * right, [lossSum, correct], with the graph's current weights (no copy into
+   * the model needed); the caller disposes it.
+   */
+  evaluate(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): tfTypes.Tensor1D {
+    this.checkLive();
+    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys) };
+    try {
+      return this.signatures.evaluate.predict(feeds).loss_and_correct_sums as tfTypes.Tensor1D;
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
+  }
+
+  /**
+   * Copies the trained weights into the model and Adam's moments and step
+   * count into its optimiser, so that predicting, saving or training eagerly
+   * continue from here.
+   */
+  pull(): void {
+    this.checkLive();
+    const out = this.signatures.read.predict({});
+    const adam = this.adam;
+    try {
+      for (const w of this.weights) {
+        const modelWeight = this.model.trainableWeights[w.modelIndex];
+        modelWeight.write(out[`value${w.modelIndex}`]);
+        for (const [slot, moments] of [['m', adam.accumulatedFirstMoment], ['v', adam.accumulatedSecondMoment]] as const) {
+          const value = out[`${slot}${w.modelIndex}`];
+          const moment = moments[w.modelIndex];
+          if (moment) moment.variable.assign(value);
+          else moments[w.modelIndex] = { originalName: `${(modelWeight.read() as tfTypes.Variable).name}/${slot}`, variable: tf.variable(value, false) };
+        }
+      }
+      adam.iterations_ = this.iterations;
+      tf.tidy(() => {
+        adam.accBeta1.assign(tf.scalar(adam.beta1 ** (this.iterations + 1)));
+        adam.accBeta2.assign(tf.scalar(adam.beta2 ** (this.iterations + 1)));
+      });
+    } finally {
+      tf.dispose(Object.values(out));
+    }
+  }
+
+  /** Frees the graph's session and its variables; the model is untouched. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const signature of Object.values(this.signatures)) signature.dispose();
+  }
+}
