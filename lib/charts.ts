@@ -581,6 +581,7 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
 
   let rows: GroupCurveRow[];
   let yField: object;
+  let domain: [number, number];
   if (logError) {
     // Errors of 0 (a perfect evaluation) cannot be drawn on a log axis: they sit at the bottom.
     const positive = accRows.flatMap((r) => [1 - r.y, 1 - r.lo, 1 - r.hi]).filter((v) => v > 0);
@@ -589,6 +590,7 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
     rows = accRows.map((r) => ({ ...r, y: err(r.y), lo: err(r.hi), hi: err(r.lo) }));
     const errLo = nice125(options.range ? Math.max(floor, 1 - accHi) : err(accHi), 'down');
     const errHi = Math.min(1, nice125(Math.max(err(accLo), errLo * 1.5), 'up'));
+    domain = [errLo, errHi];
     yField = {
       field: 'y', type: 'quantitative', title: 'error rate (1 − accuracy), log scale',
       scale: { type: 'log', domain: [errLo, errHi], nice: false },
@@ -601,6 +603,7 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
       accLo = Math.max(0, accLo - pad);
       accHi = Math.min(1, accHi + pad);
     }
+    domain = [accLo, accHi];
     yField = {
       field: 'y', type: 'quantitative', title: 'accuracy',
       scale: { domain: [accLo, accHi], zero: false, nice: !options.range }, axis: { format: '.1%' },
@@ -623,8 +626,11 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
     });
   }
   layers.push({ mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: yField, color } });
-  if (referenceAccuracy != null) {
-    const value = logError ? 1 - referenceAccuracy : referenceAccuracy;
+  const reference = referenceAccuracy == null ? null : logError ? 1 - referenceAccuracy : referenceAccuracy;
+  // Drawn only inside the range shown: resvg aborts the process on a rule
+  // that its clip path removes entirely.
+  if (referenceAccuracy != null && reference !== null && reference >= domain[0] && reference <= domain[1]) {
+    const value = reference;
     const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%`;
     layers.push(
       {

@@ -53,10 +53,12 @@ export type {
 } from './charts';
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
-  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile,
+  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
+  differenceLines,
 } from './registry';
 export type {
   RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, SampleStats, RunGroup, CompareOptions, Comparison,
+  MeanDifference,
   RunsTableOptions,
 } from './registry';
 export {

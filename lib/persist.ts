@@ -158,6 +158,28 @@ async function removeStaleSavingFolders(target: string): Promise<void> {
 
 /** Writes the model's artifacts as model.json + weights.bin into `dir`. */
 async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void> {
+  // tfjs's optimisers hand model.save a new scalar of their step count, which
+  // model.save never disposes: one tensor leaked per save. Collect what the
+  // optimiser hands over that is not one of its variables, and dispose it.
+  const optimizer = model.optimizer as tfTypes.Optimizer | undefined;
+  const getWeights = optimizer?.getWeights;
+  const handedOver: tfTypes.Tensor[] = [];
+  if (optimizer && getWeights) {
+    optimizer.getWeights = async () => {
+      const weights = await getWeights.call(optimizer);
+      handedOver.push(...weights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+      return weights;
+    };
+  }
+  try {
+    await saveArtifacts(model, dir);
+  } finally {
+    if (optimizer && getWeights) delete (optimizer as Partial<tfTypes.Optimizer>).getWeights;
+    tf.dispose(handedOver);
+  }
+}
+
+async function saveArtifacts(model: tfTypes.LayersModel, dir: string): Promise<void> {
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     const weights = artifacts.weightData === undefined
       ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);

@@ -495,6 +495,72 @@ export function sampleStats(values: readonly number[]): SampleStats | null {
   return { n, mean, std, ci95: [mean - half, mean + half], min, max };
 }
 
+/** The difference of two groups' means with its 95% interval (see `meanDifference`). */
+export interface MeanDifference {
+  /** mean of `b` − mean of `a`. */
+  difference: number;
+  /** Two-sided 95% Welch interval of the difference; null when a group has one run. */
+  ci95: [number, number] | null;
+  /** True when that interval excludes 0: the difference is larger than the seeds' spread explains. */
+  beyondSeedSpread: boolean;
+}
+
+/**
+ * How far group `b`'s mean lies from group `a`'s, and whether the seeds'
+ * spread explains it: Welch's interval of the difference of two means (each
+ * group its own variance, Welch–Satterthwaite degrees of freedom). With three
+ * seeds a group's mean is uncertain, and a difference within that is noise.
+ */
+export function meanDifference(a: SampleStats, b: SampleStats): MeanDifference {
+  const difference = b.mean - a.mean;
+  if (a.std === null || b.std === null) return { difference, ci95: null, beyondSeedSpread: false };
+  const va = a.std ** 2 / a.n;
+  const vb = b.std ** 2 / b.n;
+  const se = Math.sqrt(va + vb);
+  if (se === 0) return { difference, ci95: [difference, difference], beyondSeedSpread: difference !== 0 };
+  const df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1));
+  const half = studentTQuantile(0.975, df) * se;
+  const ci95: [number, number] = [difference - half, difference + half];
+  return { difference, ci95, beyondSeedSpread: ci95[0] > 0 || ci95[1] < 0 };
+}
+
+/**
+ * The runs that differ from `baseline` (default: the article's setup, task
+ * 'difference') in `setting` at most, besides the seed and the settings in
+ * `ignore` (e.g. 'engine'): one factor at a time, as a sweep with one
+ * `--grid` trains it. Height, width and class count follow the data and task
+ * and are never compared.
+ */
+export function varyingOnly<T extends RunSummary>(runs: readonly T[], setting: string,
+    options: { baseline?: Record<string, unknown>; ignore?: readonly string[] } = {}): T[] {
+  checkSettingNames('setting', [setting]);
+  const baseline = options.baseline ?? { task: 'difference', ...defaultCrnnConfig, ...defaultTrainConfig };
+  const free = new Set(['seed', 'height', 'width', 'numClasses', setting, ...(options.ignore ?? [])]);
+  return runs.filter((run) => {
+    const values = runSettings(run);
+    return Object.keys(baseline).every((name) => free.has(name) || sameValue(values[name], baseline[name]));
+  });
+}
+
+/**
+ * One line per group of `comparison` against its `baseline` group (the one
+ * whose label is `baselineLabel`, or the first): the difference of mean final
+ * accuracy in points, its Welch 95% interval, and whether it is larger than
+ * the seeds' spread explains.
+ */
+export function differenceLines(comparison: Comparison, baselineLabel?: string): string[] {
+  const baseline = comparison.groups.find((g) => g.label === baselineLabel) ?? comparison.groups[0];
+  if (!baseline?.finalAccuracy) return [];
+  const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+  return comparison.groups.filter((g) => g !== baseline && g.finalAccuracy).map((group) => {
+    const d = meanDifference(baseline.finalAccuracy as SampleStats, group.finalAccuracy as SampleStats);
+    const interval = d.ci95 ? ` (95% interval ${points(d.ci95[0])} … ${points(d.ci95[1])})` : '';
+    const verdict = d.ci95 === null ? 'one seed: no interval'
+      : d.beyondSeedSpread ? 'larger than the spread between seeds' : 'within the spread between seeds';
+    return `${group.label} vs ${baseline.label}: ${points(d.difference)} points${interval}, ${verdict}`;
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Comparing groups of runs
 

@@ -21,7 +21,7 @@ const python = process.env.CRNN_NOTEBOOK_PYTHON ?? path.join(root, '.venv', 'bin
 const skip = process.env.CRNN_SKIP_NOTEBOOKS === '1' ? 'CRNN_SKIP_NOTEBOOKS=1 is set' : false;
 const STEPS = 40;
 
-const NOTEBOOKS = ['01-data-sampling', '02-the-model', '03-training', '04-predictions'];
+const NOTEBOOKS = ['01-data-sampling', '02-the-model', '03-training', '04-predictions', '05-experiments'];
 
 interface OutputSummary { type: string; mime?: string[]; text?: string; name?: string; bytes?: number }
 interface CellSummary { index: number; tags: string[]; outputs: OutputSummary[] }
@@ -164,7 +164,7 @@ before(() => {
   const reportFile = path.join(work, 'report.json');
   const started = Date.now();
   result = runNotebooks(['--small', '--rerun-check', '--output-dir', outDir, '--report', reportFile,
-    ...stringParam('runDir', runDir), '-p', `numSteps=${STEPS}`]);
+    ...stringParam('runDir', runDir), ...stringParam('studyDir', path.join(work, 'study')), '-p', `numSteps=${STEPS}`]);
   console.log(`# small notebook run: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   assert.ok(fs.existsSync(reportFile), `run-notebooks wrote no report (exit ${result.status}):\n${result.stderr}`);
   report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
@@ -487,5 +487,36 @@ test('the committed notebooks carry their outputs, a Summary and Exercises, and 
         assert.ok(!(output.output_type === 'stream' && output.name === 'stderr'), `${name} was saved with stderr output`);
       }
     }
+  }
+});
+
+test('notebook 5 compares a sweep\'s settings over seeds and says which differences exceed the spread', { skip }, () => {
+  // A tiny sweep as the three commands of the notebook make it: one setting varied at a time.
+  const sweepDir = path.join(work, 'sweep');
+  const sweep = path.join(root, 'dist', 'bin', 'sweep.js');
+  const tiny = ['numSteps=20', 'batchSize=16', 'evalSize=64', 'evalEvery=10', 'filters=2,2', 'denseUnits=8',
+    'hiddenSize=8'].flatMap((s) => ['--set', s]);
+  for (const [grid, seeds] of [['lrSchedule=cosine,constant', '2'], ['sharedCnn=false,true', '1'],
+    ['cell=simple,gru', '1']]) {
+    const made = spawnSync(process.execPath, [sweep, '--grid', grid, '--seeds', seeds, ...tiny, '--root', sweepDir],
+      { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(made.status, 0, made.stderr);
+  }
+  const out = path.join(work, 'experiments-executed');
+  const run = runNotebooks(['--small', ...stringParam('sweepDir', sweepDir), ...stringParam('studyDir', path.join(work, 'study-5')),
+    '--output-dir', out, path.join(notebookDir, '05-experiments.ipynb')]);
+  assert.equal(run.status, 0, run.stderr);
+  const nb = readNotebook(path.join(out, '05-experiments.ipynb'));
+  const text = nb.cells.map(stdout).join('');
+  assert.match(text, /^6 runs, .* of training in all/m);
+  // Two seeds each: an interval and a verdict.
+  assert.match(text, /^lrSchedule=constant vs lrSchedule=cosine: [+−]\d+\.\d\d points \(95% interval [+−]\d+\.\d\d … [+−]\d+\.\d\d\), (within|larger than) the spread between seeds$/m);
+  // One seed of the shared CNN: no interval to judge by.
+  assert.match(text, /^sharedCnn=true vs sharedCnn=false: [+−]\d+\.\d\d points, one seed: no interval$/m);
+  assert.match(text, /^cell=gru vs cell=simple: /m);
+  assert.match(text, /^hiddenSize=64 vs hiddenSize=256: /m, 'the small study of its own');
+  const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
+  for (const setting of ['lrSchedule', 'sharedCnn', 'cell']) {
+    assert.ok(alts.some((a) => a.startsWith(`Runs by ${setting}`)), `a chart of the runs by ${setting}`);
   }
 });

@@ -443,3 +443,18 @@ test('run.json records the machine and software the run trained on', async () =>
   assert.match(environment.gitCommit, /^[0-9a-f]{40}(-dirty)?$/);
   model.dispose();
 });
+
+test('saving a run leaves no tensors behind (tfjs leaks the optimiser\'s step count in model.save)', async () => {
+  const model = await trainedModel();
+  const parent = tempDir();
+  await saveRun(path.join(parent, 'warm-up'), run(model));
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) await saveRun(path.join(parent, `run-${i}`), run(model));
+  assert.equal(tf.memory().numTensors, before);
+  // The optimiser's own method is back, and still gives the step count.
+  const weights = await model.optimizer.getWeights();
+  assert.equal(weights[0].name, 'iter');
+  tf.dispose(weights[0].tensor);
+  assert.equal(Object.prototype.hasOwnProperty.call(model.optimizer, 'getWeights'), false);
+  model.dispose();
+});

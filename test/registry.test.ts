@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
   compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
-  sampleStats, studentTQuantile,
+  sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/registry';
 import { comparisonCurvesSpec } from '../lib/charts';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
@@ -430,4 +430,46 @@ test('a run saved by saveRun is listed with its settings, model and environment'
   assert.equal(run.hasModel, true);
   assert.equal(typeof run.cpu, 'string');
   assert.ok(!Number.isNaN(Date.parse(run.savedAt)));
+});
+
+test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
+  const a = sampleStats([0.980, 0.982, 0.984])!;
+  const b = sampleStats([0.986, 0.988, 0.990])!;
+  // Equal variances and sizes: df = 2(n − 1) = 4, t = 2.776, se = √(2 · 0.002² / 3) = 0.001633.
+  const apart = meanDifference(a, b);
+  assert.ok(Math.abs(apart.difference - 0.006) < 1e-12);
+  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95}`);
+  assert.equal(apart.beyondSeedSpread, true);
+  const noisy = meanDifference(a, sampleStats([0.980, 0.984, 0.988])!);
+  assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);
+  assert.equal(noisy.beyondSeedSpread, false);
+  assert.deepEqual(meanDifference(sampleStats([0.98])!, b), { difference: b.mean - 0.98, ci95: null, beyondSeedSpread: false });
+});
+
+test('varyingOnly keeps the runs that differ from the baseline in one setting; differenceLines compares them', async () => {
+  const { runs } = await listRuns(root);
+  const baseline = { ...runSettings({ task: 'difference', crnnConfig: resolveCrnnConfig(),
+    trainConfig: resolveTrainConfig({ numSteps: 1000 }) }) };
+  const byCell = varyingOnly(runs, 'cell', { baseline });
+  // The LSTM run also shares its CNN: two settings away from the baseline.
+  assert.deepEqual([...new Set(byCell.map((r) => r.crnnConfig.cell))].sort(), ['gru', 'simple']);
+  assert.deepEqual(varyingOnly(runs, 'cell'), [], 'none of these runs has the default 10,000 steps');
+  const lines = differenceLines(compareRuns(byCell), 'cell=simple');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^cell=gru vs cell=simple: \+0\.60 points \(95% interval −\d\.\d\d … \+\d\.\d\d\), within the spread between seeds$/);
+  assert.throws(() => varyingOnly(runs, 'cells'), /unknown setting 'cells'/);
+});
+
+test('the comparison chart leaves out a reference line outside its range, which would crash resvg', () => {
+  const evals = (final: number) => [0, 10, 20].map((step) => ({ step, loss: 1, accuracy: final * step / 20 }));
+  const groups = [{ label: 'a', runs: [evals(0.05), evals(0.06)] }, { label: 'b', runs: [evals(0.02), evals(0.03)] }];
+  const spec = comparisonCurvesSpec(groups) as { layer: { mark: { type: string } }[] };
+  assert.ok(spec.layer.every((layer) => layer.mark.type !== 'rule'), 'no rule at 98% on a 94-98% error axis');
+  // Rendered in a child process: a resvg panic aborts the process it runs in.
+  const script = `const { comparisonCurvesSvg } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'charts'))});
+    const { Resvg } = require('@resvg/resvg-js');
+    comparisonCurvesSvg(${JSON.stringify(groups)}).then((svg) => { new Resvg(svg).render(); console.log('rendered'); });`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..', '..') });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /rendered/);
 });
