@@ -60,7 +60,9 @@ export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '02-the-model.ipynb',
     visuals: [{ what: 'chart of the parameters per part', source: /barChartSvg\(/ }],
-    texts: [{ what: 'model summary', pattern: /Total params: [\d,]+/ }],
+    // The layer table; committed outputs older than it show tfjs's model.summary() instead.
+    texts: [{ what: 'table of the layers', pattern: /total: [\d,]+ parameters|Total params: [\d,]+/ }],
+    runTexts: [{ what: 'table of the layers', pattern: /step\*_dense ×2 +Dense/ }],
   },
   {
     file: '03-training.ipynb',
@@ -72,10 +74,11 @@ export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '04-predictions.ipynb',
     visuals: [
-      { what: 'grid of predictions', source: /recordsOf\(positions\)/ },
+      { what: 'grid of predictions', source: /showPredictions\(positions,/ },
+      { what: 'grid of mistakes', source: /showPredictions\(shown\.map/ },
       { what: 'confusion matrix', source: /title: 'Confusion matrix'/ },
       { what: 'chart of the accuracy per answer', source: /title: `Accuracy per true \$\{task\.name\}`/ },
-      { what: 'heatmap of the accuracy per digit pair', source: /title: 'Accuracy per \(first, second\) digit'/ },
+      { what: 'heatmap of the mistakes per digit pair', source: /title: 'Mistakes per \(first, second\) digit'/ },
       { what: 'grid of the most confident mistakes', source: /most confident mistakes/ },
     ],
     // Loose enough for committed outputs older than the current wording; the run checks it exactly.

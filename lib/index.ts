@@ -71,9 +71,9 @@ export type {
 export {
   notebookDisplay, newNotebookDisplay, showSvg, showPng, showImages, showDigits, showSequences,
   sequenceCells, describeSequence, formatSigned, formatProbability, LiveTrainingChart, summaryLine,
-  interactiveTraces, openInteractive, svgText,
+  interactiveTraces, openInteractive, svgText, environmentSummary, tensorCensus,
 } from './display';
 export type {
   Display, ShowImagesOptions, ShowSequencesOptions, SequenceRecords, LiveTrainingChartOptions, PlotlyTrace,
-  ImageOutputOptions, ShowSvgOptions,
+  ImageOutputOptions, ShowSvgOptions, TensorCensus,
 } from './display';

@@ -22,6 +22,8 @@ const skip = process.env.CRNN_SKIP_NOTEBOOKS === '1' ? 'CRNN_SKIP_NOTEBOOKS=1 is
 const STEPS = 40;
 
 const NOTEBOOKS = ['01-data-sampling', '02-the-model', '03-training', '04-predictions', '05-experiments'];
+/** The tutorial's notebooks, which share a layout: a header, the machine first, the running time last, hints. */
+const TUTORIAL = NOTEBOOKS.slice(0, 4);
 
 interface OutputSummary { type: string; mime?: string[]; text?: string; name?: string; bytes?: number }
 interface CellSummary { index: number; tags: string[]; outputs: OutputSummary[] }
@@ -81,6 +83,39 @@ function assertPngOnly(nb: Notebook, name: string): void {
 
 function stdout(cell: Cell): string {
   return (cell.outputs ?? []).filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => join(o.text)).join('');
+}
+
+/** The cells' text outputs, in order: the stdout of each code cell. */
+function codeOutputs(nb: Notebook): string[] {
+  return nb.cells.filter((c) => c.cell_type === 'code').map(stdout);
+}
+
+/**
+ * The captions of a grid of predictions, from its text stand-in (a title line, then one line per
+ * sequence: '4 − 6 = −2, predicted 3 (>99.9%)'): the true and the predicted answer of each.
+ */
+function predictionCaptions(alt: string): { truth: string; predicted: string }[] {
+  return alt.split('\n').flatMap((line) => {
+    const m = /= (−?\d+), predicted (−?\d+) \(/.exec(line);
+    return m ? [{ truth: m[1], predicted: m[2] }] : [];
+  });
+}
+
+/** The picture whose text stand-in starts with `title`, and its captions. */
+function grid(nb: Notebook, title: RegExp): { alt: string; captions: { truth: string; predicted: string }[] } {
+  const found = nb.cells.flatMap(pictures).find((p) => title.test(p.alt.split('\n')[0]));
+  assert.ok(found, `no grid titled ${title}`);
+  const captions = predictionCaptions(found.alt);
+  assert.equal(captions.length, found.alt.split('\n').length - 1, 'one caption per sequence, under the title');
+  return { alt: found.alt, captions };
+}
+
+/** A census line of tensorCensus: '53 tensors: 17 weights, 36 optimiser state, 0 other'. */
+function census(text: string, prefix: string): { total: number; weights: number; optimizer: number; other: number } {
+  const m = new RegExp(`${prefix}(\\d+) tensors: (\\d+) weights, (\\d+) optimiser state, (\\d+) other`).exec(text);
+  assert.ok(m, `no tensor census after "${prefix}"`);
+  const [total, weights, optimizer, other] = m.slice(1).map(Number);
+  return { total, weights, optimizer, other };
 }
 
 /** Checks that Python has the notebook packages; throws with the install command if not. */
@@ -152,6 +187,18 @@ test('every notebook runs top to bottom without an error output', { skip }, () =
   assert.deepEqual(reportOf('01-data-sampling').parameters, {});
 });
 
+test('the tutorial notebooks print the machine and versions first and their running time before the summary', { skip }, () => {
+  for (const name of TUTORIAL) {
+    const nb = executed(name);
+    const outputs = codeOutputs(nb);
+    assert.match(outputs[0], /^CPU: .+, \d+ cores?\b.*\nsoftware: Node v\d+\.\d+\.\d+, TensorFlow\.js \d+\.\d+\.\d+/,
+      `${name}: the first cell describes the machine`);
+    const summary = nb.cells.findIndex((c) => c.cell_type === 'markdown' && /^## Summary$/m.test(join(c.source)));
+    const timing = nb.cells.slice(0, summary).filter((c) => c.cell_type === 'code').pop()!;
+    assert.match(stdout(timing), /^(\d+\.\d s|\d+m \d\ds|\d+h \d\dm)\n$/, `${name}: the last cell before the summary prints the time`);
+  }
+});
+
 test('notebook 1 shows digits, sequences and the target distribution as PNG images', { skip }, () => {
   const nb = executed('01-data-sampling');
   assertPngOnly(nb, '01');
@@ -168,8 +215,18 @@ test('notebook 1 shows digits, sequences and the target distribution as PNG imag
 test('notebook 2 checks the shapes through the network and the parameter count', { skip }, () => {
   const text = executed('02-the-model').cells.map(stdout).join('');
   assert.match(text, /total\s+543,091\s+\(by hand: 543,091\)/);
+  assert.match(text, /^step\*_dense ×2\s+Dense\s+\[·, 256\]\s+200,960 each$/m, 'the layer table has one row per repeated layer');
+  assert.match(text, /^total: 543,091 parameters$/m);
   assert.match(text, /stack_steps\s+\[4,2,256\]/);
   assert.match(text, /class_probabilities\s+\[4,19\]/);
+  // The prose: the loss starts near ln 19, the probabilities almost even.
+  const untrained = /mean loss (\d+\.\d+), where .* ln 19 = (\d+\.\d+); the largest of the 19 probabilities averages (\d\.\d+)/
+    .exec(text);
+  assert.ok(untrained, 'the untrained loss is printed');
+  assert.ok(Math.abs(Number(untrained[1]) - Number(untrained[2])) < 0.3, `untrained loss ${untrained[1]} is near ln 19`);
+  assert.ok(Number(untrained[3]) < 0.2, `the largest probability (${untrained[3]}) is close to 1/19`);
+  // The prose: the weight tensors, and Adam's two scalars before any step; nothing else.
+  assert.deepEqual(census(text, 'now '), { total: 19, weights: 17, optimizer: 2, other: 0 });
 });
 
 test('notebook 3 draws the live chart in one output and prints the final accuracy', { skip }, () => {
@@ -193,6 +250,20 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
   for (const file of ['model.json', 'weights.bin', 'run.json', 'history.csv', 'curves.svg']) {
     assert.ok(fs.existsSync(path.join(runDir, file)), `the run folder has ${file}`);
   }
+  // How often each training image came back: steps × batch × T / 60,000, as the prose explains.
+  const seen = /(\d+) steps × (\d+) sequences × (\d+) digits: each of the 60000 training images appeared in about ([\d.]+) sequences/
+    .exec(text);
+  assert.ok(seen, 'the images-seen line is printed');
+  assert.deepEqual(seen.slice(1, 4).map(Number), [STEPS, 32, 2]);
+  assert.equal(Number(seen[4]), Number((STEPS * 32 * 2 / 60000).toPrecision(2)));
+  assert.match(text, /last evaluation \(step 40\), fixed test set: loss \d+\.\d+, error rate \d+\.\d\d%; its loss is \d+\.\d× the training loss/);
+  assert.match(text, /the curves had not parted|from step \d+ on, the evaluation loss stayed above twice/);
+  // The prose: after training, the weights and Adam's state (two moments per weight and two scalars), nothing else.
+  const before = census(text, 'before saving: ');
+  assert.equal(before.weights, 17);
+  assert.equal(before.optimizer, 2 * before.weights + 2);
+  assert.equal(before.other, 0, 'training leaves no tensor behind');
+  assert.deepEqual(census(text, 'after saving: {2}'), before, 'saving leaves no tensor behind');
 });
 
 test('notebook 4 loads the saved model and shows predictions, confusion matrix and digit-pair grid', { skip }, () => {
@@ -208,11 +279,33 @@ test('notebook 4 loads the saved model and shows predictions, confusion matrix a
   assert.equal(match[3], final[2]);
   assertPngOnly(nb, '04');
   const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
-  for (const title of ['Confusion matrix', 'Accuracy per true difference', 'Accuracy per (first, second) digit']) {
+  for (const title of ['Confusion matrix', 'Accuracy per true difference', 'Mistakes per (first, second) digit']) {
     assert.ok(alts.some((a) => a.startsWith(`${title} · `)), `missing chart ${title}`);
   }
   assert.ok(alts.some((a) => /^\d − \d = −?\d, predicted −?\d \((>?\d+(\.\d)?)%\)$/m.test(a)), 'the prediction grid is captioned');
+  assertMistakeGrids(nb, text);
+  const left = census(text, '');
+  assert.equal(left.optimizer, 2 * left.weights + 2, 'the loaded model carries its Adam state');
+  assert.equal(left.other, 0, 'evaluating leaves no tensor behind');
 });
+
+/**
+ * The grids of notebook 4: in the first sequences of the set, as many are captioned wrong as the
+ * cell says are mistakes; the grid of mistakes and the most confident mistakes hold mistakes only.
+ */
+function assertMistakeGrids(nb: Notebook, text: string): void {
+  const first = grid(nb, /^The first \d+ sequences of the evaluation set$/);
+  const counted = /^(\d+) of these (\d+) sequences are mistakes/m.exec(text);
+  assert.ok(counted, 'the number of mistakes among the first sequences is printed');
+  assert.equal(Number(counted[2]), first.captions.length);
+  assert.equal(first.captions.filter((c) => c.truth !== c.predicted).length, Number(counted[1]),
+    'the count printed is the count shown');
+  const mistakes = grid(nb, /^\d+ of the \d+ mistakes, in the order of the set$/);
+  assert.ok(mistakes.captions.length > 0, 'a small model makes mistakes to show');
+  for (const c of mistakes.captions) assert.notEqual(c.predicted, c.truth, `not a mistake: ${mistakes.alt}`);
+  const confident = grid(nb, /^The \d+ most confident mistakes$/);
+  for (const c of confident.captions) assert.notEqual(c.predicted, c.truth, `not a mistake: ${confident.alt}`);
+}
 
 test('re-running the model and training cells leaves the tensor count unchanged', { skip }, () => {
   for (const name of ['02-the-model', '03-training', '04-predictions']) {
@@ -255,7 +348,8 @@ test('notebook 4 reads the task and T of the run notebook 3 trained (the sum of 
   assert.ok(alts.some((a) => /^\d \+ \d \+ \d = \d+, predicted \d+ \(/m.test(a)), 'sequences of three digits, captioned with their sum');
   assert.ok(alts.some((a) => a.startsWith('Accuracy per true sum · sum of the 3 digits')), 'the per-class chart is of the sum');
   assert.ok(alts.some((a) => a.startsWith('Confusion matrix · predicted sum · true sum')));
-  assert.ok(alts.some((a) => a.startsWith('Accuracy per (first, second) digit · ')), 'the digit-pair grid works for T = 3');
+  assert.ok(alts.some((a) => a.startsWith('Mistakes per (first, second) digit · ')), 'the digit-pair grid works for T = 3');
+  assertMistakeGrids(nb, text);
 });
 
 test('-p injects a cell right after the parameters cell; unknown names and non-literals are refused', { skip }, () => {
@@ -342,6 +436,34 @@ test('the parameters cells of notebooks 3 and 4 hold plain let assignments only'
     }
     assert.ok(lines.some((l) => l.startsWith('let runDir = ')), `${name} takes runDir as a parameter`);
   }
+});
+
+test('each tutorial notebook has a header with links to its neighbours, one import of the library and hints to its exercises', () => {
+  TUTORIAL.forEach((name, i) => {
+    const nb = readNotebook(path.join(notebookDir, `${name}.ipynb`));
+    const header = join(nb.cells[0].source);
+    assert.match(header, /^# \d\. /, `${name} starts with its title`);
+    if (i > 0) assert.ok(header.includes(`](${NOTEBOOKS[i - 1]}.ipynb)`), `${name} links to the previous notebook`);
+    if (i < NOTEBOOKS.length - 1) assert.ok(header.includes(`](${NOTEBOOKS[i + 1]}.ipynb)`), `${name} links to the next notebook`);
+    assert.match(header, /\*\*What this notebook does\*\*/);
+    assert.match(header, /\*\*How long it takes\*\*/);
+    const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => join(c.source)).join('\n');
+    assert.equal([...code.matchAll(/from '\.\.\/dist\/lib'/g)].length, 1, `${name} imports the library once, from its index`);
+    assert.doesNotMatch(code, /\.\.\/dist\/lib\//, `${name} imports no single file of the library`);
+    const markdown = nb.cells.filter((c) => c.cell_type === 'markdown').map((c) => join(c.source)).join('\n');
+    const exercises = markdown.slice(markdown.search(/^## Exercises$/m));
+    const count = [...exercises.matchAll(/^\*\*\d+\.\*\* /gm)].length;
+    assert.ok(count > 0, `${name} numbers its exercises`);
+    assert.equal([...exercises.matchAll(/<details><summary>Hint<\/summary>/g)].length, count, `${name}: a hint per exercise`);
+  });
+});
+
+test('notebook 3\'s "each image comes back in dozens of sequences" holds for its default parameters', () => {
+  const nb = readNotebook(path.join(notebookDir, '03-training.ipynb'));
+  const parameters = join(nb.cells.find((c) => c.metadata.tags?.includes('parameters'))!.source);
+  const value = (name: string) => Number(new RegExp(`^let ${name} = ([\\d_]+);`, 'm').exec(parameters)![1].replace(/_/g, ''));
+  const appearances = value('numSteps') * value('batchSize') * value('seqLength') / 60_000;
+  assert.ok(appearances >= 24 && appearances < 100, `each image appears in ${appearances} sequences`);
 });
 
 test('the committed notebooks carry their outputs, a Summary and Exercises, and no volatile metadata', () => {
