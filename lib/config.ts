@@ -100,7 +100,8 @@ const modelDeclarations: Declarations<CrnnConfig> = {
  * change: the learning rate decays along half a cosine instead of staying
  * constant. With the article's constant rate the fixed-set accuracy plateaus
  * near 97.8%; the decay settles it above 98% (figures in README.md).
- * `lrSchedule: 'constant'` reproduces the article exactly.
+ * `lrSchedule: 'constant'` gives the article's schedule; the inputs still
+ * differ from the article's in one respect, pixels scaled to [0, 1].
  */
 const trainDeclarations: Declarations<TrainConfig> = {
   numSteps: {
