@@ -725,8 +725,9 @@ export function scatterChartSpec(points: readonly ScatterPoint[], options: Scatt
       scale: { domain: order, scheme: order.length <= 10 ? 'tableau10' : 'tableau20' },
     },
   } : {};
+  // Not clipped: a point on the edge of the axes (an accuracy of 100%) stays whole.
   const layers: object[] = [{
-    mark: { type: 'point', filled: true, size: pointSize, opacity, clip: true },
+    mark: { type: 'point', filled: true, size: pointSize, opacity },
     encoding: { x, y, ...color },
   }];
   if (diagonal) {
