@@ -660,3 +660,103 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
 export function comparisonCurvesSvg(groups: readonly CurveGroup[], options: ComparisonCurvesOptions = {}): Promise<string> {
   return renderSvg(comparisonCurvesSpec(groups, options));
 }
+
+// ---------------------------------------------------------------------------
+// Scatter chart
+
+/** One point of a scatter chart. */
+export interface ScatterPoint {
+  x: number;
+  y: number;
+  /** The group the point is coloured by (a digit, say); points without one are drawn in one colour. */
+  group?: string | number;
+}
+
+export interface ScatterChartOptions {
+  title?: string;
+  subtitle?: string;
+  xTitle?: string;
+  yTitle?: string;
+  /** Legend title of the groups (default none). */
+  groupTitle?: string;
+  /** The order of the groups in the legend and the colour scheme (default: as they first occur, numbers sorted). */
+  groups?: readonly (string | number)[];
+  width?: number;
+  height?: number;
+  /** Area of a point in square pixels (default 16). */
+  pointSize?: number;
+  /** Opacity of the points (default 0.7): overlapping points stay visible. */
+  opacity?: number;
+  /** Draw the dashed line y = x, for charts of a prediction against what it predicts (default false). */
+  diagonal?: boolean;
+  /** d3 formats of the axes, e.g. '.0%' (default ''). */
+  xFormat?: string;
+  yFormat?: string;
+  /** Axis ranges; default fitted to the points. */
+  xDomain?: [number, number];
+  yDomain?: [number, number];
+}
+
+/**
+ * Vega-Lite spec of a scatter chart, points coloured by their group (a
+ * nominal scale: tableau10 up to 10 groups).
+ * @throws Error when there are no points or a coordinate is not finite.
+ */
+export function scatterChartSpec(points: readonly ScatterPoint[], options: ScatterChartOptions = {}): ChartSpec {
+  if (points.length === 0) throw new Error('scatterChart needs at least one point, got 0');
+  points.forEach((p, i) => {
+    if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) throw new Error(`scatterChart point ${i} is not finite: (${p.x}, ${p.y})`);
+  });
+  const {
+    title, subtitle, xTitle = null, yTitle = null, groupTitle = null, width = 420, height = 360, pointSize = 16,
+    opacity = 0.7, diagonal = false, xFormat = '', yFormat = '', xDomain, yDomain,
+  } = options;
+  const grouped = points.some((p) => p.group !== undefined);
+  const firstSeen = [...new Set(points.filter((p) => p.group !== undefined).map((p) => String(p.group)))];
+  const numeric = points.every((p) => typeof p.group === 'number');
+  const order = options.groups?.map(String)
+    ?? (numeric ? firstSeen.sort((a, b) => Number(a) - Number(b)) : firstSeen);
+  const rows = points.map((p) => ({ x: p.x, y: p.y, ...(p.group !== undefined ? { group: String(p.group) } : {}) }));
+  const x = {
+    field: 'x', type: 'quantitative', title: xTitle, axis: xFormat ? { format: xFormat } : {},
+    scale: xDomain ? { domain: xDomain, zero: false } : { zero: false },
+  };
+  const y = {
+    field: 'y', type: 'quantitative', title: yTitle, axis: yFormat ? { format: yFormat } : {},
+    scale: yDomain ? { domain: yDomain, zero: false } : { zero: false },
+  };
+  const color = grouped ? {
+    color: {
+      field: 'group', type: 'nominal', title: groupTitle, sort: order,
+      scale: { domain: order, scheme: order.length <= 10 ? 'tableau10' : 'tableau20' },
+    },
+  } : {};
+  // Not clipped: a point on the edge of the axes (an accuracy of 100%) stays whole.
+  const layers: object[] = [{
+    mark: { type: 'point', filled: true, size: pointSize, opacity },
+    encoding: { x, y, ...color },
+  }];
+  if (diagonal) {
+    const values = [...points.flatMap((p) => [p.x, p.y]), ...(xDomain ?? []), ...(yDomain ?? [])];
+    const lo = Math.min(...values);
+    const hi = Math.max(...values);
+    layers.unshift({
+      data: { values: [{ x: lo, y: lo }, { x: hi, y: hi }] },
+      mark: { type: 'line', strokeDash: [6, 4], color: '#777', clip: true },
+      encoding: { x, y },
+    });
+  }
+  return {
+    $schema: SCHEMA,
+    ...(title ? { title: subtitle ? { text: title, subtitle } : title } : {}),
+    width, height,
+    data: { values: rows },
+    layer: layers,
+    config: { view: { stroke: '#ddd' } },
+  } as ChartSpec;
+}
+
+/** A scatter chart as an SVG string (see `scatterChartSpec`). */
+export function scatterChartSvg(points: readonly ScatterPoint[], options: ScatterChartOptions = {}): Promise<string> {
+  return renderSvg(scatterChartSpec(points, options));
+}

@@ -38,6 +38,13 @@ export {
 } from './evaluate';
 export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
 export { layerRows, layerTable } from './model-summary';
+export {
+  stepFeatures, layerActivations, featureMaps, firstLayerFilters, signedImages, matchFilters, pca, symmetricEigen,
+  trainDigitProbe, sampleImages, stepsOf, hasSharedCnn, cnnPrefix, CNN_LAYERS,
+} from './probe';
+export type {
+  CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
+} from './probe';
 export type { LayerRow } from './model-summary';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
 export { describeEnvironment } from './environment';
@@ -47,9 +54,11 @@ export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist'
 export {
   renderSvg, trainingCurvesSpec, trainingCurvesSvg, barChartSpec, barChartSvg, heatmapSpec, heatmapSvg,
   downsampleMean, symlogLegendValues, ARTICLE_ACCURACY, comparisonCurvesSpec, comparisonCurvesSvg,
+  scatterChartSpec, scatterChartSvg,
 } from './charts';
 export type {
   ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions, CurveGroup, ComparisonCurvesOptions,
+  ScatterPoint, ScatterChartOptions,
 } from './charts';
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,

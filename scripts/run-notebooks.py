@@ -22,7 +22,8 @@ error. Options:
                  notebooks that declare them; -p wins over them. Unless -p
                  runDir is given, runDir is a temporary folder (removed
                  afterwards), so notebook 3's small model never replaces
-                 ../runs/notebook-model and notebook 4 reads that small model.
+                 ../runs/notebook-model and notebooks 4 and 6 read that small
+                 model.
   --write        save the executed notebooks in place, with volatile metadata
                  (timings, kernel versions) removed, consecutive prints merged
                  and the executed cells numbered 1, 2, 3, … in order, so that a
