@@ -40,6 +40,7 @@ import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from './config';
 import { comparisonCurvesSvg, type ComparisonCurvesOptions } from './charts';
+import { isProcessRunning, lockFileOf, lockOwner } from './run-folder';
 
 // The names persist.ts writes (not imported from there: it loads TensorFlow).
 const RUN_FILE = 'run.json';
@@ -116,15 +117,6 @@ const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 
 function errorText(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   return e?.code ? e.code : e instanceof Error ? e.message : String(err);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 type ReadResult = { run: RunDetails } | { reason: string };
@@ -208,14 +200,12 @@ function savingReason(name: string, previous: boolean, siblings: ReadonlySet<str
 
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
 async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
-  const lock = `.${name}.lock`;
-  if (!siblings.has(lock)) return null;
-  const owner = Number.parseInt(await fs.readFile(path.join(parent, lock), 'utf8').catch(() => ''), 10);
-  if (Number.isInteger(owner) && owner > 0 && isRunning(owner)) {
+  if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
+  const owner = lockOwner(path.join(parent, name));
+  if (owner !== undefined && isProcessRunning(owner)) {
     return `training in progress (process ${owner}); nothing saved yet`;
   }
-  return `empty, reserved by a training run (process ${Number.isInteger(owner) ? owner : '?'}) ` +
-    'that ended without saving (killed?)';
+  return `empty, reserved by a training run (process ${owner ?? '?'}) that ended without saving (killed?)`;
 }
 
 class Scan {

@@ -26,14 +26,30 @@ export interface RunFolderReservation {
   release(): void;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this id runs (EPERM: it does, as another user). */
+export function isProcessRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    // EPERM: it runs, as another user.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** The lock file of a run folder: `.<name>.lock` beside it. */
+export function lockFileOf(dir: string): string {
+  return path.join(path.dirname(dir), `.${path.basename(dir)}.lock`);
+}
+
+/** The process id a run folder's lock names, or undefined without a readable lock. */
+export function lockOwner(dir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(lockFileOf(dir), 'utf8'), 10);
+  } catch {
+    return undefined;
+  }
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 function reason(err: unknown): string {
@@ -53,7 +69,7 @@ function acquireLock(lockFile: string, dir: string): void {
       }
     }
     const owner = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isRunning(owner)) {
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isProcessRunning(owner)) {
       throw new Error(`${dir} is in use by another training run (process ${owner}, lock ${lockFile}); ` +
         'choose another folder');
     }
@@ -100,7 +116,7 @@ export function reserveRunFolder(dir: string, options: ReserveOptions = {}): Run
   } catch (err) {
     throw new Error(`cannot create the run folder ${dir} (${reason(err)})`);
   }
-  const lockFile = path.join(parent, `.${path.basename(target)}.lock`);
+  const lockFile = lockFileOf(target);
   acquireLock(lockFile, dir);
   let created = false;
   let released = false;

@@ -17,6 +17,7 @@ import {
   type SettingValue,
 } from './config';
 import type { CrnnConfig, TrainConfig } from './types';
+import { isProcessRunning, lockOwner } from './run-folder';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -224,25 +225,10 @@ export type RunState =
   /** Anything else (other files, a file instead of a folder, an unreadable run.json): never touched. */
   | { kind: 'foreign'; reason: string };
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The live process holding the trainer's lock beside `dir` (`.<name>.lock`, see lib/run-folder.ts). */
-function lockOwner(dir: string): number | undefined {
-  const lock = path.join(path.dirname(dir), `.${path.basename(dir)}.lock`);
-  let pid: number;
-  try {
-    pid = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
-  } catch {
-    return undefined;
-  }
-  return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : undefined;
+/** The live process holding the trainer's lock on `dir` (see lib/run-folder.ts). */
+function liveLockOwner(dir: string): number | undefined {
+  const pid = lockOwner(dir);
+  return pid !== undefined && isProcessRunning(pid) ? pid : undefined;
 }
 
 /** "numSteps 3, this sweep 2000" for each setting the saved run differs in. */
@@ -268,7 +254,7 @@ function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unkn
  * half-written, one in progress, or something that is not the sweep's.
  */
 export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
-  const owner = lockOwner(run.dir);
+  const owner = liveLockOwner(run.dir);
   if (owner !== undefined) return { kind: 'busy', pid: owner };
   let entries: fs.Dirent[];
   try {
