@@ -25,8 +25,6 @@ const NOTEBOOKS = ['01-data-sampling', '02-the-model', '03-training', '04-predic
   '06-what-the-network-learned'];
 /** The tutorial's notebooks, which share a layout: a header, the machine first, the running time last, hints. */
 const TUTORIAL = NOTEBOOKS.slice(0, 4);
-/** Notebooks that may be committed without any outputs, until a full run saves them with theirs. */
-const AWAITING_OUTPUTS = new Set(['06-what-the-network-learned']);
 
 interface OutputSummary { type: string; mime?: string[]; text?: string; name?: string; bytes?: number }
 interface CellSummary { index: number; tags: string[]; outputs: OutputSummary[] }
@@ -520,12 +518,9 @@ test('the committed notebooks carry their outputs, a Summary and Exercises, and 
     assert.match(markdown, /^## Summary$/m, `${name} has a Summary`);
     assert.match(markdown, /^## Exercises$/m, `${name} has Exercises`);
     const code = nb.cells.filter((c) => c.cell_type === 'code');
-    const hasOutputs = code.some((c) => (c.outputs ?? []).length > 0 || c.execution_count != null);
-    if (hasOutputs || !AWAITING_OUTPUTS.has(name)) {
-      assert.ok(code.flatMap(images).length > 0, `${name} was saved with its image outputs`);
-      assertPngOnly(nb, name);
-      assert.deepEqual(code.map((c) => c.execution_count), code.map((_, i) => i + 1), `${name} cells are numbered in order`);
-    }
+    assert.ok(code.flatMap(images).length > 0, `${name} was saved with its image outputs`);
+    assertPngOnly(nb, name);
+    assert.deepEqual(code.map((c) => c.execution_count), code.map((_, i) => i + 1), `${name} cells are numbered in order`);
     assert.ok(!code.some((c) => /process\.env/.test(join(c.source))), `${name} reads no environment variables`);
     assert.ok(!nb.cells.some((c) => c.metadata.tags?.includes('injected-parameters')), `${name} has no injected cell`);
     const size = fs.statSync(path.join(notebookDir, `${name}.ipynb`)).size;
