@@ -61,6 +61,11 @@ const cases: Case[] = [
       { op: 'Mul', name: `mul, ${what}`, inputs, graph: (ops, [x, y]) => [ops.mul(x, y)], tfjs: ([x, y]) => [tf.mul(x, y)] },
     ];
   }),
+  { op: 'Square', name: 'square', inputs: [{ shape: [3, 4], declared: [-1, 4] }],
+    graph: (ops, [x]) => [ops.square(x)], tfjs: ([x]) => [tf.square(x)] },
+  { op: 'Square', name: 'an L2 penalty, λ·Σx² over every axis', inputs: [{ shape: [2, 3, 4] }],
+    graph: (ops, [x]) => [ops.sum(ops.mul(ops.g.scalar(0.01), ops.square(x)), [0, 1, 2])],
+    tfjs: ([x]) => [tf.regularizers.l2({ l2: 0.01 }).apply(x)] },
   { op: 'Tanh', name: 'tanh', inputs: [{ shape: [4, 5] }], graph: (ops, [x]) => [ops.tanh(x)], tfjs: ([x]) => [tf.tanh(x)] },
   { op: 'Elu', name: 'elu', inputs: [{ shape: [4, 5] }], graph: (ops, [x]) => [ops.elu(x)], tfjs: ([x]) => [tf.elu(x)] },
   { op: 'ClipByValue', name: 'hard sigmoid, as tfjs computes it', inputs: [{ shape: [4, 6], values: undefined }],

@@ -241,6 +241,11 @@ export const OPS: Record<string, OpDef> = {
       return [() => reduceTo(ops, ops.mul(dy, b), out, ops.shapeOf(a)), () => reduceTo(ops, ops.mul(a, dy), out, ops.shapeOf(b))];
     },
   },
+  // x², as in the penalty of an L2 regulariser; tfjs's gradient, dy·(2x).
+  Square: {
+    shapes: same,
+    grad: (c) => [() => c.ops.mul(c.dy, c.ops.mul(c.inputs[0], c.ops.g.scalar(2)))],
+  },
   Tanh: {
     shapes: same,
     grad: (c) => [() => c.ops.g.node('TanhGrad', [c.outputs[0], c.dy], { T: FLOAT })],
@@ -464,6 +469,9 @@ export class Ops {
   }
   mul(a: string, b: string): string {
     return this.one('Mul', [a, b], { T: FLOAT });
+  }
+  square(x: string): string {
+    return this.one('Square', [x], { T: FLOAT });
   }
   identity(x: string, controlInputs: string[] = [], name = 'Identity'): string {
     return this.one('Identity', [x, ...controlInputs.map((c) => `^${c}`)], { T: FLOAT }, name);
