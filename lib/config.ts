@@ -93,6 +93,11 @@ const modelDeclarations: Declarations<CrnnConfig> = {
     type: { kind: 'number', min: 0, minExclusive: true }, default: 1e-3,
     help: 'Adam learning rate (beta1 0.9, beta2 0.999)',
   },
+  weightDecay: {
+    type: { kind: 'number', min: 0 }, default: 0,
+    help: 'L2 penalty λ·ΣW² on every kernel (convolutions, dense layers, the recurrent layer\'s input and ' +
+      'recurrent kernels; not biases), added to the loss minimised (gradient +2λW, before Adam); 0: none',
+  },
 };
 
 /**
@@ -135,6 +140,10 @@ const trainDeclarations: Declarations<TrainConfig> = {
   engine: {
     type: { kind: 'choice', choices: ['auto', 'graph', 'eager'] }, default: 'auto',
     help: 'graph: each step one compiled TensorFlow graph (fast); eager: tfjs op by op; auto: graph where possible',
+  },
+  labelSmoothing: {
+    type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
+    help: 'training targets (1-ε)·one-hot + ε/classes; evaluation loss and accuracy use the true class; 0: none',
   },
 };
 

@@ -27,7 +27,7 @@ export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE,
   divergenceLossLimit, divergenceWatch,
 } from './train';
-export type { TrainOptions, TrainCallbacks, TrainStep } from './train';
+export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train';
 export { GraphTrainer, graphEngineSupport, crnnStructure } from './graph-train';
 export type { CrnnStructure } from './graph-train';
 export { GraphBuilder } from './graph-def';

@@ -200,6 +200,19 @@ export class UnfoldTime extends tf.layers.Layer {
 tf.serialization.registerClass(UnfoldTime);
 
 /**
+ * The L2 penalty of `weightDecay` as layer arguments: `kernelRegularizer`
+ * (and `recurrentRegularizer` with `recurrent`) tf.regularizers.l2 of λ; no
+ * arguments at all for λ = 0, so that such a model is the article's, layer
+ * config for layer config.
+ */
+type L2 = ReturnType<typeof tf.regularizers.l2>;
+function weightDecayArgs(config: CrnnConfig, recurrent = false): { kernelRegularizer?: L2; recurrentRegularizer?: L2 } {
+  if (config.weightDecay === 0) return {};
+  const l2 = () => tf.regularizers.l2({ l2: config.weightDecay });
+  return recurrent ? { kernelRegularizer: l2(), recurrentRegularizer: l2() } : { kernelRegularizer: l2() };
+}
+
+/**
  * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`.
  * Initialisers follow the article's TF1 code: Glorot-uniform convolutions, and a
  * dense layer with TF1's `variance_scaling_initializer()` (truncated normal,
@@ -209,6 +222,7 @@ function cnnLayers(config: CrnnConfig, prefix: string, seeds: LayerSeeds): tfTyp
   const conv = (filters: number, name: string) => tf.layers.conv2d({
     name, filters, kernelSize: 3, strides: 1, padding: 'same', activation: 'elu',
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds(name) }),
+    ...weightDecayArgs(config),
   });
   return [
     conv(config.filters[0], `${prefix}_conv1`),
@@ -223,6 +237,7 @@ function cnnLayers(config: CrnnConfig, prefix: string, seeds: LayerSeeds): tfTyp
       kernelInitializer: tf.initializers.varianceScaling({
         scale: 2.6, mode: 'fanIn', distribution: 'normal', seed: seeds(`${prefix}_dense`),
       }),
+      ...weightDecayArgs(config),
     }),
   ];
 }
@@ -264,6 +279,7 @@ function recurrentLayer(config: CrnnConfig, seeds: LayerSeeds): tfTypes.layers.L
     units: config.hiddenSize,
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds(`${name}/kernel`) }),
     recurrentInitializer: tf.initializers.glorotUniform({ seed: seeds(`${name}/recurrent_kernel`) }),
+    ...weightDecayArgs(config, true),
     returnSequences: false,
   };
   switch (config.cell) {
@@ -326,6 +342,8 @@ export interface BuildOptions {
  * With `sharedCnn: false` (the article) each time step has its own CNN, with
  * layers named `step0_conv1`, `step1_conv1`, …; with `sharedCnn: true` one CNN
  * (`shared_conv1`, …) reads all steps at once, time folded into the batch.
+ * With `weightDecay` λ > 0 every kernel (not the biases) carries an L2
+ * regulariser of λ, whose penalty both training engines add to the loss.
  * @throws Error naming the field of an invalid config.
  */
 export function buildCrnn(config: Partial<CrnnConfig> = {}, options: BuildOptions = {}): tfTypes.LayersModel {
@@ -339,6 +357,7 @@ export function buildCrnn(config: Partial<CrnnConfig> = {}, options: BuildOption
   const output = tf.layers.dense({
     name: 'class_probabilities', units: c.numClasses, activation: 'softmax',
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds('class_probabilities') }),
+    ...weightDecayArgs(c),
   }).apply(lastOutput) as SymbolicTensor;
   const model = tf.model({
     name: `crnn_${c.cell}_${c.sharedCnn ? 'shared' : 'per_step'}_cnn`,

@@ -14,7 +14,7 @@ import { createRng } from './random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer } from './graph/trainer';
-import { graphEngineSupport } from './graph/build';
+import { graphEngineSupport, labelSmoothingOf } from './graph/build';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`
@@ -138,32 +138,65 @@ function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: 
 /** One optimiser step: a batch in, that batch's [loss, accuracy] out (see `createTrainStep`). */
 export type TrainStep = (xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D) => tfTypes.Tensor1D;
 
+/** Settings of the training loss that the model does not hold (the same for both engines). */
+export interface StepOptions {
+  /** Label smoothing ε in [0, 1) (default 0): see TrainConfig.labelSmoothing. */
+  labelSmoothing?: number;
+}
+
+/**
+ * The penalties of the model's weight regularisers (an L2 penalty λ·ΣW² per
+ * regularised kernel, see CrnnConfig.weightDecay), each a scalar, in the
+ * order of the layers and of their weights. tfjs's own `calculateLosses`
+ * leaves out those of recurrent layers, whose weights, and regularisers,
+ * belong to the layer's cell: they are taken from the cell here.
+ */
+function regularisationPenalties(model: tfTypes.LayersModel): tfTypes.Scalar[] {
+  return model.layers.flatMap((layer) => {
+    const cell = (layer as { cell?: tfTypes.layers.Layer }).cell;
+    return [...layer.calculateLosses(), ...(cell ? cell.calculateLosses() : [])];
+  });
+}
+
 /**
  * The training step of a compiled model: Adam (or whatever optimiser it was
- * compiled with) on the mean categorical cross-entropy of a batch.
+ * compiled with) on the mean categorical cross-entropy of a batch, against
+ * labels smoothed by `options.labelSmoothing`, plus the penalties of the
+ * model's weight regularisers (CrnnConfig.weightDecay).
  *
  * The returned function takes xs [batch, seqLength, height, width, 1] and
  * one-hot ys [batch, numClasses], updates the trainable weights, and returns
  * [loss, accuracy] of the batch as one tensor, so reading both costs a single
- * transfer; the caller disposes it. xs and ys stay owned by the caller.
+ * transfer; the caller disposes it. The loss is the batch's cross-entropy
+ * against the (smoothed) labels, without the weight penalties, which enter
+ * only the gradient: so it stays comparable with the evaluation loss, and
+ * the divergence rule, a limit in nats of cross-entropy, holds whatever λ.
+ * The accuracy is against the true class, ys. xs and ys stay owned by the caller.
  * `trainSteps` and the benchmark (bench/peers/tfjs-node.ts) use this step.
- * @throws Error when the model is not compiled.
+ * @throws Error when the model is not compiled, or for an invalid label smoothing.
  */
-export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
+export function createTrainStep(model: tfTypes.LayersModel, options: StepOptions = {}): TrainStep {
   if (!model.optimizer) {
     throw new Error('the model is not compiled: build it with buildCrnn or call compileCrnn first');
   }
+  const labelSmoothing = labelSmoothingOf(options);
+  const numClasses = model.outputs[0].shape[1] as number;
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   return (xs, ys) => {
     let accuracy: tfTypes.Scalar | undefined;
-    const loss = model.optimizer.minimize(() => {
+    let crossEntropy: tfTypes.Scalar | undefined;
+    const total = model.optimizer.minimize(() => {
       const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
       // The forward pass runs in its own scope: keep the accuracy out of it.
       accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean() as tfTypes.Scalar);
-      return tf.metrics.categoricalCrossentropy(ys, probs).mean() as tfTypes.Scalar;
+      // (1 − ε)·ys + ε/K, as the graph engine computes it (lib/graph/build.ts).
+      const targets = labelSmoothing === 0 ? ys : tf.add(tf.mul(ys, 1 - labelSmoothing), labelSmoothing / numClasses);
+      crossEntropy = tf.keep(tf.metrics.categoricalCrossentropy(targets, probs).mean() as tfTypes.Scalar);
+      return regularisationPenalties(model).reduce((sum, penalty) => tf.add(sum, penalty), crossEntropy);
     }, true, variables) as tfTypes.Scalar;
-    const both = tf.stack([loss, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
-    tf.dispose([loss, accuracy as tfTypes.Scalar]);
+    const both = tf.stack([crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
+    // Without penalties `total` is the cross-entropy itself; disposing it twice is harmless.
+    tf.dispose([total, crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]);
     return both;
   };
 }
@@ -182,13 +215,15 @@ interface StepEngine {
   finish(): void;
 }
 
-async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): Promise<StepEngine> {
+async function startEngine(
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions,
+): Promise<StepEngine> {
   const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
   if (choice === 'graph' && unsupported !== null) {
     throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
   }
   if (choice === 'eager' || unsupported !== null) {
-    const step = createTrainStep(model);
+    const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
     return {
       name: 'eager',
@@ -201,7 +236,7 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
       finish: () => {},
     };
   }
-  const trainer = await GraphTrainer.create(model);
+  const trainer = await GraphTrainer.create(model, options);
   return {
     name: 'graph',
     step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
@@ -224,6 +259,12 @@ async function startEngine(model: tfTypes.LayersModel, choice: TrainConfig['engi
  * the article's values (see `defaultTrainConfig`); `seed` fixes the
  * batches and `evalSeed` the evaluation set. With `numSteps: 0` the untrained model is
  * evaluated once, at step 0.
+ *
+ * Each step minimises the cross-entropy against
+ * labels smoothed by `labelSmoothing` plus the model's weight penalties
+ * (CrnnConfig.weightDecay), and records that cross-entropy, without the
+ * penalties (see `createTrainStep`); the evaluations measure the plain
+ * cross-entropy against the true class, on both engines.
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
  * again. Steps run on `engine` (see TrainConfig): with the graph engine the
@@ -253,7 +294,7 @@ export async function trainSteps(
   const rng = createRng(config.seed);
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
   // Started last: everything above may throw, and the engine must then be freed.
-  const engine = await startEngine(model, config.engine);
+  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing });
   const history: History = {
     steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
     engine: engine.name,

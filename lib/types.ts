@@ -63,6 +63,17 @@ export interface CrnnConfig {
   /** false: each time step has its own CNN, as in the article; true: one CNN shared over steps. */
   sharedCnn: boolean;     // false
   learningRate: number;   // 1e-3 (Adam, beta1 0.9, beta2 0.999)
+  /**
+   * Weight decay as an L2 penalty: λ·ΣW² over every kernel (both
+   * convolutions, the per-image dense layer, the recurrent layer's input and
+   * recurrent kernels, the output layer; not the biases) is added to the
+   * loss that training minimises, so each step's gradient gains 2λW (with
+   * Adam: the L2 penalty, not AdamW's decoupled decay). The recorded training
+   * loss stays the cross-entropy. Built into the model as the layers'
+   * `kernelRegularizer`/`recurrentRegularizer` (tf.regularizers.l2), which
+   * both engines read. 0: none (the article).
+   */
+  weightDecay: number;    // 0
 }
 
 /** Step-based training settings; defaults are the article's. */
@@ -91,6 +102,12 @@ export interface TrainConfig {
    * where the model and backend allow it, else eager.
    */
   engine: 'auto' | 'graph' | 'eager'; // 'auto'
+  /**
+   * Label smoothing ε in [0, 1): the training loss is the cross-entropy
+   * against (1 − ε)·one-hot + ε/numClasses. Accuracy, and the loss on the
+   * evaluation set, use the true class. 0: none (the article).
+   */
+  labelSmoothing: number; // 0
 }
 
 export interface StepRecord {

@@ -10,12 +10,15 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { GraphBuilder, type Attr, type Signature, type TensorSpec } from './def';
 import { Ops } from './ops';
 import { gradients } from './autodiff';
-import { LAYERS, layerSupport } from './layers';
+import { LAYERS, layerSupport, weightPenalties } from './layers';
 import type { CrnnConfig } from '../types';
 
-/** The architecture of a model built by `buildCrnn`, read from its layers. */
+/**
+ * The architecture of a model built by `buildCrnn`, read from its layers
+ * (the learning rate and weight decay are training settings, left out).
+ */
 export interface CrnnStructure {
-  config: Omit<CrnnConfig, 'learningRate'>;
+  config: Omit<CrnnConfig, 'learningRate' | 'weightDecay'>;
   /** The CNN layer-name prefixes: ['shared'] or ['step0', 'step1', …]. */
   cnnPrefixes: string[];
 }
@@ -129,6 +132,28 @@ export interface GraphWeight {
 /** The signatures of the training graph, which share its variables. */
 export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'read';
 
+/** Training settings the model does not hold, given to `buildTrainingGraph`. */
+export interface TrainingGraphOptions {
+  /**
+   * Label smoothing ε in [0, 1) (default 0): the training loss is the
+   * cross-entropy against (1 − ε)·ys + ε/numClasses. Accuracy and the
+   * evaluation sums use ys as fed.
+   */
+  labelSmoothing?: number;
+}
+
+/**
+ * The label smoothing of `options`, checked.
+ * @throws Error unless it is a number in [0, 1).
+ */
+export function labelSmoothingOf(options: TrainingGraphOptions): number {
+  const epsilon = options.labelSmoothing ?? 0;
+  if (!(typeof epsilon === 'number' && epsilon >= 0 && epsilon < 1)) {
+    throw new Error(`labelSmoothing must be a number in [0, 1), got ${String(epsilon)}`);
+  }
+  return epsilon;
+}
+
 /** What the compiled graph consists of, for the trainer. */
 export interface TrainingGraph {
   savedModel: Uint8Array;
@@ -164,13 +189,31 @@ function writeForward(
 }
 
 /**
- * Writes the training graph of `model`, with one variable (and two Adam
- * slots) per trainable weight of the model.
- * @throws Error when `graphEngineSupport(model)` names a reason.
+ * Writes the penalties of the layers' L2 regularisers (see `weightPenalties`),
+ * in the order of the layers and of their weights, as tfjs's layers list them.
  */
-export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
+function writePenalties(
+  g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, weightValue: (w: tfTypes.LayerVariable) => string,
+): string[] {
+  return model.layers.flatMap((layer) => (layer.getClassName() === 'InputLayer' ? [] : g.inScope(`${layer.name}_penalty`,
+    () => weightPenalties({
+      ops, layer, config: graphConfig(model, layer), weight: (k) => weightValue(layer.trainableWeights[k]),
+    }))));
+}
+
+/**
+ * Writes the training graph of `model`, with one variable (and two Adam
+ * slots) per trainable weight of the model. The training loss is the mean
+ * softmax cross-entropy (against labels smoothed by `options.labelSmoothing`),
+ * plus the penalties of the layers' L2 regularisers; the signatures report
+ * the cross-entropy without the penalties, as `createTrainStep` does.
+ * @throws Error when `graphEngineSupport(model)` names a reason, or for an
+ *   invalid label smoothing.
+ */
+export function buildTrainingGraph(model: tfTypes.LayersModel, options: TrainingGraphOptions = {}): TrainingGraph {
   const unsupported = graphEngineSupport(model);
   if (unsupported !== null) throw new Error(unsupported);
+  const labelSmoothing = labelSmoothingOf(options);
   const g = new GraphBuilder();
   const ops = new Ops(g);
   const numClasses = model.outputs[0].shape[1] as number;
@@ -191,17 +234,26 @@ export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
   });
   const valueOf = new Map(variables.map((w) => [w.layerWeight, w.value]));
 
-  const { xs, logits } = writeForward(g, ops, model, (w) => {
+  const weightValue = (w: tfTypes.LayerVariable) => {
     const value = valueOf.get(w);
     if (value === undefined) throw new Error(`weight ${w.name} is not among the model's trainable weights`);
     return value;
-  });
+  };
+  const { xs, logits } = writeForward(g, ops, model, weightValue);
   const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
 
   // Loss and accuracy of the batch. The model's softmax + categorical
   // cross-entropy is, in one op, softmax cross-entropy on the logits.
   const crossEntropy = ops.softmaxCrossEntropy(logits, ys.ref).loss;
-  const loss = ops.mean(crossEntropy);
+  // Training on smoothed labels, (1 − ε)·ys + ε/K, as the eager step computes them.
+  const trainingCrossEntropy = labelSmoothing === 0 ? crossEntropy : g.inScope('label_smoothing', () => {
+    const smoothed = ops.add(ops.mul(ys.ref, g.scalar(1 - labelSmoothing)), g.scalar(labelSmoothing / numClasses));
+    return ops.softmaxCrossEntropy(logits, smoothed).loss;
+  });
+  // The loss reported; what is minimised adds the regularisers' penalties one
+  // by one, in the eager step's order.
+  const loss = ops.mean(trainingCrossEntropy);
+  const objective = writePenalties(g, ops, model, weightValue).reduce((total, penalty) => ops.add(total, penalty), loss);
   const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
     { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
   const hits = g.node('Equal', [argMax(logits), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
@@ -212,7 +264,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel): TrainingGraph {
   const lossAndCorrectSums = g.node('Pack', [ops.sum(crossEntropy), ops.sum(correct)],
     { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
 
-  const grads = g.inScope('gradients', () => gradients(ops, [loss], variables.map((w) => w.value)));
+  const grads = g.inScope('gradients', () => gradients(ops, [objective], variables.map((w) => w.value)));
   const weights: GraphWeight[] = variables.map((w, i) => ({
     modelIndex: w.modelIndex, shape: w.shape, handle: w.handle, m: w.m, v: w.v, value: w.value, grad: grads[i],
   }));

@@ -8,6 +8,11 @@
  *
  * Adding a layer: a rule here, with its settings, and, should it need new
  * ops, their entries in ops.ts. The backward pass comes from autodiff.ts.
+ *
+ * Regularisers: an L2 penalty on a weight (tf.regularizers.l2, what
+ * `weightDecay` builds) is computed where a rule lists it in `penalties`; the
+ * graph adds it to the loss, as the eager step does (see `weightPenalties`).
+ * Any other regulariser, and every constraint, is refused.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Ops } from './ops';
@@ -53,13 +58,35 @@ export interface LayerRule {
   check?(layer: Layer): string | null;
   /** Writes the forward pass: the layer's inputs in, its outputs out. */
   forward(c: LayerContext, inputs: string[]): string[];
+  /**
+   * The regulariser settings whose L2 penalty the graph computes, each with
+   * the index of the weight it applies to, in the order of the weights.
+   */
+  penalties?: Record<string, number>;
 }
 
 const show = (value: unknown) => JSON.stringify(value);
 const oneOf = (...values: unknown[]): Setting => ({ oneOf: values });
 const activationSetting: Setting = { oneOf: Object.keys(ACTIVATIONS) };
-/** Regularisers and constraints change the loss or the update: none is computed. */
+/** Regularisers and constraints change the loss or the update: none is computed, except L2 penalties (below). */
 const none: Setting = oneOf(null, undefined);
+
+/**
+ * The λ of a regulariser as a layer's config gives it: 0 for none, λ for
+ * tfjs's L1L2 without an L1 term (`tf.regularizers.l2({ l2: λ })`), and
+ * undefined for anything else. (L1L2 takes a missing l1 or l2 as 0.01.)
+ */
+function l2Of(value: unknown): number | undefined {
+  if (value == null) return 0;
+  const { className, config } = value as { className?: unknown; config?: { l1?: unknown; l2?: unknown } | null };
+  if (className !== 'L1L2' || config == null || config.l1 !== 0) return undefined;
+  const l2 = config.l2;
+  return typeof l2 === 'number' && Number.isFinite(l2) && l2 >= 0 ? l2 : undefined;
+}
+
+/** A regulariser setting the graph computes: none, or an L2 penalty (see `weightPenalties`). */
+const l2Penalty: Setting = (value) => (l2Of(value) === undefined
+  ? 'is not an L2 penalty (tf.regularizers.l2: L1L2 with l1 0)' : null);
 
 /** Settings every layer may have. */
 const COMMON: Record<string, Setting> = {
@@ -118,6 +145,8 @@ function recurrentRule(cell: RnnCell): LayerRule {
       useBias: oneOf(true),
       ...initialisers,
       ...regularisers,
+      kernelRegularizer: l2Penalty,
+      recurrentRegularizer: l2Penalty,
       dropout: oneOf(0),
       recurrentDropout: oneOf(0),
       returnSequences: oneOf(false),
@@ -131,6 +160,7 @@ function recurrentRule(cell: RnnCell): LayerRule {
       ...(cell === 'GRU' ? { resetAfter: oneOf(false) } : {}),
       ...(cell === 'LSTM' ? { unitForgetBias: 'ignored' as Setting } : {}),
     },
+    penalties: { kernelRegularizer: 0, recurrentRegularizer: 1 },
     check: (layer) => {
       const shape = staticShape(layer, 'input');
       return inputRank(layer, 3) ?? (shape[1] == null ? 'needs a known sequence length' : null);
@@ -160,7 +190,9 @@ export const LAYERS: Record<string, LayerRule> = {
       useBias: oneOf(true),
       ...initialisers,
       ...regularisers,
+      kernelRegularizer: l2Penalty,
     },
+    penalties: { kernelRegularizer: 0 },
     check: (layer) => inputRank(layer, 4),
     forward: (c, [x]) => {
       const { ops, config } = c;
@@ -184,7 +216,9 @@ export const LAYERS: Record<string, LayerRule> = {
       useBias: oneOf(true),
       ...initialisers,
       ...regularisers,
+      kernelRegularizer: l2Penalty,
     },
+    penalties: { kernelRegularizer: 0 },
     check: (layer) => inputRank(layer, 2),
     forward: (c, [x]) => {
       const { ops } = c;
@@ -212,6 +246,25 @@ export const LAYERS: Record<string, LayerRule> = {
   GRU: recurrentRule('GRU'),
   LSTM: recurrentRule('LSTM'),
 };
+
+/**
+ * The penalties of the layer's L2 regularisers (its rule's `penalties`),
+ * scalars to add to the loss, in the order of the layer's weights; none where
+ * λ is 0. Each is Σ(λ·W²), written as tfjs's L1L2 computes it; its gradient,
+ * 2λW, comes from autodiff.
+ * @throws Error for a regulariser that `layerSupport` refuses.
+ */
+export function weightPenalties(c: LayerContext): string[] {
+  const { ops, layer, config } = c;
+  return Object.entries(LAYERS[layer.getClassName()]?.penalties ?? {}).flatMap(([key, k]) => {
+    const l2 = l2Of(config[key]);
+    if (l2 === undefined) throw new Error(`layer '${layer.name}': ${key} ${show(config[key])} is not an L2 penalty`);
+    if (l2 === 0) return [];
+    const w = c.weight(k);
+    const axes = ops.shapeOf(w).map((_, i) => i);
+    return [ops.sum(ops.mul(ops.g.scalar(l2), ops.square(w)), axes)];
+  });
+}
 
 /**
  * Null when the graph computes `layer`, configured as `config`, exactly as

@@ -22,7 +22,9 @@
  */
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { ADAM_INPUTS, buildTrainingGraph, type GraphWeight, type SignatureName } from './build';
+import {
+  ADAM_INPUTS, buildTrainingGraph, type GraphWeight, type SignatureName, type TrainingGraphOptions,
+} from './build';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
 /** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
@@ -61,11 +63,14 @@ export class GraphTrainer {
 
   /**
    * Compiles the training graph of `model` and loads it with the model's
-   * current weights and Adam state.
-   * @throws Error when `graphEngineSupport(model)` names a reason.
+   * current weights and Adam state. The loss is the model's (with the
+   * penalties of its L2 regularisers), on labels smoothed by
+   * `options.labelSmoothing`.
+   * @throws Error when `graphEngineSupport(model)` names a reason, or for an
+   *   invalid label smoothing.
    */
-  static async create(model: tfTypes.LayersModel): Promise<GraphTrainer> {
-    const graph = buildTrainingGraph(model);
+  static async create(model: tfTypes.LayersModel, options: TrainingGraphOptions = {}): Promise<GraphTrainer> {
+    const graph = buildTrainingGraph(model, options);
     const signatures = await loadSignatures(graph.savedModel, Object.keys(graph.signatures) as SignatureName[]);
     return new GraphTrainer(model, signatures, graph.weights);
   }

@@ -16,7 +16,10 @@ export function otherValue(setting: Setting): SettingValue {
       if (base === undefined) {
         return type.min !== undefined && type.max !== undefined ? (type.min + type.max) / 2 : (type.min ?? 0) + 1;
       }
-      return type.max === undefined ? base * 2 || 1 : (base + (type.min ?? base - 1)) / 2;
+      if (type.max === undefined) return base * 2 || 1;
+      // Halfway to the nearer bound that differs from the default.
+      const bound = type.min !== undefined && type.min !== base ? type.min : type.max;
+      return (base + bound) / 2;
     }
     case 'boolean':
       return !setting.default;

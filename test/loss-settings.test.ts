@@ -1,0 +1,214 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { tf, backend } from '../lib/tf';
+import type * as tfTypes from '@tensorflow/tfjs';
+import { buildCrnn, disposeCrnn } from '../lib/model';
+import { createTrainStep } from '../lib/train';
+import { GraphTrainer } from '../lib/graph-train';
+import { buildTrainingGraph } from '../lib/graph/build';
+import { layerSupport } from '../lib/graph/layers';
+import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import type { CrnnConfig } from '../lib/types';
+
+const skip = backend.native ? false : 'the graph engine needs the native backend';
+const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
+/** Relative tolerance between engines and against hand computations: floats differ in their last bits across CPUs. */
+const RTOL = 1e-5;
+
+function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
+  const [, seqLength, height, width] = model.inputs[0].shape as number[];
+  const numClasses = model.outputs[0].shape[1] as number;
+  return tf.tidy(() => [
+    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
+    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
+      .toFloat() as tfTypes.Tensor2D,
+  ]);
+}
+
+/** A second model of the same config with the same weights. */
+function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.LayersModel {
+  const copy = buildCrnn(config);
+  copy.setWeights(model.getWeights().map((w) => w.clone()));
+  return copy;
+}
+
+function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
+
+function close(actual: number, expected: number, what: string): void {
+  assert.ok(Math.abs(actual - expected) <= RTOL * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
+}
+
+/**
+ * By hand, in float64 from the model's probabilities: the cross-entropy, the
+ * mean over the batch of −Σ_j ((1 − ε)·y_j + ε/K)·ln p_j; the penalty λ·ΣW²
+ * over the kernels; and the accuracy against the true class.
+ */
+function handLoss(model: tfTypes.LayersModel, xs: tfTypes.Tensor, ys: tfTypes.Tensor2D, epsilon: number, lambda: number):
+  { crossEntropy: number; accuracy: number; penalty: number } {
+  const probs = tf.tidy(() => (model.predict(xs) as tfTypes.Tensor2D).arraySync());
+  const labels = ys.arraySync();
+  const K = labels[0].length;
+  let [total, right] = [0, 0];
+  probs.forEach((p, b) => {
+    total -= p.reduce((sum, pj, j) => sum + ((1 - epsilon) * labels[b][j] + epsilon / K) * Math.log(pj), 0);
+    const argMax = (row: number[]) => row.indexOf(Math.max(...row));
+    if (argMax(p) === argMax(labels[b])) right++;
+  });
+  let penalty = 0;
+  for (const w of model.trainableWeights) {
+    if (!/\/(kernel|recurrent_kernel)$/.test(w.originalName)) continue;
+    penalty += lambda * Array.from(w.read().dataSync() as Float32Array).reduce((sum, v) => sum + v * v, 0);
+  }
+  return { crossEntropy: total / probs.length, accuracy: right / probs.length, penalty };
+}
+
+test('weightDecay puts an L2 regulariser of λ on every kernel and on no bias; 0 leaves the model as before', () => {
+  for (const cell of ['simple', 'gru', 'lstm'] as const) {
+    const model = buildCrnn({ ...small, cell, weightDecay: 0.002 });
+    let kernels = 0;
+    for (const layer of model.layers) {
+      const config = layer.getConfig();
+      for (const key of ['kernelRegularizer', 'recurrentRegularizer', 'biasRegularizer']) {
+        if (!(key in config)) continue;
+        const expected = key === 'biasRegularizer' ? null : { className: 'L1L2', config: { l1: 0, l2: 0.002 } };
+        assert.deepEqual(config[key], expected, `${layer.name} ${key}`);
+        if (expected) kernels++;
+      }
+    }
+    // Two CNNs of three layers, the recurrent layer's two kernels, the output layer.
+    assert.equal(kernels, 2 * 3 + 2 + 1, cell);
+    disposeCrnn(model);
+  }
+  const [before, zero] = [buildCrnn(small), buildCrnn({ ...small, weightDecay: 0 })];
+  assert.deepEqual(zero.toJSON(null, false), before.toJSON(null, false));
+  [before, zero].forEach(disposeCrnn);
+});
+
+test('λ = 0 and ε = 0 write the graph of before, byte for byte', { skip }, () => {
+  const model = buildCrnn(small);
+  const plain = buildTrainingGraph(model).savedModel;
+  assert.deepEqual(buildTrainingGraph(model, { labelSmoothing: 0 }).savedModel, plain);
+  const zero = buildCrnn({ ...small, weightDecay: 0 });
+  assert.deepEqual(buildTrainingGraph(zero).savedModel, plain);
+  const decayed = buildCrnn({ ...small, weightDecay: 1e-3 });
+  assert.notDeepEqual(buildTrainingGraph(decayed).savedModel, plain);
+  [model, zero, decayed].forEach(disposeCrnn);
+});
+
+test('both engines record the hand-computed smoothed cross-entropy, without the weight penalty, and the accuracy against the true class',
+  { skip }, async () => {
+  const settings: [number, number][] = [[0, 0], [0.1, 0], [0, 0.01], [0.2, 0.003]];
+  for (const [epsilon, lambda] of settings) {
+    for (const cell of ['simple', 'lstm'] as const) {
+      const config = { ...small, cell, weightDecay: lambda };
+      const graphModel = buildCrnn(config);
+      const eagerModel = twin(graphModel, config);
+      const [xs, ys] = randomBatch(graphModel, 16, 3);
+      const hand = handLoss(graphModel, xs, ys, epsilon, lambda);
+      const trainer = await GraphTrainer.create(graphModel, { labelSmoothing: epsilon });
+      const graphOut = trainer.step(xs, ys, 1e-3).dataSync();
+      trainer.dispose();
+      const eagerOut = createTrainStep(eagerModel, { labelSmoothing: epsilon })(xs, ys).dataSync();
+      const what = `ε ${epsilon}, λ ${lambda}, ${cell}`;
+      // A penalty this large would show: the recorded loss leaves it out on both engines.
+      assert.ok(lambda === 0 ? hand.penalty === 0 : hand.penalty > 100 * RTOL * hand.crossEntropy, `${what}: penalty ${hand.penalty}`);
+      close(graphOut[0], hand.crossEntropy, `${what}: graph loss`);
+      close(eagerOut[0], hand.crossEntropy, `${what}: eager loss`);
+      close(graphOut[0], eagerOut[0], `${what}: graph against eager loss`);
+      assert.equal(graphOut[1], Math.fround(hand.accuracy), `${what}: graph accuracy`);
+      assert.equal(eagerOut[1], Math.fround(hand.accuracy), `${what}: eager accuracy`);
+      tf.dispose([xs, ys]);
+      [graphModel, eagerModel].forEach(disposeCrnn);
+    }
+  }
+});
+
+test('the graph\'s gradients with weight decay are those of the loss plus λ·ΣW² over the kernels', { skip }, async () => {
+  for (const cell of ['simple', 'gru'] as const) {
+    const lambda = 0.05;
+    const model = buildCrnn({ ...small, cell, weightDecay: lambda });
+    const trainer = await GraphTrainer.create(model, { labelSmoothing: 0.1 });
+    const [xs, ys] = randomBatch(model, 8, 5);
+    const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
+    const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
+    const kernels = model.trainableWeights.filter((w) => /\/(kernel|recurrent_kernel)$/.test(w.originalName)).map((w) => w.read());
+    assert.equal(kernels.length, 2 * 3 + 2 + 1);
+    // The definition, written out: smoothed cross-entropy plus λ·ΣW²; the loss reported is the first term.
+    const crossEntropy = () => tf.metrics.categoricalCrossentropy(
+      tf.add(tf.mul(ys, 0.9), 0.1 / 19), model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar;
+    const reference = tf.variableGrads(() => tf.tidy(() => tf.addN([
+      crossEntropy(), ...kernels.map((k) => tf.mul(lambda, tf.sum(tf.square(k)))),
+    ]) as tfTypes.Scalar), variables);
+    close(lossAndAccuracy.dataSync()[0], tf.tidy(() => crossEntropy().dataSync()[0]), `${cell}: loss`);
+    variables.forEach((v, i) => {
+      const expected = reference.grads[v.name];
+      const scale = tf.tidy(() => tf.max(tf.abs(expected)).dataSync()[0]);
+      const error = maxAbsDiff(grads[i], expected);
+      assert.ok(error <= 1e-4 * scale, `${cell} ${model.trainableWeights[i].name}: off by ${error} (scale ${scale})`);
+    });
+    tf.dispose([xs, ys, lossAndAccuracy, ...grads, reference.value, ...Object.values(reference.grads)]);
+    trainer.dispose();
+    disposeCrnn(model);
+  }
+});
+
+test('with weight decay and label smoothing, steps from the same weights and batches give the same weights on both engines', { skip }, async () => {
+  const lambda = 0.05;
+  const config = { ...small, cell: 'gru' as const, weightDecay: lambda };
+  const graphModel = buildCrnn(config);
+  const eagerModel = twin(graphModel, config);
+  const undecayed = twin(graphModel, { ...config, weightDecay: 0 });
+  const batches = [1, 2].map((seed) => randomBatch(graphModel, 16, seed));
+  const trainer = await GraphTrainer.create(graphModel, { labelSmoothing: 0.1 });
+  for (const [xs, ys] of batches) trainer.step(xs, ys, 1e-3).dispose();
+  trainer.pull();
+  trainer.dispose();
+  for (const model of [eagerModel, undecayed]) {
+    const step = createTrainStep(model, { labelSmoothing: 0.1 });
+    for (const [xs, ys] of batches) step(xs, ys).dispose();
+  }
+  // As in graph-train.test.ts: a tenth of a step, while a missing or wrong penalty misses by steps.
+  let decayMoved = 0;
+  graphModel.trainableWeights.forEach((w, i) => {
+    const error = maxAbsDiff(w.read(), eagerModel.trainableWeights[i].read());
+    assert.ok(error < 1e-4, `${w.name}: off by ${error}`);
+    decayMoved = Math.max(decayMoved, maxAbsDiff(eagerModel.trainableWeights[i].read(), undecayed.trainableWeights[i].read()));
+  });
+  assert.ok(decayMoved >= 1e-3, `the decay changed the steps by ${decayMoved} at most`);
+  // The recurrent kernel's penalty is in both (tfjs's own model.fit leaves it out).
+  const recurrent = graphModel.trainableWeights.findIndex((w) => w.originalName.endsWith('recurrent_kernel'));
+  assert.ok(maxAbsDiff(eagerModel.trainableWeights[recurrent].read(), undecayed.trainableWeights[recurrent].read()) >= 1e-3);
+  tf.dispose(batches.flat());
+  [graphModel, eagerModel, undecayed].forEach(disposeCrnn);
+});
+
+test('label smoothing outside [0, 1) is refused by both engines', { skip }, async () => {
+  const model = buildCrnn(small);
+  for (const bad of [1, -0.1, NaN]) {
+    assert.throws(() => createTrainStep(model, { labelSmoothing: bad }), /labelSmoothing must be a number in \[0, 1\)/);
+    await assert.rejects(GraphTrainer.create(model, { labelSmoothing: bad }), /labelSmoothing must be a number in \[0, 1\)/);
+  }
+  assert.throws(() => resolveTrainConfig({ labelSmoothing: 1 }), /TrainConfig.labelSmoothing must be a number in \[0, 1\), got 1/);
+  assert.throws(() => resolveCrnnConfig({ weightDecay: -1 }), /CrnnConfig.weightDecay must be a number >= 0, got -1/);
+  disposeCrnn(model);
+});
+
+test('the graph computes L2 kernel and recurrent regularisers and refuses other regularisers, naming them', () => {
+  const check = (layer: tfTypes.layers.Layer, inputShape: number[]) => {
+    layer.apply(tf.input({ shape: inputShape }));
+    return layerSupport(layer, layer.getConfig());
+  };
+  const l2 = () => tf.regularizers.l2({ l2: 0.01 });
+  assert.equal(check(tf.layers.dense({ units: 4, kernelRegularizer: l2() }), [5]), null);
+  assert.equal(check(tf.layers.conv2d({ filters: 2, kernelSize: 3, kernelRegularizer: l2() }), [6, 6, 1]), null);
+  assert.equal(check(tf.layers.lstm({ units: 3, kernelRegularizer: l2(), recurrentRegularizer: l2() }), [2, 4]), null);
+  const refusals: [tfTypes.layers.Layer, number[], RegExp][] = [
+    [tf.layers.dense({ name: 'l1', units: 4, kernelRegularizer: tf.regularizers.l1({ l1: 0.01 }) }), [5],
+      /^layer 'l1' \(Dense\): kernelRegularizer \{"className":"L1L2","config":\{"l1":0.01,"l2":0\}\} is not an L2 penalty/],
+    [tf.layers.dense({ name: 'b1', units: 4, biasRegularizer: l2() }), [5], /^layer 'b1' \(Dense\): biasRegularizer is \{.*\}; the graph engine computes only null there/],
+    [tf.layers.gru({ name: 'g1', units: 3, biasRegularizer: l2() }), [2, 4], /^layer 'g1' \(GRU\): biasRegularizer is/],
+  ];
+  for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
+});
