@@ -141,6 +141,16 @@ const trainDeclarations: Declarations<TrainConfig> = {
     type: { kind: 'choice', choices: ['auto', 'graph', 'eager'] }, default: 'auto',
     help: 'graph: each step one compiled TensorFlow graph (fast); eager: tfjs op by op; auto: graph where possible',
   },
+  augmentShift: {
+    type: { kind: 'integer', min: 0, max: 4 }, default: 0,
+    help: 'training images shifted by random whole pixels, -n..n along each axis, zeros filling in ' +
+      '(never the evaluation set); 0: none',
+  },
+  augmentRotation: {
+    type: { kind: 'number', min: 0, max: 30 }, default: 0,
+    help: 'training images rotated about their centre by a random angle in -x..x degrees, bilinear ' +
+      '(never the evaluation set); 0: none',
+  },
   labelSmoothing: {
     type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
     help: 'training targets (1-ε)·one-hot + ε/classes; evaluation loss and accuracy use the true class; 0: none',

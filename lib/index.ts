@@ -18,6 +18,8 @@ export {
 export type { TaskName, TaskValues } from './tasks';
 export { sampleSequenceBatch, makeSequenceBatch, createEvalSet, evalBatches } from './sequences';
 export type { SampleOptions, EvalSet, EvalSetOptions } from './sequences';
+export { drawTransform, transformImage } from './augment';
+export type { AugmentOptions, ImageTransform } from './augment';
 
 export * from './config';
 export {

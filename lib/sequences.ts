@@ -10,6 +10,7 @@ import { tf } from './tf';
 import type { DigitSet, SequenceBatch, Task } from './types';
 import { checkedClassOf, getTask, type TaskName } from './tasks';
 import { createRng, type Rng } from './random';
+import { augments, checkAugmentOptions, drawTransform, transformImage, type AugmentOptions } from './augment';
 
 /** Options of {@link sampleSequenceBatch}. */
 export interface SampleOptions {
@@ -21,6 +22,13 @@ export interface SampleOptions {
   task: Task | TaskName;
   /** Source of randomness; the same seed gives the same batches. */
   rng: Rng;
+  /**
+   * Random shifts and rotations of each image, for training batches (see
+   * lib/augment.ts); drawn from its own Rng, so the images drawn are the
+   * same with or without it. Absent, or shift and rotation 0: the images as
+   * they are, and no draws.
+   */
+  augment?: AugmentOptions;
 }
 
 function checkBatchSize(batchSize: number): void {
@@ -43,6 +51,8 @@ function checkSet(set: DigitSet): void {
  * @param indices row-major [batchSize × seqLength] image indices into `set`.
  * @param seqLength images per sequence, T.
  * @param task maps each sequence's digits to its target class.
+ * @param augment shifts and rotations drawn for each image in turn (training
+ *   batches only); absent or 0: the images as they are.
  * @returns a batch owned by the caller: dispose `xs` [batchSize, T, h, w, 1]
  *   and `ys` [batchSize, numClasses].
  * @throws Error when an index is out of range, indices.length is not a
@@ -53,7 +63,10 @@ export function makeSequenceBatch(
   indices: Int32Array,
   seqLength: number,
   task: Task,
+  augment?: AugmentOptions,
 ): SequenceBatch {
+  if (augment !== undefined) checkAugmentOptions(augment);
+  const augmentation = augments(augment) ? augment : undefined;
   const batchSize = indices.length / seqLength;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`${indices.length} image indices do not form whole sequences of length ${seqLength}`);
@@ -78,7 +91,11 @@ export function makeSequenceBatch(
       sequence[t] = labels[index];
       const source = index * pixels;
       const target = k * pixels;
-      for (let p = 0; p < pixels; p++) xsData[target + p] = images[source + p] / 255;
+      if (augmentation !== undefined) {
+        transformImage(images, source, xsData, target, height, width, drawTransform(augmentation));
+      } else {
+        for (let p = 0; p < pixels; p++) xsData[target + p] = images[source + p] / 255;
+      }
     }
     targets[b] = checkedClassOf(task, sequence);
     ysData[b * task.numClasses + targets[b]] = 1;
@@ -97,7 +114,8 @@ function drawIndices(count: number, numSequences: number, seqLength: number, rng
 
 /**
  * Samples a fresh batch of sequences, as the article does at every step:
- * batchSize × seqLength images drawn uniformly with replacement from `set`.
+ * batchSize × seqLength images drawn uniformly with replacement from `set`,
+ * each shifted and rotated at random when `options.augment` says so.
  *
  * @returns a batch owned by the caller, who must dispose `xs` and `ys`:
  *   xs [batchSize, seqLength, height, width, 1] float32 in [0, 1];
@@ -105,14 +123,14 @@ function drawIndices(count: number, numSequences: number, seqLength: number, rng
  *   digits and indices [batchSize × seqLength], targets [batchSize].
  * @throws Error when batchSize is not a positive integer, seqLength is not a
  *   positive integer or is below the task's minLength, the task name is
- *   unknown, or the set is empty.
+ *   unknown, the set is empty, or the augmentation options are invalid.
  */
 export function sampleSequenceBatch(set: DigitSet, options: SampleOptions): SequenceBatch {
   const { batchSize, seqLength, rng } = options;
   checkBatchSize(batchSize);
   const task = getTask(options.task, seqLength);
   checkSet(set);
-  return makeSequenceBatch(set, drawIndices(set.count, batchSize, seqLength, rng), seqLength, task);
+  return makeSequenceBatch(set, drawIndices(set.count, batchSize, seqLength, rng), seqLength, task, options.augment);
 }
 
 /**

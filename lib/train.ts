@@ -10,7 +10,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { DigitData, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from './types';
 import { resolveTrainConfig } from './config';
 import { getTask } from './tasks';
-import { createRng } from './random';
+import { createRng, deriveSeed } from './random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer } from './graph/trainer';
@@ -260,7 +260,9 @@ async function startEngine(
  * batches and `evalSeed` the evaluation set. With `numSteps: 0` the untrained model is
  * evaluated once, at step 0.
  *
- * Each step minimises the cross-entropy against
+ * Training batches are shifted and rotated at random by `augmentShift` and
+ * `augmentRotation`, from a stream of their own derived from `seed`; the
+ * evaluation set never is. Each step minimises the cross-entropy against
  * labels smoothed by `labelSmoothing` plus the model's weight penalties
  * (CrnnConfig.weightDecay), and records that cross-entropy, without the
  * penalties (see `createTrainStep`); the evaluations measure the plain
@@ -292,6 +294,10 @@ export async function trainSteps(
   const baseLearningRate = optimizer.learningRate;
 
   const rng = createRng(config.seed);
+  // Augmentation draws from a stream of its own: the same images are drawn with or without it.
+  const augment = {
+    maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(deriveSeed(config.seed, 'augment')),
+  };
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing });
@@ -321,7 +327,7 @@ export async function trainSteps(
       // this step, and the optimiser holds it meanwhile, where callbacks see it.
       const learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
       optimizer.learningRate = learningRate;
-      const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng });
+      const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng, augment });
       let values: Float32Array | Int32Array | Uint8Array;
       try {
         const lossAndAccuracy = engine.step(batch.xs, batch.ys, learningRate);

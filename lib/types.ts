@@ -103,6 +103,19 @@ export interface TrainConfig {
    */
   engine: 'auto' | 'graph' | 'eager'; // 'auto'
   /**
+   * Input augmentation of the training batches (never the evaluation set):
+   * each image shifted by dx, dy whole pixels drawn uniformly from
+   * −augmentShift..augmentShift, the pixels shifted in filled with 0.
+   * Drawn from the run's seed. 0: none (the article).
+   */
+  augmentShift: number;   // 0
+  /**
+   * Input augmentation of the training batches: each image rotated about
+   * its centre by an angle drawn uniformly from [−augmentRotation,
+   * augmentRotation] degrees, sampled bilinearly. 0: none (the article).
+   */
+  augmentRotation: number; // 0
+  /**
    * Label smoothing ε in [0, 1): the training loss is the cross-entropy
    * against (1 − ε)·one-hot + ε/numClasses. Accuracy, and the loss on the
    * evaluation set, use the true class. 0: none (the article).
