@@ -1,19 +1,27 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn } from '../lib/model';
-import { createTrainStep } from '../lib/train';
-import { GraphTrainer } from '../lib/graph-train';
+import { createTrainStep, trainSteps } from '../lib/train';
+import { GraphTrainer, graphEngineSupport } from '../lib/graph-train';
 import { buildTrainingGraph } from '../lib/graph/build';
 import { layerSupport } from '../lib/graph/layers';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import type { CrnnConfig } from '../lib/types';
+import { loadRun, saveRun } from '../lib/persist';
+import { loadMnist } from '../lib/data';
+import type { CrnnConfig, DigitData } from '../lib/types';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
 /** Relative tolerance between engines and against hand computations: floats differ in their last bits across CPUs. */
 const RTOL = 1e-5;
+
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
 
 function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
   const [, seqLength, height, width] = model.inputs[0].shape as number[];
@@ -211,4 +219,39 @@ test('the graph computes L2 kernel and recurrent regularisers and refuses other 
     [tf.layers.gru({ name: 'g1', units: 3, biasRegularizer: l2() }), [2, 4], /^layer 'g1' \(GRU\): biasRegularizer is/],
   ];
   for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
+});
+
+test('a run with these settings saves them, loads them, and continues on the graph engine as if never saved', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const crnnConfig = resolveCrnnConfig({ ...small, weightDecay: 1e-3 });
+  const trainConfig = resolveTrainConfig({
+    numSteps: 3, batchSize: 8, evalSize: 16, evalEvery: 3, seed: 2, engine: 'graph',
+    labelSmoothing: 0.1, augmentShift: 2, augmentRotation: 10,
+  });
+  const options = { ...trainConfig, seqLength: 2, task: 'difference' };
+  const model = buildCrnn(crnnConfig, { seed: 2 });
+  const history = await trainSteps(model, data, options);
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-loss-settings-')), 'run');
+  tempDirs.push(path.dirname(dir));
+  await saveRun(dir, { model, crnnConfig, trainConfig, task: 'difference', history });
+
+  const record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal(record.crnnConfig.weightDecay, 1e-3);
+  assert.deepEqual([record.trainConfig.labelSmoothing, record.trainConfig.augmentShift, record.trainConfig.augmentRotation], [0.1, 2, 10]);
+  const loaded = await loadRun(dir);
+  assert.deepEqual(loaded.crnnConfig, crnnConfig);
+  assert.deepEqual(loaded.trainConfig, trainConfig);
+  assert.deepEqual(loaded.model.getLayer('rnn_simple').getConfig().recurrentRegularizer, { className: 'L1L2', config: { l1: 0, l2: 1e-3 } });
+  assert.equal(graphEngineSupport(loaded.model), null);
+
+  // Three more steps on each: the loaded run and the one still in memory stay together.
+  const more = { ...loaded.trainConfig, seqLength: 2, task: 'difference', seed: 3 };
+  const [continued, inMemory] = [await trainSteps(loaded.model, data, more), await trainSteps(model, data, more)];
+  assert.equal(continued.engine, 'graph');
+  continued.steps.forEach((s, i) => close(s.loss, inMemory.steps[i].loss, `step ${s.step}`));
+  model.trainableWeights.forEach((w, i) => {
+    const error = maxAbsDiff(w.read(), loaded.model.trainableWeights[i].read());
+    assert.ok(error < 1e-6, `${w.name}: off by ${error}`);
+  });
+  [model, loaded.model].forEach(disposeCrnn);
 });

@@ -400,6 +400,26 @@ test('a hand-edited run.json with an invalid config is rejected when loading', a
   model.dispose();
 });
 
+test('a run.json from before weight decay, label smoothing and augmentation loads with those off', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const runPath = path.join(dir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runPath, 'utf8'));
+  assert.equal(record.crnnConfig.weightDecay, 0);
+  assert.deepEqual([record.trainConfig.labelSmoothing, record.trainConfig.augmentShift, record.trainConfig.augmentRotation], [0, 0, 0]);
+  delete record.crnnConfig.weightDecay;
+  for (const field of ['labelSmoothing', 'augmentShift', 'augmentRotation']) delete record.trainConfig[field];
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  const loaded = await loadRun(dir);
+  assert.equal(loaded.crnnConfig.weightDecay, 0);
+  assert.deepEqual([loaded.trainConfig.labelSmoothing, loaded.trainConfig.augmentShift, loaded.trainConfig.augmentRotation], [0, 0, 0]);
+  assert.deepEqual(loaded.crnnConfig, crnnConfig);
+  assert.deepEqual(loaded.trainConfig, trainConfig);
+  model.dispose();
+  loaded.model.dispose();
+});
+
 test('historyCsv writes one row per step with the evaluations and the learning rate alongside', () => {
   const csv = historyCsv({
     ...history,
