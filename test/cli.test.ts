@@ -67,6 +67,13 @@ test('a tiny training run writes the model, run record, history and charts', () 
   assert.match(stdout, /final accuracy [\d.]+% on 64 test sequences \(the article reports about 98\.00%/);
 
   const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
+  // The first line names the native library, which run.json records too.
+  const first = stdout.split('\n')[0];
+  if (record.environment.backend === 'tensorflow') {
+    assert.match(first, new RegExp(`^backend tensorflow \\(libtensorflow ${record.environment.libtensorflow.replace(/\./g, '\\.')}, oneDNN (on|off)\\); data `));
+  } else {
+    assert.match(first, /^backend cpu \(.+\); data /);
+  }
   assert.equal(record.crnnConfig.cell, 'gru');
   assert.deepEqual(record.crnnConfig.filters, [4, 4]);
   assert.equal(record.trainConfig.numSteps, 3);
