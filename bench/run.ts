@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerReport } from './protocol';
-import { barChartSvg, renderSvg, type ChartSpec } from '../lib/charts';
+import { barChartSvg, renderSvg, type ChartSpec } from '../lib/view/charts';
 
 /** 'tfjs-node' is this project as it trains by default (the graph engine); 'tfjs-eager' the same model op by op. */
 export const PEERS = ['tfjs-node', 'tfjs-eager', 'keras', 'tf1', 'torch'] as const;

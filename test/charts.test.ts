@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg, type ChartSpec,
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
-} from '../lib/charts';
+} from '../lib/view/charts';
 import {
   interactiveTraces, LiveTrainingChart, summaryLine,
-} from '../lib/display';
+} from '../lib/view/notebook';
 import type { History } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import {
   digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, pngSize, sequenceImages,
-} from '../lib/images';
+} from '../lib/view/images';
 import {
   describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg,
-} from '../lib/display';
+} from '../lib/view/notebook';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
 import { recorder } from './helpers/display-recorder';

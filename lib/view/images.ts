@@ -14,7 +14,7 @@
  * only in trusted notebooks, and a freshly cloned notebook is not trusted.
  */
 import { PNG } from 'pngjs';
-import type { DigitSet } from './types';
+import type { DigitSet } from '../types';
 
 /** How pixels are mapped to grey levels. */
 export interface InkOptions {

@@ -16,8 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task } from './types';
-import type { RunEnvironment } from './environment';
+import type { DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task } from '../types';
+import type { RunEnvironment } from '../environment';
 import { trainingCurvesSpec, trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
 import {
   digitImages, imageGridPng, labelledGridSvg, pngSize, sequenceImages, svgToPng, type LabelledCell,
@@ -499,7 +499,7 @@ function optimizerTensors(optimizer: object | undefined): number {
 export function tensorCensus(model?: tfTypes.LayersModel): TensorCensus {
   // Loaded on use, as tslab is: the display helpers need no TensorFlow otherwise.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { tf } = require('./tf') as typeof import('./tf');
+  const { tf } = require('../tf') as typeof import('../tf');
   const total = tf.memory().numTensors;
   const weights = model ? model.weights.length : 0;
   const optimizer = optimizerTensors(model?.optimizer);
