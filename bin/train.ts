@@ -26,7 +26,7 @@ import { expectedParamCount } from '../lib/model';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
-import { openInteractive } from '../lib/view/notebook';
+import { openInteractive } from '../lib/view/interactive';
 
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');

@@ -4,9 +4,8 @@ import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg, type ChartSpec,
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/view/charts';
-import {
-  interactiveTraces, LiveTrainingChart, summaryLine,
-} from '../lib/view/notebook';
+import { interactiveTraces } from '../lib/view/interactive';
+import { LiveTrainingChart, summaryLine } from '../lib/view/live-chart';
 import type { History } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
 

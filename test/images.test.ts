@@ -4,9 +4,8 @@ import { PNG } from 'pngjs';
 import {
   digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, pngSize, sequenceImages,
 } from '../lib/view/images';
-import {
-  describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg,
-} from '../lib/view/notebook';
+import { sequenceCells, showImages, showPng, showSequences, showSvg } from '../lib/view/notebook';
+import { describeSequence, formatProbability, formatSigned } from '../lib/view/text';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
 import { recorder } from './helpers/display-recorder';

@@ -1,5 +1,6 @@
 /**
- * Showing charts, digits and live training progress in a tslab notebook.
+ * Showing charts and digits in a tslab notebook: the notebook module, the only
+ * one of the library that loads tslab.
  *
  * Every picture is an `image/png` output (SVG charts and captioned grids are
  * rasterised by `svgToPng`) with a `text/plain` stand-in: no scripts, no HTML,
@@ -9,19 +10,18 @@
  * their SVG size (the output's width metadata), so text stays sharp on
  * high-density screens.
  *
- * tslab is loaded lazily, on the first call that shows something, so the rest
- * of the library (and this module's pure helpers) load outside the kernel.
- * Every `show*` function also takes a `Display` to write to, which is how the
- * tests check what would be shown.
+ * tslab is loaded lazily, on the first call that shows something, so this
+ * module (and the library's barrel, which exports it) loads outside the
+ * kernel. Every `show*` function also takes a `Display` to write to, which is
+ * how the tests check what would be shown. The command-line trainer never
+ * imports this module: its `--plot` comes from `interactive.ts`.
  */
 import { randomBytes } from 'node:crypto';
-import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task } from '../types';
-import type { RunEnvironment } from '../environment';
-import { trainingCurvesSpec, trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
+import type { DigitSet, SequenceBatch, Task } from '../types';
 import {
   digitImages, imageGridPng, labelledGridSvg, pngSize, sequenceImages, svgToPng, type LabelledCell,
 } from './images';
+import { describeSequence, formatProbability, formatSigned, svgText } from './text';
 
 /** How an image output is shown. */
 export interface ImageOutputOptions {
@@ -102,24 +102,6 @@ export function notebookDisplay(): Display {
 /** A display that holds ONE output of the running cell and redraws it in place on each call. */
 export function newNotebookDisplay(): Display {
   return kernelDisplay(true);
-}
-
-/**
- * A text stand-in for an SVG picture: for a Vega chart its title, subtitle and
- * axis titles; otherwise the text of all its <text> elements. Parts are joined
- * by ' · ' and cut at `maxLength` characters.
- */
-export function svgText(svg: string, maxLength = 600): string {
-  const unescape = (t: string) => t.replace(/&(lt|gt|quot|#39|amp);/g, (_, e: string) =>
-    ({ lt: '<', gt: '>', quot: '"', '#39': "'", amp: '&' })[e]!);
-  const texts = (fragment: string) =>
-    [...fragment.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => unescape(m[1]).trim()).filter(Boolean);
-  // Vega groups text marks by role; the headings say what a chart shows, its tick labels do not.
-  const roles = ['title-text', 'title-subtitle', 'axis-title'];
-  const headings = roles.flatMap((role) =>
-    [...svg.matchAll(new RegExp(`<g class="mark-text role-${role}"[^>]*>(.*?)</g>`, 'gs'))].flatMap((m) => texts(m[1])));
-  const text = (headings.length > 0 ? headings : texts(svg)).join(' · ');
-  return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
 }
 
 export interface ShowSvgOptions {
@@ -209,28 +191,6 @@ export function showDigits(
   showImages(images, { ...options, height: set.height, width: set.width, titles });
 }
 
-/** A number as text with a true minus sign (−), which reads better than '-' in captions. */
-export function formatSigned(value: number): string {
-  return value < 0 ? `\u2212${-value}` : String(value);
-}
-
-/**
- * The caption of a sequence and the value its class stands for:
- * '7 − 3 = 4' for the difference, '7 + 3 = 10' for the sum, and
- * 'name(7, 3) = v' for any other task.
- */
-export function describeSequence(digits: readonly number[], value: number, taskName: string): string {
-  if (taskName === 'difference') return `${digits.join(' \u2212 ')} = ${formatSigned(value)}`;
-  if (taskName === 'sum') return `${digits.join(' + ')} = ${formatSigned(value)}`;
-  return `${taskName}(${digits.join(', ')}) = ${formatSigned(value)}`;
-}
-
-/** A probability as a percentage that never rounds up to a certain 100%: '51%', '99.6%', '>99.9%'. */
-export function formatProbability(p: number): string {
-  if (p >= 0.999 && p < 1) return '>99.9%';
-  return `${(p * 100).toFixed(p >= 0.99 && p < 1 ? 1 : 0)}%`;
-}
-
 /** Sequences to show: image indices, their digits and targets (a SequenceBatch has them all). */
 export type SequenceRecords = Pick<SequenceBatch, 'indices' | 'digits' | 'targets'>;
 
@@ -303,282 +263,4 @@ export function showSequences(set: DigitSet, records: SequenceRecords, options: 
   const captions = cells.map((cell) => (typeof cell.caption === 'string' ? [cell.caption] : cell.caption ?? []).join(', '));
   const alt = [...(options.title ? [options.title] : []), ...captions].join('\n');
   displaySvg(display, svg, { alt });
-}
-
-// ---------------------------------------------------------------------------
-// Live training view
-
-export interface LiveTrainingChartOptions {
-  /** Total steps planned, for the progress line. */
-  numSteps?: number;
-  /** Least time between two redraws in milliseconds (default 1500). */
-  minIntervalMs?: number;
-  /** Options of the curves (panel size, reference accuracy…). */
-  chart?: TrainingCurvesOptions;
-  /** Output pixels per chart pixel of the PNG (default 2). */
-  scale?: number;
-  /** Where to draw; default a new in-place notebook display. */
-  display?: Display;
-  /** Clock in milliseconds, replaceable in tests (default performance.now). */
-  now?: () => number;
-}
-
-/**
- * A live chart of the loss and accuracy that redraws ONE notebook output in
- * place while training runs, with a progress line as its subtitle. Pass it as
- * the training callbacks:
- *
- *     const live = new LiveTrainingChart({ numSteps });
- *     const history = await trainSteps(model, data, options, live);
- *     await live.finish(history);
- *
- * Redraws are throttled to one per `minIntervalMs` and never overlap; the
- * saved notebook keeps only the final drawing.
- */
-export class LiveTrainingChart {
-  /** The records received so far. */
-  readonly history: History = { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 };
-  /** Number of drawings made, throttling included. */
-  drawCount = 0;
-  /** The SVG of the latest drawing (null before the first), e.g. to save next to the run. */
-  lastSvg: string | null = null;
-  private readonly display: Display;
-  private readonly now: () => number;
-  private readonly started: number;
-  private lastDraw = -Infinity;
-  private drawing: Promise<void> | null = null;
-
-  constructor(private readonly options: LiveTrainingChartOptions = {}) {
-    const { minIntervalMs = 1500, numSteps } = options;
-    if (!(minIntervalMs >= 0)) throw new Error(`minIntervalMs must be >= 0, got ${minIntervalMs}`);
-    if (options.scale !== undefined && !(options.scale > 0 && options.scale <= 8)) {
-      throw new Error(`scale must be a number in (0, 8], got ${options.scale}`);
-    }
-    if (numSteps !== undefined && !(Number.isInteger(numSteps) && numSteps >= 0)) {
-      throw new Error(`numSteps must be an integer >= 0, got ${numSteps}`);
-    }
-    this.display = options.display ?? newNotebookDisplay();
-    this.now = options.now ?? (() => performance.now());
-    this.started = this.now();
-  }
-
-  /** Training callback: records a step and redraws if the last drawing is old enough. */
-  readonly onStep = (record: StepRecord): void => {
-    this.history.steps.push(record);
-    this.maybeDraw();
-  };
-
-  /** Training callback: records an evaluation and redraws if the last drawing is old enough. */
-  readonly onEval = (record: EvalRecord): void => {
-    this.history.evals.push(record);
-    this.maybeDraw();
-  };
-
-  /** The progress line: step, latest batch loss, latest evaluation accuracy, time. */
-  progressText(history: History = this.history, elapsedMs = this.now() - this.started): string {
-    const last = history.steps[history.steps.length - 1];
-    const lastEval = history.evals[history.evals.length - 1];
-    const total = this.options.numSteps;
-    const parts = [`step ${last?.step ?? 0}${total !== undefined ? ` / ${total}` : ''}`];
-    if (last) parts.push(`batch loss ${last.loss.toFixed(3)}`);
-    if (lastEval) parts.push(`evaluation accuracy ${(lastEval.accuracy * 100).toFixed(1)}% (step ${lastEval.step})`);
-    parts.push(`${(elapsedMs / 1000).toFixed(1)} s`);
-    return parts.join(' · ');
-  }
-
-  private maybeDraw(): void {
-    if (this.drawing || this.now() - this.lastDraw < (this.options.minIntervalMs ?? 1500)) return;
-    void this.draw(this.history, this.progressText());
-  }
-
-  private draw(history: History, subtitle: string): Promise<void> {
-    this.lastDraw = this.now();
-    // Snapshot the arrays: training keeps appending while the chart renders.
-    const snapshot: History = { ...history, steps: history.steps.slice(), evals: history.evals.slice() };
-    const title = this.options.chart?.title ?? 'Training';
-    const drawing = trainingCurvesSvg(snapshot, { ...this.options.chart, title, subtitle })
-      .then((svg) => {
-        displaySvg(this.display, svg, { scale: this.options.scale, alt: `${title}: ${subtitle}` });
-        this.lastSvg = svg;
-        this.drawCount++;
-      })
-      .finally(() => {
-        this.drawing = null;
-      });
-    this.drawing = drawing;
-    return drawing;
-  }
-
-  /**
-   * Waits for a drawing in progress, then draws `history` (default the
-   * records received) with a closing line: why training ended and the final
-   * accuracy next to the article's.
-   */
-  async finish(history: History = this.history): Promise<void> {
-    if (this.drawing) await this.drawing.catch(() => undefined);
-    const reference = this.options.chart?.referenceAccuracy;
-    await this.draw(history, summaryLine(history, reference === undefined ? ARTICLE_ACCURACY : reference));
-  }
-}
-
-/**
- * One line on how training ended: steps, final evaluation accuracy next to
- * `reference` (the article's 98% by default; null for a task it has no
- * figure for), time.
- */
-export function summaryLine(history: History, reference: number | null = ARTICLE_ACCURACY): string {
-  const lastStep = history.steps[history.steps.length - 1]?.step ?? 0;
-  const lastEval = history.evals[history.evals.length - 1];
-  const accuracy = lastEval
-    ? `final evaluation accuracy ${(lastEval.accuracy * 100).toFixed(2)}%` +
-      (reference === null ? '' : ` (article: ${reference * 100}%)`)
-    : 'no evaluation yet';
-  return `${history.endReason} after ${lastStep} steps · ${accuracy} · ${(history.elapsedMs / 1000).toFixed(1)} s`;
-}
-
-// ---------------------------------------------------------------------------
-// The machine, and the tensors in memory
-
-/** The settings `environmentSummary` names: those that change TensorFlow's kernels or threads. */
-const SPEED_SETTINGS = /^(TF_ENABLE_ONEDNN_OPTS|TF_NUM_INTRAOP_THREADS|TF_NUM_INTEROP_THREADS|OMP_NUM_THREADS|CRNN_BACKEND)$/;
-
-/**
- * The machine and software of a run, in two lines, for a notebook's header:
- * the CPU (model, cores, the features that pick TensorFlow's kernels) and the
- * versions of Node, TensorFlow.js and libtensorflow, with the settings that
- * change kernels or threads (oneDNN, thread counts).
- */
-export function environmentSummary(env: RunEnvironment): string {
-  const features = env.cpu.flags.length > 0 ? `; ${env.cpu.flags.join(', ')}` : '';
-  const native = env.libtensorflow !== null ? `, libtensorflow ${env.libtensorflow}` : '';
-  const settings = Object.entries(env.tfEnvironment).filter(([k]) => SPEED_SETTINGS.test(k)).map(([k, v]) => `${k}=${v}`);
-  return [
-    `CPU: ${env.cpu.model.trim()}, ${env.cpu.cores} core${env.cpu.cores === 1 ? '' : 's'}${features} (${env.platform})`,
-    `software: Node ${env.node}, TensorFlow.js ${env.tfjs}${native}, ${env.backend} backend` +
-      (settings.length > 0 ? `; ${settings.join(' ')}` : ''),
-  ].join('\n');
-}
-
-/** What the tensors in memory belong to (see `tensorCensus`). */
-export interface TensorCensus {
-  /** All tensors tfjs holds (`tf.memory().numTensors`). */
-  total: number;
-  /** The model's weight tensors. */
-  weights: number;
-  /** Tensors the model's optimiser holds (Adam: two moments per weight and its running powers of β1 and β2). */
-  optimizer: number;
-  /** The rest: tensors neither the model nor its optimiser holds. */
-  other: number;
-  /** The counts in one line: '53 tensors: 17 weights, 36 optimiser state, 0 other'. */
-  text: string;
-}
-
-const isTensor = (v: unknown): v is tfTypes.Tensor =>
-  typeof v === 'object' && v !== null && 'dataId' in v && 'isDisposed' in v && !(v as tfTypes.Tensor).isDisposed;
-
-/** The live tensors an optimiser holds in its fields: tensors, and arrays of tensors or of { variable }. */
-function optimizerTensors(optimizer: object | undefined): number {
-  if (!optimizer) return 0;
-  let count = 0;
-  for (const value of Object.values(optimizer)) {
-    if (isTensor(value)) count++;
-    else if (Array.isArray(value)) {
-      for (const item of value) {
-        if (isTensor(item) || isTensor((item as { variable?: unknown } | null)?.variable)) count++;
-      }
-    }
-  }
-  return count;
-}
-
-/**
- * Counts the tensors in memory and says whose they are: `model`'s weights, its
- * optimiser's state, and the rest. After training and freeing every batch the
- * rest should be 0; a tensor there is a leak, or a cache someone keeps.
- */
-export function tensorCensus(model?: tfTypes.LayersModel): TensorCensus {
-  // Loaded on use, as tslab is: the display helpers need no TensorFlow otherwise.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { tf } = require('../tf') as typeof import('../tf');
-  const total = tf.memory().numTensors;
-  const weights = model ? model.weights.length : 0;
-  const optimizer = optimizerTensors(model?.optimizer);
-  const other = total - weights - optimizer;
-  return {
-    total, weights, optimizer, other,
-    text: `${total} tensors: ${weights} weights, ${optimizer} optimiser state, ${other} other`,
-  };
-}
-
-// ---------------------------------------------------------------------------
-// Optional interactive view (nodeplotlib)
-
-/** A Plotly trace as nodeplotlib takes it. */
-export interface PlotlyTrace {
-  x: number[];
-  y: number[];
-  name: string;
-  type: 'scatter';
-  mode: 'lines' | 'lines+markers';
-  xaxis: 'x' | 'x2';
-  yaxis: 'y' | 'y2';
-  line?: { color?: string; dash?: string; width?: number };
-}
-
-/**
- * The training curves as Plotly traces, from the same data as the SVG chart:
- * loss on the left axes (x, y), the error rate (or accuracy, as
- * `options.accuracyAxis` says) on the right (x2, y2).
- */
-export function interactiveTraces(history: History, options: TrainingCurvesOptions = {}): PlotlyTrace[] {
-  const spec = trainingCurvesSpec(history, options) as unknown as {
-    hconcat: [{ data: { values: { step: number; value: number; series: string }[] } },
-      { layer: { data: { values: { step?: number; value: number; series?: string }[] } }[] }];
-  };
-  const traces: PlotlyTrace[] = [];
-  const add = (rows: { step?: number; value: number; series?: string }[], axis: 1 | 2, prefix: string) => {
-    const series = [...new Set(rows.map((r) => r.series))];
-    for (const name of series) {
-      const own = rows.filter((r) => r.series === name);
-      traces.push({
-        x: own.map((r) => r.step as number), y: own.map((r) => r.value), name: `${prefix}: ${name}`,
-        type: 'scatter', mode: 'lines', xaxis: axis === 1 ? 'x' : 'x2', yaxis: axis === 1 ? 'y' : 'y2',
-      });
-    }
-  };
-  add(spec.hconcat[0].data.values, 1, 'loss');
-  const errorAxis = options.accuracyAxis !== 'accuracy';
-  add(spec.hconcat[1].layer[0].data.values, 2, errorAxis ? 'error rate' : 'accuracy');
-  const reference = options.referenceAccuracy === undefined ? ARTICLE_ACCURACY : options.referenceAccuracy;
-  const lastStep = history.steps[history.steps.length - 1]?.step ?? history.evals[history.evals.length - 1]?.step;
-  if (reference !== null && lastStep !== undefined) {
-    const y = errorAxis ? 1 - reference : reference;
-    traces.push({
-      x: [0, lastStep], y: [y, y], name: `article: ${reference * 100}%`,
-      type: 'scatter', mode: 'lines', xaxis: 'x2', yaxis: 'y2', line: { color: '#555', dash: 'dash', width: 1 },
-    });
-  }
-  return traces;
-}
-
-/**
- * Opens the training curves as an interactive Plotly chart (zoom, hover) in a
- * browser tab, through nodeplotlib. nodeplotlib starts a local web server
- * (port from NODEPLOTLIB_PORT, else a free one) and opens the page with the
- * system browser; it never draws inside the notebook, so the notebooks use
- * the SVG charts and this is an optional extra for a desktop session.
- */
-export function openInteractive(history: History, options: TrainingCurvesOptions = {}): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { plot } = require('nodeplotlib') as { plot(data: object[], layout?: object): void };
-  plot(interactiveTraces(history, options), {
-    title: options.title ?? 'Training',
-    grid: { rows: 1, columns: 2, pattern: 'independent' },
-    xaxis: { title: 'training step' },
-    yaxis: { title: 'loss', type: options.logLoss === false ? 'linear' : 'log' },
-    xaxis2: { title: 'training step' },
-    yaxis2: options.accuracyAxis === 'accuracy'
-      ? { title: 'accuracy', range: [0, 1], tickformat: '.0%' }
-      : { title: 'error rate (1 − accuracy)', type: 'log', tickformat: '.1%' },
-  });
 }
