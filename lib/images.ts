@@ -1,0 +1,6 @@
+/**
+ * Moved to `lib/view/` (see `lib/view/index.ts`). Kept only because notebook 06
+ * imports `../dist/lib/images` file by file; delete it when the notebooks import
+ * the library's barrel (`../dist/lib`) alone.
+ */
+export * from './view/images';
