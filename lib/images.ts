@@ -4,3 +4,5 @@
  * the library's barrel (`../dist/lib`) alone.
  */
 export * from './view/images';
+export { svgToPng, pngSize, RASTER_FONT } from './view/png';
+export type { SvgToPngOptions, ImageSize } from './view/png';

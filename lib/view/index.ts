@@ -3,7 +3,8 @@
  * One file per concern:
  *
  * - `charts.ts`: Vega-Lite charts (training curves, bars, heatmaps, scatter) as specs and SVG;
- * - `images.ts`: digits as PNG, captioned grids of digits and sequences as SVG, and SVG to PNG;
+ * - `images.ts`: digits as PNG, and captioned grids of digits and sequences as SVG;
+ * - `png.ts`: SVG to PNG, and PNG in the fewest channels a picture needs (grey or RGB);
  * - `text.ts`: captions ('7 − 3 = 4') and the text stand-ins of pictures;
  * - `notebook.ts`: the tslab display and the `show*` functions (the only module that loads tslab);
  * - `live-chart.ts`: the training curves redrawn in place while a notebook trains;
@@ -26,11 +27,10 @@ export type {
 } from './charts';
 export {
   digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
-  svgToPng, pngSize, RASTER_FONT,
 } from './images';
-export type {
-  InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions, SvgToPngOptions, ImageSize,
-} from './images';
+export type { InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions } from './images';
+export { svgToPng, pngSize, RASTER_FONT } from './png';
+export type { SvgToPngOptions, ImageSize } from './png';
 export { describeSequence, formatSigned, formatProbability, svgText } from './text';
 export {
   notebookDisplay, newNotebookDisplay, showSvg, showPng, showImages, showDigits, showSequences, sequenceCells,

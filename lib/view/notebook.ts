@@ -18,9 +18,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DigitSet, SequenceBatch, Task } from '../types';
-import {
-  digitImages, imageGridPng, labelledGridSvg, pngSize, sequenceImages, svgToPng, type LabelledCell,
-} from './images';
+import { digitImages, imageGridPng, labelledGridSvg, sequenceImages, type LabelledCell } from './images';
+import { pngSize, svgToPng } from './png';
 import { describeSequence, formatProbability, formatSigned, svgText } from './text';
 
 /** How an image output is shown. */
