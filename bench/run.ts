@@ -29,7 +29,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerReport, type SgemmReport } from './protocol';
 import { limitMsPerStep, ratiosToBest, shareOfLimit, trainingFlopsPerSample, type FlopCount } from './flops';
 import { peerEnvironment } from './settings';
-import { barChartSvg, renderSvg, type ChartSpec } from '../lib/charts';
+import { barChartSvg, renderSvg, type ChartSpec } from '../lib/view/charts';
 import { cpuUnits, readCpuFlags } from '../lib/cpu';
 
 /** 'tfjs-node' is this project as it trains by default (the graph engine); 'tfjs-eager' the same model op by op. */

@@ -27,8 +27,8 @@ import { reserveRunFolder } from '../lib/run-folder';
 import { expectedParamCount } from '../lib/model';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
-import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
-import { openInteractive } from '../lib/display';
+import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
+import { openInteractive } from '../lib/view/interactive';
 
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model';
-import { layerRows, layerTable } from '../lib/model-summary';
+import { layerRows, layerTable } from '../lib/view/model-summary';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
