@@ -45,12 +45,14 @@ test('reads the architecture of a built CRNN from its layers', () => {
   const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
   assert.deepEqual(crnnStructure(model), {
     config: {
-      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], denseUnits: 16, cell: 'simple',
-      hiddenSize: 12, sharedCnn: true,
+      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], kernelSize: 3, denseUnits: 16, cell: 'simple',
+      hiddenSize: 12, sharedCnn: true, batchNorm: false, dropout: 0,
     },
     cnnPrefixes: ['shared'],
   });
   assert.deepEqual(crnnStructure(buildCrnn(small)).cnnPrefixes, ['step0', 'step1']);
+  const wider = crnnStructure(buildCrnn({ ...small, kernelSize: 5, batchNorm: true, dropout: 0.25 })).config;
+  assert.deepEqual([wider.kernelSize, wider.batchNorm, wider.dropout], [5, true, 0.25]);
   const other = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
   assert.throws(() => crnnStructure(other), /the graph engine trains models built by buildCrnn/);
 });

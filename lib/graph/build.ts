@@ -45,7 +45,7 @@ export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
     if (layer == null) throw notCrnn(`has no layer '${name}'`);
     return layer.trainableWeights[0].shape as number[];
   };
-  const [, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
+  const [kernelSize, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
   const [, , , f2] = kernelShape(`${cnnPrefixes[0]}_conv2`);
   const [, denseUnits] = kernelShape(`${cnnPrefixes[0]}_dense`);
   for (const prefix of cnnPrefixes) {
@@ -54,8 +54,14 @@ export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
   const cell = (['simple', 'gru', 'lstm'] as const).find((c) => layerOrNull(model, `rnn_${c}`) != null);
   if (cell === undefined) throw notCrnn('has no rnn_simple, rnn_gru or rnn_lstm layer');
   const [hiddenSize, numClasses] = kernelShape('class_probabilities');
+  const batchNorm = layerOrNull(model, `${cnnPrefixes[0]}_conv1_bn`) != null;
+  const dropoutLayer = layerOrNull(model, 'rnn_dropout');
+  const dropout = dropoutLayer == null ? 0 : dropoutLayer.getConfig().rate as number;
   return {
-    config: { seqLength, height, width, numClasses, filters: [f1, f2], denseUnits, cell, hiddenSize, sharedCnn },
+    config: {
+      seqLength, height, width, numClasses, filters: [f1, f2], kernelSize, denseUnits, cell, hiddenSize, sharedCnn,
+      batchNorm, dropout,
+    },
     cnnPrefixes,
   };
 }
