@@ -11,7 +11,8 @@ import { SeededDropout, setDropoutStep, statelessUniform } from '../lib/dropout'
 import { createTrainStep, trainSteps } from '../lib/train';
 import { GraphTrainer, graphEngineSupport } from '../lib/graph-train';
 import { loadMnist } from '../lib/data';
-import { createEvalSet, evalBatches } from '../lib/sequences';
+import { createEvalSet, evalBatches, makeSequenceBatch } from '../lib/sequences';
+import { stepFeatures } from '../lib/probe';
 import { differenceTask } from '../lib/tasks';
 import { measureLossAccuracy } from '../lib/evaluate';
 import type { CrnnConfig, DigitData } from '../lib/types';
@@ -340,5 +341,24 @@ test('models with the new layers train on the graph engine without leaking tenso
   const eager = await trainSteps(model, data, { ...options, engine: 'eager', numSteps: 2 });
   assert.equal(eager.engine, 'eager');
   assert.equal(tf.memory().numTensors, beforeEager);
+  disposeCrnn(model);
+});
+
+test('the probe reads a batch-normalised CNN through its normalisations and ELUs, as the model runs it', () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn({ ...small, batchNorm: true });
+  // Moving statistics other than 0 and 1, so that the normalisation shows.
+  for (const layer of model.layers.filter((l) => l.name.endsWith('_bn'))) {
+    const [gamma, beta, mean, variance] = layer.getWeights();
+    layer.setWeights([gamma, beta, tf.fill(mean.shape, 0.3), tf.fill(variance.shape, 2)]);
+  }
+  const indices = [3, 8, 13];
+  const batch = makeSequenceBatch(data.test, Int32Array.from(indices.flatMap((i) => [i, i])), 2, differenceTask);
+  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense_elu').output as tfTypes.SymbolicTensor });
+  const expected = inside.predict(batch.xs) as tfTypes.Tensor;
+  const features = stepFeatures(model, data.test, indices, 1);
+  assert.deepEqual(features.shape, [3, 16]);
+  assert.ok(maxAbsDiff(features, expected) < 1e-5);
+  tf.dispose([batch.xs, batch.ys, expected, features]);
   disposeCrnn(model);
 });
