@@ -23,6 +23,7 @@ export * from './config';
 export {
   buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
 } from './model';
+export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './dropout';
 export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE,
   divergenceLossLimit, divergenceWatch,

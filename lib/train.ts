@@ -15,6 +15,7 @@ import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer } from './graph/trainer';
 import { graphEngineSupport } from './graph/build';
+import { setDropoutStep } from './dropout';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`
@@ -155,6 +156,8 @@ export function createTrainStep(model: tfTypes.LayersModel): TrainStep {
   }
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   return (xs, ys) => {
+    // Dropout masks follow Adam's step number, as in the graph (lib/dropout.ts).
+    setDropoutStep(model, model.optimizer.iterations + 1);
     let accuracy: tfTypes.Scalar | undefined;
     const loss = model.optimizer.minimize(() => {
       const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
