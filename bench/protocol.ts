@@ -58,6 +58,51 @@ export interface Spread {
 
 export interface EvalPoint { step: number; loss: number; accuracy: number; }
 
+/** The CPU as a peer's process sees it (/proc/cpuinfo). */
+export interface CpuReport {
+  model: string;
+  /** The CPU_FEATURES of lib/cpu.ts it has. */
+  flags: string[];
+}
+
+/** oneDNN as it runs in a peer's process. */
+export interface OnednnReport {
+  /** TF_ENABLE_ONEDNN_OPTS in the peer's process (for tfjs-node: after lib/tf.ts set it); null when unset. */
+  setting: string | null;
+  /** Whether oneDNN kernels run; null when the peer cannot tell. */
+  on: boolean | null;
+  /** Where `on` comes from: the framework's own answer, or TensorFlow's rule applied to the setting and the CPU. */
+  source: string;
+}
+
+/** The thread pools in a peer's process. */
+export interface ThreadsReport {
+  /** Threads of one op (TensorFlow's intra-op pool, torch.get_num_threads()). */
+  intraOp: number | null;
+  /** Threads that run independent ops at once (TensorFlow's inter-op pool, torch.get_num_interop_threads()). */
+  interOp: number | null;
+  /** Where the numbers come from: the flag, an environment variable, or the framework's default. */
+  source: string;
+}
+
+/** What an sgemm probe prints (bench/peers/sgemm_numpy.py, bench/peers/sgemm-tfjs.ts). */
+export interface SgemmReport {
+  /** 'numpy' or 'tfjs'. */
+  probe: string;
+  /** The library and version that multiplied. */
+  library: string;
+  /** The matrices are n × n float32. */
+  n: number;
+  repeats: number;
+  /** Seconds of each timed product. */
+  seconds: number[];
+  bestSeconds: number;
+  /** 2n³ / bestSeconds, in GFLOP/s. */
+  gflops: number;
+  /** Threads the probe was limited to; null: the library's default. */
+  threads: number | null;
+}
+
 /** The JSON object a peer prints. Fields after `peakRssMb` depend on the mode. */
 export interface PeerReport {
   peer: string;
@@ -77,6 +122,10 @@ export interface PeerReport {
   buildMs: number;
   /** Peak resident memory of the peer's process. */
   peakRssMb: number;
+  /** What decides the speed, as the peer's process saw it (reports before these fields existed lack them). */
+  cpu?: CpuReport;
+  onednn?: OnednnReport;
+  threadsInUse?: ThreadsReport;
   // throughput and tiny
   msPerStep?: Spread;
   /** CPU time of all the peer's threads per step: steadier than wall time on a busy machine. */

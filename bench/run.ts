@@ -8,24 +8,37 @@
  *
  * Each measurement runs in its own process, so that peak memory is per
  * configuration and no framework warms up another's caches. The Python peers
- * need bench/.venv (`npm run bench:setup`); without it they are skipped.
+ * need bench/.venv (`npm run bench:setup`); without it, or without the
+ * framework in it, they are skipped with the reason.
+ *
+ * Every peer gets one environment: TF_ENABLE_ONEDNN_OPTS=1 (or 0 with
+ * `--onednn off`) and, with `--threads`, the thread counts. Before the peers
+ * an sgemm probe (numpy's matmul in bench/.venv, else tf.matMul) measures
+ * the CPU's float32 GFLOP/s; with the model's FLOP per step (bench/flops.ts)
+ * it gives the "limit" ms/step each peer is measured against.
  *
  *   node dist/bench/run.js --tiny                 # seconds: checks that everything runs
  *   node dist/bench/run.js                        # the full throughput grid
  *   node dist/bench/run.js --to-target            # also time-to-98% (long)
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerReport } from './protocol';
-import { barChartSvg, renderSvg, type ChartSpec } from '../lib/charts';
+import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerReport, type SgemmReport } from './protocol';
+import { limitMsPerStep, ratiosToBest, shareOfLimit, trainingFlopsPerSample, type FlopCount } from './flops';
+import { peerEnvironment } from './settings';
+import { barChartSvg, renderSvg, type ChartSpec } from '../lib/view/charts';
+import { cpuUnits, readCpuFlags } from '../lib/cpu';
 
 /** 'tfjs-node' is this project as it trains by default (the graph engine); 'tfjs-eager' the same model op by op. */
 export const PEERS = ['tfjs-node', 'tfjs-eager', 'keras', 'tf1', 'torch'] as const;
 export type PeerName = (typeof PEERS)[number];
 export type Variant = 'per-step' | 'shared';
+/** Which sgemm probe gives the limit: numpy in the peers' Python when it has numpy, else tf.matMul. */
+export const SGEMM_PROBES = ['auto', 'numpy', 'tfjs', 'none'] as const;
+export type SgemmProbe = (typeof SGEMM_PROBES)[number];
 
 /** The repository root (this file runs from dist/bench/). */
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -45,6 +58,10 @@ export interface BenchPlan {
   warmup: number;
   repeats: number;
   threads: number;
+  /** TF_ENABLE_ONEDNN_OPTS=1 (true) or 0 (false) for every peer. */
+  onednn: boolean;
+  /** The sgemm probe of the limit line. */
+  sgemm: SgemmProbe;
   /** Also run every peer to the target accuracy (per-step CNN, main configuration). */
   toTarget: boolean;
   target: number;
@@ -73,6 +90,8 @@ export interface RunRecord {
 
 export interface MachineInfo {
   cpuModel: string;
+  /** The CPU_FEATURES of lib/cpu.ts this CPU has (absent in results from before they were recorded). */
+  cpuFlags?: string[];
   cores: number;
   memoryGb: number;
   os: string;
@@ -87,10 +106,22 @@ export interface MachineInfo {
   loadAverage: { start: number; end: number };
 }
 
+/** The sgemm probe of the run: its report, or why there is none. */
+export interface SgemmProbeRecord {
+  /** The probe that ran or was meant to run; null when none could. */
+  probe: 'numpy' | 'tfjs' | null;
+  /** Why this probe (e.g. no numpy in the peers' Python). */
+  why: string;
+  report?: SgemmReport;
+  error?: string;
+}
+
 export interface BenchResults {
   machine: MachineInfo;
   plan: BenchPlan;
   runs: RunRecord[];
+  /** Absent in results from before the probe existed. */
+  sgemm?: SgemmProbeRecord;
 }
 
 function list<T extends string>(allowed: readonly T[]) {
@@ -122,6 +153,19 @@ function integer(min: number) {
   };
 }
 
+function onOff(value: string): boolean {
+  if (value === 'on' || value === '1') return true;
+  if (value === 'off' || value === '0') return false;
+  throw new InvalidArgumentError(`expected on or off, got "${value}"`);
+}
+
+function choice<T extends string>(allowed: readonly T[]) {
+  return (value: string): T => {
+    if (!allowed.includes(value as T)) throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+}
+
 /** Parses the command line of run.js into a plan; tiny mode shrinks every default. */
 export function parsePlan(argv: readonly string[]): BenchPlan {
   const program = new Command()
@@ -138,6 +182,9 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     .option('--warmup <n>', 'untimed steps before timing', integer(0))
     .option('--repeats <n>', 'timed blocks per run', integer(1))
     .option('--threads <n>', 'intra-op threads for every framework; 0: each default', integer(0), 0)
+    .option('--onednn <on|off>', 'TF_ENABLE_ONEDNN_OPTS=1 or 0 for every peer', onOff, true)
+    .option('--sgemm <probe>', `sgemm probe of the limit line: ${SGEMM_PROBES.join(', ')} ` +
+      '(auto: numpy in the peers\' Python if it has numpy, else tfjs)', choice(SGEMM_PROBES), 'auto')
     .option('--to-target', 'also train each peer to the target accuracy (long)', false)
     .option('--target <accuracy>', 'accuracy of --to-target', (v: string) => {
       const n = Number(v);
@@ -168,6 +215,8 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     warmup: o.warmup ?? (tiny ? 2 : defaults.warmup),
     repeats: o.repeats ?? defaults.repeats,
     threads: o.threads,
+    onednn: o.onednn,
+    sgemm: o.sgemm,
     toTarget: Boolean(o.toTarget),
     target: o.target,
     targetSteps: o.targetSteps,
@@ -204,27 +253,69 @@ export function planRuns(plan: BenchPlan): RunRecord[] {
   return [...runs.values()];
 }
 
+/** The Python modules the peers and the probe need. */
+export const PYTHON_MODULES = ['numpy', 'tensorflow', 'torch'] as const;
+export type PythonModules = { [M in (typeof PYTHON_MODULES)[number]]?: boolean };
+
+/** What the peers' Python has: `modules` when it answered, else why it did not. */
+export type PythonCheck = { python: string; modules: PythonModules } | { python: string; missing: string };
+
+/** The Python module each Python peer imports. */
+const PEER_MODULE: Partial<Record<PeerName, (typeof PYTHON_MODULES)[number]>> = { keras: 'tensorflow', tf1: 'tensorflow', torch: 'torch' };
+
+/** Why a Python peer cannot run with `check`, or null when it can. */
+export function pythonPeerSkip(peer: PeerName, check: PythonCheck): string | null {
+  const setup = '`npm run bench:setup` (bash bench/setup.sh) installs it';
+  if ('missing' in check) return `${check.missing}: ${setup}`;
+  const module = PEER_MODULE[peer];
+  if (module && check.modules[module] !== true) return `no ${module} in ${check.python}: ${setup}`;
+  if (check.modules.numpy !== true) return `no numpy in ${check.python}: ${setup}`;
+  return null;
+}
+
+/** Asks the peers' Python which of PYTHON_MODULES it has, without importing them. */
+function checkPython(python: string): PythonCheck {
+  if (!fs.existsSync(python)) return { python, missing: `no Python at ${python}` };
+  const script = 'import importlib.util, json, sys\n' +
+    'print(json.dumps({m: importlib.util.find_spec(m) is not None for m in sys.argv[1:]}))';
+  const result = spawnSync(python, ['-c', script, ...PYTHON_MODULES], { encoding: 'utf8', timeout: 60_000 });
+  try {
+    if (result.status !== 0) throw new Error(result.error?.message ?? result.stderr.trim().split('\n').pop());
+    return { python, modules: JSON.parse(result.stdout.trim().split('\n').pop() ?? '') as PythonModules };
+  } catch (err) {
+    return { python, missing: `${python} does not run (${(err as Error).message})` };
+  }
+}
+
 /** The command that runs `peer`, or why it cannot run here. */
-function peerCommand(peer: PeerName, plan: BenchPlan): { file: string; args: string[] } | { skipped: string } {
+function peerCommand(peer: PeerName, plan: BenchPlan, python: PythonCheck): { file: string; args: string[] } | { skipped: string } {
   if (peer === 'tfjs-node' || peer === 'tfjs-eager') {
     const engine = peer === 'tfjs-node' ? 'graph' : 'eager';
     return { file: process.execPath, args: [path.join(__dirname, 'peers', 'tfjs-node.js'), '--engine', engine] };
   }
-  if (!fs.existsSync(plan.python)) {
-    return { skipped: `no Python at ${plan.python}: run \`npm run bench:setup\` (bash bench/setup.sh) first` };
-  }
+  const skip = pythonPeerSkip(peer, python);
+  if (skip !== null) return { skipped: skip };
   const script = path.join(ROOT, 'bench', 'peers', `${peer}_crnn.py`);
   return { file: plan.python, args: [script] };
 }
 
-/** Runs one peer process and parses the JSON object it prints last. */
-function runPeer(file: string, args: string[], timeoutS: number): Promise<PeerReport> {
+/**
+ * Which sgemm probe runs: the one asked for, or under 'auto' numpy when the
+ * peers' Python has it (the BLAS the Python peers' numpy uses), else tf.matMul.
+ */
+export function chooseSgemmProbe(asked: SgemmProbe, python: PythonCheck): { probe: 'numpy' | 'tfjs' | null; why: string } {
+  const numpy = !('missing' in python) && python.modules.numpy === true;
+  const noNumpy = 'missing' in python ? python.missing : `no numpy in ${python.python}`;
+  if (asked === 'none') return { probe: null, why: '--sgemm none' };
+  if (asked === 'tfjs') return { probe: 'tfjs', why: '--sgemm tfjs' };
+  if (asked === 'numpy') return numpy ? { probe: 'numpy', why: '--sgemm numpy' } : { probe: null, why: `--sgemm numpy, but ${noNumpy}` };
+  return numpy ? { probe: 'numpy', why: `numpy in ${python.python}` } : { probe: 'tfjs', why: `${noNumpy}: tf.matMul instead` };
+}
+
+/** Runs one peer (or probe) process in `env` and parses the JSON object it prints last. */
+function runPeer<R = PeerReport>(file: string, args: string[], timeoutS: number, env: NodeJS.ProcessEnv): Promise<R> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: ROOT,
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
@@ -242,7 +333,7 @@ function runPeer(file: string, args: string[], timeoutS: number): Promise<PeerRe
       const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
       try {
         if (!line) throw new Error('no JSON line on stdout');
-        resolve(JSON.parse(line) as PeerReport);
+        resolve(JSON.parse(line) as R);
       } catch (err) {
         reject(new Error(`${path.basename(args[0])} printed no valid JSON report (${(err as Error).message})`));
       }
@@ -261,13 +352,45 @@ function summary(report: PeerReport): string {
   return `target not reached (final accuracy ${report.finalAccuracy})`;
 }
 
+/** The sgemm probe's command (numpy in the peers' Python, or tf.matMul in Node). */
+function sgemmCommand(probe: 'numpy' | 'tfjs', plan: BenchPlan): { file: string; args: string[] } {
+  const args = ['--n', '2048', '--repeats', plan.tiny ? '3' : '5'];
+  return probe === 'numpy'
+    ? { file: plan.python, args: [path.join(ROOT, 'bench', 'peers', 'sgemm_numpy.py'), ...args] }
+    : { file: process.execPath, args: [path.join(__dirname, 'peers', 'sgemm-tfjs.js'), ...args] };
+}
+
+/** Runs the sgemm probe the plan asks for, in the peers' environment. */
+async function runSgemm(plan: BenchPlan, python: PythonCheck, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<SgemmProbeRecord> {
+  const chosen = chooseSgemmProbe(plan.sgemm, python);
+  if (chosen.probe === null) {
+    log(`sgemm probe: none (${chosen.why})`);
+    return chosen;
+  }
+  const command = sgemmCommand(chosen.probe, plan);
+  try {
+    const report = await runPeer<SgemmReport>(command.file, command.args, Math.min(plan.timeoutS, 300), env);
+    log(`sgemm probe (${report.library}): ${report.gflops.toFixed(1)} GFLOP/s`);
+    return { ...chosen, report };
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    log(`sgemm probe (${chosen.probe}): FAILED ${error}`);
+    return { ...chosen, error };
+  }
+}
+
 /** Runs every run of the plan in turn, reporting progress on `log`. */
 export async function runPlan(plan: BenchPlan, log: (line: string) => void = (l) => console.error(l)): Promise<BenchResults> {
   const runs = planRuns(plan);
   const loadStart = os.loadavg()[0];
+  const env = peerEnvironment(process.env, plan);
+  const python = checkPython(plan.python);
+  log(`every peer runs with TF_ENABLE_ONEDNN_OPTS=${env.TF_ENABLE_ONEDNN_OPTS}` +
+    `${plan.threads > 0 ? ` and ${plan.threads} threads per pool` : ''}`);
+  const sgemm = await runSgemm(plan, python, env, log);
   for (const [i, run] of runs.entries()) {
     const prefix = `[${i + 1}/${runs.length}] ${describeRun(run)}`;
-    const command = peerCommand(run.peer, plan);
+    const command = peerCommand(run.peer, plan, python);
     if ('skipped' in command) {
       run.skipped = command.skipped;
       log(`${prefix}: skipped (${command.skipped})`);
@@ -275,15 +398,16 @@ export async function runPlan(plan: BenchPlan, log: (line: string) => void = (l)
     }
     const start = performance.now();
     try {
-      run.report = await runPeer(command.file, [...command.args, ...peerArgs(run.options)], plan.timeoutS);
-      log(`${prefix}: ${summary(run.report)}`);
+      const report = await runPeer<PeerReport>(command.file, [...command.args, ...peerArgs(run.options)], plan.timeoutS, env);
+      run.report = report;
+      log(`${prefix}: ${summary(report)}`);
     } catch (err) {
       run.error = err instanceof Error ? err.message : String(err);
       log(`${prefix}: FAILED ${run.error}`);
     }
     run.wallSeconds = (performance.now() - start) / 1000;
   }
-  return { machine: machineInfo(runs, loadStart), plan, runs };
+  return { machine: machineInfo(runs, loadStart), plan, runs, sgemm };
 }
 
 function machineInfo(runs: RunRecord[], loadStart: number): MachineInfo {
@@ -295,7 +419,8 @@ function machineInfo(runs: RunRecord[], loadStart: number): MachineInfo {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tfjsVersion: string = require('@tensorflow/tfjs-node/package.json').version;
   return {
-    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cpuFlags: readCpuFlags(),
     cores: cpus.length,
     memoryGb: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`,
@@ -320,23 +445,111 @@ function msCell(report?: PeerReport): string {
   return ms ? `${fmt(ms.median)} (${fmt(ms.min)}–${fmt(ms.max)})` : '–';
 }
 
+/** Each main run's ms/step over the fastest main run of the same CNN variant. */
+export function mainRatios(mains: readonly RunRecord[]): (number | undefined)[] {
+  const ratios: (number | undefined)[] = mains.map(() => undefined);
+  for (const shared of [false, true]) {
+    const indices = mains.flatMap((r, i) => (r.options.shared === shared ? [i] : []));
+    const variantRatios = ratiosToBest(indices.map((i) => mains[i].report?.msPerStep?.median));
+    indices.forEach((index, k) => { ratios[index] = variantRatios[k]; });
+  }
+  return ratios;
+}
+
 function find(results: BenchResults, peer: PeerName, kind: RunKind, match: (o: PeerOptions) => boolean) {
   return results.runs.find((r) => r.peer === peer && r.kinds.includes(kind) && match(r.options));
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+/** "AVX2 yes · AVX-512 no · AMX no" for a list of CPU_FEATURES. */
+export function cpuUnitsText(flags: readonly string[]): string {
+  const u = cpuUnits(flags);
+  return `AVX2 ${yesNo(u.avx2)} · AVX-512 ${yesNo(u.avx512)} · AMX ${yesNo(u.amx)}`;
+}
+
+/** The sgemm line of the machine table. */
+export function sgemmText(record: SgemmProbeRecord | undefined): string {
+  if (!record) return '–';
+  const r = record.report;
+  if (r) {
+    return `${r.probe === 'numpy' ? 'numpy matmul' : 'tf.matMul'} of ${r.n} × ${r.n} float32, ${r.library}, ` +
+      `best of ${r.repeats}${r.threads ? `, ${r.threads} threads` : ''}: **${fmt(r.gflops)} GFLOP/s** (${record.why})`;
+  }
+  return record.error ? `${record.probe} probe failed: ${record.error.split('\n')[0]}` : `not measured (${record.why})`;
+}
+
+/** The FLOP of one training step of the main configuration and the limit the probe sets on it. */
+export interface StepLimit {
+  flops: FlopCount;
+  batchSize: number;
+  /** ms/step at the probe's GFLOP/s; undefined without a probe. */
+  limitMs?: number;
+}
+
+export function stepLimit(results: BenchResults): StepLimit {
+  const { plan } = results;
+  const flops = trainingFlopsPerSample({ seqLength: plan.seqLength });
+  const gflops = results.sgemm?.report?.gflops;
+  return {
+    flops, batchSize: plan.batchSize,
+    limitMs: gflops !== undefined && gflops > 0 ? limitMsPerStep(flops.training, plan.batchSize, gflops) : undefined,
+  };
+}
+
+/** The limit line of the machine table. */
+export function limitText(limit: StepLimit, gflops: number | undefined): string {
+  const f = limit.flops;
+  const perStep = f.training * limit.batchSize;
+  const count = `${fmt(f.training / 1e6, 2)} MFLOP per training sample (3 × ${fmt(f.forward / 1e6, 2)} forward) × ` +
+    `${limit.batchSize} = ${fmt(perStep / 1e9, 2)} GFLOP per step`;
+  return limit.limitMs === undefined ? `${count}; no sgemm speed to divide by`
+    : `${count}: **${fmt(limit.limitMs)} ms/step** at ${fmt(gflops)} GFLOP/s`;
+}
+
+/** oneDNN as a peer reported it: "on (TF_ENABLE_ONEDNN_OPTS=1)". */
+export function onednnText(report?: PeerReport): string {
+  const o = report?.onednn;
+  if (!o) return '–';
+  const state = o.on === null ? 'unknown' : o.on ? 'on' : 'off';
+  const setting = o.setting === null ? 'TF_ENABLE_ONEDNN_OPTS unset' : `TF_ENABLE_ONEDNN_OPTS=${o.setting}`;
+  return o.source === 'TF_ENABLE_ONEDNN_OPTS' ? `${state} (${setting})` : `${state} (${setting}; ${o.source})`;
+}
+
+/** One row per peer: what decides its speed, from its first report. */
+function settingsRows(results: BenchResults): string[] {
+  const rows = ['| peer | CPU | AVX2 / AVX-512 / AMX | oneDNN | intra-op threads | inter-op threads | threads from |',
+    '| --- | --- | --- | --- | ---: | ---: | --- |'];
+  for (const peer of results.plan.peers) {
+    const r = results.runs.find((run) => run.peer === peer && run.report)?.report;
+    const units = r?.cpu ? cpuUnits(r.cpu.flags) : undefined;
+    const t = r?.threadsInUse;
+    rows.push(`| ${peer} | ${r?.cpu?.model ?? '–'} | ${units ? [units.avx2, units.avx512, units.amx].map(yesNo).join(' / ') : '–'} | ` +
+      `${onednnText(r)} | ${t?.intraOp ?? '–'} | ${t?.interOp ?? '–'} | ${t?.source ?? '–'} |`);
+  }
+  return rows;
 }
 
 /** The Markdown report: machine, main comparison, scaling, to-target, problems. */
 export function resultsMarkdown(results: BenchResults): string {
   const { machine: m, plan } = results;
+  const limit = stepLimit(results);
   const lines: string[] = [];
   lines.push('# CRNN training speed: tfjs-node and Python peers', '');
   if (plan.tiny) lines.push('**Tiny run**: a handful of steps per configuration; the numbers only show that everything runs.', '');
   lines.push(
     '| machine | |', '| --- | --- |',
     `| CPU | ${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB |`,
+    `| CPU features | ${m.cpuFlags ? `${cpuUnitsText(m.cpuFlags)} (${m.cpuFlags.join(', ') || 'none read'})` : '–'} |`,
     `| OS | ${m.os} |`,
     `| Node.js / tfjs-node | ${m.node} / ${m.tfjs ?? '–'} (libtensorflow ${m.libtensorflow ?? '–'}) |`,
     `| Python / TensorFlow / PyTorch | ${m.python ?? '–'} / ${m.tensorflow ?? '–'} / ${m.torch ?? '–'} |`,
+    // Plans from before the flag had no setting: the caller's environment decided.
+    `| oneDNN | ${plan.onednn === undefined ? '–' : `${plan.onednn ? 'on' : 'off'}: TF_ENABLE_ONEDNN_OPTS=${plan.onednn ? 1 : 0} ` +
+      `in every peer's environment (\`--onednn ${plan.onednn ? 'off' : 'on'}\` for ${plan.onednn ? 0 : 1})`} |`,
     `| threads | ${plan.threads === 0 ? 'each framework\'s default' : plan.threads} |`,
+    `| sgemm | ${sgemmText(results.sgemm)} |`,
+    `| limit | ${limitText(limit, results.sgemm?.report?.gflops)} |`,
     `| load average (1 min) at start / end | ${fmt(m.loadAverage.start, 2)} / ${fmt(m.loadAverage.end, 2)} |`,
     `| date | ${m.date} |`, '',
     `Protocol: batches sampled before timing and kept in memory; ${plan.warmup} warm-up steps, then ` +
@@ -344,17 +557,25 @@ export function resultsMarkdown(results: BenchResults): string {
       'the loss read back to the host. ms/step: median of the blocks (min–max). CPU ms/step: CPU time of ' +
       'all the threads of the peer\'s process per step (median), which a busy machine disturbs less than ' +
       'wall time; it also counts threads that spin while they wait.', '',
+    'What decides the speed, as each peer\'s process saw it:', '',
+    ...settingsRows(results), '',
   );
 
   lines.push(`## Batch ${plan.batchSize}, T = ${plan.seqLength}`, '',
-    '| peer | CNN | ms/step (min–max) | samples/s | CPU ms/step | parameters | peak RSS (MB) |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: |');
+    '| peer | CNN | ms/step (min–max) | samples/s | vs the best | share of the limit | CPU ms/step | parameters | peak RSS (MB) |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   const mains = results.runs.filter((r) => r.kinds.includes('main'));
-  for (const run of mains) {
+  const ratios = mainRatios(mains);
+  for (const [i, run] of mains.entries()) {
     const r = run.report;
+    const ms = r?.msPerStep?.median;
+    const share = limit.limitMs !== undefined && ms !== undefined ? shareOfLimit(limit.limitMs, ms) : undefined;
     lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${msCell(r)} | ` +
-      `${fmt(r?.samplesPerSec, 0)} | ${fmt(r?.cpuMsPerStep?.median)} | ${r?.params ?? '–'} | ${fmt(r?.peakRssMb, 0)} |`);
+      `${fmt(r?.samplesPerSec, 0)} | ${ratios[i] === undefined ? '–' : `${fmt(ratios[i], 2)}×`} | ` +
+      `${share === undefined ? '–' : `${fmt(100 * share)}%`} | ${fmt(r?.cpuMsPerStep?.median)} | ${r?.params ?? '–'} | ${fmt(r?.peakRssMb, 0)} |`);
   }
+  lines.push('', 'vs the best: ms/step over the fastest peer\'s with the same CNN (1.00× is the fastest). ' +
+    'Share of the limit: the limit ms/step over the peer\'s (100% would be every FLOP at sgemm speed).');
   const tfjsMain = mains.filter((r) => r.peer.startsWith('tfjs') && r.report?.loopMsPerStep);
   if (tfjsMain.length > 0) {
     lines.push('', 'The project\'s own loop (`trainSteps`, a fresh batch sampled every step) and the share of ' +

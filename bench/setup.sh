@@ -2,7 +2,8 @@
 # Creates bench/.venv with the Python peers of the benchmark:
 #   tensorflow-cpu 2.15.1 — the same TensorFlow release whose libtensorflow the
 #                           native tfjs backend of this project is built from,
-#   torch 2.13.0 (CPU build) and numpy.
+#   torch 2.13.0 (CPU build) and numpy (whose matmul is also the sgemm probe
+#                           of the report's limit line).
 # Safe to run again: an existing venv is reused and satisfied packages are kept.
 set -euo pipefail
 

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { backend } from '../lib/tf';
+import { describeEnvironment } from '../lib/environment';
+import { tensorflowOnednn } from '../lib/cpu';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
 import {
   allowedValues, formatSetting, resolveCrnnConfig, resolveTrainConfig, settingFromText, settings, type SettingType,
@@ -25,8 +27,8 @@ import { reserveRunFolder } from '../lib/run-folder';
 import { expectedParamCount } from '../lib/model';
 import { loadMnist } from '../lib/data';
 import { getTask, TASK_NAMES } from '../lib/tasks';
-import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/charts';
-import { openInteractive } from '../lib/display';
+import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
+import { openInteractive } from '../lib/view/interactive';
 
 function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
@@ -158,6 +160,18 @@ type StopSignal = keyof typeof STOP_SIGNALS;
  * Output that nobody reads any more (`| head -1`, a closed terminal) must not
  * stop training: write errors on stdout and stderr are dropped.
  */
+/**
+ * The native library behind the backend, for the first line of a run: the
+ * libtensorflow version (2.15.1 is the tested one) and whether oneDNN runs;
+ * on the pure-JavaScript fallback, why.
+ */
+function nativeLibrary(): string {
+  if (!backend.native) return backend.fallbackReason ?? 'no native library';
+  const env = describeEnvironment();
+  const onednn = tensorflowOnednn(env.tfEnvironment.TF_ENABLE_ONEDNN_OPTS, env.cpu.flags).on;
+  return `libtensorflow ${env.libtensorflow ?? 'of unknown version'}, oneDNN ${onednn ? 'on' : 'off'}`;
+}
+
 function keepTrainingWhenOutputCloses(): void {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
@@ -215,7 +229,7 @@ async function main(argv: string[]): Promise<void> {
   const noGraph = graphEngineSupport(model);
   if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
   const engine = trainConfig.engine === 'eager' || noGraph !== null ? 'eager' : 'graph';
-  console.log(`backend ${backend.name}${backend.native ? '' : ` (${backend.fallbackReason})`}; ` +
+  console.log(`backend ${backend.name} (${nativeLibrary()}); ` +
     `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
     `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine`);

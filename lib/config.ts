@@ -19,7 +19,8 @@ export type SettingValue = number | boolean | string | readonly number[] | undef
  * inclusive unless marked exclusive.
  */
 export type SettingType<Choice extends string = string> =
-  | { kind: 'integer'; min?: number; max?: number }
+  /** `odd`: odd values only (a kernel size). */
+  | { kind: 'integer'; min?: number; max?: number; odd?: boolean }
   | { kind: 'number'; min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean }
   | { kind: 'boolean' }
   | { kind: 'choice'; choices: readonly Choice[] }
@@ -75,6 +76,10 @@ const modelDeclarations: Declarations<CrnnConfig> = {
     type: { kind: 'integer-pair', min: 1, items: 'filter counts' }, default: Object.freeze([16, 16]) as [number, number],
     help: 'filters of the two convolutions',
   },
+  kernelSize: {
+    type: { kind: 'integer', min: 3, max: 7, odd: true }, default: 3,
+    help: 'side of the convolutions\' square kernels (3: the article\'s 3×3)',
+  },
   denseUnits: {
     type: { kind: 'integer', min: 1 }, default: 256, help: 'units of the per-image dense layer',
   },
@@ -88,6 +93,16 @@ const modelDeclarations: Declarations<CrnnConfig> = {
   sharedCnn: {
     type: { kind: 'boolean' }, default: false,
     help: 'one CNN shared by all time steps, instead of one per step as in the article',
+  },
+  batchNorm: {
+    type: { kind: 'boolean' }, default: false,
+    help: 'batch normalisation after each convolution and the per-image dense layer, before their ELU ' +
+      '(batch statistics in training, moving averages at evaluation)',
+  },
+  dropout: {
+    type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
+    help: 'dropout rate on the per-image features and on the recurrent output, in training steps only ' +
+      '(seeded masks; 0: none)',
   },
   learningRate: {
     type: { kind: 'number', min: 0, minExclusive: true }, default: 1e-3,
@@ -230,7 +245,7 @@ function describe(value: unknown): string {
 
 /** "an integer >= 1", "a positive number", "a number in (0, 1]": the values a numeric type allows. */
 function numericRange(type: Extract<SettingType, { kind: 'integer' | 'number' }>): string {
-  const noun = type.kind === 'integer' ? 'an integer' : 'a number';
+  const noun = type.kind === 'integer' ? (type.odd === true ? 'an odd integer' : 'an integer') : 'a number';
   const exclusive = type.kind === 'number';
   const minOpen = exclusive && type.minExclusive === true;
   const maxOpen = exclusive && type.maxExclusive === true;
@@ -249,6 +264,7 @@ function inRange(type: Extract<SettingType, { kind: 'integer' | 'number' }>, val
   const maxOpen = type.kind === 'number' && type.maxExclusive === true;
   if (type.min !== undefined && (minOpen ? !(value > type.min) : !(value >= type.min))) return false;
   if (type.max !== undefined && (maxOpen ? !(value < type.max) : !(value <= type.max))) return false;
+  if (type.kind === 'integer' && type.odd === true && Math.abs(value % 2) !== 1) return false;
   return true;
 }
 

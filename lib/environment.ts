@@ -5,16 +5,10 @@
  * versions and oneDNN settings, so these are part of the record.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import path from 'node:path';
 import { tf, backend } from './tf';
-
-/** The CPU features that decide which TensorFlow kernels run. */
-const CPU_FEATURES = [
-  'sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_bf16',
-  'amx_int8',
-] as const;
+import { readCpuFlags } from './cpu';
 
 /** Environment variables that change what TensorFlow computes or how fast. */
 const TF_VARIABLE = /^(TF_|OMP_|MKL_|ONEDNN_|DNNL_|CRNN_BACKEND$)/;
@@ -30,7 +24,7 @@ export interface RunEnvironment {
   backend: string;
   cpu: {
     model: string;
-    /** The CPU_FEATURES this CPU has (from /proc/cpuinfo; empty elsewhere). */
+    /** The CPU_FEATURES (lib/cpu.ts) this CPU has (from /proc/cpuinfo; empty elsewhere). */
     flags: string[];
     /** Cores Node may use. */
     cores: number;
@@ -40,16 +34,6 @@ export interface RunEnvironment {
   /** The project's git commit, with '-dirty' for uncommitted changes; null outside a checkout. */
   gitCommit: string | null;
   platform: string;
-}
-
-function cpuFlags(): string[] {
-  try {
-    const line = /^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    const flags = new Set(line ? line[1].split(/\s+/) : []);
-    return CPU_FEATURES.filter((f) => flags.has(f));
-  } catch {
-    return [];
-  }
 }
 
 function gitCommit(): string | null {
@@ -80,7 +64,7 @@ export function describeEnvironment(): RunEnvironment {
       tfjs: tf.version['tfjs-core'],
       libtensorflow: backend.native ? binding?.TF_Version ?? null : null,
       backend: backend.name,
-      cpu: { model: os.cpus()[0]?.model ?? 'unknown', flags: cpuFlags(), cores: os.availableParallelism() },
+      cpu: { model: os.cpus()[0]?.model ?? 'unknown', flags: readCpuFlags(), cores: os.availableParallelism() },
       gitCommit: gitCommit(),
       platform: `${os.type()} ${os.release()} ${os.arch()}`,
     };

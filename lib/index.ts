@@ -25,6 +25,7 @@ export * from './config';
 export {
   buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
 } from './model';
+export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './dropout';
 export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE,
   divergenceLossLimit, divergenceWatch,
@@ -39,7 +40,6 @@ export {
   measureLossAccuracy, checkBatchFitsModel,
 } from './evaluate';
 export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
-export { layerRows, layerTable } from './model-summary';
 export {
   stepFeatures, layerActivations, featureMaps, firstLayerFilters, signedImages, matchFilters, pca, symmetricEigen,
   trainDigitProbe, sampleImages, stepsOf, hasSharedCnn, cnnPrefix, CNN_LAYERS,
@@ -47,21 +47,11 @@ export {
 export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
 } from './probe';
-export type { LayerRow } from './model-summary';
 export { saveRun, loadRun, loadModel, historyCsv } from './persist';
 export { describeEnvironment } from './environment';
 export type { RunEnvironment } from './environment';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist';
 
-export {
-  renderSvg, trainingCurvesSpec, trainingCurvesSvg, barChartSpec, barChartSvg, heatmapSpec, heatmapSvg,
-  downsampleMean, symlogLegendValues, ARTICLE_ACCURACY, comparisonCurvesSpec, comparisonCurvesSvg,
-  scatterChartSpec, scatterChartSvg,
-} from './charts';
-export type {
-  ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions, CurveGroup, ComparisonCurvesOptions,
-  ScatterPoint, ScatterChartOptions,
-} from './charts';
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
   formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
@@ -72,19 +62,6 @@ export type {
   MeanDifference,
   RunsTableOptions,
 } from './registry';
-export {
-  digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
-  svgToPng, pngSize, RASTER_FONT,
-} from './images';
-export type {
-  InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions, SvgToPngOptions, ImageSize,
-} from './images';
-export {
-  notebookDisplay, newNotebookDisplay, showSvg, showPng, showImages, showDigits, showSequences,
-  sequenceCells, describeSequence, formatSigned, formatProbability, LiveTrainingChart, summaryLine,
-  interactiveTraces, openInteractive, svgText, environmentSummary, tensorCensus,
-} from './display';
-export type {
-  Display, ShowImagesOptions, ShowSequencesOptions, SequenceRecords, LiveTrainingChartOptions, PlotlyTrace,
-  ImageOutputOptions, ShowSvgOptions, TensorCensus,
-} from './display';
+
+// What shows results: charts, images, the notebook display, the interactive view (lib/view/).
+export * from './view';

@@ -8,6 +8,13 @@
  *   → stacked over time                          [batch, seqLength, denseUnits]
  *   → RNN (tanh SimpleRNN, GRU or LSTM), last output        [batch, hiddenSize]
  *   → dense softmax                                         [batch, numClasses]
+ *
+ * Options beyond the article, all off by default (see CrnnConfig):
+ * `kernelSize` 5 or 7 for wider convolutions; `batchNorm`, which puts a batch
+ * normalisation between each convolution (and the dense layer) and its ELU,
+ * as separate layers `…_conv1_bn`, `…_conv1_elu`; and `dropout`, a
+ * SeededDropout (lib/dropout.ts) after each CNN's dense ELU (`…_dropout`) and
+ * after the RNN (`rnn_dropout`).
  */
 import { tf } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -15,6 +22,7 @@ import type { CrnnConfig } from './types';
 import { defaultTrainConfig, resolveCrnnConfig } from './config';
 import { deriveSeed } from './random';
 import { registerGradients } from './gradients';
+import { SeededDropout } from './dropout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 type SymbolicTensor = tfTypes.SymbolicTensor;
@@ -213,32 +221,58 @@ function weightDecayArgs(config: CrnnConfig, recurrent = false): { kernelRegular
 }
 
 /**
- * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`.
- * Initialisers follow the article's TF1 code: Glorot-uniform convolutions, and a
- * dense layer with TF1's `variance_scaling_initializer()` (truncated normal,
- * stddev √(1.3·2 / fanIn), which tfjs writes as scale 2.6).
+ * The layer `layer` followed by its ELU: in the layer itself, or, with
+ * batch normalisation, as `${name}_bn` (tfjs's BatchNormalization: momentum
+ * 0.99 and epsilon 1e-3, its defaults) and `${name}_elu` after a linear layer
+ * without bias (the normalisation's β takes the bias's place).
+ */
+function withElu(
+  batchNorm: boolean, name: string, layer: (args: { activation: 'elu' | 'linear'; useBias: boolean }) => tfTypes.layers.Layer,
+): tfTypes.layers.Layer[] {
+  if (!batchNorm) return [layer({ activation: 'elu', useBias: true })];
+  return [
+    layer({ activation: 'linear', useBias: false }),
+    tf.layers.batchNormalization({ name: `${name}_bn` }),
+    tf.layers.activation({ name: `${name}_elu`, activation: 'elu' }),
+  ];
+}
+
+/** A SeededDropout layer named `name`, its seed derived from the run's, or nothing without dropout. */
+function dropoutLayers(config: CrnnConfig, name: string, seeds: LayerSeeds): tfTypes.layers.Layer[] {
+  // StatelessRandomUniform takes int32 seeds.
+  return config.dropout > 0 ? [new SeededDropout({ name, rate: config.dropout, seed: seeds(name) | 0 })] : [];
+}
+
+/**
+ * The per-image CNN as a list of layers, named `${prefix}_conv1` … `${prefix}_dense`
+ * (with batch normalisation and dropout, more layers between and after: see
+ * the top of this file). Initialisers follow the article's TF1 code:
+ * Glorot-uniform convolutions, and a dense layer with TF1's
+ * `variance_scaling_initializer()` (truncated normal, stddev √(1.3·2 / fanIn),
+ * which tfjs writes as scale 2.6).
  */
 function cnnLayers(config: CrnnConfig, prefix: string, seeds: LayerSeeds): tfTypes.layers.Layer[] {
-  const conv = (filters: number, name: string) => tf.layers.conv2d({
-    name, filters, kernelSize: 3, strides: 1, padding: 'same', activation: 'elu',
+  const conv = (filters: number, name: string) => withElu(config.batchNorm, name, (args) => tf.layers.conv2d({
+    name, filters, kernelSize: config.kernelSize, strides: 1, padding: 'same', ...args,
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds(name) }),
     ...weightDecayArgs(config),
-  });
+  }));
   return [
-    conv(config.filters[0], `${prefix}_conv1`),
+    ...conv(config.filters[0], `${prefix}_conv1`),
     new MaxPool2x2({ name: `${prefix}_pool1` }),
-    conv(config.filters[1], `${prefix}_conv2`),
+    ...conv(config.filters[1], `${prefix}_conv2`),
     new MaxPool2x2({ name: `${prefix}_pool2` }),
     tf.layers.flatten({ name: `${prefix}_flatten` }),
-    tf.layers.dense({
+    ...withElu(config.batchNorm, `${prefix}_dense`, (args) => tf.layers.dense({
       name: `${prefix}_dense`,
       units: config.denseUnits,
-      activation: 'elu',
+      ...args,
       kernelInitializer: tf.initializers.varianceScaling({
         scale: 2.6, mode: 'fanIn', distribution: 'normal', seed: seeds(`${prefix}_dense`),
       }),
       ...weightDecayArgs(config),
-    }),
+    })),
+    ...dropoutLayers(config, `${prefix}_dropout`, seeds),
   ];
 }
 
@@ -353,7 +387,7 @@ export function buildCrnn(config: Partial<CrnnConfig> = {}, options: BuildOption
   const seeds: LayerSeeds = (name) => deriveSeed(seed, name);
   const input = tf.input({ name: 'digit_sequence', shape: [c.seqLength, c.height, c.width, 1] });
   const features = c.sharedCnn ? sharedFeatures(c, input, seeds) : perStepFeatures(c, input, seeds);
-  const lastOutput = recurrentLayer(c, seeds).apply(features) as SymbolicTensor;
+  const lastOutput = applyLayers([recurrentLayer(c, seeds), ...dropoutLayers(c, 'rnn_dropout', seeds)], features);
   const output = tf.layers.dense({
     name: 'class_probabilities', units: c.numClasses, activation: 'softmax',
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds('class_probabilities') }),
@@ -369,18 +403,32 @@ export function buildCrnn(config: Partial<CrnnConfig> = {}, options: BuildOption
 }
 
 /**
- * Number of trainable parameters a config gives, computed by hand from the
- * architecture (used to check the built model and to show the arithmetic).
+ * Number of parameters a config gives, computed by hand from the architecture
+ * (used to check the built model and to show the arithmetic): all of them, as
+ * tfjs's `countParams()` counts them (the default), or only the trainable or
+ * the non-trainable ones. Only batch normalisation has non-trainable ones,
+ * its moving mean and variance: with `batchNorm` each convolution and dense
+ * layer of a CNN trades its bias for β and γ (trained) and the two moving
+ * statistics (not trained), per channel. Dropout has no parameters.
  */
-export function expectedParamCount(config: Partial<CrnnConfig> = {}): number {
+export function expectedParamCount(
+  config: Partial<CrnnConfig> = {}, which: 'all' | 'trainable' | 'nonTrainable' = 'all',
+): number {
   const c = resolveCrnnConfig(config);
   const [f1, f2] = c.filters;
+  const k2 = c.kernelSize * c.kernelSize;
   const pooledH = Math.floor(Math.floor(c.height / 2) / 2);
   const pooledW = Math.floor(Math.floor(c.width / 2) / 2);
-  const cnn = (3 * 3 * 1 * f1 + f1) + (3 * 3 * f1 * f2 + f2) +
-    (pooledH * pooledW * f2 * c.denseUnits + c.denseUnits);
+  const cnnChannels = f1 + f2 + c.denseUnits;
+  const cnnWeights = k2 * 1 * f1 + k2 * f1 * f2 + pooledH * pooledW * f2 * c.denseUnits;
+  // Per channel: a bias, or β and γ with the batch normalisation.
+  const cnnTrainable = cnnWeights + (c.batchNorm ? 2 : 1) * cnnChannels;
+  const cnnNonTrainable = c.batchNorm ? 2 * cnnChannels : 0;
   const gates = { simple: 1, gru: 3, lstm: 4 }[c.cell];
   const rnn = gates * (c.denseUnits * c.hiddenSize + c.hiddenSize * c.hiddenSize + c.hiddenSize);
   const head = c.hiddenSize * c.numClasses + c.numClasses;
-  return (c.sharedCnn ? 1 : c.seqLength) * cnn + rnn + head;
+  const cnns = c.sharedCnn ? 1 : c.seqLength;
+  const trainable = cnns * cnnTrainable + rnn + head;
+  const nonTrainable = cnns * cnnNonTrainable;
+  return { all: trainable + nonTrainable, trainable, nonTrainable }[which];
 }

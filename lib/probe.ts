@@ -122,7 +122,11 @@ export function layerActivations(
     throw new Error(`the model takes ${height}×${width} images, but the set has ${set.height}×${set.width}`);
   }
   checkIndices(set, indices);
-  const layers = CNN_LAYERS.slice(0, upTo + 1).map((name) => model.getLayer(`${prefix}_${name}`));
+  // With batch normalisation, a convolution or dense layer is linear and its
+  // normalisation and ELU follow as `…_bn` and `…_elu` (see cnnLayers in model.ts).
+  const layers = CNN_LAYERS.slice(0, upTo + 1).flatMap((name) => [name, `${name}_bn`, `${name}_elu`])
+    .filter((name) => CNN_LAYERS.includes(name as CnnLayer) || hasLayer(model, `${prefix}_${name}`))
+    .map((name) => model.getLayer(`${prefix}_${name}`));
   const parts: tfTypes.Tensor[] = [];
   try {
     for (let start = 0; start < indices.length; start += batchSize) {

@@ -39,7 +39,7 @@ import type { CrnnConfig, EvalRecord, History, TrainConfig } from './types';
 import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from './config';
-import { comparisonCurvesSvg, type ComparisonCurvesOptions } from './charts';
+import { comparisonCurvesSvg, type ComparisonCurvesOptions } from './view/charts';
 import { isProcessRunning, lockFileOf, lockOwner } from './run-folder';
 
 // The names persist.ts writes (not imported from there: it loads TensorFlow).

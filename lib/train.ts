@@ -15,6 +15,7 @@ import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer } from './graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from './graph/build';
+import { setDropoutStep } from './dropout';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`
@@ -183,6 +184,8 @@ export function createTrainStep(model: tfTypes.LayersModel, options: StepOptions
   const numClasses = model.outputs[0].shape[1] as number;
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   return (xs, ys) => {
+    // Dropout masks follow Adam's step number, as in the graph (lib/dropout.ts).
+    setDropoutStep(model, model.optimizer.iterations + 1);
     let accuracy: tfTypes.Scalar | undefined;
     let crossEntropy: tfTypes.Scalar | undefined;
     const total = model.optimizer.minimize(() => {

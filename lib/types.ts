@@ -57,11 +57,24 @@ export interface CrnnConfig {
   width: number;          // 28
   numClasses: number;     // 19
   filters: [number, number]; // [16, 16]
+  /** Side of the convolutions' square kernels, odd: 3 (the article), 5 or 7. */
+  kernelSize: number;     // 3
   denseUnits: number;     // 256
   cell: 'simple' | 'gru' | 'lstm'; // 'simple' (tanh)
   hiddenSize: number;     // 256
   /** false: each time step has its own CNN, as in the article; true: one CNN shared over steps. */
   sharedCnn: boolean;     // false
+  /**
+   * Batch normalisation after each convolution and after the per-image dense
+   * layer, before their ELU (those layers then have no bias). Off in the article.
+   */
+  batchNorm: boolean;     // false
+  /**
+   * Dropout rate, 0 ≤ rate < 1, on the per-image features (after the dense
+   * layer's ELU) and on the recurrent layer's output (before the output layer);
+   * training steps only. 0 (the article): no dropout layers.
+   */
+  dropout: number;        // 0
   learningRate: number;   // 1e-3 (Adam, beta1 0.9, beta2 0.999)
   /**
    * Weight decay as an L2 penalty: λ·ΣW² over every kernel (both

@@ -1,23 +1,27 @@
 #!/usr/bin/env node
 /**
- * Makes `require('@tensorflow/tfjs-node')` work, with or without Google's CDN.
+ * Makes `require('@tensorflow/tfjs-node')` work on the libtensorflow the
+ * project is tested with (2.15.1), with or without Google's CDN.
  *
- * tfjs-node's own install script downloads libtensorflow 2.9.1 and a prebuilt
- * addon from storage.googleapis.com. Machines that reach only package
- * registries (CI, corporate mirrors) cannot, so this script tries in order:
+ * Two routes install libtensorflow:
  *
- *   1. nothing to do: the addon already loads;
- *   2. the CDN is reachable: run tfjs-node's own installer, unchanged;
- *   3. otherwise: take libtensorflow from the `tensorflow-cpu` wheel on PyPI
+ *   wheel: take libtensorflow 2.15.1 from the `tensorflow-cpu` wheel on PyPI
  *      (through pip, so pip's mirror settings apply), stage its C library and
  *      headers where tfjs-node's binding.gyp looks, and build the addon from
- *      source with node-gyp against the local Node headers.
+ *      source with node-gyp against the local Node headers;
+ *   cdn: tfjs-node's own installer, unchanged, which downloads libtensorflow
+ *      2.9.1 and a prebuilt addon from storage.googleapis.com.
+ *
+ * `auto` (the default, see chooseRoutes) prefers the wheel when a Python with
+ * pip is available, so that every user runs the tested 2.15.1, and falls back
+ * to the CDN. Nothing is done when the addon already loads 2.15.1, or when it
+ * loads another version and there is no pip to fetch 2.15.1 with.
  *
  * The wheel is cached between installs. Each run ends by loading the addon
  * and training one tiny convolution step on it.
  *
  * Environment:
- *   CRNN_LIBTENSORFLOW=auto|cdn|wheel|skip  force one route (default auto)
+ *   CRNN_LIBTENSORFLOW=auto|cdn|wheel|skip  choose the route (default auto)
  *   CRNN_TF_WHEEL=/path/to/tensorflow_cpu-….whl  use this wheel file
  *   CRNN_CACHE_DIR=dir  where wheels are cached (default ~/.cache/crnn-mnist)
  *   PYTHON=python3  the Python whose pip downloads the wheel
@@ -34,10 +38,12 @@ const os = require('os');
 const path = require('path');
 const https = require('https');
 
+/** The libtensorflow the project is tested and measured with: the wheel route's. */
+const WANTED_VERSION = '2.15.1';
 /** The wheel whose libtensorflow_cc.so.2 carries the C and eager C APIs tfjs-node 4.22 binds. */
 const WHEEL_PACKAGE = {
-  x64: { name: 'tensorflow-cpu', version: '2.15.1', platform: 'manylinux2014_x86_64' },
-  arm64: { name: 'tensorflow', version: '2.15.1', platform: 'manylinux2014_aarch64' },
+  x64: { name: 'tensorflow-cpu', version: WANTED_VERSION, platform: 'manylinux2014_x86_64' },
+  arm64: { name: 'tensorflow', version: WANTED_VERSION, platform: 'manylinux2014_aarch64' },
 };
 /** Headers the binding includes, directly or through c_api.h. */
 const HEADER_DIRS = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/c/', 'tsl/platform/'];
@@ -60,7 +66,11 @@ function tfjsNodeDir() {
   }
 }
 
-/** Loads tfjs-node in a fresh process and trains one conv step; returns the backend name or null. */
+/**
+ * Loads tfjs-node in a fresh process and trains one conv step; returns the
+ * backend name and libtensorflow's version (TF_Version() through tfjs-node's
+ * binding; null if unreadable), or null when the addon does not load.
+ */
 function probeNativeBackend(verbose) {
   const script = `
     const tf = require('@tensorflow/tfjs-node');
@@ -69,15 +79,16 @@ function probeNativeBackend(verbose) {
     const opt = tf.train.adam(1e-3);
     const loss = opt.minimize(() => tf.conv2d(x, w, 1, 'same').square().mean(), true);
     if (!Number.isFinite(loss.dataSync()[0])) throw new Error('non-finite loss');
-    console.log('BACKEND=' + tf.getBackend() + ' TF=' + (tf.version['tfjs-node'] || '?'));
+    const binding = tf.backend().binding;
+    console.log('BACKEND=' + tf.getBackend() + ' LIBTENSORFLOW=' + ((binding && binding.TF_Version) || '?'));
   `;
   const result = cp.spawnSync(process.execPath, ['-e', script], {
     cwd: path.join(__dirname, '..'),
     encoding: 'utf8',
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
   });
-  const match = /BACKEND=(\S+)/.exec(result.stdout || '');
-  if (result.status === 0 && match) return match[1];
+  const match = /BACKEND=(\S+) LIBTENSORFLOW=(\S+)/.exec(result.stdout || '');
+  if (result.status === 0 && match) return { backend: match[1], libtensorflow: match[2] === '?' ? null : match[2] };
   if (verbose) {
     const detail = (result.stderr || '').trim().split('\n').filter(Boolean).slice(-3).join('\n  ');
     log(`the native addon does not load yet:\n  ${detail}`);
@@ -126,12 +137,23 @@ function cacheDir() {
   return base;
 }
 
-function findPython() {
-  const candidates = [process.env.PYTHON, 'python3', 'python'].filter(Boolean);
-  for (const candidate of candidates) {
+function pythonCandidates() {
+  return [process.env.PYTHON, 'python3', 'python'].filter(Boolean);
+}
+
+/** The first Python whose `-m pip` runs, or null. */
+function pipPython() {
+  for (const candidate of pythonCandidates()) {
     const check = cp.spawnSync(candidate, ['-m', 'pip', '--version'], { encoding: 'utf8' });
     if (check.status === 0) return candidate;
   }
+  return null;
+}
+
+function findPython() {
+  const python = pipPython();
+  if (python) return python;
+  const candidates = pythonCandidates();
   throw new InstallError(
     `no Python with pip found (tried ${candidates.join(', ')}); pip downloads the tensorflow-cpu wheel. ` +
       'Install python3-pip, or set CRNN_TF_WHEEL to a downloaded wheel file.');
@@ -245,43 +267,110 @@ function installFromWheel(dir) {
   buildAddon(dir);
 }
 
-async function main() {
-  const started = Date.now();
-  if (mode === 'skip') {
-    log('CRNN_LIBTENSORFLOW=skip: leaving @tensorflow/tfjs-node as it is');
-    return;
+/**
+ * The routes to try, in order, and why; no route: nothing to do. A pure
+ * function of what the script found out:
+ *   mode           CRNN_LIBTENSORFLOW (auto, cdn, wheel or skip)
+ *   loads          whether the addon already loads (only probed under auto)
+ *   loadedVersion  the libtensorflow it loads (null: unknown)
+ *   wantedVersion  the tested version, the wheel route's
+ *   wheelPossible  whether a wheel exists for this platform (or CRNN_TF_WHEEL names one)
+ *   pip            whether a Python with pip is available (the wheel route needs it)
+ * Under auto the wheel route comes first wherever it can run, with the CDN as
+ * the fallback; an addon that loads the wanted version, or loads another
+ * one where the wheel route cannot run, is left alone.
+ */
+function chooseRoutes({ mode, loads, loadedVersion, wantedVersion, wheelPossible, pip }) {
+  if (mode === 'skip') return { routes: [], reason: 'CRNN_LIBTENSORFLOW=skip: leaving @tensorflow/tfjs-node as it is' };
+  if (mode === 'cdn') return { routes: ['cdn'], reason: `CRNN_LIBTENSORFLOW=cdn: tfjs-node's own installer (libtensorflow ${TFJS_LIBTENSORFLOW_VERSION})` };
+  if (mode === 'wheel') return { routes: ['wheel'], reason: `CRNN_LIBTENSORFLOW=wheel: the PyPI wheel (libtensorflow ${wantedVersion})` };
+  if (mode !== 'auto') throw new InstallError(`CRNN_LIBTENSORFLOW must be auto, cdn, wheel or skip, not "${mode}"`);
+  const wheel = wheelPossible && pip;
+  const noWheel = !wheelPossible ? 'there is no libtensorflow wheel for this platform'
+    : 'no Python with pip was found (set PYTHON, or install python3-pip)';
+  if (loads && loadedVersion === wantedVersion) {
+    return { routes: [], reason: `@tensorflow/tfjs-node already loads libtensorflow ${wantedVersion}: nothing to do` };
   }
-  if (!['auto', 'cdn', 'wheel'].includes(mode)) {
-    throw new InstallError(`CRNN_LIBTENSORFLOW must be auto, cdn, wheel or skip, not "${mode}"`);
+  const loaded = `@tensorflow/tfjs-node loads libtensorflow ${loadedVersion || 'of an unknown version'}`;
+  if (loads && !wheel) {
+    return { routes: [], reason: `${loaded}, not the tested ${wantedVersion}, but ${noWheel}: keeping it` };
   }
-  const dir = tfjsNodeDir();
-  if (mode === 'auto' && probeNativeBackend(false)) {
-    log('@tensorflow/tfjs-node already loads: nothing to do');
-    return;
+  if (wheel) {
+    return {
+      routes: ['wheel', 'cdn'],
+      reason: `${loads ? `${loaded}, not the tested ${wantedVersion}` : '@tensorflow/tfjs-node does not load yet'}: ` +
+        `installing libtensorflow ${wantedVersion} from the PyPI wheel (the CDN route is the fallback)`,
+    };
   }
-  let route = mode;
-  if (mode === 'auto') {
-    const url = cdnUrl();
-    const problem = await checkReachable(url);
-    route = problem ? 'wheel' : 'cdn';
-    log(problem ? `the libtensorflow CDN is not reachable (${problem}): using the PyPI wheel instead`
-      : 'the libtensorflow CDN is reachable: using tfjs-node\'s own installer');
-  }
-  if (route === 'cdn') installFromCdn(dir);
-  else installFromWheel(dir);
-
-  const backend = probeNativeBackend(true);
-  if (backend !== 'tensorflow') {
-    throw new InstallError(`the ${route} route finished, but @tensorflow/tfjs-node still does not load`);
-  }
-  log(`ready: @tensorflow/tfjs-node runs on the native "tensorflow" backend ` +
-    `(${route} route, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  return {
+    routes: ['cdn'],
+    reason: `@tensorflow/tfjs-node does not load yet and ${noWheel}: ` +
+      `tfjs-node's own installer (libtensorflow ${TFJS_LIBTENSORFLOW_VERSION}, not the tested ${wantedVersion})`,
+  };
 }
 
-main().catch((err) => {
-  const cause = err instanceof InstallError ? err.message : (err && err.stack) || String(err);
-  console.error(`\n[libtensorflow] FAILED: ${cause}`);
-  console.error('[libtensorflow] The library will fall back to the pure-JavaScript backend (hundreds of times slower to train).');
-  console.error('[libtensorflow] Retry with `npm run install-libtensorflow`; see "Installing behind a firewall" in README.md.\n');
-  process.exit(soft ? 0 : 1);
-});
+function wheelPossible() {
+  return Boolean(process.env.CRNN_TF_WHEEL) || (os.platform() === 'linux' && Boolean(WHEEL_PACKAGE[process.arch]));
+}
+
+async function main() {
+  const started = Date.now();
+  const loadedBefore = mode === 'auto' ? probeNativeBackend(false) : null;
+  const plan = chooseRoutes({
+    mode,
+    loads: loadedBefore !== null,
+    loadedVersion: loadedBefore && loadedBefore.libtensorflow,
+    wantedVersion: WANTED_VERSION,
+    wheelPossible: wheelPossible(),
+    pip: mode === 'auto' ? pipPython() !== null : false,
+  });
+  log(plan.reason);
+  if (plan.routes.length === 0) return;
+  const dir = tfjsNodeDir();
+  let route;
+  for (const [i, candidate] of plan.routes.entries()) {
+    const last = i === plan.routes.length - 1;
+    try {
+      if (candidate === 'cdn' && mode === 'auto') {
+        const problem = await checkReachable(cdnUrl());
+        if (problem) throw new InstallError(`the libtensorflow CDN is not reachable (${problem})`);
+      }
+      if (candidate === 'cdn') installFromCdn(dir);
+      else installFromWheel(dir);
+      route = candidate;
+      break;
+    } catch (err) {
+      if (last || !(err instanceof InstallError)) throw err;
+      log(`the ${candidate} route failed: ${err.message}`);
+      const now = probeNativeBackend(false);
+      if (now) {
+        log(`keeping what loads now: libtensorflow ${now.libtensorflow || 'of an unknown version'}`);
+        return;
+      }
+      log(`trying the ${plan.routes[i + 1]} route`);
+    }
+  }
+
+  const loaded = probeNativeBackend(true);
+  if (!loaded || loaded.backend !== 'tensorflow') {
+    throw new InstallError(`the ${route} route finished, but @tensorflow/tfjs-node still does not load`);
+  }
+  log(`ready: @tensorflow/tfjs-node runs on the native "tensorflow" backend with libtensorflow ` +
+    `${loaded.libtensorflow || '(version unknown)'} (${route} route, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (loaded.libtensorflow !== WANTED_VERSION) {
+    log(`note: the project is tested with libtensorflow ${WANTED_VERSION}; with Python's pip, ` +
+      '`CRNN_LIBTENSORFLOW=wheel npm run install-libtensorflow` installs it');
+  }
+}
+
+module.exports = { chooseRoutes, probeNativeBackend, WANTED_VERSION, TFJS_LIBTENSORFLOW_VERSION };
+
+if (require.main === module) {
+  main().catch((err) => {
+    const cause = err instanceof InstallError ? err.message : (err && err.stack) || String(err);
+    console.error(`\n[libtensorflow] FAILED: ${cause}`);
+    console.error('[libtensorflow] The library will fall back to the pure-JavaScript backend (hundreds of times slower to train).');
+    console.error('[libtensorflow] Retry with `npm run install-libtensorflow`; see "Installing behind a firewall" in README.md.\n');
+    process.exit(soft ? 0 : 1);
+  });
+}

@@ -5,8 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expectedParamCount } from '../lib/model';
-import { parsePlan, planRuns, resultsMarkdown, type BenchResults, type RunRecord } from '../bench/run';
+import {
+  chooseSgemmProbe, mainRatios, parsePlan, planRuns, pythonPeerSkip, resultsMarkdown, stepLimit,
+  type BenchResults, type PythonCheck, type RunRecord,
+} from '../bench/run';
 import { parsePeerArgs, peerArgs, type PeerReport } from '../bench/protocol';
+import { limitMsPerStep, ratiosToBest, sgemmGflops, shareOfLimit, trainingFlopsPerSample } from '../bench/flops';
+import { peerEnvironment, tensorflowOnednnReport, tensorflowThreads } from '../bench/settings';
+import { CPU_FEATURES, cpuFlagsFrom, cpuUnits, tensorflowOnednn, tensorflowOnednnDefault } from '../lib/cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN_JS = path.join(ROOT, 'dist', 'bench', 'run.js');
@@ -80,7 +86,18 @@ test('the tiny benchmark of the TypeScript side reports timings, sampling cost, 
     assertPositive(report.samplingShare, 'samplingShare');
     // The timed steps, the project's loop and the sampling leave no tensor behind.
     assert.equal(report.leakedTensors, 0, runRecord.peer);
+    // What decides the speed, as the peer saw it: the bench passes TF_ENABLE_ONEDNN_OPTS=1 by default.
+    assert.ok(report.cpu && report.cpu.model.length > 0, 'cpu missing');
+    assert.deepEqual(report.onednn, { setting: '1', on: true, source: 'TF_ENABLE_ONEDNN_OPTS' });
+    assert.ok(report.threadsInUse && report.threadsInUse.intraOp! > 0 && report.threadsInUse.interOp! > 0);
   }
+  // Without the peers' numpy the probe is tfjs's; the limit follows from it.
+  const sgemm = results.sgemm!;
+  assert.equal(sgemm.error, undefined, sgemm.error);
+  assert.ok(sgemm.report?.probe === 'numpy' || sgemm.report?.probe === 'tfjs', JSON.stringify(sgemm));
+  assertPositive(sgemm.report?.gflops, 'sgemm GFLOP/s');
+  assertPositive(stepLimit(results).limitMs, 'limit ms/step');
+  assert.ok(Array.isArray(results.machine.cpuFlags));
   assert.equal(results.machine.libtensorflow !== undefined, true);
   assertPositive(results.machine.cores, 'machine.cores');
   assert.ok(results.machine.cpuModel.length > 0);
@@ -92,7 +109,12 @@ test('the Python peers run the same tiny benchmark with the same parameter count
   for (const r of results.runs) {
     assert.equal(r.error, undefined, `${r.peer}: ${r.error}`);
     assertThroughputReport(r.report, r.peer);
+    assert.ok(r.report!.cpu && r.report!.onednn && r.report!.threadsInUse, `${r.peer}: settings missing`);
+    assert.equal(r.report!.onednn!.setting, '1', r.peer);
+    // TensorFlow reads the setting the bench passed; PyTorch answers for itself.
+    if (r.peer !== 'torch') assert.equal(r.report!.onednn!.on, true, r.peer);
   }
+  assert.equal(results.sgemm?.report?.probe, 'numpy');
   assert.ok(results.machine.tensorflow?.startsWith('2.15'), `TensorFlow ${results.machine.tensorflow}`);
   assert.ok(results.machine.torch, 'torch version missing');
 });
@@ -173,6 +195,8 @@ test('bad benchmark arguments fail with a message naming the value', () => {
     [['--seq-lengths', '0,2'], /seq-lengths.*>= 1.*"0,2"/],
     [['--threads', '-1'], /threads.*"-1"/],
     [['--target', '1.5'], /target.*"1.5"/],
+    [['--onednn', 'maybe'], /onednn.*expected on or off, got "maybe"/],
+    [['--sgemm', 'blas'], /sgemm.*"blas"/],
   ];
   for (const [args, message] of cases) {
     const { status, stderr } = run(process.execPath, [RUN_JS, ...args], 20_000);
@@ -212,4 +236,165 @@ test('the report lists runs that failed or were skipped, with the reason', () =>
   assert.match(md, /tfjs-node per-step B128 T2 tiny: failed, tfjs-node\.js exited with 1:/);
   assert.match(md, /keras per-step B128 T2 tiny: skipped, no Python at \/nowhere/);
   assert.match(md, /\| tfjs-node \| per step \| – \|/);
+});
+
+test('the FLOP count of a training step follows the model configuration', () => {
+  // Per image: conv1 28·28·16·9·2, conv2 14·14·16·144·2, dense 784·256·2; the RNN (256 + 256)·256·2 per
+  // step; the head 256·19·2. T = 2, per-step CNNs: 3,594,752 forward, 10.78 MFLOP per training sample,
+  // the ≈10.8 MFLOP of issue 14.
+  const f = trainingFlopsPerSample();
+  assert.deepEqual(f, {
+    conv1: 2 * 225_792, conv2: 2 * 903_168, dense: 2 * 401_408, rnn: 2 * 262_144, head: 9_728,
+    forward: 3_594_752, training: 10_784_256,
+  });
+  // A shared CNN does the same work; T scales all but the head; a GRU has three gates.
+  assert.deepEqual(trainingFlopsPerSample({ sharedCnn: true }), f);
+  assert.equal(trainingFlopsPerSample({ seqLength: 4 }).forward, 2 * (f.forward - f.head) + f.head);
+  assert.equal(trainingFlopsPerSample({ cell: 'gru' }).rnn, 3 * f.rnn);
+  assert.equal(trainingFlopsPerSample({ filters: [8, 32] }).conv2, 2 * 2 * 196 * 32 * 9 * 8);
+});
+
+test('the limit: sgemm GFLOP/s, ms per step at that speed, shares and ratios', () => {
+  // The issue's numbers: 172 GFLOP/s and 10.8 MFLOP per sample give about 8 ms per step of 128.
+  assert.ok(Math.abs(sgemmGflops(2048, 0.1) - 171.8) < 0.1);
+  const limit = limitMsPerStep(10_784_256, 128, 172);
+  assert.ok(Math.abs(limit - 8.03) < 0.01, String(limit));
+  assert.equal(shareOfLimit(8, 32), 0.25);
+  assert.deepEqual(ratiosToBest([20, undefined, 10, NaN, 30]), [2, undefined, 1, undefined, 3]);
+  assert.deepEqual(ratiosToBest([undefined]), [undefined]);
+
+  // Ratios are within a CNN variant: the fastest per-step and the fastest shared run are both 1.
+  const plan = parsePlan(['--tiny', '--peers', 'tfjs-node,tf1', '--variants', 'per-step,shared']);
+  const mains = planRuns(plan).filter((r) => r.kinds.includes('main'));
+  const ms = { 'tfjs-node': [30, 40], tf1: [24, 50] } as Record<string, number[]>;
+  for (const run of mains) {
+    run.report = { msPerStep: { median: ms[run.peer][run.options.shared ? 1 : 0], min: 0, max: 0, repeats: [] } } as unknown as PeerReport;
+  }
+  const byKey = Object.fromEntries(mainRatios(mains).map((r, i) => [`${mains[i].peer} ${mains[i].options.shared}`, r]));
+  assert.deepEqual(byKey, { 'tfjs-node false': 1.25, 'tf1 false': 1, 'tfjs-node true': 1, 'tf1 true': 1.25 });
+});
+
+test('CPU features, and oneDNN in TensorFlow as its setting and the CPU decide it', () => {
+  const cpuinfo = 'processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx fma avx2 bmi2\n\nprocessor\t: 1\nflags\t: avx512f\n';
+  const epyc = cpuFlagsFrom(cpuinfo);
+  assert.deepEqual(epyc, ['sse4_2', 'avx', 'avx2', 'fma']);
+  assert.deepEqual(cpuUnits(epyc), { avx2: true, avx512: false, amx: false });
+  assert.deepEqual(cpuFlagsFrom('no flags here'), []);
+  const sapphire = cpuFlagsFrom('flags : avx2 avx512f avx512_vnni amx_tile amx_bf16');
+  assert.deepEqual(cpuUnits(sapphire), { avx2: true, avx512: true, amx: true });
+
+  // TensorFlow's default: on only with neural-network features; AVX-512 alone is not enough.
+  assert.equal(tensorflowOnednnDefault(epyc), false);
+  assert.equal(tensorflowOnednnDefault(['avx2', 'avx512f']), false);
+  assert.equal(tensorflowOnednnDefault(['avx512f', 'avx512_vnni']), true);
+  assert.equal(tensorflowOnednnDefault(['avx_vnni']), true);
+  assert.deepEqual(tensorflowOnednn(undefined, epyc), { on: false, source: 'default' });
+  assert.deepEqual(tensorflowOnednn('1', epyc), { on: true, source: 'set' });
+  assert.deepEqual(tensorflowOnednn('TRUE', epyc), { on: true, source: 'set' });
+  assert.deepEqual(tensorflowOnednn('false', sapphire), { on: false, source: 'set' });
+  // TensorFlow warns and keeps its default for anything else.
+  assert.deepEqual(tensorflowOnednn('yes', sapphire), { on: true, source: 'default' });
+  assert.deepEqual(tensorflowOnednn('', epyc), { on: false, source: 'default' });
+  assert.deepEqual(tensorflowOnednnReport('0', epyc), { setting: '0', on: false, source: 'TF_ENABLE_ONEDNN_OPTS' });
+  assert.match(tensorflowOnednnReport(undefined, epyc).source, /default for this CPU/);
+
+  // The Python peers read the same features as lib/cpu.ts.
+  const common = fs.readFileSync(path.join(ROOT, 'bench', 'peers', 'common.py'), 'utf8');
+  const tuple = /^CPU_FEATURES = \(([^)]*)\)/m.exec(common);
+  assert.ok(tuple, 'CPU_FEATURES not found in common.py');
+  assert.deepEqual([...tuple[1].matchAll(/'([^']+)'/g)].map((m) => m[1]), [...CPU_FEATURES]);
+});
+
+test('every peer gets one environment: the oneDNN setting of the plan and its threads', () => {
+  const base = { PATH: '/bin', TF_ENABLE_ONEDNN_OPTS: '0' };
+  const on = peerEnvironment(base, { onednn: true, threads: 0 });
+  assert.equal(on.TF_ENABLE_ONEDNN_OPTS, '1');
+  assert.equal(on.TF_CPP_MIN_LOG_LEVEL, '2');
+  assert.equal(on.PATH, '/bin');
+  assert.equal(on.TF_NUM_INTRAOP_THREADS, undefined);
+  const off = peerEnvironment({ TF_CPP_MIN_LOG_LEVEL: '0' }, { onednn: false, threads: 1 });
+  assert.equal(off.TF_ENABLE_ONEDNN_OPTS, '0');
+  assert.equal(off.TF_CPP_MIN_LOG_LEVEL, '0');
+  for (const name of ['TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']) {
+    assert.equal(off[name], '1', name);
+  }
+  assert.equal(parsePlan([]).onednn, true);
+  assert.equal(parsePlan(['--onednn', 'off']).onednn, false);
+  assert.equal(parsePlan(['--onednn', 'on']).onednn, true);
+  assert.equal(parsePlan([]).sgemm, 'auto');
+
+  assert.deepEqual(tensorflowThreads({}, 2), { intraOp: 2, interOp: 2, source: 'TensorFlow\'s default: the 2 schedulable CPUs' });
+  const pinned = tensorflowThreads({ TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1' }, 8);
+  assert.deepEqual([pinned.intraOp, pinned.interOp], [1, 1]);
+  assert.match(pinned.source, /TF_NUM_INTRAOP_THREADS=1/);
+  const half = tensorflowThreads({ TF_NUM_INTRAOP_THREADS: '3', TF_NUM_INTEROP_THREADS: 'x' }, 8);
+  assert.deepEqual([half.intraOp, half.interOp], [3, 8]);
+  assert.match(half.source, /otherwise the 8 schedulable CPUs/);
+});
+
+test('a missing Python, framework or numpy skips its peers and picks the sgemm probe, with the reason', () => {
+  const none: PythonCheck = { python: '/v/bin/python', missing: 'no Python at /v/bin/python' };
+  const numpyOnly: PythonCheck = { python: '/v/bin/python', modules: { numpy: true, tensorflow: false, torch: false } };
+  const all: PythonCheck = { python: '/v/bin/python', modules: { numpy: true, tensorflow: true, torch: true } };
+  assert.match(pythonPeerSkip('keras', none)!, /^no Python at \/v\/bin\/python: `npm run bench:setup`/);
+  assert.match(pythonPeerSkip('tf1', numpyOnly)!, /^no tensorflow in \/v\/bin\/python/);
+  assert.match(pythonPeerSkip('torch', numpyOnly)!, /^no torch in/);
+  assert.equal(pythonPeerSkip('torch', all), null);
+  assert.match(pythonPeerSkip('torch', { python: 'p', modules: { torch: true } })!, /^no numpy in p/);
+
+  assert.deepEqual(chooseSgemmProbe('auto', all), { probe: 'numpy', why: 'numpy in /v/bin/python' });
+  assert.deepEqual(chooseSgemmProbe('auto', none), { probe: 'tfjs', why: 'no Python at /v/bin/python: tf.matMul instead' });
+  assert.deepEqual(chooseSgemmProbe('auto', { python: 'p', modules: {} }), { probe: 'tfjs', why: 'no numpy in p: tf.matMul instead' });
+  assert.deepEqual(chooseSgemmProbe('tfjs', all), { probe: 'tfjs', why: '--sgemm tfjs' });
+  assert.deepEqual(chooseSgemmProbe('numpy', none), { probe: null, why: '--sgemm numpy, but no Python at /v/bin/python' });
+  assert.deepEqual(chooseSgemmProbe('none', all), { probe: null, why: '--sgemm none' });
+});
+
+test('the report names the CPU units, the oneDNN setting, each peer\'s threads, the limit and the ratios', () => {
+  const plan = parsePlan(['--tiny', '--peers', 'tfjs-node,tf1,torch', '--batch-sizes', '128']);
+  const runs = planRuns(plan);
+  const report = (peer: string, ms: number, extra: Partial<PeerReport>): PeerReport => ({
+    peer, msPerStep: { median: ms, min: ms, max: ms, repeats: [ms] }, samplesPerSec: 128_000 / ms,
+    cpu: { model: 'AMD EPYC', flags: ['avx', 'avx2', 'fma'] }, ...extra,
+  } as PeerReport);
+  runs[0].report = report('tfjs-node', 32, {
+    onednn: { setting: '1', on: true, source: 'TF_ENABLE_ONEDNN_OPTS' },
+    threadsInUse: { intraOp: 2, interOp: 2, source: 'TensorFlow\'s default: the 2 schedulable CPUs' },
+  });
+  runs[1].report = report('tf1', 16, {
+    onednn: { setting: '1', on: true, source: 'TensorFlow\'s IsMklEnabled()' },
+    threadsInUse: { intraOp: 2, interOp: 2, source: 'TensorFlow\'s default: the 2 schedulable CPUs' },
+  });
+  runs[2].skipped = 'no torch in /v/bin/python';
+  const results: BenchResults = {
+    plan, runs,
+    machine: {
+      cpuModel: 'AMD EPYC', cpuFlags: ['sse4_2', 'avx', 'avx2', 'fma'], cores: 2, memoryGb: 8, os: 'Linux', node: 'v20',
+      date: '2026-12-01', loadAverage: { start: 0, end: 0 },
+    },
+    sgemm: {
+      probe: 'numpy', why: 'numpy in /v/bin/python',
+      report: { probe: 'numpy', library: 'numpy 2.1 (openblas)', n: 2048, repeats: 5, seconds: [0.1], bestSeconds: 0.1, gflops: 172, threads: null },
+    },
+  };
+  const md = resultsMarkdown(results);
+  assert.match(md, /\| CPU features \| AVX2 yes · AVX-512 no · AMX no \(sse4_2, avx, avx2, fma\) \|/);
+  assert.match(md, /\| oneDNN \| on: TF_ENABLE_ONEDNN_OPTS=1 in every peer's environment \(`--onednn off` for 0\) \|/);
+  assert.match(md, /\| sgemm \| numpy matmul of 2048 × 2048 float32, numpy 2\.1 \(openblas\), best of 5: \*\*172\.0 GFLOP\/s\*\* \(numpy in \/v\/bin\/python\) \|/);
+  assert.match(md, /\| limit \| 10\.78 MFLOP per training sample \(3 × 3\.59 forward\) × 128 = 1\.38 GFLOP per step: \*\*8\.0 ms\/step\*\* at 172\.0 GFLOP\/s \|/);
+  assert.match(md, /\| tfjs-node \| AMD EPYC \| yes \/ no \/ no \| on \(TF_ENABLE_ONEDNN_OPTS=1\) \| 2 \| 2 \| TensorFlow's default: the 2 schedulable CPUs \|/);
+  assert.match(md, /\| tf1 \| AMD EPYC \| yes \/ no \/ no \| on \(TF_ENABLE_ONEDNN_OPTS=1; TensorFlow's IsMklEnabled\(\)\) \|/);
+  assert.match(md, /\| torch \| – \| – \| – \| – \| – \| – \|/);
+  // tf1 is the best (1.00×), tfjs-node takes twice its time; 8.03 ms of limit is 25.1% of 32 ms and 50.2% of 16.
+  assert.match(md, /\| tfjs-node \| per step \| 32\.0 \(32\.0–32\.0\) \| 4000 \| 2\.00× \| 25\.1% \|/);
+  assert.match(md, /\| tf1 \| per step \| 16\.0 \(16\.0–16\.0\) \| 8000 \| 1\.00× \| 50\.2% \|/);
+  assert.match(md, /\| torch \| per step \| – \| – \| – \| – \|/);
+
+  // Without a probe the FLOP count still shows, and no share is made up.
+  const noProbe = resultsMarkdown({ ...results, sgemm: { probe: null, why: '--sgemm none' } });
+  assert.match(noProbe, /\| sgemm \| not measured \(--sgemm none\) \|/);
+  assert.match(noProbe, /1\.38 GFLOP per step; no sgemm speed to divide by \|/);
+  assert.match(noProbe, /\| tf1 \| per step \| 16\.0 \(16\.0–16\.0\) \| 8000 \| 1\.00× \| – \|/);
+  const off = resultsMarkdown({ ...results, plan: { ...plan, onednn: false } });
+  assert.match(off, /\| oneDNN \| off: TF_ENABLE_ONEDNN_OPTS=0 in every peer's environment \(`--onednn on` for 1\) \|/);
 });

@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg, type ChartSpec,
   renderSvg, trainingCurvesSpec, trainingCurvesSvg,
-} from '../lib/charts';
-import {
-  interactiveTraces, LiveTrainingChart, summaryLine,
-} from '../lib/display';
+} from '../lib/view/charts';
+import { interactiveTraces } from '../lib/view/interactive';
+import { LiveTrainingChart, summaryLine } from '../lib/view/live-chart';
 import type { History } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
 

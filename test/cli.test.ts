@@ -67,6 +67,13 @@ test('a tiny training run writes the model, run record, history and charts', () 
   assert.match(stdout, /final accuracy [\d.]+% on 64 test sequences \(the article reports about 98\.00%/);
 
   const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
+  // The first line names the native library, which run.json records too.
+  const first = stdout.split('\n')[0];
+  if (record.environment.backend === 'tensorflow') {
+    assert.match(first, new RegExp(`^backend tensorflow \\(libtensorflow ${record.environment.libtensorflow.replace(/\./g, '\\.')}, oneDNN (on|off)\\); data `));
+  } else {
+    assert.match(first, /^backend cpu \(.+\); data /);
+  }
   assert.equal(record.crnnConfig.cell, 'gru');
   assert.deepEqual(record.crnnConfig.filters, [4, 4]);
   assert.equal(record.trainConfig.numSteps, 3);
@@ -90,6 +97,26 @@ test('--help lists every option and exits 0', () => {
 });
 
 /** The settings that have a flag, as the CLI generates them. */
+test('the trainer loads no notebook code: nothing in its module graph loads tslab, and --plot comes from lib/view', () => {
+  // Lists, as the trainer exits after --help (every import is loaded by then), the modules it loaded.
+  const listFile = path.join(tempDir(), 'modules.json');
+  const script = `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(listFile)},
+      JSON.stringify(Object.keys(require.cache))));
+    process.argv = [process.execPath, ${JSON.stringify(trainer)}, '--help'];
+    require(${JSON.stringify(trainer)});`;
+  const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  const loaded = JSON.parse(fs.readFileSync(listFile, 'utf8')) as string[];
+  const libFolder = path.join(__dirname, '..', 'lib') + path.sep;
+  assert.ok(loaded.includes(path.join(libFolder, 'view', 'interactive.js')), 'the --plot view is loaded');
+  assert.deepEqual(loaded.filter((file) => file.includes(`${path.sep}tslab${path.sep}`)), [], 'tslab is not loaded');
+  // tslab is required lazily, so "not loaded" is not enough: no module of the library the trainer
+  // loads may be one that can load it (the notebook display).
+  const canLoadTslab = loaded.filter((file) => file.startsWith(libFolder) &&
+    /require\(['"]tslab/.test(fs.readFileSync(file, 'utf8')));
+  assert.deepEqual(canLoadTslab.map((file) => path.relative(libFolder, file)), [], 'no module that loads tslab');
+});
+
 const flagged = settings.filter((s): s is Setting & { flag: string } => s.flag !== null);
 
 /** The JSON of --print-config for these arguments. */

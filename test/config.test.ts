@@ -31,6 +31,7 @@ test('flags are the kebab-case of the names, except --steps, and the derived set
   assert.equal(flags.batchSize, '--batch-size');
   assert.equal(flags.sharedCnn, '--shared-cnn');
   assert.equal(flags.targetAccuracy, '--target-accuracy');
+  assert.deepEqual([flags.kernelSize, flags.batchNorm, flags.dropout], ['--kernel-size', '--batch-norm', '--dropout']);
   for (const derived of ['height', 'width', 'numClasses']) assert.equal(flags[derived], null, derived);
   const given = settings.map((s) => s.flag).filter((f) => f !== null);
   assert.equal(new Set(given).size, given.length, 'two settings share a flag');
@@ -66,6 +67,16 @@ test('the bounds themselves are allowed where the range includes them', () => {
   assert.equal(resolveTrainConfig({ numSteps: 0 }).numSteps, 0);
   assert.equal(resolveTrainConfig({ targetAccuracy: 1 }).targetAccuracy, 1);
   assert.equal(resolveCrnnConfig({ height: 4, width: 4, numClasses: 2 }).height, 4);
+  assert.equal(resolveCrnnConfig({ kernelSize: 7, dropout: 0 }).kernelSize, 7);
+  assert.equal(resolveCrnnConfig({ kernelSize: 5 }).kernelSize, 5);
+});
+
+test('the layers beyond the article\'s are off by default: 3×3 kernels, no batch normalisation, no dropout', () => {
+  const { kernelSize, batchNorm, dropout } = defaultCrnnConfig;
+  assert.deepEqual({ kernelSize, batchNorm, dropout }, { kernelSize: 3, batchNorm: false, dropout: 0 });
+  assert.equal(resolveCrnnConfig({ dropout: 0.999 }).dropout, 0.999);
+  assert.throws(() => resolveCrnnConfig({ kernelSize: -3 }), /CrnnConfig\.kernelSize must be an odd integer in \[3, 7\], got -3$/);
+  assert.throws(() => resolveCrnnConfig({ kernelSize: 4 }), /CrnnConfig\.kernelSize must be an odd integer in \[3, 7\], got 4$/);
 });
 
 test('the messages name the range in words', () => {
@@ -77,6 +88,9 @@ test('the messages name the range in words', () => {
   assert.equal(words.cell, 'one of simple, gru, lstm');
   assert.equal(words.sharedCnn, 'true or false');
   assert.equal(words.filters, 'two filter counts like 16,16, each an integer >= 1');
+  assert.equal(words.kernelSize, 'an odd integer in [3, 7]');
+  assert.equal(words.dropout, 'a number in [0, 1)');
+  assert.equal(words.batchNorm, 'true or false');
 });
 
 test('parseSetting reads the text of every setting back to the value it was written from', () => {
@@ -107,6 +121,9 @@ test('parseSetting refuses unknown names and unreadable text, naming the setting
     ['filters', '16,x', /filters must be two filter counts like 16,16, got "16,x"$/],
     ['targetAccuracy', 'high', /targetAccuracy must be a number \(or none\), got "high"$/],
     ['seqLength', 'none', /seqLength must be an integer, got "none"$/],
+    ['kernelSize', '4', /kernelSize must be an odd integer in \[3, 7\], got 4$/],
+    ['kernelSize', '9', /kernelSize must be an odd integer in \[3, 7\], got 9$/],
+    ['dropout', '1', /dropout must be a number in \[0, 1\), got 1$/],
   ];
   for (const [name, text, message] of cases) {
     assert.throws(() => parseSetting(name, text), message, `${name} ${text}`);

@@ -1,9 +1,12 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
-import { barChartSvg, heatmapSpec, symlogLegendValues } from '../lib/charts';
-import { greyPng, pngSize, svgToPng } from '../lib/images';
-import { environmentSummary, newNotebookDisplay, notebookDisplay, svgText, tensorCensus } from '../lib/display';
+import { barChartSvg, heatmapSpec, symlogLegendValues } from '../lib/view/charts';
+import { greyPng } from '../lib/view/images';
+import { pngSize, svgToPng } from '../lib/view/png';
+import { newNotebookDisplay, notebookDisplay } from '../lib/view/notebook';
+import { environmentSummary, tensorCensus } from '../lib/view/machine';
+import { svgText } from '../lib/view/text';
 import type { RunEnvironment } from '../lib/environment';
 import { tf } from '../lib/tf';
 import { buildCrnn, disposeCrnn } from '../lib/model';

@@ -6,6 +6,7 @@ import { GraphBuilder, type Signature, type TensorSpec } from '../lib/graph/def'
 import { OPS, Ops } from '../lib/graph/ops';
 import { gradients } from '../lib/graph/autodiff';
 import { inTensorFlowMemory, loadSignatures } from '../lib/graph/session';
+import { dropoutMask, statelessUniform } from '../lib/dropout';
 
 const skip = backend.native ? false : 'graphs run on the native backend';
 
@@ -68,6 +69,19 @@ const cases: Case[] = [
     tfjs: ([x]) => [tf.regularizers.l2({ l2: 0.01 }).apply(x)] },
   { op: 'Tanh', name: 'tanh', inputs: [{ shape: [4, 5] }], graph: (ops, [x]) => [ops.tanh(x)], tfjs: ([x]) => [tf.tanh(x)] },
   { op: 'Elu', name: 'elu', inputs: [{ shape: [4, 5] }], graph: (ops, [x]) => [ops.elu(x)], tfjs: ([x]) => [tf.elu(x)] },
+  { op: 'Rsqrt', name: 'rsqrt of positive values', inputs: [{ shape: [2, 3], values: [0.5, 1, 2, 3, 4, 0.25] }],
+    graph: (ops, [x]) => [ops.rsqrt(x)], tfjs: ([x]) => [tf.rsqrt(x)] },
+  // No gradient flows back: tfjs's is zeros, the sweep's zeros for an input it never reaches.
+  { op: 'Floor', name: 'floor', inputs: [{ shape: [4, 5] }], graph: (ops, [x]) => [ops.floor(x)], tfjs: ([x]) => [tf.floor(x)] },
+  // A dropout mask of rate 0.4: the graph's noise is the eager layer's (the
+  // outputs agree), and the gradient reaches x through the mask alone.
+  { op: 'StatelessRandomUniform', name: 'x times the dropout mask of [seed, step], unknown batch',
+    inputs: [{ shape: [6, 5], declared: [-1, 5] }],
+    graph: (ops, [x]) => {
+      const u = ops.statelessUniform(x, ops.g.ints([-123456789, 17]));
+      return [ops.mul(x, ops.mul(ops.floor(ops.add(u, ops.g.scalar(0.6))), ops.g.scalar(1 / 0.6)))];
+    },
+    tfjs: ([x]) => [tf.mul(x, dropoutMask(statelessUniform(x.shape, [-123456789, 17]), 0.4))] },
   { op: 'ClipByValue', name: 'hard sigmoid, as tfjs computes it', inputs: [{ shape: [4, 6], values: undefined }],
     graph: (ops, [x]) => [ops.hardSigmoid(ops.mul(x, ops.g.scalar(4)))],
     tfjs: ([x]) => [tf.clipByValue(tf.add(tf.mul(tf.mul(x, 4), 0.2), 0.5), 0, 1)] },

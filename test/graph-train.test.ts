@@ -45,12 +45,14 @@ test('reads the architecture of a built CRNN from its layers', () => {
   const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
   assert.deepEqual(crnnStructure(model), {
     config: {
-      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], denseUnits: 16, cell: 'simple',
-      hiddenSize: 12, sharedCnn: true,
+      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], kernelSize: 3, denseUnits: 16, cell: 'simple',
+      hiddenSize: 12, sharedCnn: true, batchNorm: false, dropout: 0,
     },
     cnnPrefixes: ['shared'],
   });
   assert.deepEqual(crnnStructure(buildCrnn(small)).cnnPrefixes, ['step0', 'step1']);
+  const wider = crnnStructure(buildCrnn({ ...small, kernelSize: 5, batchNorm: true, dropout: 0.25 })).config;
+  assert.deepEqual([wider.kernelSize, wider.batchNorm, wider.dropout], [5, true, 0.25]);
   const other = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
   assert.throws(() => crnnStructure(other), /the graph engine trains models built by buildCrnn/);
 });
@@ -289,15 +291,18 @@ test('each layer is checked against its own config: what the graph would compute
   const refusals: [tfTypes.layers.Layer, number[], RegExp][] = [
     [tf.layers.conv2d({ name: 'c1', filters: 3, kernelSize: 3, activation: 'relu' }), image, /^layer 'c1' \(Conv2D\): activation is "relu"/],
     [tf.layers.conv2d({ name: 'c2', filters: 3, kernelSize: 3, dilationRate: 2 }), image, /^layer 'c2' \(Conv2D\): dilationRate \[2,2\] is not 1/],
-    [tf.layers.conv2d({ name: 'c3', filters: 3, kernelSize: 3, useBias: false }), image, /^layer 'c3' \(Conv2D\): useBias is false/],
+    [tf.layers.conv2d({ name: 'c3', filters: 3, kernelSize: 3, dataFormat: 'channelsFirst' }), image, /^layer 'c3' \(Conv2D\): dataFormat is "channelsFirst"/],
     [tf.layers.dense({ name: 'd1', units: 4, kernelRegularizer: 'l1l2' }), [5], /^layer 'd1' \(Dense\): kernelRegularizer \{.*\} is not an L2 penalty .*; the graph engine cannot compute it/],
     [tf.layers.dense({ name: 'd2', units: 4, activation: 'sigmoid' }), [5], /^layer 'd2' \(Dense\): activation is "sigmoid"/],
     [tf.layers.dense({ name: 'd3', units: 4 }), [3, 5], /^layer 'd3' \(Dense\) takes inputs of rank 2 here, this one has shape \[null, 3, 5\]/],
     [tf.layers.simpleRNN({ name: 'r1', units: 4, returnSequences: true }), [3, 5], /^layer 'r1' \(SimpleRNN\): returnSequences is true/],
     [tf.layers.lstm({ name: 'r2', units: 4, recurrentDropout: 0.1 }), [3, 5], /^layer 'r2' \(LSTM\): recurrentDropout is 0.1/],
     [tf.layers.gru({ name: 'r3', units: 4, goBackwards: true }), [3, 5], /^layer 'r3' \(GRU\): goBackwards is true/],
+    // tfjs's Dropout draws unseeded masks (or one mask for every step); the model's is SeededDropout.
     [tf.layers.dropout({ name: 'x1', rate: 0.5 }), [5], /^layer 'x1' \(Dropout\): the graph engine computes only Conv2D, .* layers/],
-    [tf.layers.batchNormalization({ name: 'x2' }), [5], /^layer 'x2' \(BatchNormalization\): the graph engine computes only/],
+    [tf.layers.batchNormalization({ name: 'x2', axis: 1 }), [3, 5], /^layer 'x2' \(BatchNormalization\) normalises over axis 1; the graph engine computes the last axis only/],
+    [tf.layers.batchNormalization({ name: 'x3', center: false }), [5], /^layer 'x3' \(BatchNormalization\): center is false/],
+    [tf.layers.batchNormalization({ name: 'x4', trainable: false }), [5], /^layer 'x4' \(BatchNormalization\) has 4 weights that are not trained/],
   ];
   for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
   // A setting the rule does not list is refused too, whatever its value.
@@ -308,6 +313,11 @@ test('each layer is checked against its own config: what the graph would compute
   // What the graph computes passes: strided, unpadded convolutions among them.
   assert.equal(check(tf.layers.conv2d({ filters: 3, kernelSize: [3, 2], strides: 2, padding: 'valid', activation: 'elu' }), image), null);
   assert.equal(check(tf.layers.gru({ units: 4 }), [3, 5]), null);
+  // Layers without bias, batch normalisation over the last axis, a separate activation.
+  assert.equal(check(tf.layers.conv2d({ filters: 3, kernelSize: 5, useBias: false, padding: 'same' }), image), null);
+  assert.equal(check(tf.layers.dense({ units: 4, useBias: false }), [5]), null);
+  assert.equal(check(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }), image), null);
+  assert.equal(check(tf.layers.activation({ activation: 'elu' }), [5]), null);
 });
 
 test('a step at learning rate 0 leaves the weights as they were, and the graph reports the rate it applied', { skip }, async () => {

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import {
-  digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, pngSize, sequenceImages,
-} from '../lib/images';
-import {
-  describeSequence, formatProbability, formatSigned, sequenceCells, showImages, showPng, showSequences, showSvg,
-} from '../lib/display';
+  digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, sequenceImages,
+} from '../lib/view/images';
+import { pngSize, svgToPng } from '../lib/view/png';
+import { sequenceCells, showImages, showPng, showSequences, showSvg } from '../lib/view/notebook';
+import { describeSequence, formatProbability, formatSigned } from '../lib/view/text';
 import { differenceTask } from '../lib/tasks';
 import type { DigitSet } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
@@ -73,6 +73,20 @@ test('imageGridPng lays images out row by row, upscaled, with red frames on high
   assert.deepEqual(at(2, 13), [20, 20, 20]);
   assert.deepEqual(at(9, 1), [214, 39, 40], 'frame around image 1');
   assert.deepEqual(at(1, 1), [255, 255, 255], 'no frame around image 0');
+});
+
+test('a digit grid is 8-bit grey, and stays colour (RGB) when a mistake is framed in red', () => {
+  const images = digitImages(tinySet(), [0, 1, 2]);
+  const options = { height: 3, width: 2, cols: 2 };
+  const colourType = (png: Uint8Array) => png[25];
+  assert.equal(colourType(imageGridPng(images, options)), 0);
+  assert.equal(colourType(imageGridPng(images, { ...options, highlight: [false, false, false] })), 0);
+  assert.equal(colourType(imageGridPng(images, { ...options, highlight: [false, true, false] })), 2);
+  // Captioned grids, rasterised: grey captions and digits, a red frame and caption on a mistake.
+  const cells = images.map((image, i) => ({ images: [image], caption: `digit ${i}` }));
+  assert.equal(colourType(svgToPng(labelledGridSvg(cells, options))), 0);
+  const withMistake = cells.map((cell, i) => ({ ...cell, highlight: i === 1 }));
+  assert.equal(colourType(svgToPng(labelledGridSvg(withMistake, options))), 2);
 });
 
 test('imageGridPng rejects an empty list, wrong image sizes and a highlight of the wrong length', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model';
-import { layerRows, layerTable } from '../lib/model-summary';
+import { layerRows, layerTable } from '../lib/view/model-summary';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
@@ -41,6 +41,47 @@ test('parameter counts of the variants match the hand formula', () => {
     assert.equal(model.countParams(), expectedParamCount(config), JSON.stringify(config));
     model.dispose();
   }
+});
+
+test('the parameter counts with wider kernels, batch normalisation and dropout match the hand formula', () => {
+  // 5×5 kernels: 25 weights per input and output channel instead of 9.
+  assert.equal(expectedParamCount({ kernelSize: 5 }) - expectedParamCount(), 2 * (16 * 16 * 16 + 16 * 16));
+  // Batch normalisation: per channel of each convolution and dense layer, a bias
+  // traded for γ and β (trained), and a moving mean and variance (not trained).
+  const channels = 2 * (16 + 16 + 256);
+  assert.equal(expectedParamCount({ batchNorm: true }, 'trainable') - expectedParamCount(), channels);
+  assert.equal(expectedParamCount({ batchNorm: true }, 'nonTrainable'), 2 * channels);
+  assert.equal(expectedParamCount({ batchNorm: true }), expectedParamCount() + 3 * channels);
+  // Dropout has no parameters.
+  assert.equal(expectedParamCount({ dropout: 0.5 }), expectedParamCount());
+  assert.equal(expectedParamCount({}, 'nonTrainable'), 0);
+  const variants: Partial<CrnnConfig>[] = [
+    { kernelSize: 7, filters: [4, 8], denseUnits: 16, hiddenSize: 8 },
+    { batchNorm: true, dropout: 0.3, filters: [4, 8], denseUnits: 16, hiddenSize: 8 },
+    { batchNorm: true, kernelSize: 5, sharedCnn: true, cell: 'lstm', seqLength: 3, filters: [4, 8], denseUnits: 16, hiddenSize: 8 },
+  ];
+  const size = (weights: tfTypes.LayerVariable[]) => weights.reduce((n, w) => n + w.read().size, 0);
+  for (const config of variants) {
+    const model = buildCrnn(config);
+    const label = JSON.stringify(config);
+    assert.equal(model.countParams(), expectedParamCount(config), label);
+    assert.equal(size(model.trainableWeights), expectedParamCount(config, 'trainable'), label);
+    assert.equal(size(model.nonTrainableWeights), expectedParamCount(config, 'nonTrainable'), label);
+    disposeCrnn(model);
+  }
+});
+
+test('the new settings left at their defaults build the article\'s model: the same weights, in the same order, with the same values', () => {
+  const article = buildCrnn({ seqLength: 2 });
+  const explicit = buildCrnn({ seqLength: 2, kernelSize: 3, batchNorm: false, dropout: 0 });
+  assert.deepEqual(explicit.layers.map((l) => l.name), article.layers.map((l) => l.name));
+  // tfjs numbers the names of variables made twice: kernel_5, kernel_6.
+  const described = (m: tfTypes.LayersModel) => m.weights.map((w) => [w.name.replace(/_\d+$/, ''), w.shape, w.trainable]);
+  assert.deepEqual(described(explicit), described(article));
+  const [a, b] = [article.getWeights(), explicit.getWeights()];
+  a.forEach((w, i) => assert.deepEqual(w.dataSync(), b[i].dataSync(), article.weights[i].name));
+  disposeCrnn(article);
+  disposeCrnn(explicit);
 });
 
 test('maps [batch, T, 28, 28, 1] sequences to [batch, 19] probabilities, leaving no tensors behind', () => {
@@ -136,8 +177,8 @@ test('disposeCrnn frees the weights and Adam\'s state that model.dispose() leave
 
 test('the default config is the article\'s and resolving fills in missing fields', () => {
   assert.deepEqual(resolveCrnnConfig(), {
-    seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], denseUnits: 256,
-    cell: 'simple', hiddenSize: 256, sharedCnn: false, learningRate: 1e-3,
+    seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], kernelSize: 3, denseUnits: 256,
+    cell: 'simple', hiddenSize: 256, sharedCnn: false, batchNorm: false, dropout: 0, learningRate: 1e-3, weightDecay: 0,
   });
   const resolved = resolveCrnnConfig({ cell: 'gru', filters: [8, 4] });
   assert.equal(resolved.cell, 'gru');

@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn } from '../lib/model';
+import { buildCrnn, disposeCrnn } from '../lib/model';
+import { createTrainStep } from '../lib/train';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/persist';
 import type { History } from '../lib/types';
@@ -418,6 +419,51 @@ test('a run.json from before weight decay, label smoothing and augmentation load
   assert.deepEqual(loaded.trainConfig, trainConfig);
   model.dispose();
   loaded.model.dispose();
+});
+
+test('a run with batch normalisation, dropout and 5×5 kernels loads back with its moving statistics, settings and predictions', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const config = resolveCrnnConfig({ ...crnnConfig, batchNorm: true, dropout: 0.3, kernelSize: 5 });
+  const model = buildCrnn(config);
+  // Training steps move the moving statistics away from 0 and 1.
+  const xs = tf.randomUniform([8, 2, 28, 28, 1], 0, 1, 'float32', 3) as tfTypes.Tensor5D;
+  const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 19).toFloat() as tfTypes.Tensor2D;
+  const step = createTrainStep(model);
+  for (let k = 0; k < 2; k++) step(xs, ys).dispose();
+  await saveRun(dir, { ...run(model), crnnConfig: config });
+  const loaded = await loadRun(dir);
+  assert.deepEqual(loaded.crnnConfig, config);
+  assert.equal(loaded.model.nonTrainableWeights.length, model.nonTrainableWeights.length);
+  assert.ok(model.nonTrainableWeights.length > 0);
+  model.nonTrainableWeights.forEach((w, i) => {
+    const [saved, back] = [w.read().dataSync(), loaded.model.nonTrainableWeights[i].read().dataSync()];
+    assert.deepEqual(back, saved, w.name);
+    assert.ok(saved.some((v) => v !== 0 && v !== 1), `${w.name} never moved`);
+  });
+  const predictions = (m: tfTypes.LayersModel) => tf.tidy(() => (m.predict(xs) as tfTypes.Tensor).arraySync());
+  assert.deepEqual(predictions(loaded.model), predictions(model));
+  // The dropout layers came back with their rates and seeds.
+  for (const name of ['step0_dropout', 'rnn_dropout']) {
+    assert.deepEqual(loaded.model.getLayer(name).getConfig(), model.getLayer(name).getConfig());
+  }
+  tf.dispose([xs, ys]);
+  disposeCrnn(model);
+  disposeCrnn(loaded.model);
+});
+
+test('a run.json saved before kernelSize, batchNorm and dropout existed loads with their defaults', async () => {
+  const dir = path.join(tempDir(), 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  const runPath = path.join(dir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runPath, 'utf8'));
+  for (const field of ['kernelSize', 'batchNorm', 'dropout']) delete record.crnnConfig[field];
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  const loaded = await loadRun(dir);
+  assert.deepEqual(loaded.crnnConfig, crnnConfig);
+  assert.deepEqual([loaded.crnnConfig.kernelSize, loaded.crnnConfig.batchNorm, loaded.crnnConfig.dropout], [3, false, 0]);
+  disposeCrnn(model);
+  disposeCrnn(loaded.model);
 });
 
 test('historyCsv writes one row per step with the evaluations and the learning rate alongside', () => {

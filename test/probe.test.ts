@@ -7,7 +7,7 @@ import {
   featureMaps, firstLayerFilters, layerActivations, matchFilters, pca, sampleImages, signedImages, stepFeatures,
   stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn,
 } from '../lib/probe';
-import { scatterChartSpec, scatterChartSvg } from '../lib/charts';
+import { scatterChartSpec, scatterChartSvg } from '../lib/view/charts';
 import { createRng } from '../lib/random';
 import type { CrnnConfig } from '../lib/types';
 import { makeDigitSet } from './helpers/idx-fixtures';

@@ -9,7 +9,7 @@ import {
   compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/registry';
-import { comparisonCurvesSpec } from '../lib/charts';
+import { comparisonCurvesSpec } from '../lib/view/charts';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -466,7 +466,7 @@ test('the comparison chart leaves out a reference line outside its range, which 
   const spec = comparisonCurvesSpec(groups) as { layer: { mark: { type: string } }[] };
   assert.ok(spec.layer.every((layer) => layer.mark.type !== 'rule'), 'no rule at 98% on a 94-98% error axis');
   // Rendered in a child process: a resvg panic aborts the process it runs in.
-  const script = `const { comparisonCurvesSvg } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'charts'))});
+  const script = `const { comparisonCurvesSvg } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'view', 'charts'))});
     const { Resvg } = require('@resvg/resvg-js');
     comparisonCurvesSvg(${JSON.stringify(groups)}).then((svg) => { new Resvg(svg).render(); console.log('rendered'); });`;
   const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: path.join(__dirname, '..', '..') });

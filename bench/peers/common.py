@@ -38,6 +38,12 @@ DEFAULT_DATA_DIR = os.path.normpath(os.path.join(HERE, '..', '..', 'node_modules
 
 TINY = dict(steps=3, warmup=1, repeats=2)
 
+# The CPU features that decide which kernels run: the same list as CPU_FEATURES in lib/cpu.ts.
+CPU_FEATURES = ('sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx_vnni',
+                'amx_tile', 'amx_bf16', 'amx_int8')
+# Features for which TensorFlow turns oneDNN on when TF_ENABLE_ONEDNN_OPTS is unset (tensorflowOnednnDefault).
+ONEDNN_DEFAULT_FEATURES = ('avx512_vnni', 'avx512_bf16', 'avx_vnni', 'amx_tile', 'amx_int8', 'amx_bf16')
+
 
 class Trainer(Protocol):
     def train_step(self, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float]: ...
@@ -119,6 +125,66 @@ def make_batch(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> t
     ys = np.zeros((len(indices), NUM_CLASSES), dtype=np.float32)
     ys[np.arange(len(indices)), targets] = 1.0
     return xs, ys
+
+
+def cpu_report() -> dict:
+    """The CPU model and its CPU_FEATURES, from /proc/cpuinfo (as lib/cpu.ts reads it)."""
+    model, flags = None, None
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name' and model is None:
+                    model = value.strip()
+                elif key.strip() == 'flags' and flags is None:
+                    present = set(value.split())
+                    flags = [feature for feature in CPU_FEATURES if feature in present]
+    except OSError:
+        pass
+    return {'model': model or platform.processor() or 'unknown', 'flags': flags or []}
+
+
+def schedulable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def tensorflow_threads(configured: int) -> dict:
+    """TensorFlow's pools: `configured` (--threads) when positive, else TF_NUM_INTRAOP_THREADS /
+    TF_NUM_INTEROP_THREADS, else the schedulable CPUs (bench/settings.ts, tensorflowThreads)."""
+    cpus = schedulable_cpus()
+    if configured > 0:
+        return {'intraOp': configured, 'interOp': configured, 'source': f'--threads {configured}'}
+
+    def read(name: str):
+        value = os.environ.get(name, '').strip()
+        return int(value) if value.lstrip('+-').isdigit() and int(value) > 0 else None
+    intra, inter = read('TF_NUM_INTRAOP_THREADS'), read('TF_NUM_INTEROP_THREADS')
+    if intra is None and inter is None:
+        return {'intraOp': cpus, 'interOp': cpus, 'source': f"TensorFlow's default: the {cpus} schedulable CPUs"}
+    return {'intraOp': intra or cpus, 'interOp': inter or cpus,
+            'source': f"TF_NUM_INTRAOP_THREADS={os.environ.get('TF_NUM_INTRAOP_THREADS', '–')}, "
+                      f"TF_NUM_INTEROP_THREADS={os.environ.get('TF_NUM_INTEROP_THREADS', '–')}"
+                      + (f'; otherwise the {cpus} schedulable CPUs' if intra is None or inter is None else '')}
+
+
+def tensorflow_onednn() -> dict:
+    """oneDNN in this process's TensorFlow: TensorFlow's own answer (IsMklEnabled, which reads
+    TF_ENABLE_ONEDNN_OPTS and the CPU) when it gives one, else its rule applied here."""
+    setting = os.environ.get('TF_ENABLE_ONEDNN_OPTS')
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # noqa: PLC0415
+        return {'setting': setting, 'on': bool(_pywrap_util_port.IsMklEnabled()),
+                'source': "TensorFlow's IsMklEnabled()"}
+    except Exception:  # noqa: BLE001 — a private module: fall back to the documented rule
+        value = (setting or '').lower()
+        if value in ('1', 'true', '0', 'false'):
+            return {'setting': setting, 'on': value in ('1', 'true'), 'source': 'TF_ENABLE_ONEDNN_OPTS'}
+        flags = cpu_report()['flags']
+        return {'setting': setting, 'on': any(f in flags for f in ONEDNN_DEFAULT_FEATURES),
+                'source': "TensorFlow's default for this CPU (on only with AVX-512 VNNI/BF16, AVX-VNNI or AMX)"}
 
 
 def peak_rss_mb() -> float:
@@ -210,10 +276,13 @@ def run_to_target(trainer: Trainer, args: argparse.Namespace, data) -> dict:
 
 def run_peer(name: str, framework: str, version: str,
              build: Callable[[argparse.Namespace], tuple[Trainer, int, int]],
+             settings: Callable[[argparse.Namespace], dict],
              argv: list[str] | None = None) -> None:
     """Parses the command line, builds the model through `build(args)` →
     (trainer, parameter count, threads in use), runs the mode and prints one
-    JSON object on stdout."""
+    JSON object on stdout. `settings(args)` → {'onednn': …, 'threadsInUse': …}
+    says how the framework runs (see OnednnReport and ThreadsReport in
+    bench/protocol.ts)."""
     args = parse_args(f'{name}: the CRNN benchmark peer on {framework}', argv)
     data = load_mnist(args.data_dir)
     start = time.perf_counter()
@@ -237,6 +306,8 @@ def run_peer(name: str, framework: str, version: str,
         'buildMs': build_ms,
         **result,
         'peakRssMb': peak_rss_mb(),
+        'cpu': cpu_report(),
+        **settings(args),
     }
     json.dump(report, sys.stdout)
     sys.stdout.write('\n')

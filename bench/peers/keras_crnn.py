@@ -9,7 +9,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import IMAGE_SIZE, NUM_CLASSES, run_peer  # noqa: E402
+from common import IMAGE_SIZE, NUM_CLASSES, run_peer, tensorflow_onednn, tensorflow_threads  # noqa: E402
 
 keras = tf.keras
 layers = keras.layers
@@ -77,5 +77,9 @@ def build(args):
     return KerasTrainer(model), int(model.count_params()), args.threads
 
 
+def settings(args):
+    return {'onednn': tensorflow_onednn(), 'threadsInUse': tensorflow_threads(args.threads)}
+
+
 if __name__ == '__main__':
-    run_peer('keras', 'tf.keras', tf.__version__, build)
+    run_peer('keras', 'tf.keras', tf.__version__, build, settings)

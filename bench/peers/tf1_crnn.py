@@ -14,7 +14,7 @@ warnings.filterwarnings('ignore')
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from common import IMAGE_SIZE, NUM_CLASSES, run_peer  # noqa: E402
+from common import IMAGE_SIZE, NUM_CLASSES, run_peer, tensorflow_onednn, tensorflow_threads  # noqa: E402
 
 v1 = tf.compat.v1
 v1.disable_eager_execution()
@@ -71,5 +71,10 @@ def build(args):
     return trainer, trainer.params, args.threads
 
 
+def settings(args):
+    # The Session's ConfigProto takes --threads; 0 leaves TensorFlow's default.
+    return {'onednn': tensorflow_onednn(), 'threadsInUse': tensorflow_threads(args.threads)}
+
+
 if __name__ == '__main__':
-    run_peer('tf1', 'tf.compat.v1 (graph + Session)', tf.__version__, build)
+    run_peer('tf1', 'tf.compat.v1 (graph + Session)', tf.__version__, build, settings)

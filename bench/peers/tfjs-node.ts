@@ -14,7 +14,10 @@
  * - `samplingMsPerBatch` and `samplingShare`: the cost of
  *   `sampleSequenceBatch` per batch, and its share of a loop step.
  */
-import { parsePeerArgs, spreadOf, type PeerOptions, type PeerReport } from '../protocol';
+import * as os from 'node:os';
+import { parsePeerArgs, spreadOf, type OnednnReport, type PeerOptions, type PeerReport } from '../protocol';
+import { tensorflowOnednnReport, tensorflowThreads } from '../settings';
+import { readCpuFlags } from '../../lib/cpu';
 
 type Lib = {
   tf: typeof import('../../lib/tf');
@@ -202,6 +205,11 @@ export async function runTfjsPeer(options: PeerOptions, engine: Engine = 'graph'
       ? await toTarget(lib, model, options, engine)
       : await throughput(lib, model, options, engine);
     const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+    const flags = readCpuFlags();
+    // What lib/tf.ts left in the environment before libtensorflow loaded: the caller's value, or its default of 1.
+    const onednn: OnednnReport = backend.native
+      ? tensorflowOnednnReport(process.env.TF_ENABLE_ONEDNN_OPTS, flags)
+      : { setting: process.env.TF_ENABLE_ONEDNN_OPTS ?? null, on: false, source: 'pure-JavaScript backend: no libtensorflow' };
     return {
       peer: engine === 'graph' ? 'tfjs-node' : 'tfjs-eager',
       framework: `@tensorflow/tfjs-node (${backend.name} backend), ${engine === 'graph'
@@ -222,6 +230,11 @@ export async function runTfjsPeer(options: PeerOptions, engine: Engine = 'graph'
       buildMs,
       ...result,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
+      cpu: { model: os.cpus()[0]?.model.trim() ?? 'unknown', flags },
+      onednn,
+      threadsInUse: backend.native
+        ? tensorflowThreads(process.env, os.availableParallelism())
+        : { intraOp: 1, interOp: 1, source: 'pure-JavaScript backend: one thread' },
     };
   } finally {
     model.dispose();

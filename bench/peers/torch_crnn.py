@@ -6,6 +6,8 @@ biases) so that the to-target runs start alike. nn.RNN has two bias vectors
 where TF's cells have one: the hidden-to-hidden bias is frozen at zero, so the
 trainable parameter count matches the TF models exactly.
 Prints one JSON report; see common.py for the protocol."""
+import os
+
 import numpy as np
 import torch
 from torch import nn
@@ -104,5 +106,17 @@ def build(args):
     return TorchTrainer(model), params, torch.get_num_threads()
 
 
+def settings(args):
+    return {
+        # PyTorch runs its CPU convolutions through oneDNN (mkldnn) when it is built in and enabled;
+        # TF_ENABLE_ONEDNN_OPTS is TensorFlow's and does not apply.
+        'onednn': {'setting': os.environ.get('TF_ENABLE_ONEDNN_OPTS'),
+                   'on': bool(torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled),
+                   'source': 'torch.backends.mkldnn (TF_ENABLE_ONEDNN_OPTS does not apply)'},
+        'threadsInUse': {'intraOp': torch.get_num_threads(), 'interOp': torch.get_num_interop_threads(),
+                         'source': f'--threads {args.threads}' if args.threads else "PyTorch's default"},
+    }
+
+
 if __name__ == '__main__':
-    run_peer('torch', 'PyTorch (CPU)', torch.__version__, build)
+    run_peer('torch', 'PyTorch (CPU)', torch.__version__, build, settings)

@@ -48,7 +48,7 @@ export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
     if (layer == null) throw notCrnn(`has no layer '${name}'`);
     return layer.trainableWeights[0].shape as number[];
   };
-  const [, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
+  const [kernelSize, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
   const [, , , f2] = kernelShape(`${cnnPrefixes[0]}_conv2`);
   const [, denseUnits] = kernelShape(`${cnnPrefixes[0]}_dense`);
   for (const prefix of cnnPrefixes) {
@@ -57,8 +57,14 @@ export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
   const cell = (['simple', 'gru', 'lstm'] as const).find((c) => layerOrNull(model, `rnn_${c}`) != null);
   if (cell === undefined) throw notCrnn('has no rnn_simple, rnn_gru or rnn_lstm layer');
   const [hiddenSize, numClasses] = kernelShape('class_probabilities');
+  const batchNorm = layerOrNull(model, `${cnnPrefixes[0]}_conv1_bn`) != null;
+  const dropoutLayer = layerOrNull(model, 'rnn_dropout');
+  const dropout = dropoutLayer == null ? 0 : dropoutLayer.getConfig().rate as number;
   return {
-    config: { seqLength, height, width, numClasses, filters: [f1, f2], denseUnits, cell, hiddenSize, sharedCnn },
+    config: {
+      seqLength, height, width, numClasses, filters: [f1, f2], kernelSize, denseUnits, cell, hiddenSize, sharedCnn,
+      batchNorm, dropout,
+    },
     cnnPrefixes,
   };
 }
@@ -113,6 +119,7 @@ export function graphEngineSupport(model: tfTypes.LayersModel): string | null {
 }
 
 const FLOAT: Attr = { type: 'float32' };
+const INT: Attr = { type: 'int32' };
 
 /** ResourceApplyAdam's scalar inputs besides the learning rate, in its order: the train signature takes them as one vector. */
 export const ADAM_INPUTS = ['beta1_power', 'beta2_power', 'beta1', 'beta2', 'epsilon'] as const;
@@ -127,6 +134,19 @@ export interface GraphWeight {
   v: string;
   value: string;
   grad: string;
+}
+
+/**
+ * One non-trainable weight of the graph (a moving statistic of batch
+ * normalisation): its variable and the model weight it mirrors. Training
+ * steps update it; the trainer copies it in and out with the weights.
+ */
+export interface GraphState {
+  /** Index in `model.nonTrainableWeights`. */
+  modelIndex: number;
+  shape: number[];
+  handle: string;
+  value: string;
 }
 
 /** The signatures of the training graph, which share its variables. */
@@ -160,18 +180,30 @@ export interface TrainingGraph {
   signatures: Record<SignatureName, Signature>;
   /** In `model.trainableWeights` order. */
   weights: GraphWeight[];
+  /** In `model.nonTrainableWeights` order. */
+  states: GraphState[];
+  /**
+   * Whether the train and gradients signatures take `step`, the int32 number
+   * of the training step, which seeds the dropout masks.
+   */
+  takesStep: boolean;
+}
+
+/** What the layers' forward passes read and write besides their inputs (see LayerContext). */
+interface ForwardContext {
+  training: boolean;
+  weightValue(w: tfTypes.LayerVariable): string;
+  stateValue(w: tfTypes.LayerVariable): string;
+  update(w: tfTypes.LayerVariable, value: string): void;
+  stepSeed(seed: number): string;
 }
 
 /**
- * Writes the model's forward pass: the layers in the model's order, each
- * from its config. Returns the input placeholder and the logits.
+ * Writes the model's forward pass from `xs`: the layers in the model's
+ * order, each from its config. Returns the logits.
  */
-function writeForward(
-  g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, weightValue: (w: tfTypes.LayerVariable) => string,
-): { xs: TensorSpec; logits: string } {
-  const input = model.inputs[0];
-  const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
-  const values = new Map<number, string>([[input.id, xs.ref]]);
+function writeForward(g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, xs: string, context: ForwardContext): string {
+  const values = new Map<number, string>([[model.inputs[0].id, xs]]);
   for (const layer of model.layers) {
     if (layer.getClassName() === 'InputLayer') continue;
     const { inputTensors, outputTensors } = layer.inboundNodes[0];
@@ -181,11 +213,20 @@ function writeForward(
       return ref;
     });
     const outputs = g.inScope(layer.name, () => LAYERS[layer.getClassName()].forward({
-      ops, layer, config: graphConfig(model, layer), weight: (k) => weightValue(layer.trainableWeights[k]),
+      ops, layer, config: graphConfig(model, layer), training: context.training,
+      weight: (k) => context.weightValue(layer.trainableWeights[k]),
+      state: (k) => context.stateValue(layer.nonTrainableWeights[k]),
+      update: (k, value) => context.update(layer.nonTrainableWeights[k], value),
+      stepSeed: (seed) => context.stepSeed(seed),
     }, inputs));
     outputTensors.forEach((t, k) => values.set(t.id, outputs[k]));
   }
-  return { xs, logits: values.get(model.outputs[0].id) as string };
+  return values.get(model.outputs[0].id) as string;
+}
+
+/** Whether some layer of the model computes otherwise in training steps than at evaluation. */
+function differsInTraining(model: tfTypes.LayersModel): boolean {
+  return model.layers.some((layer) => LAYERS[layer.getClassName()]?.differsInTraining?.(graphConfig(model, layer)) ?? false);
 }
 
 /**
@@ -234,19 +275,70 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   });
   const valueOf = new Map(variables.map((w) => [w.layerWeight, w.value]));
 
-  const weightValue = (w: tfTypes.LayerVariable) => {
-    const value = valueOf.get(w);
-    if (value === undefined) throw new Error(`weight ${w.name} is not among the model's trainable weights`);
+  // The non-trainable weights: a variable each, updated by training steps.
+  const states: GraphState[] = model.nonTrainableWeights.map((layerWeight, modelIndex) => {
+    const shape = layerWeight.shape as number[];
+    const scope = `state${modelIndex}`;
+    return g.inScope(scope, () => {
+      const handle = g.node('VarHandleOp', [], {
+        dtype: FLOAT, shape: { shape }, container: { s: '' }, shared_name: { s: `${scope}/value` },
+      }, 'value');
+      const value = g.node('ReadVariableOp', [handle], { dtype: FLOAT }, 'read');
+      g.setShape(value, shape);
+      return { modelIndex, shape, handle, value };
+    });
+  });
+  const stateOf = new Map(model.nonTrainableWeights.map((w, k) => [w, states[k]]));
+  const known = <T>(map: Map<tfTypes.LayerVariable, T>, w: tfTypes.LayerVariable, what: string): T => {
+    const value = map.get(w);
+    if (value === undefined) throw new Error(`weight ${w.name} is not among the model's ${what} weights`);
     return value;
   };
-  const { xs, logits } = writeForward(g, ops, model, weightValue);
+  const weightValue = (w: tfTypes.LayerVariable) => known(valueOf, w, 'trainable');
+  const stateUpdates: string[] = [];
+  // The step number, fed with each step, for the layers that draw random masks.
+  let step: TensorSpec | undefined;
+  const context = (training: boolean): ForwardContext => ({
+    training,
+    weightValue,
+    stateValue: (w) => known(stateOf, w, 'non-trainable').value,
+    update: (w, value) => {
+      if (!training) throw new Error('only the training pass updates non-trainable weights');
+      stateUpdates.push(g.node('AssignVariableOp', [known(stateOf, w, 'non-trainable').handle, value], { dtype: FLOAT }, 'update'));
+    },
+    stepSeed: (seed) => {
+      step ??= g.placeholder('step', 'int32', []);
+      const seedConst = g.constant({ dtype: 'int32', shape: [], values: [seed] }, 'seed');
+      const pair = g.node('Pack', [seedConst, step.ref], { T: INT, N: { i: 2 }, axis: { i: 0 } }, 'step_seed');
+      g.setShape(pair, [2]);
+      return pair;
+    },
+  });
+
+  // The forward pass of training steps, and, where a layer computes
+  // otherwise at evaluation, a second one for evaluation on the same variables.
+  const input = model.inputs[0];
+  const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
+  const logits = writeForward(g, ops, model, xs.ref, context(true));
+  const evalLogits = differsInTraining(model)
+    ? g.inScope('inference', () => writeForward(g, ops, model, xs.ref, context(false)))
+    : logits;
   const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
 
   // Loss and accuracy of the batch. The model's softmax + categorical
   // cross-entropy is, in one op, softmax cross-entropy on the logits.
-  const crossEntropy = ops.softmaxCrossEntropy(logits, ys.ref).loss;
+  const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
+    { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
+  const measures = (of: string) => {
+    const crossEntropy = ops.softmaxCrossEntropy(of, ys.ref).loss;
+    const hits = g.node('Equal', [argMax(of), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
+    const correct = ops.castToFloat(hits, 'bool');
+    g.setShape(correct, [-1]);
+    return { crossEntropy, correct };
+  };
+  const trained = measures(logits);
   // Training on smoothed labels, (1 − ε)·ys + ε/K, as the eager step computes them.
-  const trainingCrossEntropy = labelSmoothing === 0 ? crossEntropy : g.inScope('label_smoothing', () => {
+  const trainingCrossEntropy = labelSmoothing === 0 ? trained.crossEntropy : g.inScope('label_smoothing', () => {
     const smoothed = ops.add(ops.mul(ys.ref, g.scalar(1 - labelSmoothing)), g.scalar(labelSmoothing / numClasses));
     return ops.softmaxCrossEntropy(logits, smoothed).loss;
   });
@@ -254,14 +346,10 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   // by one, in the eager step's order.
   const loss = ops.mean(trainingCrossEntropy);
   const objective = writePenalties(g, ops, model, weightValue).reduce((total, penalty) => ops.add(total, penalty), loss);
-  const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
-    { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
-  const hits = g.node('Equal', [argMax(logits), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
-  const correct = ops.castToFloat(hits, 'bool');
-  g.setShape(correct, [-1]);
-  const accuracy = ops.mean(correct);
+  const accuracy = ops.mean(trained.correct);
   // For evaluation in batches: the loss summed over the batch and the number right.
-  const lossAndCorrectSums = g.node('Pack', [ops.sum(crossEntropy), ops.sum(correct)],
+  const evaluated = evalLogits === logits ? trained : measures(evalLogits);
+  const lossAndCorrectSums = g.node('Pack', [ops.sum(evaluated.crossEntropy), ops.sum(evaluated.correct)],
     { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
 
   const grads = g.inScope('gradients', () => gradients(ops, [objective], variables.map((w) => w.value)));
@@ -287,26 +375,35 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   const vector = (ref: string, size: number): TensorSpec => ({ ref, dtype: 'float32', shape: [size] });
   const key = (slot: string, w: GraphWeight) => `${slot}${w.modelIndex}`;
 
-  // Weights and Adam slots in and out.
-  const assigns = g.inScope('assign', () => weights.flatMap((w) => (['value', 'm', 'v'] as const).map((slot) => {
-    const input = g.placeholder(`${key(slot, w)}`, 'float32', w.shape);
-    const handle = slot === 'value' ? w.handle : w[slot];
-    return { slot, w, input, op: g.node('AssignVariableOp', [handle, input.ref], { dtype: FLOAT }) };
-  })));
+  // Weights, Adam slots and non-trainable weights (`state${k}`) in and out.
+  const variableSlots = [
+    ...weights.flatMap((w) => (['value', 'm', 'v'] as const).map((slot) => ({
+      key: key(slot, w), shape: w.shape, handle: slot === 'value' ? w.handle : w[slot],
+    }))),
+    ...states.map((s) => ({ key: `state${s.modelIndex}`, shape: s.shape, handle: s.handle })),
+  ];
+  const assigns = g.inScope('assign', () => variableSlots.map((v) => {
+    const input = g.placeholder(v.key, 'float32', v.shape);
+    return { ...v, input, op: g.node('AssignVariableOp', [v.handle, input.ref], { dtype: FLOAT }) };
+  }));
   const assigned = ops.identity(g.scalar(1, 'one'), assigns.map((a) => a.op), 'assigned');
-  const reads = g.inScope('read', () => weights.flatMap((w) => (['value', 'm', 'v'] as const).map((slot) => {
-    const handle = slot === 'value' ? w.handle : w[slot];
-    return { slot, w, ref: g.node('ReadVariableOp', [handle], { dtype: FLOAT }, key(slot, w)) };
-  })));
+  const reads = g.inScope('read', () => variableSlots.map((v) => (
+    { ...v, ref: g.node('ReadVariableOp', [v.handle], { dtype: FLOAT }, v.key) })));
+  const stepInput: Record<string, TensorSpec> = step === undefined ? {} : { step };
 
   const signatures: TrainingGraph['signatures'] = {
     train: {
-      inputs: { xs, ys, learning_rate: learningRate, adam: adamSettings },
-      // The rate is read back as Adam received it, once the updates are done.
-      outputs: { loss_accuracy_rate: vector(packed('loss_accuracy_rate', [loss, accuracy, learningRate.ref], updates), 3) },
+      inputs: { xs, ys, learning_rate: learningRate, adam: adamSettings, ...stepInput },
+      // The rate is read back as Adam received it, once the updates (of the
+      // weights, and of the moving statistics) are done.
+      outputs: {
+        loss_accuracy_rate: vector(packed('loss_accuracy_rate', [loss, accuracy, learningRate.ref], [...updates, ...stateUpdates]), 3),
+      },
     },
+    // The training pass's loss and gradients (dropout masks of the fed step,
+    // batch statistics), without updating anything.
     gradients: {
-      inputs: { xs, ys },
+      inputs: { xs, ys, ...stepInput },
       outputs: {
         loss_and_accuracy: vector(packed('loss_and_accuracy', [loss, accuracy]), 2),
         ...Object.fromEntries(weights.map((w) => [key('grad', w), { ref: w.grad, dtype: 'float32', shape: w.shape }])),
@@ -317,13 +414,13 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       outputs: { loss_and_correct_sums: vector(lossAndCorrectSums, 2) },
     },
     assign: {
-      inputs: Object.fromEntries(assigns.map((a) => [key(a.slot, a.w), a.input])),
+      inputs: Object.fromEntries(assigns.map((a) => [a.key, a.input])),
       outputs: { assigned: { ref: assigned, dtype: 'float32', shape: [] } },
     },
     read: {
       inputs: {},
-      outputs: Object.fromEntries(reads.map((r) => [key(r.slot, r.w), { ref: r.ref, dtype: 'float32', shape: r.w.shape }])),
+      outputs: Object.fromEntries(reads.map((r) => [r.key, { ref: r.ref, dtype: 'float32', shape: r.shape }])),
     },
   };
-  return { savedModel: g.toSavedModel(signatures), signatures, weights };
+  return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
 }

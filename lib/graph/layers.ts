@@ -46,8 +46,26 @@ export interface LayerContext {
   layer: Layer;
   /** The layer's config, as checked. */
   config: Config;
+  /**
+   * True in the forward pass of training steps (tfjs's `training: true`),
+   * false in the one of evaluation; see `LayerRule.differsInTraining`.
+   */
+  training: boolean;
   /** The graph value of the layer's trainable weight k (its order in `layer.trainableWeights`). */
   weight(k: number): string;
+  /** The graph value of the layer's non-trainable weight k (its order in `layer.nonTrainableWeights`). */
+  state(k: number): string;
+  /**
+   * In the training pass: non-trainable weight k becomes `value` when the
+   * training step runs (after the forward pass has read it).
+   */
+  update(k: number, value: string): void;
+  /**
+   * An int32 [2] seed for stateless random ops, [seed, step], where step is
+   * the number of the training step, fed with each step: the same seed and
+   * step give the same numbers.
+   */
+  stepSeed(seed: number): string;
 }
 
 /** How the graph computes one class of tfjs layer. */
@@ -56,6 +74,15 @@ export interface LayerRule {
   settings: Record<string, Setting>;
   /** Further conditions, on the layer's shapes; returns what is wrong, or null. */
   check?(layer: Layer): string | null;
+  /** How many non-trainable weights the layer has and the rule reads or updates (default none). */
+  nonTrainableWeights?: number;
+  /**
+   * True when the layer computes otherwise in training steps than at
+   * evaluation (dropout, batch normalisation): the graph then writes the
+   * model's forward pass twice, with `training` true and false, sharing the
+   * variables. Default false.
+   */
+  differsInTraining?(config: Config): boolean;
   /** Writes the forward pass: the layer's inputs in, its outputs out. */
   forward(c: LayerContext, inputs: string[]): string[];
   /**
@@ -187,7 +214,7 @@ export const LAYERS: Record<string, LayerRule> = {
       dataFormat: oneOf('channelsLast'),
       dilationRate: (value) => (show(value) === '[1,1]' || value === 1 ? null : 'is not 1'),
       activation: activationSetting,
-      useBias: oneOf(true),
+      useBias: oneOf(true, false),
       ...initialisers,
       ...regularisers,
       kernelRegularizer: l2Penalty,
@@ -199,7 +226,7 @@ export const LAYERS: Record<string, LayerRule> = {
       const conv = ops.conv2d(x, c.weight(0), {
         strides: config.strides as [number, number], padding: config.padding === 'same' ? 'SAME' : 'VALID',
       });
-      return [activation(ops, config.activation)(ops.biasAdd(conv, c.weight(1)))];
+      return [activation(ops, config.activation)(config.useBias ? ops.biasAdd(conv, c.weight(1)) : conv)];
     },
   },
   // lib/model.ts: 2×2 max-pooling, stride 2, 'valid' padding.
@@ -213,7 +240,7 @@ export const LAYERS: Record<string, LayerRule> = {
     settings: {
       units: 'ignored',
       activation: activationSetting,
-      useBias: oneOf(true),
+      useBias: oneOf(true, false),
       ...initialisers,
       ...regularisers,
       kernelRegularizer: l2Penalty,
@@ -222,7 +249,84 @@ export const LAYERS: Record<string, LayerRule> = {
     check: (layer) => inputRank(layer, 2),
     forward: (c, [x]) => {
       const { ops } = c;
-      return [activation(ops, c.config.activation)(ops.biasAdd(ops.matMul(x, c.weight(0)), c.weight(1)))];
+      const product = ops.matMul(x, c.weight(0));
+      return [activation(ops, c.config.activation)(c.config.useBias ? ops.biasAdd(product, c.weight(1)) : product)];
+    },
+  },
+  Activation: {
+    settings: { activation: activationSetting },
+    forward: (c, [x]) => [activation(c.ops, c.config.activation)(x)],
+  },
+  // tfjs's BatchNormalization over the last axis, as tfjs computes it. In
+  // training: the batch's mean μ and (biased) variance σ² over the other
+  // axes, y = (x − μ)·(rsqrt(σ² + ε)·γ) + β, and the moving statistics
+  // m ← m − (m − μ)·(1 − momentum), v ← v − (v − σ²)·(1 − momentum).
+  // At evaluation: the same y with the moving statistics for μ and σ².
+  BatchNormalization: {
+    settings: {
+      axis: 'ignored', // checked against the input's rank below
+      momentum: (value) => (typeof value === 'number' && value >= 0 && value <= 1 ? null : 'is not in [0, 1]'),
+      epsilon: (value) => (typeof value === 'number' && value > 0 ? null : 'is not a positive number'),
+      center: oneOf(true),
+      scale: oneOf(true),
+      betaInitializer: 'ignored',
+      gammaInitializer: 'ignored',
+      movingMeanInitializer: 'ignored',
+      movingVarianceInitializer: 'ignored',
+      betaRegularizer: none,
+      gammaRegularizer: none,
+      betaConstraint: none,
+      gammaConstraint: none,
+    },
+    nonTrainableWeights: 2,
+    check: (layer) => {
+      const rank = staticShape(layer, 'input').length;
+      const axis = layer.getConfig().axis;
+      if (axis !== -1 && axis !== rank - 1) return `normalises over axis ${show(axis)}; the graph engine computes the last axis only`;
+      return layer.trainableWeights.length === 2 ? null : 'has no γ and β to train';
+    },
+    differsInTraining: () => true,
+    forward: (c, [x]) => {
+      const { ops, config } = c;
+      const g = ops.g;
+      const axes = ops.shapeOf(x).slice(0, -1).map((_, i) => i);
+      const [gamma, beta] = [c.weight(0), c.weight(1)];
+      let mean: string;
+      let variance: string;
+      let centered: string;
+      if (c.training) {
+        mean = ops.mean(x, axes);
+        centered = ops.sub(x, mean);
+        variance = ops.mean(ops.mul(centered, centered), axes);
+        const decay = g.scalar(1 - (config.momentum as number), 'decay');
+        [mean, variance].forEach((batch, k) => {
+          const moving = c.state(k);
+          c.update(k, ops.sub(moving, ops.mul(ops.sub(moving, batch), decay)));
+        });
+      } else {
+        [mean, variance] = [c.state(0), c.state(1)];
+        centered = ops.sub(x, mean);
+      }
+      const scale = ops.mul(ops.rsqrt(ops.add(variance, g.scalar(config.epsilon as number, 'epsilon'))), gamma);
+      return [ops.add(ops.mul(centered, scale), beta)];
+    },
+  },
+  // lib/dropout.ts: x·floor(u + keep)/keep in training steps, u the stateless
+  // uniform noise of [seed, step]; x itself at evaluation.
+  SeededDropout: {
+    settings: {
+      rate: (value) => (typeof value === 'number' && value >= 0 && value < 1 ? null : 'is not in [0, 1)'),
+      seed: (value) => (Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31 ? null : 'is not an int32'),
+    },
+    differsInTraining: (config) => (config.rate as number) > 0,
+    forward: (c, [x]) => {
+      const { ops, config } = c;
+      const rate = config.rate as number;
+      if (!c.training || rate === 0) return [x];
+      const keep = 1 - rate;
+      const u = ops.statelessUniform(x, c.stepSeed(config.seed as number));
+      const mask = ops.mul(ops.floor(ops.add(u, ops.g.scalar(keep, 'keep'))), ops.g.scalar(1 / keep, 'inverse_keep'));
+      return [ops.mul(x, mask)];
     },
   },
   Reshape: reshapeRule({ targetShape: 'ignored' /* the output shape says it */ }),
@@ -254,7 +358,7 @@ export const LAYERS: Record<string, LayerRule> = {
  * 2λW, comes from autodiff.
  * @throws Error for a regulariser that `layerSupport` refuses.
  */
-export function weightPenalties(c: LayerContext): string[] {
+export function weightPenalties(c: Pick<LayerContext, 'ops' | 'layer' | 'config' | 'weight'>): string[] {
   const { ops, layer, config } = c;
   return Object.entries(LAYERS[layer.getClassName()]?.penalties ?? {}).flatMap(([key, k]) => {
     const l2 = l2Of(config[key]);
@@ -277,7 +381,9 @@ export function layerSupport(layer: Layer, config: Config): string | null {
     return `${what}: the graph engine computes only ${Object.keys(LAYERS).join(', ')} layers`;
   }
   if (layer.inboundNodes.length !== 1) return `${what} is applied ${layer.inboundNodes.length} times; the graph engine takes each layer once`;
-  if (layer.nonTrainableWeights.length > 0) return `${what} has weights that are not trained, which the graph engine does not handle`;
+  if (layer.nonTrainableWeights.length !== (rule.nonTrainableWeights ?? 0)) {
+    return `${what} has ${layer.nonTrainableWeights.length} weights that are not trained, which the graph engine does not handle`;
+  }
   for (const [key, value] of Object.entries(config)) {
     const setting = rule.settings[key] ?? COMMON[key];
     if (setting === undefined) return `${what}: the graph engine does not know the setting ${key} (${show(value)})`;

@@ -49,8 +49,10 @@ export interface GradContext {
 
 /**
  * The gradient of each data input, as a function that writes it (called only
- * for inputs on a path from the weights), or null for an integer input (an
- * axis, a shape), through which no gradient flows.
+ * for inputs on a path from the weights), or null where no gradient flows:
+ * an integer input (an axis, a shape, a random seed), or the input of an op
+ * whose output is constant almost everywhere (Floor), as in TensorFlow, whose
+ * gradient for these is None. The sweep sends nothing back through a null.
  */
 export type InputGrads = ((() => string) | null)[];
 
@@ -245,6 +247,24 @@ export const OPS: Record<string, OpDef> = {
   Square: {
     shapes: same,
     grad: (c) => [() => c.ops.mul(c.dy, c.ops.mul(c.inputs[0], c.ops.g.scalar(2)))],
+  },
+  // Gradient −½·y³·dy (TensorFlow's RsqrtGrad(y, dy)).
+  Rsqrt: {
+    shapes: same,
+    grad: (c) => [() => c.ops.g.node('RsqrtGrad', [c.outputs[0], c.dy], { T: FLOAT })],
+  },
+  // Piecewise constant: no gradient (TensorFlow's is None; tfjs's, zeros).
+  Floor: {
+    shapes: same,
+    grad: () => [null],
+  },
+  // Uniform noise in [0, 1) from the int32 shape and seed inputs (dropout
+  // masks): nothing flows back to either. The shape input is known when the
+  // graph runs (Shape of a tensor with an unknown batch); Ops.statelessUniform
+  // records the static shape.
+  StatelessRandomUniform: {
+    shapes: (c) => [Array.from({ length: c.shape(0)[0] }, () => -1)],
+    grad: () => [null, null],
   },
   Tanh: {
     shapes: same,
@@ -453,6 +473,24 @@ export class Ops {
   tanh(x: string): string {
     return this.one('Tanh', [x], { T: FLOAT });
   }
+  rsqrt(x: string): string {
+    return this.one('Rsqrt', [x], { T: FLOAT });
+  }
+  floor(x: string): string {
+    return this.one('Floor', [x], { T: FLOAT });
+  }
+  /**
+   * Uniform noise in [0, 1) of the shape of `like`, from the stateless
+   * generator keyed by `seed` (an int32 [2] tensor), as lib/dropout.ts's
+   * `statelessUniform` draws it eagerly.
+   */
+  statelessUniform(like: string, seed: string): string {
+    const u = this.one('StatelessRandomUniform', [this.shapeTensor(like), seed], {
+      dtype: FLOAT, T: INT, Tseed: INT,
+    });
+    this.g.setShape(u, this.shapeOf(like));
+    return u;
+  }
   /** tfjs's hard sigmoid, clip(0.2·x + 0.5, 0, 1), the default gate activation of its GRU and LSTM. */
   hardSigmoid(x: string): string {
     const s = this.add(this.mul(x, this.g.scalar(0.2)), this.g.scalar(0.5));
@@ -567,7 +605,8 @@ export class Ops {
   /** The shape of x as an int32 vector: a constant where it is known statically. */
   shapeTensor(x: string): string {
     const shape = this.shapeOf(x);
-    return shape.every((d) => d >= 0) ? this.g.ints(shape) : this.g.node('Shape', [x], { T: FLOAT, out_type: INT });
+    return shape.every((d) => d >= 0) ? this.g.ints(shape)
+      : this.shaped(this.g.node('Shape', [x], { T: FLOAT, out_type: INT }), [shape.length]);
   }
   biasAddGrad(dy: string): string {
     const shape = this.g.shapeOf(dy);

@@ -23,7 +23,7 @@
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import {
-  ADAM_INPUTS, buildTrainingGraph, type GraphWeight, type SignatureName, type TrainingGraphOptions,
+  ADAM_INPUTS, buildTrainingGraph, type GraphState, type GraphWeight, type SignatureName, type TrainingGraphOptions,
 } from './build';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
@@ -56,6 +56,8 @@ export class GraphTrainer {
     private readonly model: tfTypes.LayersModel,
     private readonly signatures: Record<SignatureName, LoadedSignature>,
     private readonly weights: GraphWeight[],
+    private readonly states: GraphState[],
+    private readonly takesStep: boolean,
   ) {
     this.iterations = this.adam.iterations_ ?? 0;
     this.push();
@@ -72,7 +74,7 @@ export class GraphTrainer {
   static async create(model: tfTypes.LayersModel, options: TrainingGraphOptions = {}): Promise<GraphTrainer> {
     const graph = buildTrainingGraph(model, options);
     const signatures = await loadSignatures(graph.savedModel, Object.keys(graph.signatures) as SignatureName[]);
-    return new GraphTrainer(model, signatures, graph.weights);
+    return new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep);
   }
 
   private get adam(): AdamInternals {
@@ -83,7 +85,14 @@ export class GraphTrainer {
     if (this.disposed) throw new Error('this GraphTrainer has been disposed');
   }
 
-  /** Copies the model's weights and Adam state into the graph's variables. */
+  /** The step input of the train and gradients signatures, where they take one (dropout masks). */
+  private stepFeed(step: number): NamedTensors {
+    if (!this.takesStep) return {};
+    if (!Number.isInteger(step) || step < 0 || step >= 2 ** 31) throw new Error(`step must be an int32 >= 0, got ${step}`);
+    return { step: tf.tidy(() => inTensorFlowMemory(tf.scalar(step, 'int32'))) };
+  }
+
+  /** Copies the model's weights, its non-trainable weights and Adam state into the graph's variables. */
   private push(): void {
     const adam = this.adam;
     const owned: tfTypes.Tensor[] = [];
@@ -104,6 +113,7 @@ export class GraphTrainer {
         }
       }
     }
+    for (const state of this.states) feed(`state${state.modelIndex}`, this.model.nonTrainableWeights[state.modelIndex].read());
     try {
       tf.dispose(Object.values(this.signatures.assign.predict(inputs)));
     } finally {
@@ -117,6 +127,8 @@ export class GraphTrainer {
    * optimiser's). Returns [loss, accuracy, learning rate]: the batch's loss
    * and accuracy before the update, as `createTrainStep`'s steps give them,
    * and the rate that Adam applied, as the graph read it; the caller disposes it.
+   * The step's number (Adam's step count after it) seeds its dropout masks;
+   * batch normalisation's moving statistics are updated with the weights.
    */
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number = this.adam.learningRate): tfTypes.Tensor1D {
     this.checkLive();
@@ -136,6 +148,7 @@ export class GraphTrainer {
       ys: inTensorFlowMemory(ys),
       learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
       adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(ADAM_INPUTS.map((name) => settings[name])))),
+      ...this.stepFeed(t),
     };
     try {
       const out = this.signatures.train.predict(feeds);
@@ -148,11 +161,15 @@ export class GraphTrainer {
 
   /**
    * The batch's [loss, accuracy] and the gradient of the loss with respect to
-   * each trainable weight, in `model.trainableWeights` order; nothing is updated.
+   * each trainable weight, in `model.trainableWeights` order, as the training
+   * pass computes them (batch statistics, and the dropout masks of step
+   * `step`, by default the next step's); nothing is updated.
    */
-  gradients(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): { lossAndAccuracy: tfTypes.Tensor1D; grads: tfTypes.Tensor[] } {
+  gradients(
+    xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, step: number = this.iterations + 1,
+  ): { lossAndAccuracy: tfTypes.Tensor1D; grads: tfTypes.Tensor[] } {
     this.checkLive();
-    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys) };
+    const feeds = { xs: inTensorFlowMemory(xs), ys: inTensorFlowMemory(ys), ...this.stepFeed(step) };
     let out: NamedTensors;
     try {
       out = this.signatures.gradients.predict(feeds);
@@ -180,9 +197,9 @@ export class GraphTrainer {
   }
 
   /**
-   * Copies the trained weights into the model and Adam's moments and step
-   * count into its optimiser, so that predicting, saving or training eagerly
-   * continue from here.
+   * Copies the trained weights and the non-trainable ones (moving statistics)
+   * into the model and Adam's moments and step count into its optimiser, so
+   * that predicting, saving or training eagerly continue from here.
    */
   pull(): void {
     this.checkLive();
@@ -198,6 +215,9 @@ export class GraphTrainer {
           if (moment) moment.variable.assign(value);
           else moments[w.modelIndex] = { originalName: `${(modelWeight.read() as tfTypes.Variable).name}/${slot}`, variable: tf.variable(value, false) };
         }
+      }
+      for (const state of this.states) {
+        this.model.nonTrainableWeights[state.modelIndex].write(out[`state${state.modelIndex}`]);
       }
       adam.iterations_ = this.iterations;
       tf.tidy(() => {

@@ -1,4 +1,4 @@
-import type { Display, ImageOutputOptions } from '../../lib/display';
+import type { Display, ImageOutputOptions } from '../../lib/view/notebook';
 
 /** One output a recording Display received. */
 export interface Recorded { type: string; value: string | Uint8Array; options?: ImageOutputOptions }

@@ -9,7 +9,8 @@ export function otherValue(setting: Setting): SettingValue {
   switch (type.kind) {
     case 'integer': {
       const base = (setting.default as number | undefined) ?? type.min ?? 0;
-      return type.max !== undefined && base + 1 > type.max ? base - 1 : base + 1;
+      const step = type.odd === true ? 2 : 1;
+      return type.max !== undefined && base + step > type.max ? base - step : base + step;
     }
     case 'number': {
       const base = setting.default as number | undefined;

@@ -1,20 +1,20 @@
 /**
- * Digit images as PNG and as captioned SVG grids, and SVG to PNG rasterising.
+ * Digit images as PNG and as captioned SVG grids.
  *
  * Two kinds of picture:
  * - `imageGridPng`: one PNG of many digits (nearest-neighbour upscaled), for
- *   plain grids; mistakes can be framed in red.
+ *   plain grids; mistakes can be framed in red. Grey unless a frame is red.
  * - `labelledGridSvg`: an SVG whose cells hold one or more digits side by side
  *   (a sequence) with caption lines under them. Each digit is a tiny embedded
  *   grey-scale PNG (a few hundred bytes) and the captions are SVG text, so the
  *   output stays small and text stays sharp.
  *
- * `svgToPng` turns any SVG (these grids, the charts of `charts.ts`) into a
- * PNG: notebooks show pictures as PNG because JupyterLab renders SVG outputs
- * only in trusted notebooks, and a freshly cloned notebook is not trusted.
+ * `svgToPng` (`png.ts`) turns these grids into PNG: notebooks show pictures
+ * as PNG because JupyterLab renders SVG outputs only in trusted notebooks,
+ * and a freshly cloned notebook is not trusted.
  */
-import { PNG } from 'pngjs';
-import type { DigitSet } from './types';
+import type { DigitSet } from '../types';
+import { encodePng } from './png';
 
 /** How pixels are mapped to grey levels. */
 export interface InkOptions {
@@ -84,11 +84,9 @@ export function greyPng(pixels: Uint8Array, height: number, width: number, optio
   checkPositiveInteger('width', width);
   checkImage(pixels, height, width, 'Image');
   const { invert = true } = options;
-  const png = new PNG({ width, height });
   const data = Buffer.alloc(width * height);
   for (let i = 0; i < data.length; i++) data[i] = invert ? 255 - pixels[i] : pixels[i];
-  png.data = data;
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  return encodePng({ data, width, height, channels: 1 });
 }
 
 export interface ImageGridOptions extends InkOptions {
@@ -109,7 +107,8 @@ const HIGHLIGHT_RGB = [214, 39, 40] as const;
 const BACKGROUND = 255;
 
 /**
- * One PNG showing `images` in a grid, row by row.
+ * One PNG showing `images` in a grid, row by row: 8-bit grey, or RGB when a
+ * red frame needs it (see `encodePng`).
  * @throws Error on an empty list, an image of the wrong size, or bad options.
  */
 export function imageGridPng(images: readonly Uint8Array[], options: ImageGridOptions): Buffer {
@@ -130,7 +129,6 @@ export function imageGridPng(images: readonly Uint8Array[], options: ImageGridOp
   const cellH = height * scale;
   const outW = usedCols * cellW + (usedCols + 1) * gap;
   const outH = rows * cellH + (rows + 1) * gap;
-  const png = new PNG({ width: outW, height: outH });
   const rgb = Buffer.alloc(outW * outH * 3, BACKGROUND);
   const put = (x: number, y: number, r: number, g: number, b: number) => {
     const o = (y * outW + x) * 3;
@@ -161,8 +159,7 @@ export function imageGridPng(images: readonly Uint8Array[], options: ImageGridOp
       }
     }
   });
-  png.data = rgb;
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  return encodePng({ data: rgb, width: outW, height: outH, channels: 3 });
 }
 
 /** One cell of a labelled grid: digits side by side, and caption lines under them. */
@@ -280,80 +277,4 @@ export function labelledGridSvg(cells: readonly LabelledCell[], options: Labelle
   });
   parts.push('</svg>');
   return parts.join('\n');
-}
-
-// ---------------------------------------------------------------------------
-// SVG → PNG
-
-export interface SvgToPngOptions {
-  /** Output pixels per SVG pixel (default 2: sharp on high-density screens). */
-  scale?: number;
-}
-
-/** Width and height of an image in pixels. */
-export interface ImageSize {
-  width: number;
-  height: number;
-}
-
-/**
- * The font text is drawn with. Vega writes font-family "sans-serif", which
- * resvg maps to this family; where it is not installed resvg falls back to
- * the first system font it finds.
- */
-export const RASTER_FONT = 'DejaVu Sans';
-
-/** Largest `scale` accepted: beyond it a chart becomes a memory problem, not a sharper picture. */
-const MAX_SCALE = 8;
-
-interface ResvgModule {
-  Resvg: new (svg: string, options: object) => { render(): { asPng(): Buffer } };
-}
-
-/**
- * Rasterises an SVG document to PNG with resvg (native, no browser; about
- * 40 ms for a chart). Embedded images (the digits of `labelledGridSvg`) are
- * scaled nearest-neighbour, so pixels stay square.
- * @param svg an SVG document, starting with `<svg` (or an XML declaration).
- * @returns PNG bytes of (scale × SVG width) × (scale × SVG height) pixels.
- * @throws Error on a string that is not SVG, a bad scale, or an SVG resvg cannot parse.
- */
-export function svgToPng(svg: string, options: SvgToPngOptions = {}): Buffer {
-  const { scale = 2 } = options;
-  if (typeof svg !== 'string' || !/^\s*(<\?xml[^>]*>\s*)?<svg[\s>]/.test(svg)) {
-    throw new Error(`svgToPng needs an SVG document string starting with <svg, got ${JSON.stringify(String(svg).slice(0, 40))}`);
-  }
-  if (typeof scale !== 'number' || !(scale > 0 && scale <= MAX_SCALE)) {
-    throw new Error(`scale must be a number in (0, ${MAX_SCALE}], got ${scale}`);
-  }
-  // Loaded on first use: a native module that training never needs.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Resvg } = require('@resvg/resvg-js') as ResvgModule;
-  let renderer;
-  try {
-    renderer = new Resvg(svg, {
-      fitTo: { mode: 'zoom', value: scale },
-      font: { loadSystemFonts: true, defaultFontFamily: RASTER_FONT, sansSerifFamily: RASTER_FONT },
-      imageRendering: 1, // optimizeSpeed: nearest-neighbour for the embedded digit images
-      logLevel: 'error',
-    });
-  } catch (err) {
-    throw new Error(`svgToPng cannot parse the SVG: ${err instanceof Error ? err.message : err}`);
-  }
-  return renderer.render().asPng();
-}
-
-/**
- * The size of a PNG, read from its header.
- * @throws Error when `png` does not start with the PNG signature and an IHDR chunk.
- */
-export function pngSize(png: Uint8Array): ImageSize {
-  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  const ihdr = [0x49, 0x48, 0x44, 0x52];
-  if (!(png instanceof Uint8Array) || png.length < 24 || !signature.every((b, i) => png[i] === b) ||
-      !ihdr.every((b, i) => png[12 + i] === b)) {
-    throw new Error('pngSize needs PNG bytes (starting with \\x89PNG and an IHDR chunk)');
-  }
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
 }

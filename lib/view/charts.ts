@@ -8,7 +8,7 @@
  * (GitHub, nbviewer, VS Code) display as they are.
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { EvalRecord, History, StepRecord } from './types';
+import type { EvalRecord, History, StepRecord } from '../types';
 
 // vega and vega-lite are loaded on first use: importing the library for
 // training should not pay for the chart engine.
