@@ -20,7 +20,7 @@ import {
 } from '../lib/config';
 import { buildCrnn } from '../lib/model';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
-import { graphEngineSupport } from '../lib/graph-train';
+import { graphEngineSupport } from '../lib/graph';
 import { historyCsv, saveRun } from '../lib/persist';
 import { checkTrainingMemory } from '../lib/limits';
 import { reserveRunFolder } from '../lib/run-folder';

@@ -31,10 +31,8 @@ export {
   divergenceLossLimit, divergenceWatch,
 } from './train';
 export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train';
-export { GraphTrainer, graphEngineSupport, crnnStructure } from './graph-train';
-export type { CrnnStructure } from './graph-train';
-export { GraphBuilder } from './graph-def';
-export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph-def';
+export { GraphTrainer, graphEngineSupport, crnnStructure, GraphBuilder } from './graph';
+export type { CrnnStructure, Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
 export {
   confusionMatrix, perClassAccuracy, digitPairAccuracy, digitPairCounts, predictSequences, evaluateModel, wilsonInterval,
   measureLossAccuracy, checkBatchFitsModel,

@@ -111,7 +111,7 @@ export interface TrainConfig {
   lrSchedule: 'constant' | 'cosine'; // 'cosine'
   /**
    * How the steps run: 'graph' (the whole step compiled into one TensorFlow
-   * graph, see lib/graph-train.ts), 'eager' (tfjs op by op), or 'auto': graph
+   * graph, see lib/graph/), 'eager' (tfjs op by op), or 'auto': graph
    * where the model and backend allow it, else eager.
    */
   engine: 'auto' | 'graph' | 'eager'; // 'auto'

@@ -4,7 +4,7 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, compileCrnn, disposeCrnn, FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model';
 import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train';
-import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data';
 import { createEvalSet, evalBatches } from '../lib/sequences';

@@ -9,7 +9,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn } from '../lib/model';
 import { SeededDropout, setDropoutStep, statelessUniform } from '../lib/dropout';
 import { createTrainStep, trainSteps } from '../lib/train';
-import { GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { loadMnist } from '../lib/data';
 import { createEvalSet, evalBatches, makeSequenceBatch } from '../lib/sequences';
 import { stepFeatures } from '../lib/probe';

@@ -7,7 +7,7 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn } from '../lib/model';
 import { createTrainStep, trainSteps } from '../lib/train';
-import { GraphTrainer, graphEngineSupport } from '../lib/graph-train';
+import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { buildTrainingGraph } from '../lib/graph/build';
 import { layerSupport } from '../lib/graph/layers';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';

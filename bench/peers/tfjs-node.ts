@@ -4,7 +4,7 @@
  * (see bench/protocol.ts). Run as `node dist/bench/peers/tfjs-node.js --mode tiny`.
  *
  * One more flag, `--engine graph|eager` (default graph), picks how the steps
- * run: the graph engine of lib/graph-train.ts, which `trainSteps` uses by
+ * run: the graph engine of lib/graph/, which `trainSteps` uses by
  * default, or tfjs op by op (`createTrainStep`). bench/run.ts runs both, as
  * the peers 'tfjs-node' and 'tfjs-eager'.
  *
@@ -23,7 +23,7 @@ type Lib = {
   tf: typeof import('../../lib/tf');
   model: typeof import('../../lib/model');
   train: typeof import('../../lib/train');
-  graph: typeof import('../../lib/graph-train');
+  graph: typeof import('../../lib/graph');
   tasks: typeof import('../../lib/tasks');
   data: typeof import('../../lib/data');
   sequences: typeof import('../../lib/sequences');
@@ -45,7 +45,7 @@ function loadLib(threads: number): Lib {
     tf: require('../../lib/tf'),
     model: require('../../lib/model'),
     train: require('../../lib/train'),
-    graph: require('../../lib/graph-train'),
+    graph: require('../../lib/graph'),
     tasks: require('../../lib/tasks'),
     data: require('../../lib/data'),
     sequences: require('../../lib/sequences'),

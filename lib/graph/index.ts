@@ -1,0 +1,10 @@
+/**
+ * The graph engine: a training step (forward pass, gradients, Adam) written as
+ * one TensorFlow graph and run by one session call. `GraphTrainer` trains a
+ * model with it; `graphEngineSupport` says why a model cannot be (or null).
+ */
+export { GraphTrainer } from './trainer';
+export { graphEngineSupport, crnnStructure } from './build';
+export type { CrnnStructure } from './build';
+export { GraphBuilder } from './def';
+export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './def';
