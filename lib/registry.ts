@@ -700,6 +700,10 @@ function seedList(seeds: readonly number[]): string {
 
 const count = (n: number) => Math.round(n).toLocaleString('en');
 
+/**
+ * The groups as a markdown table. The t interval of a few seeds can reach
+ * past 100% (or below 0%), where no accuracy lies: it is shown cut to 0–100%.
+ */
 function comparisonTable(groups: readonly RunGroup[], settings: readonly string[]): string {
   const header = [...(settings.length ? settings : ['group']), 'n', 'seeds', 'final acc. %', '± std',
     '95% CI of mean', 'best acc. %', 'steps', 'time'];
@@ -711,7 +715,7 @@ function comparisonTable(groups: readonly RunGroup[], settings: readonly string[
       seedList(g.seeds),
       percent(f?.mean),
       f?.std == null ? NONE : percent(f.std),
-      f?.ci95 ? `${percent(f.ci95[0])} – ${percent(f.ci95[1])}` : NONE,
+      f?.ci95 ? `${percent(Math.max(0, f.ci95[0]))} – ${percent(Math.min(1, f.ci95[1]))}` : NONE,
       percent(g.bestAccuracy?.mean),
       count(g.meanSteps),
       formatDuration(g.meanSeconds),
