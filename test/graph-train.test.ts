@@ -11,35 +11,10 @@ import { createEvalSet, evalBatches } from '../lib/sequences';
 import { differenceTask } from '../lib/tasks';
 import { measureLossAccuracy } from '../lib/evaluate';
 import type { CrnnConfig, DigitData } from '../lib/types';
+import { maxAbs, maxAbsDiff, randomBatch, twin } from './helpers/models';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
-
-function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
-  const [, seqLength, height, width] = model.inputs[0].shape as number[];
-  const numClasses = model.outputs[0].shape[1] as number;
-  return tf.tidy(() => [
-    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
-    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
-      .toFloat() as tfTypes.Tensor2D,
-  ]);
-}
-
-/** A second model with the same architecture and weights as `model`. */
-function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.LayersModel {
-  const copy = buildCrnn(config);
-  // getWeights gives the variables themselves; copies keep the twin apart.
-  copy.setWeights(model.getWeights().map((w) => w.clone()));
-  return copy;
-}
-
-function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-
-function maxAbs(a: tfTypes.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
-}
 
 test('reads the architecture of a built CRNN from its layers', () => {
   const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });

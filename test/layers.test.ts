@@ -16,34 +16,10 @@ import { stepFeatures } from '../lib/probe';
 import { differenceTask } from '../lib/tasks';
 import { measureLossAccuracy } from '../lib/evaluate';
 import type { CrnnConfig, DigitData } from '../lib/types';
+import { maxAbs, maxAbsDiff, randomBatch, twin } from './helpers/models';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
-
-function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
-  const [, seqLength, height, width] = model.inputs[0].shape as number[];
-  const numClasses = model.outputs[0].shape[1] as number;
-  return tf.tidy(() => [
-    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
-    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
-      .toFloat() as tfTypes.Tensor2D,
-  ]);
-}
-
-/** A model of `config` holding the weights (trainable and not) of `model`, which has the same layers with weights. */
-function withWeightsOf(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.LayersModel {
-  const copy = buildCrnn(config);
-  copy.setWeights(model.getWeights().map((w) => w.clone()));
-  return copy;
-}
-
-function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-
-function maxAbs(a: tfTypes.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a)).dataSync()[0]);
-}
 
 function predict(model: tfTypes.LayersModel, xs: tfTypes.Tensor): tfTypes.Tensor {
   return model.predict(xs) as tfTypes.Tensor;
@@ -159,7 +135,7 @@ test('graph gradients of models with dropout, batch normalisation and 5×5 kerne
 
 test('dropout: evaluation is unchanged by it, the same seed gives the same steps, and it changes the training loss', { skip }, async () => {
   const withDropout = buildCrnn({ ...small, dropout: 0.5 });
-  const without = withWeightsOf(withDropout, small);
+  const without = twin(withDropout, small);
   const [xs, ys] = randomBatch(withDropout, 16, 21);
 
   // Evaluation: eager prediction and the graph's evaluation ignore the dropout layers.
@@ -176,10 +152,10 @@ test('dropout: evaluation is unchanged by it, the same seed gives the same steps
 
   // The training loss, on the same weights: dropout changes it, on both engines.
   const losses = async (m: tfTypes.LayersModel) => {
-    const copy = withWeightsOf(m, { ...small, dropout: m === withDropout ? 0.5 : 0 });
+    const copy = twin(m, { ...small, dropout: m === withDropout ? 0.5 : 0 });
     const trainer = await GraphTrainer.create(copy);
     const graphOut = trainer.step(xs, ys);
-    const eagerOut = createTrainStep(withWeightsOf(m, { ...small, dropout: m === withDropout ? 0.5 : 0 }))(xs, ys);
+    const eagerOut = createTrainStep(twin(m, { ...small, dropout: m === withDropout ? 0.5 : 0 }))(xs, ys);
     const result = [graphOut.dataSync()[0], eagerOut.dataSync()[0]];
     tf.dispose([graphOut, eagerOut]);
     trainer.dispose();
@@ -224,7 +200,7 @@ test('dropout: evaluation is unchanged by it, the same seed gives the same steps
 test('batch normalisation: a graph step updates the moving statistics by tfjs\'s formula, as an eager step does', { skip }, async () => {
   const config = { ...small, batchNorm: true };
   const model = buildCrnn(config);
-  const eagerModel = withWeightsOf(model, config);
+  const eagerModel = twin(model, config);
   const [xs, ys] = randomBatch(model, 16, 31);
   // The input of the first normalisation: the first convolution, linear, of step 0's images.
   const conv1 = tf.model({ inputs: model.inputs, outputs: model.getLayer('step0_conv1').output as tfTypes.SymbolicTensor });
@@ -284,7 +260,7 @@ test('batch normalisation: evaluation and prediction use the moving statistics',
     trainer.dispose();
     return values;
   };
-  const original = withWeightsOf(model, config);
+  const original = twin(model, config);
   const eagerBefore = predict(model, xs);
   const graphBefore = await evaluate();
   // The graph's evaluation is tfjs's prediction.

@@ -14,6 +14,7 @@ import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { loadRun, saveRun } from '../lib/persist';
 import { loadMnist } from '../lib/data';
 import type { CrnnConfig, DigitData } from '../lib/types';
+import { maxAbsDiff, randomBatch, twin } from './helpers/models';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
@@ -22,27 +23,6 @@ const RTOL = 1e-5;
 
 const tempDirs: string[] = [];
 after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
-  const [, seqLength, height, width] = model.inputs[0].shape as number[];
-  const numClasses = model.outputs[0].shape[1] as number;
-  return tf.tidy(() => [
-    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
-    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
-      .toFloat() as tfTypes.Tensor2D,
-  ]);
-}
-
-/** A second model of the same config with the same weights. */
-function twin(model: tfTypes.LayersModel, config: Partial<CrnnConfig>): tfTypes.LayersModel {
-  const copy = buildCrnn(config);
-  copy.setWeights(model.getWeights().map((w) => w.clone()));
-  return copy;
-}
-
-function maxAbsDiff(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
 
 function close(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= RTOL * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
