@@ -129,6 +129,25 @@ const cases: Case[] = [
     graph: (ops, [logits, labels]) => [ops.softmaxCrossEntropy(logits, labels).loss],
     tfjs: ([logits, labels]) => [tf.neg(tf.sum(tf.mul(labels, tf.logSoftmax(logits)), -1))],
     wrt: [0] },
+  // Training mode: the batch's statistics, as tfjs's batchNorm computes with
+  // moments over every axis but the last. Images, and a matrix (reshaped to
+  // the kernel's 4-D and back).
+  ...([
+    ['images, unknown batch', [3, 4, 5, 6], [-1, 4, 5, 6]],
+    ['a matrix, unknown batch', [7, 6], [-1, 6]],
+  ] as const).map(([what, shape, declared]): Case => ({
+    op: 'FusedBatchNormV3', name: `fused batch normalisation in training, ${what}`,
+    inputs: [{ shape: [...shape], declared: [...declared] }, { shape: [6] }, { shape: [6] }],
+    graph: (ops, [x, gamma, beta]) => {
+      const unused = ops.g.constant({ dtype: 'float32', shape: [6], values: new Array(6).fill(0) });
+      return [ops.fusedBatchNorm(x, gamma, beta, unused, unused, 1e-3, true).y];
+    },
+    tfjs: ([x, gamma, beta]) => {
+      const { mean, variance } = tf.moments(x, shape.slice(0, -1).map((_, i) => i));
+      return [tf.batchNorm(x, mean, variance, beta, gamma, 1e-3)];
+    },
+    rtol: 1e-4,
+  })),
   ...([
     ['a vector of unknown size', [5], [-1], [0], false],
     ['images over batch, height and width (unknown batch), kept', [2, 3, 4, 5], [-1, 3, 4, 5], [0, 1, 2], true],

@@ -257,11 +257,11 @@ export const LAYERS: Record<string, LayerRule> = {
     settings: { activation: activationSetting },
     forward: (c, [x]) => [activation(c.ops, c.config.activation)(x)],
   },
-  // tfjs's BatchNormalization over the last axis, as tfjs computes it. In
-  // training: the batch's mean μ and (biased) variance σ² over the other
-  // axes, y = (x − μ)·(rsqrt(σ² + ε)·γ) + β, and the moving statistics
-  // m ← m − (m − μ)·(1 − momentum), v ← v − (v − σ²)·(1 − momentum).
-  // At evaluation: the same y with the moving statistics for μ and σ².
+  // tfjs's BatchNormalization over the last axis, in TensorFlow's fused
+  // kernel. In training: the batch's mean μ and (biased) variance σ² over the
+  // other axes, y = (x − μ)·γ/√(σ² + ε) + β, and the moving statistics
+  // m ← m − (m − μ)·(1 − momentum), v ← v − (v − σ²)·(1 − momentum), as tfjs
+  // updates them. At evaluation: the same y with the moving statistics.
   BatchNormalization: {
     settings: {
       axis: 'ignored', // checked against the input's rank below
@@ -280,35 +280,31 @@ export const LAYERS: Record<string, LayerRule> = {
     },
     nonTrainableWeights: 2,
     check: (layer) => {
-      const rank = staticShape(layer, 'input').length;
+      const shape = staticShape(layer, 'input');
       const axis = layer.getConfig().axis;
-      if (axis !== -1 && axis !== rank - 1) return `normalises over axis ${show(axis)}; the graph engine computes the last axis only`;
+      if (axis !== -1 && axis !== shape.length - 1) return `normalises over axis ${show(axis)}; the graph engine computes the last axis only`;
+      if (shape.length < 2 || shape.slice(1).some((d) => d == null)) return `has an input of shape [${shape.map(String).join(', ')}]; only the batch size may be unknown`;
       return layer.trainableWeights.length === 2 ? null : 'has no γ and β to train';
     },
     differsInTraining: () => true,
     forward: (c, [x]) => {
       const { ops, config } = c;
       const g = ops.g;
-      const axes = ops.shapeOf(x).slice(0, -1).map((_, i) => i);
       const [gamma, beta] = [c.weight(0), c.weight(1)];
-      let mean: string;
-      let variance: string;
-      let centered: string;
+      const epsilon = config.epsilon as number;
+      const { y, batchMean, batchVariance } = ops.fusedBatchNorm(x, gamma, beta, c.state(0), c.state(1), epsilon, c.training);
       if (c.training) {
-        mean = ops.mean(x, axes);
-        centered = ops.sub(x, mean);
-        variance = ops.mean(ops.mul(centered, centered), axes);
+        // The kernel's batch variance has Bessel's correction, n/(n − 1);
+        // tfjs averages the biased one, so it is taken back out.
+        const channels = ops.shapeOf(x).slice(-1)[0];
+        const biased = ops.sub(g.scalar(1), ops.realDiv(g.scalar(channels), ops.castToFloat(ops.size(x))));
         const decay = g.scalar(1 - (config.momentum as number), 'decay');
-        [mean, variance].forEach((batch, k) => {
+        [batchMean, ops.mul(batchVariance, biased)].forEach((batch, k) => {
           const moving = c.state(k);
           c.update(k, ops.sub(moving, ops.mul(ops.sub(moving, batch), decay)));
         });
-      } else {
-        [mean, variance] = [c.state(0), c.state(1)];
-        centered = ops.sub(x, mean);
       }
-      const scale = ops.mul(ops.rsqrt(ops.add(variance, g.scalar(config.epsilon as number, 'epsilon'))), gamma);
-      return [ops.add(ops.mul(centered, scale), beta)];
+      return [y];
     },
   },
   // lib/dropout.ts: x·floor(u + keep)/keep in training steps, u the stateless

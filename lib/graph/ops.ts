@@ -386,6 +386,35 @@ export const OPS: Record<string, OpDef> = {
       return [() => ops.mul(ops.expandDims(c.dy, -1), c.outputs[1]), refused(c, 'the labels')];
     },
   },
+  // Batch normalisation over the last axis of an NHWC tensor, in one kernel.
+  // Inputs x, γ, β, mean, variance. In training (is_training) the statistics
+  // are the batch's and the outputs are y, the batch mean, the batch variance
+  // with Bessel's correction n/(n − 1), and three reserve spaces that the
+  // gradient kernel reads; at evaluation the given mean and variance are
+  // used. Only y is differentiated, and only in training.
+  FusedBatchNormV3: {
+    shapes: (c) => {
+      const x = c.shape(0);
+      const channels = [x[x.length - 1]];
+      return [x, channels, channels, channels, channels, [-1]];
+    },
+    grad: (c) => {
+      if (c.dys.slice(1).some((dy) => dy !== undefined)) refused(c, 'its statistics outputs')();
+      if (!attrB(c.node, 'is_training')) refused(c, 'a normalisation by given statistics')();
+      const { ops, node, inputs: [x, scale], outputs } = c;
+      const grads = once(() => {
+        const attrs = Object.fromEntries(['T', 'U', 'epsilon', 'data_format', 'is_training'].map((k) => [k, node.attrs[k]]));
+        const ref = ops.g.node('FusedBatchNormGradV3', [c.dy, x, scale, outputs[3], outputs[4], outputs[5]], attrs);
+        const channels = ops.shapeOf(scale);
+        return [ops.shapeOf(x), channels, channels].map((shape, k) => {
+          const grad = outputRef(ref, k);
+          ops.g.setShape(grad, shape);
+          return grad;
+        });
+      });
+      return [() => grads()[0], () => grads()[1], () => grads()[2], null, null];
+    },
+  },
   Mean: {
     shapes: (c) => [reducedShape(c.shape(0), c.constant(1), attrB(c.node, 'keep_dims'))],
     grad: (c) => reductionGrad(c, true),
@@ -490,6 +519,26 @@ export class Ops {
     });
     this.g.setShape(u, this.shapeOf(like));
     return u;
+  }
+  /**
+   * Batch normalisation of x over its last axis, `y = (x − μ)·γ/√(σ² + ε) + β`:
+   * in training, μ and σ² are the batch's, returned with y (σ² with Bessel's
+   * correction, as the kernel gives it); else `mean` and `variance`. A
+   * tensor of another rank than 4 is normalised as [n, 1, m, channels].
+   */
+  fusedBatchNorm(x: string, gamma: string, beta: string, mean: string, variance: string, epsilon: number, training: boolean):
+      { y: string; batchMean: string; batchVariance: string } {
+    const shape = this.shapeOf(x);
+    const middle = shape.slice(1, -1);
+    if (shape.length < 2 || middle.some((d) => d < 0)) {
+      throw new Error(`batch normalisation of a tensor of shape [${shape.join(', ')}]: only the batch size may be unknown`);
+    }
+    const x4 = shape.length === 4 ? x : this.reshape(x, [-1, 1, middle.reduce((p, d) => p * d, 1), shape[shape.length - 1]]);
+    const [y, batchMean, batchVariance] = this.apply('FusedBatchNormV3', [x4, gamma, beta, mean, variance], {
+      T: FLOAT, U: FLOAT, epsilon: { f: epsilon }, exponential_avg_factor: { f: 1 }, data_format: NHWC,
+      is_training: { b: training },
+    });
+    return { y: shape.length === 4 ? y : this.reshapeLike(y, x), batchMean, batchVariance };
   }
   /** tfjs's hard sigmoid, clip(0.2·x + 0.5, 0, 1), the default gate activation of its GRU and LSTM. */
   hardSigmoid(x: string): string {
