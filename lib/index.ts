@@ -22,6 +22,7 @@ export { drawTransform, transformImage } from './augment';
 export type { AugmentOptions, ImageTransform } from './augment';
 
 export * from './config';
+export * from './presets';
 export {
   buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
 } from './model';

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
+import { presets } from '../lib/presets';
 import { formatSetting, settings, type Setting } from '../lib/config';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 
@@ -153,6 +154,22 @@ test('every setting\'s flag sets its field, as --print-config shows without trai
   // Defaults where no flag is given.
   const defaults = printConfig([]);
   for (const setting of settings) assert.deepEqual(defaults[setting.name], setting.default, setting.name);
+});
+
+test('--preset best sets its settings, flags override them, and the run names the preset and what differs', () => {
+  const best = printConfig(['--preset', 'best']);
+  for (const [key, value] of Object.entries(presets.best.settings)) assert.deepEqual(best[key], value, key);
+  const overridden = printConfig(['--preset', 'best', '--no-batch-norm', '--augment-shift', '1']);
+  assert.equal(overridden.batchNorm, false);
+  assert.equal(overridden.augmentShift, 1);
+  assert.deepEqual(printConfig([]), printConfig(['--preset', 'article']));
+  const { status, stderr } = runTrainer(['--preset', 'fastest', '--print-config']);
+  assert.notEqual(status, 0);
+  assert.match(stderr, /fastest.*invalid.*article, best/s);
+  const out = path.join(tempDir(), 'run');
+  const run = runTrainer([...tinyRun, '--preset', 'best', '--steps', '2', '--eval-every', '2', '--out', out]);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /preset best, with filters 2,2, denseUnits 8, hiddenSize 8, numSteps 2, batchSize 8, evalEvery 2, evalSize 16/);
 });
 
 test('a boolean setting can be set either way: --shared-cnn, --shared-cnn true|false, --no-shared-cnn', () => {

@@ -1,0 +1,65 @@
+/**
+ * Named configurations. A preset supplies values for some settings of
+ * lib/config.ts; anything given explicitly (a CLI flag, a notebook
+ * parameter, a field passed to `presetConfigs`) takes precedence.
+ *
+ * - `article`: the defaults, the article's model and schedule (with the
+ *   cosine learning rate).
+ * - `best`: the most accurate configuration measured within the article's
+ *   budget of 10,000 steps of 128 sequences (README, "Toward 99%").
+ */
+import type { CrnnConfig, TrainConfig } from './types';
+import { checkSetting, getSetting, type SettingValue } from './config';
+
+/** One named configuration. */
+export interface Preset {
+  /** One line for --help and listings. */
+  readonly description: string;
+  /** Setting name → value, over the defaults. */
+  readonly settings: Readonly<Record<string, SettingValue>>;
+}
+
+export const presets = Object.freeze({
+  article: {
+    description: 'the article\'s model and schedule (the defaults)',
+    settings: {},
+  },
+  best: {
+    description: 'batch normalisation and random shifts of up to 2 pixels: the most accurate configuration ' +
+      'measured within 10,000 steps (README, "Toward 99%")',
+    settings: { batchNorm: true, augmentShift: 2 },
+  },
+} as const satisfies Record<string, Preset>);
+
+export type PresetName = keyof typeof presets;
+
+/** The presets' names, `article` first. */
+export const PRESET_NAMES = Object.freeze(Object.keys(presets) as PresetName[]);
+
+/**
+ * The settings of preset `name`, split into the model's and training's, and
+ * overridden by `given` where it has a defined value: pass the results to
+ * `resolveCrnnConfig` and `resolveTrainConfig`.
+ * @throws Error for an unknown preset, naming the known ones.
+ */
+export function presetConfigs(
+  name: string,
+  given: { model?: Partial<CrnnConfig>; train?: Partial<TrainConfig> } = {},
+): { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
+  if (!Object.hasOwn(presets, name)) {
+    throw new Error(`Unknown preset '${name}'; presets: ${PRESET_NAMES.join(', ')}`);
+  }
+  const model: Record<string, unknown> = {};
+  const train: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(presets[name as PresetName].settings as Record<string, SettingValue>)) {
+    const setting = getSetting(key);
+    checkSetting(setting, value, `preset ${name}`);
+    (setting.config === 'model' ? model : train)[key] = value;
+  }
+  const defined = (partial: object | undefined) =>
+    Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined));
+  return {
+    model: { ...model, ...defined(given.model) } as Partial<CrnnConfig>,
+    train: { ...train, ...defined(given.train) } as Partial<TrainConfig>,
+  };
+}

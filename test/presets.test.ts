@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
+
+test('the article preset is the defaults', () => {
+  const { model, train } = presetConfigs('article');
+  assert.deepEqual(resolveCrnnConfig(model), defaultCrnnConfig);
+  assert.deepEqual(resolveTrainConfig(train), defaultTrainConfig);
+});
+
+test('every preset resolves to valid configs and sets only known settings, each to a value other than its default', () => {
+  assert.deepEqual(PRESET_NAMES.slice(0, 1), ['article']);
+  for (const name of PRESET_NAMES) {
+    const { model, train } = presetConfigs(name);
+    const crnn = resolveCrnnConfig(model) as unknown as Record<string, unknown>;
+    const training = resolveTrainConfig(train) as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(presets[name].settings)) {
+      const resolved = key in crnn ? crnn[key] : training[key];
+      assert.deepEqual(resolved, value, `${name}.${key}`);
+      const defaults = { ...defaultCrnnConfig, ...defaultTrainConfig } as Record<string, unknown>;
+      assert.notDeepEqual(value, defaults[key], `${name}.${key} repeats the default`);
+    }
+  }
+});
+
+test('values given explicitly override the preset\'s, undefined ones do not', () => {
+  const { model, train } = presetConfigs('best', { model: { batchNorm: false, cell: undefined }, train: { seed: 7 } });
+  assert.equal(model.batchNorm, false);
+  assert.equal('cell' in model, false);
+  assert.equal(train.seed, 7);
+  assert.deepEqual(presetConfigs('best').model.batchNorm, presets.best.settings.batchNorm);
+});
+
+test('an unknown preset is refused, naming the known ones', () => {
+  assert.throws(() => presetConfigs('fastest'), /Unknown preset 'fastest'; presets: article, best/);
+  assert.throws(() => presetConfigs('toString'), /Unknown preset 'toString'/);
+});
