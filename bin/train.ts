@@ -20,6 +20,7 @@ import {
   type SettingValue,
 } from '../lib/config';
 import { buildCrnn } from '../lib/model';
+import { measureDigitProbe, type DigitProbeRecord } from '../lib/probe';
 import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
 import { trainSteps, TrainingDivergedError } from '../lib/train';
 import { graphEngineSupport } from '../lib/graph';
@@ -305,9 +306,16 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     console.warn(`warning: training-curves.svg not written: ${(err as Error).message}`);
   }
+  let digitProbe: DigitProbeRecord | undefined;
+  if (history.steps.length > 0) {
+    digitProbe = measureDigitProbe(model, data);
+    const product = digitProbe.accuracy.reduce((p, a) => p * a, 1);
+    console.log(`digit probe (a linear read-out of each step's CNN features, ${digitProbe.testDigits} test digits): ` +
+      `p = ${digitProbe.accuracy.map(percent).join(', ')}; their product ${percent(product)}`);
+  }
   try {
     await saveRun(outDir, {
-      model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
+      model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, digitProbe,
     }, { files });
   } catch (err) {
     return fail(`could not save the run to ${outDir}: ${(err as Error).message}`);

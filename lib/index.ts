@@ -41,12 +41,13 @@ export {
 export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate';
 export {
   stepFeatures, layerActivations, featureMaps, firstLayerFilters, signedImages, matchFilters, pca, symmetricEigen,
-  trainDigitProbe, sampleImages, stepsOf, hasSharedCnn, cnnPrefix, CNN_LAYERS,
+  trainDigitProbe, measureDigitProbe, sampleImages, stepsOf, hasSharedCnn, cnnPrefix, CNN_LAYERS,
 } from './probe';
 export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
+  DigitProbeRecord, MeasureDigitProbeOptions,
 } from './probe';
-export { saveRun, loadRun, loadModel, historyCsv } from './persist';
+export { saveRun, loadRun, loadModel, historyCsv, recordDigitProbe } from './persist';
 export { describeEnvironment } from './environment';
 export type { RunEnvironment } from './environment';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './persist';

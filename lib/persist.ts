@@ -24,6 +24,7 @@ import type { CrnnConfig, History, TrainConfig } from './types';
 import { compileCrnn } from './model';
 import { resolveCrnnConfig, resolveTrainConfig } from './config';
 import { describeEnvironment, type RunEnvironment } from './environment';
+import type { DigitProbeRecord } from './probe';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
@@ -41,6 +42,8 @@ export interface RunToSave {
   history: History;
   /** Where the digits came from (DigitData.source), for the record. */
   dataSource?: string;
+  /** Per-digit accuracy of the trained model (`measureDigitProbe`), for the record. */
+  digitProbe?: DigitProbeRecord;
 }
 
 /** The contents of `run.json`. */
@@ -58,6 +61,8 @@ export interface RunRecord {
   savedAt: string;
   /** The machine and software of the process that trained and saved the run. */
   environment?: RunEnvironment;
+  /** Per-digit accuracy of the trained model, when measured (`measureDigitProbe`). */
+  digitProbe?: DigitProbeRecord;
 }
 
 /** A loaded run: the compiled model and its record. */
@@ -252,6 +257,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
       backend: backend.name,
       savedAt: new Date().toISOString(),
       environment: describeEnvironment(),
+      ...(run.digitProbe !== undefined ? { digitProbe: run.digitProbe } : {}),
     };
     await fs.writeFile(path.join(staging, RUN_FILE), JSON.stringify(record, null, 1));
     for (const [name, contents] of Object.entries(files)) {
@@ -450,6 +456,31 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   const trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
   const model = await loadModel(dir, crnnConfig.learningRate);
   return { ...record, crnnConfig, trainConfig, model };
+}
+
+/**
+ * Adds (or replaces) the digit probe in the run.json of the saved run `dir`,
+ * for runs saved before it was measured. The file is replaced in one rename:
+ * a crash leaves the old record or the new one, never half of either.
+ * @throws Error when `dir` holds no run record.
+ */
+export async function recordDigitProbe(dir: string, digitProbe: DigitProbeRecord): Promise<void> {
+  const runPath = path.join(dir, RUN_FILE);
+  let record: RunRecord;
+  try {
+    record = JSON.parse(await fs.readFile(runPath, 'utf8'));
+  } catch (err) {
+    throw new Error(`${runPath} cannot be read: ${(err as Error).message}`);
+  }
+  if (record?.format !== RUN_FORMAT) throw new Error(`${runPath} is not a run record`);
+  const staging = `${runPath}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await fs.writeFile(staging, JSON.stringify({ ...record, digitProbe }, null, 1));
+    await fs.rename(staging, runPath);
+  } catch (err) {
+    await fs.rm(staging, { force: true });
+    throw err;
+  }
 }
 
 /**

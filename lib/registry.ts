@@ -84,6 +84,11 @@ export interface RunSummary {
   gitCommit: string | null;
   /** Whether the folder holds model.json (the weights can be loaded with `loadRun`). */
   hasModel: boolean;
+  /**
+   * [T] the digit probe's per-digit accuracy p of each time step's CNN, when
+   * the run measured it (`measureDigitProbe`); null otherwise.
+   */
+  digitAccuracy: number[] | null;
 }
 
 /** A run with its full record (history included), as `loadRuns` returns it. */
@@ -158,6 +163,18 @@ async function readRunFolder(dir: string, id: string, names: ReadonlySet<string>
   return { run: summarize(dir, id, { ...record, crnnConfig, trainConfig, history } as RunRecord, names.has(MODEL_FILE)) };
 }
 
+/** The probe's per-step accuracies of a record, if it has valid ones. */
+function digitAccuracyOf(record: RunRecord): number[] | null {
+  const accuracy = record.digitProbe?.accuracy;
+  return Array.isArray(accuracy) && accuracy.length > 0 &&
+    accuracy.every((p) => typeof p === 'number' && p >= 0 && p <= 1) ? accuracy : null;
+}
+
+/** The product of the steps' per-digit accuracies: the pair accuracy if digit errors were independent. */
+export function digitProduct(accuracy: readonly number[]): number {
+  return accuracy.reduce((p, a) => p * a, 1);
+}
+
 function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean): RunDetails {
   const { history } = record;
   const evals = history.evals.filter((e) => Number.isFinite(e.accuracy));
@@ -184,6 +201,7 @@ function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean
     cpu: record.environment?.cpu?.model ?? null,
     gitCommit: record.environment?.gitCommit ?? null,
     hasModel,
+    digitAccuracy: digitAccuracyOf(record),
     history,
     ...(record.dataSource !== undefined ? { dataSource: record.dataSource } : {}),
     ...(record.environment !== undefined ? { environment: record.environment } : {}),
@@ -569,6 +587,12 @@ export interface RunGroup<T extends RunSummary = RunSummary> {
   finalAccuracy: SampleStats | null;
   finalLoss: SampleStats | null;
   bestAccuracy: SampleStats | null;
+  /**
+   * Over the runs that measured a digit probe: each run's per-digit accuracy
+   * (the mean over its steps), and the product over its steps.
+   */
+  digitAccuracy: SampleStats | null;
+  digitProduct: SampleStats | null;
   /** Means over the runs. */
   meanSteps: number;
   meanSeconds: number;
@@ -622,6 +646,7 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
     const label = differing.length === 0 ? 'all runs'
       : differing.map((name) => `${name}=${formatSetting(settings[name])}`).join(', ');
     const measured = group.filter((run) => run.finalAccuracy !== null);
+    const probed = group.flatMap((run) => (run.digitAccuracy === null ? [] : [run.digitAccuracy]));
     const seeds = group.map((run) => run.trainConfig.seed);
     const repeated = [...new Set(seeds.filter((seed, i) => seeds.indexOf(seed) !== i))];
     if (repeated.length > 0) {
@@ -643,6 +668,8 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
       finalAccuracy: sampleStats(measured.map((run) => run.finalAccuracy as number)),
       finalLoss: sampleStats(measured.flatMap((run) => (run.finalLoss === null ? [] : [run.finalLoss]))),
       bestAccuracy: sampleStats(measured.map((run) => run.bestAccuracy as number)),
+      digitAccuracy: sampleStats(probed.map((p) => p.reduce((a, b) => a + b, 0) / p.length)),
+      digitProduct: sampleStats(probed.map(digitProduct)),
       meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
       meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
     };
@@ -703,10 +730,13 @@ const count = (n: number) => Math.round(n).toLocaleString('en');
 /**
  * The groups as a markdown table. The t interval of a few seeds can reach
  * past 100% (or below 0%), where no accuracy lies: it is shown cut to 0–100%.
+ * When runs measured the digit probe, two columns show it: the mean
+ * per-digit accuracy p, and the product of the steps' p (p² for pairs).
  */
 function comparisonTable(groups: readonly RunGroup[], settings: readonly string[]): string {
+  const probed = groups.some((g) => g.digitAccuracy !== null);
   const header = [...(settings.length ? settings : ['group']), 'n', 'seeds', 'final acc. %', '± std',
-    '95% CI of mean', 'best acc. %', 'steps', 'time'];
+    '95% CI of mean', 'best acc. %', ...(probed ? ['digit p %', '∏ p %'] : []), 'steps', 'time'];
   const rows = groups.map((g) => {
     const f = g.finalAccuracy;
     return [
@@ -717,6 +747,7 @@ function comparisonTable(groups: readonly RunGroup[], settings: readonly string[
       f?.std == null ? NONE : percent(f.std),
       f?.ci95 ? `${percent(Math.max(0, f.ci95[0]))} – ${percent(Math.min(1, f.ci95[1]))}` : NONE,
       percent(g.bestAccuracy?.mean),
+      ...(probed ? [percent(g.digitAccuracy?.mean), percent(g.digitProduct?.mean)] : []),
       count(g.meanSteps),
       formatDuration(g.meanSeconds),
     ];
@@ -737,7 +768,9 @@ export interface RunsTableOptions {
  */
 export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions = {}): string {
   const settings = options.settings ?? differingSettings(runs);
-  const header = ['run', ...settings, 'final acc. %', 'best acc. %', 'best at', 'steps', 'time', 'end'];
+  const probed = runs.some((run) => run.digitAccuracy !== null);
+  const header = ['run', ...settings, 'final acc. %', 'best acc. %', 'best at',
+    ...(probed ? ['digit p %', '∏ p %'] : []), 'steps', 'time', 'end'];
   const rows = runs.map((run) => {
     const values = runSettings(run);
     const steps = run.steps === run.trainConfig.numSteps ? count(run.steps)
@@ -748,6 +781,10 @@ export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions
       percent(run.finalAccuracy),
       percent(run.bestAccuracy),
       run.bestStep === null ? NONE : count(run.bestStep),
+      ...(probed ? [
+        run.digitAccuracy === null ? NONE : run.digitAccuracy.map((p) => percent(p)).join(' / '),
+        run.digitAccuracy === null ? NONE : percent(digitProduct(run.digitAccuracy)),
+      ] : []),
       steps,
       formatDuration(run.elapsedSeconds),
       run.endReason,

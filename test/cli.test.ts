@@ -80,6 +80,9 @@ test('a tiny training run writes the model, run record, history and charts', () 
   assert.equal(record.trainConfig.numSteps, 3);
   assert.equal(record.trainConfig.seed, 7);
   assert.equal(record.task, 'difference');
+  // The per-digit accuracy of each step's CNN, printed and recorded.
+  assert.equal(record.digitProbe.accuracy.length, 2);
+  assert.match(stdout, /digit probe \(.*\): p = [\d.]+%, [\d.]+%; their product [\d.]+%/);
   const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
   assert.deepEqual(history.evals.map((e: { step: number }) => e.step), [2, 3]);
   const csv = fs.readFileSync(path.join(out, 'history.csv'), 'utf8').trim().split('\n');

@@ -5,7 +5,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model';
 import {
   featureMaps, firstLayerFilters, layerActivations, matchFilters, pca, sampleImages, signedImages, stepFeatures,
-  stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn,
+  stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn, measureDigitProbe,
 } from '../lib/probe';
 import { scatterChartSpec, scatterChartSvg } from '../lib/view/charts';
 import { createRng } from '../lib/random';
@@ -255,4 +255,23 @@ test('scatterChart colours points by group, in numeric order, with an optional y
   assert.ok(svg.startsWith('<svg') && svg.includes('>PCA<') && svg.includes('>digit<'));
   assert.throws(() => scatterChartSpec([]), /at least one point/);
   assert.throws(() => scatterChartSpec([{ x: NaN, y: 0 }]), /point 0 is not finite/);
+});
+
+test('measureDigitProbe gives one p per time step, one probe for a shared CNN, the same for the same model, and leaks nothing', () => {
+  const data = { train: makeDigitSet(120, 8, 8), test: makeDigitSet(80, 8, 8) };
+  for (const sharedCnn of [false, true]) {
+    const model = buildCrnn({ ...TINY, seqLength: 3, sharedCnn }, { seed: 3 });
+    const before = tf.memory().numTensors;
+    const probe = measureDigitProbe(model, data, { trainDigits: 100 });
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(probe.accuracy.length, 3);
+    assert.deepEqual([probe.trainDigits, probe.testDigits], [100, 80]);
+    for (const p of probe.accuracy) assert.ok(p >= 0 && p <= 1, String(p));
+    assert.deepEqual(measureDigitProbe(model, data, { trainDigits: 100 }), probe, 'seeded');
+    if (sharedCnn) assert.equal(new Set(probe.accuracy).size, 1, 'the shared CNN answers for every step');
+    model.dispose();
+  }
+  const model = buildCrnn(TINY);
+  assert.throws(() => measureDigitProbe(model, data, { testDigits: 81 }), /n must be an integer in 1..80, got 81/);
+  model.dispose();
 });

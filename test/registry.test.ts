@@ -434,6 +434,39 @@ test('a run saved by saveRun is listed with its settings, model and environment'
   assert.ok(!Number.isNaN(Date.parse(run.savedAt)));
 });
 
+test('a run\'s digit probe, recorded by saveRun or added later, shows as p and ∏ p columns; runs without it show none', async () => {
+  const { buildCrnn } = await import('../lib/model');
+  const { saveRun, recordDigitProbe } = await import('../lib/persist');
+  const dir = tempDir();
+  const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
+  const model = buildCrnn(crnnConfig, { seed: 1 });
+  const digitProbe = { accuracy: [0.99, 0.996], trainDigits: 100, testDigits: 50 };
+  for (const seed of [1, 2]) {
+    await saveRun(path.join(dir, `seed-${seed}`), {
+      model, crnnConfig, trainConfig: resolveTrainConfig({ seed }), task: 'difference',
+      history: fakeHistory({ seed, final: 0.98 }), ...(seed === 1 ? { digitProbe } : {}),
+    });
+  }
+  model.dispose();
+  let { runs } = await listRuns(dir);
+  assert.deepEqual(runs.map((r) => r.digitAccuracy), [[0.99, 0.996], null]);
+  assert.match(runsTable(runs), /\| 99\.00 \/ 99\.60 \| 98\.60 \|/);
+  assert.match(runsTable(runs), /\| seed-2 .*\| +– \| +– \|/);
+
+  const before = JSON.parse(fs.readFileSync(path.join(dir, 'seed-2', 'run.json'), 'utf8'));
+  await recordDigitProbe(path.join(dir, 'seed-2'), { accuracy: [0.98, 0.99], trainDigits: 100, testDigits: 50 });
+  const after = JSON.parse(fs.readFileSync(path.join(dir, 'seed-2', 'run.json'), 'utf8'));
+  assert.deepEqual({ ...after, digitProbe: undefined }, { ...before, digitProbe: undefined }, 'nothing else changes');
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'seed-2')).filter((f) => f.endsWith('.tmp')), []);
+  ({ runs } = await listRuns(dir));
+  const [group] = compareRuns(runs).groups;
+  close(group.digitAccuracy?.mean, (0.993 + 0.985) / 2);
+  close(group.digitProduct?.mean, (0.99 * 0.996 + 0.98 * 0.99) / 2);
+  assert.match(compareRuns(runs).table, /digit p % \| ∏ p %/);
+  assert.doesNotMatch(compareRuns((await listRuns(root)).runs).table, /digit p/);
+  await assert.rejects(recordDigitProbe(path.join(root, 'other'), digitProbe), /is not a run record/);
+});
+
 test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
   const a = sampleStats([0.980, 0.982, 0.984])!;
   const b = sampleStats([0.986, 0.988, 0.990])!;
