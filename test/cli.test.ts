@@ -159,20 +159,20 @@ test('every setting\'s flag sets its field, as --print-config shows without trai
   for (const setting of settings) assert.deepEqual(defaults[setting.name], setting.default, setting.name);
 });
 
-test('--preset best sets its settings, flags override them, and the run names the preset and what differs', () => {
-  const best = printConfig(['--preset', 'best']);
-  for (const [key, value] of Object.entries(presets.best.settings)) assert.deepEqual(best[key], value, key);
-  const overridden = printConfig(['--preset', 'best', '--no-batch-norm', '--augment-shift', '1']);
-  assert.equal(overridden.batchNorm, false);
-  assert.equal(overridden.augmentShift, 1);
+test('--preset sets its settings, flags override them, and the run names the preset and what differs', () => {
+  const quick = printConfig(['--preset', 'quick']);
+  for (const [key, value] of Object.entries(presets.quick.settings)) assert.deepEqual(quick[key], value, key);
+  const overridden = printConfig(['--preset', 'quick', '--steps', '30', '--no-batch-norm']);
+  assert.equal(overridden.numSteps, 30);
+  assert.equal(overridden.evalSize, presets.quick.settings.evalSize);
   assert.deepEqual(printConfig([]), printConfig(['--preset', 'article']));
   const { status, stderr } = runTrainer(['--preset', 'fastest', '--print-config']);
   assert.notEqual(status, 0);
-  assert.match(stderr, /fastest.*invalid.*article, best/s);
+  assert.match(stderr, /fastest.*invalid.*article, quick/s);
   const out = path.join(tempDir(), 'run');
-  const run = runTrainer([...tinyRun, '--preset', 'best', '--steps', '2', '--eval-every', '2', '--out', out]);
+  const run = runTrainer([...tinyRun, '--preset', 'quick', '--steps', '2', '--eval-every', '2', '--out', out]);
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /preset best, with filters 2,2, denseUnits 8, hiddenSize 8, numSteps 2, batchSize 8, evalEvery 2, evalSize 16/);
+  assert.match(run.stdout, /preset quick, with filters 2,2, denseUnits 8, hiddenSize 8, numSteps 2, batchSize 8, evalEvery 2, evalSize 16/);
 });
 
 test('a boolean setting can be set either way: --shared-cnn, --shared-cnn true|false, --no-shared-cnn', () => {

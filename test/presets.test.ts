@@ -25,14 +25,14 @@ test('every preset resolves to valid configs and sets only known settings, each 
 });
 
 test('values given explicitly override the preset\'s, undefined ones do not', () => {
-  const { model, train } = presetConfigs('best', { model: { batchNorm: false, cell: undefined }, train: { seed: 7 } });
-  assert.equal(model.batchNorm, false);
-  assert.equal('cell' in model, false);
-  assert.equal(train.seed, 7);
-  assert.deepEqual(presetConfigs('best').model.batchNorm, presets.best.settings.batchNorm);
+  const { model, train } = presetConfigs('quick', { model: { cell: 'gru' }, train: { numSteps: 300, evalSize: undefined } });
+  assert.equal(model.cell, 'gru');
+  assert.equal(train.numSteps, 300);
+  assert.equal(train.evalSize, presets.quick.settings.evalSize);
+  assert.equal(presetConfigs('quick').train.numSteps, presets.quick.settings.numSteps);
 });
 
 test('an unknown preset is refused, naming the known ones', () => {
-  assert.throws(() => presetConfigs('fastest'), /Unknown preset 'fastest'; presets: article, best/);
+  assert.throws(() => presetConfigs('fastest'), /Unknown preset 'fastest'; presets: article, quick/);
   assert.throws(() => presetConfigs('toString'), /Unknown preset 'toString'/);
 });
