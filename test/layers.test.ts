@@ -30,6 +30,16 @@ function predictedLossSum(model: tfTypes.LayersModel, xs: tfTypes.Tensor, ys: tf
   return tf.tidy(() => tf.metrics.categoricalCrossentropy(ys, predict(model, xs)).sum().dataSync()[0]);
 }
 
+/** [lossSum, correct] of the graph's evaluation of the batch, on the model's weights. */
+async function graphEvaluation(model: tfTypes.LayersModel, xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): Promise<number[]> {
+  const trainer = await GraphTrainer.create(model);
+  const out = trainer.evaluate(xs, ys);
+  const values = Array.from(out.dataSync());
+  out.dispose();
+  trainer.dispose();
+  return values;
+}
+
 test('SeededDropout: the mask follows the seed and the step, keeps 1 − rate of the units scaled by 1/(1 − rate), and is off outside training', () => {
   const layer = new SeededDropout({ rate: 0.25, seed: 1234 });
   const x = tf.ones([200, 50]);
@@ -140,14 +150,7 @@ test('dropout: evaluation is unchanged by it, the same seed gives the same steps
 
   // Evaluation: eager prediction and the graph's evaluation ignore the dropout layers.
   assert.equal(maxAbsDiff(predict(withDropout, xs), predict(without, xs)), 0);
-  const evaluations = await Promise.all([withDropout, without].map(async (m) => {
-    const trainer = await GraphTrainer.create(m);
-    const out = trainer.evaluate(xs, ys);
-    const values = Array.from(out.dataSync());
-    out.dispose();
-    trainer.dispose();
-    return values;
-  }));
+  const evaluations = await Promise.all([withDropout, without].map((m) => graphEvaluation(m, xs, ys)));
   assert.deepEqual(evaluations[0], evaluations[1]);
 
   // The training loss, on the same weights: dropout changes it, on both engines.
@@ -252,14 +255,7 @@ test('batch normalisation: evaluation and prediction use the moving statistics',
   const config = { ...small, batchNorm: true };
   const model = buildCrnn(config);
   const [xs, ys] = randomBatch(model, 16, 41);
-  const evaluate = async () => {
-    const trainer = await GraphTrainer.create(model);
-    const out = trainer.evaluate(xs, ys);
-    const values = Array.from(out.dataSync());
-    out.dispose();
-    trainer.dispose();
-    return values;
-  };
+  const evaluate = () => graphEvaluation(model, xs, ys);
   const original = twin(model, config);
   const eagerBefore = predict(model, xs);
   const graphBefore = await evaluate();
@@ -311,7 +307,8 @@ test('models with the new layers train on the graph engine without leaking tenso
   const measured = measureLossAccuracy(model, evalBatches(evalSet, data.test, 16));
   const last = history.evals[history.evals.length - 1];
   assert.ok(Math.abs(measured.loss - last.loss) < 1e-4, `model ${measured.loss}, graph ${last.loss}`);
-  assert.equal(measured.accuracy, last.accuracy);
+  // Argmaxes of nearly tied logits may differ between engines on another CPU: at most one sequence of 32.
+  assert.ok(Math.abs(measured.accuracy - last.accuracy) <= 1 / 32 + 1e-7, `model ${measured.accuracy}, graph ${last.accuracy}`);
   // The eager engine trains the same model too, leaving no tensor behind either.
   const beforeEager = tf.memory().numTensors;
   const eager = await trainSteps(model, data, { ...options, engine: 'eager', numSteps: 2 });

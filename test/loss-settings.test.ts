@@ -105,8 +105,9 @@ test('both engines record the hand-computed smoothed cross-entropy, without the 
       close(graphOut[0], hand.crossEntropy, `${what}: graph loss`);
       close(eagerOut[0], hand.crossEntropy, `${what}: eager loss`);
       close(graphOut[0], eagerOut[0], `${what}: graph against eager loss`);
-      assert.equal(graphOut[1], Math.fround(hand.accuracy), `${what}: graph accuracy`);
-      assert.equal(eagerOut[1], Math.fround(hand.accuracy), `${what}: eager accuracy`);
+      // A nearly tied argmax may fall either way on another CPU: at most one sequence of the 16.
+      assert.ok(Math.abs(graphOut[1] - hand.accuracy) <= 1 / 16 + 1e-6, `${what}: graph accuracy ${graphOut[1]}`);
+      assert.ok(Math.abs(eagerOut[1] - hand.accuracy) <= 1 / 16 + 1e-6, `${what}: eager accuracy ${eagerOut[1]}`);
       tf.dispose([xs, ys]);
       [graphModel, eagerModel].forEach(disposeCrnn);
     }
