@@ -16,7 +16,7 @@ export {
   targetDistribution, TASK_NAMES, MAX_ENUMERATED_SEQUENCES,
 } from './tasks';
 export type { TaskName, TaskValues } from './tasks';
-export { sampleSequenceBatch, makeSequenceBatch, createEvalSet, evalBatches } from './sequences';
+export { sampleSequenceBatch, makeSequenceBatch, drawSequenceIndices, createEvalSet, evalBatches } from './sequences';
 export type { SampleOptions, EvalSet, EvalSetOptions } from './sequences';
 export { drawTransform, transformImage } from './augment';
 export type { AugmentOptions, ImageTransform } from './augment';

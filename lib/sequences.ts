@@ -105,8 +105,13 @@ export function makeSequenceBatch(
   return { xs, ys, digits, targets, indices };
 }
 
-/** Draws `numSequences × seqLength` image indices uniformly, with replacement. */
-function drawIndices(count: number, numSequences: number, seqLength: number, rng: Rng): Int32Array {
+/**
+ * Draws `numSequences × seqLength` image indices of a set of `count` images
+ * uniformly, with replacement, sequence after sequence: the draws of
+ * `sampleSequenceBatch`, whose batch these indices make with
+ * `makeSequenceBatch` (or in the graph, lib/graph/sampler.ts).
+ */
+export function drawSequenceIndices(count: number, numSequences: number, seqLength: number, rng: Rng): Int32Array {
   const indices = new Int32Array(numSequences * seqLength);
   for (let i = 0; i < indices.length; i++) indices[i] = rng.nextInt(count);
   return indices;
@@ -130,7 +135,7 @@ export function sampleSequenceBatch(set: DigitSet, options: SampleOptions): Sequ
   checkBatchSize(batchSize);
   const task = getTask(options.task, seqLength);
   checkSet(set);
-  return makeSequenceBatch(set, drawIndices(set.count, batchSize, seqLength, rng), seqLength, task, options.augment);
+  return makeSequenceBatch(set, drawSequenceIndices(set.count, batchSize, seqLength, rng), seqLength, task, options.augment);
 }
 
 /**
@@ -174,7 +179,7 @@ export function createEvalSet(set: DigitSet, options: EvalSetOptions): EvalSet {
   }
   const task = getTask(options.task, seqLength);
   checkSet(set);
-  const indices = drawIndices(set.count, size, seqLength, createRng(seed));
+  const indices = drawSequenceIndices(set.count, size, seqLength, createRng(seed));
   const targets = new Int32Array(size);
   const sequence = new Array<number>(seqLength);
   for (let s = 0; s < size; s++) {

@@ -225,6 +225,29 @@ export function validateTask(task: Task, seqLength: number): void {
 }
 
 /**
+ * The class of every sequence of `seqLength` digits 0..9, indexed by the
+ * sequence read as a base-10 number (first digit most significant): what
+ * the graph engine looks a batch's targets up in, so that any task, custom
+ * ones too, is computed in the graph. Null when 10^T exceeds 10^6 (T > 6)
+ * or when some sequence maps to no class: such a task stays with the CPU sampler.
+ */
+export function classTable(task: Task, seqLength: number): Int32Array | null {
+  checkTaskLength(task, seqLength);
+  const total = 10 ** seqLength;
+  if (total > MAX_ENUMERATED_SEQUENCES) return null;
+  const table = new Int32Array(total);
+  let n = 0;
+  try {
+    forEachSequence(seqLength, (digits) => {
+      table[n++] = checkedClassOf(task, digits);
+    });
+  } catch {
+    return null;
+  }
+  return table;
+}
+
+/**
  * Exact probability of each class when every digit is independently uniform
  * on 0..9, by enumerating all 10^T sequences. For the difference task this is
  * the triangle (10 − |d|) / 100 over d = −9..9.

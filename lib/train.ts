@@ -7,14 +7,15 @@
  */
 import { tf } from './tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitData, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from './types';
+import type { DigitData, DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from './types';
 import { resolveTrainConfig } from './config';
 import { getTask } from './tasks';
 import { createRng, deriveSeed } from './random';
-import { createEvalSet, evalBatches, sampleSequenceBatch } from './sequences';
+import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from './sequences';
 import { measureLossAccuracy } from './evaluate';
 import { GraphTrainer } from './graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from './graph/build';
+import { samplerSpecFor } from './graph/sampler';
 import { setDropoutStep } from './dropout';
 
 /**
@@ -103,12 +104,29 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/**
+ * Training steps the graph engine runs per session call (see
+ * `TrainOptions.stepsPerCall`): 10 takes most of the gain, measured in
+ * README.md, for a graph 10× the size of one step's (a few seconds to build).
+ */
+export const DEFAULT_STEPS_PER_CALL = 10;
+
 /** What training needs besides the TrainConfig: the task and sequence length. */
 export interface TrainOptions extends Partial<TrainConfig> {
   /** Images per sequence, T; must match the model's input. */
   seqLength: number;
   /** The task, or the name of a built-in one ('difference', 'sum'). */
   task: Task | string;
+  /**
+   * With the graph engine, the steps run per session call (default
+   * DEFAULT_STEPS_PER_CALL), on batches the graph gathers from the training
+   * images it holds: the same batches as the CPU sampler's, without copying
+   * them in at every step. Runs stop for each evaluation; steps that do not
+   * fill a call before it, and runs with augmentation or a task without a
+   * class table (`classTable`), take one step per call on batches made on the CPU.
+   * It changes how fast training runs, not its result.
+   */
+  stepsPerCall?: number;
 }
 
 /** Hooks into the training loop; all optional. */
@@ -212,14 +230,28 @@ interface StepEngine {
    * the caller disposes.
    */
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number): tfTypes.Tensor1D;
+  /**
+   * With a sampler in the graph: `stepsPerCall` steps on the batches of
+   * `indices` (drawSequenceIndices, one batch after another), returning
+   * [stepsPerCall, 3], each step's [loss, accuracy, rate].
+   */
+  sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
   /** Mean loss and accuracy of the current weights over `batches`. */
   measure(batches: Iterable<SequenceBatch>): { loss: number; accuracy: number };
   /** Makes the model and its optimiser current and frees the engine. */
   finish(): void;
 }
 
+/** What a graph engine's sampler needs: the training set and task, and the steps per call. */
+interface SamplerRequest {
+  set: DigitSet;
+  task: Task;
+  seqLength: number;
+  stepsPerCall: number;
+}
+
 async function startEngine(
-  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions,
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, sampling?: SamplerRequest,
 ): Promise<StepEngine> {
   const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
   if (choice === 'graph' && unsupported !== null) {
@@ -239,10 +271,17 @@ async function startEngine(
       finish: () => {},
     };
   }
-  const trainer = await GraphTrainer.create(model, options);
+  const spec = sampling === undefined ? undefined : samplerSpecFor(sampling.set, sampling.task, sampling.seqLength);
+  const withSampler = sampling !== undefined && spec !== undefined && typeof spec !== 'string';
+  const trainer = await GraphTrainer.create(model, withSampler
+    ? { ...options, sampler: { spec, stepsPerCall: sampling.stepsPerCall }, trainingSet: sampling.set }
+    : options);
   return {
     name: 'graph',
     step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
+    sampler: withSampler
+      ? { stepsPerCall: sampling.stepsPerCall, runSteps: (indices, rates) => trainer.runSteps(indices, rates) }
+      : undefined,
     // In the graph too: no copy of the weights into the model at every evaluation.
     measure: (batches) => measureLossAccuracy(model, batches, (batch) => trainer.evaluate(batch.xs, batch.ys)),
     finish: () => {
@@ -289,7 +328,10 @@ export async function trainSteps(
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
 ): Promise<History> {
-  const { seqLength, task: taskOrName, ...partial } = options;
+  const { seqLength, task: taskOrName, stepsPerCall = DEFAULT_STEPS_PER_CALL, ...partial } = options;
+  if (!Number.isInteger(stepsPerCall) || stepsPerCall < 1) {
+    throw new Error(`stepsPerCall must be a positive integer, got ${String(stepsPerCall)}`);
+  }
   const config = resolveTrainConfig(partial);
   const task = getTask(taskOrName, seqLength);
   checkModelFits(model, data, seqLength, task);
@@ -302,11 +344,15 @@ export async function trainSteps(
     maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(deriveSeed(config.seed, 'augment')),
   };
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
+  // Augmented images are made on the CPU; otherwise the graph can gather the batches.
+  const augmented = config.augmentShift > 0 || config.augmentRotation > 0;
   // Started last: everything above may throw, and the engine must then be freed.
-  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing });
+  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
+    augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
   const history: History = {
     steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
-    engine: engine.name,
+    engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
+    ...(engine.sampler ? { stepsPerCall: engine.sampler.stepsPerCall } : {}),
   };
   const diverged = divergenceWatch(task.numClasses);
   const start = performance.now();
@@ -319,37 +365,65 @@ export async function trainSteps(
     return config.targetAccuracy !== undefined && accuracy >= config.targetAccuracy;
   };
 
+  const imagesPerBatch = config.batchSize * seqLength;
   try {
     if (config.numSteps === 0) evaluate(0);
-    for (let step = 1; step <= config.numSteps; step++) {
+    let step = 1;
+    while (step <= config.numSteps) {
       if (callbacks.shouldStop?.()) {
         history.endReason = 'stopped';
         break;
       }
+      // The steps up to the next evaluation run stepsPerCall at a time in the
+      // graph where its sampler can; the rest, one at a time.
+      const evalStep = Math.min(config.numSteps, Math.ceil(step / config.evalEvery) * config.evalEvery);
+      const sampler = engine.sampler !== undefined && evalStep - step + 1 >= engine.sampler.stepsPerCall
+        ? engine.sampler : undefined;
+      const count = sampler?.stepsPerCall ?? 1;
       // The schedule is the one source of the rate: the engine is given it for
-      // this step, and the optimiser holds it meanwhile, where callbacks see it.
-      const learningRate = scheduledLearningRate(config.lrSchedule, baseLearningRate, step, config.numSteps);
-      optimizer.learningRate = learningRate;
-      const batch = sampleSequenceBatch(data.train, { batchSize: config.batchSize, seqLength, task, rng, augment });
+      // each step, and the optimiser holds it, where callbacks see it.
+      const rates = Array.from({ length: count },
+        (_, k) => scheduledLearningRate(config.lrSchedule, baseLearningRate, step + k, config.numSteps));
+      // [loss, accuracy, …] of each step, `stride` values apart.
       let values: Float32Array | Int32Array | Uint8Array;
-      try {
-        const lossAndAccuracy = engine.step(batch.xs, batch.ys, learningRate);
-        // One small read per step: the native backend computes synchronously,
-        // so this costs microseconds, and callbacks get exact per-step values.
-        values = lossAndAccuracy.dataSync();
-        lossAndAccuracy.dispose();
-      } finally {
-        tf.dispose([batch.xs, batch.ys]);
+      let stride: number;
+      if (sampler !== undefined) {
+        const indices = new Int32Array(count * imagesPerBatch);
+        for (let k = 0; k < count; k++) {
+          indices.set(drawSequenceIndices(data.train.count, config.batchSize, seqLength, rng), k * imagesPerBatch);
+        }
+        const out = sampler.runSteps(indices, rates);
+        values = out.dataSync();
+        out.dispose();
+        stride = 3;
+      } else {
+        optimizer.learningRate = rates[0];
+        const indices = drawSequenceIndices(data.train.count, config.batchSize, seqLength, rng);
+        const batch = makeSequenceBatch(data.train, indices, seqLength, task, augment);
+        try {
+          const lossAndAccuracy = engine.step(batch.xs, batch.ys, rates[0]);
+          // One small read per step: the native backend computes synchronously,
+          // so this costs microseconds, and callbacks get exact per-step values.
+          values = lossAndAccuracy.dataSync();
+          stride = values.length;
+          lossAndAccuracy.dispose();
+        } finally {
+          tf.dispose([batch.xs, batch.ys]);
+        }
       }
-      const record: StepRecord = { step, loss: values[0], accuracy: values[1], learningRate };
-      if (diverged(record.loss)) {
-        history.elapsedMs = performance.now() - start;
-        history.endedAt = new Date().toISOString();
-        throw new TrainingDivergedError(step, record.loss, history, divergenceLossLimit(task.numClasses));
+      for (let k = 0; k < count; k++, step++) {
+        const record: StepRecord = { step, loss: values[k * stride], accuracy: values[k * stride + 1], learningRate: rates[k] };
+        optimizer.learningRate = rates[k];
+        if (diverged(record.loss)) {
+          history.elapsedMs = performance.now() - start;
+          history.endedAt = new Date().toISOString();
+          throw new TrainingDivergedError(step, record.loss, history, divergenceLossLimit(task.numClasses));
+        }
+        history.steps.push(record);
+        callbacks.onStep?.(record);
       }
-      history.steps.push(record);
-      callbacks.onStep?.(record);
-      if ((step % config.evalEvery === 0 || step === config.numSteps) && evaluate(step)) {
+      const last = step - 1;
+      if ((last % config.evalEvery === 0 || last === config.numSteps) && evaluate(last)) {
         history.endReason = 'target-reached';
         break;
       }

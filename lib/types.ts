@@ -157,4 +157,12 @@ export interface History {
   endedAt?: string;
   /** The engine that ran the steps. */
   engine?: 'graph' | 'eager';
+  /**
+   * Where the training batches were made: 'graph' (gathered in the graph
+   * from image indices drawn on the CPU, `stepsPerCall` steps per session
+   * call) or 'cpu' (`sampleSequenceBatch`, one step per call). The same
+   * seed gives the same batches either way.
+   */
+  sampler?: 'graph' | 'cpu';
+  stepsPerCall?: number;
 }

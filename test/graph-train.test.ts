@@ -7,8 +7,10 @@ import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train
 import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data';
-import { createEvalSet, evalBatches } from '../lib/sequences';
-import { differenceTask } from '../lib/tasks';
+import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from '../lib/sequences';
+import { samplerSpecFor, type SamplerSpec } from '../lib/graph/sampler';
+import { createRng } from '../lib/random';
+import { differenceTask, sumTask } from '../lib/tasks';
 import { measureLossAccuracy } from '../lib/evaluate';
 import type { CrnnConfig, DigitData } from '../lib/types';
 import { maxAbs, maxAbsDiff, randomBatch, twin } from './helpers/models';
@@ -385,5 +387,143 @@ test('thousands of graph steps on freshly sampled batches run cleanly', { skip }
   assert.equal(history.engine, 'graph');
   assert.equal(history.steps.length, 2000);
   assert.ok(history.steps.every((r) => Number.isFinite(r.loss)));
+  disposeCrnn(model);
+});
+
+/** `count` batches of image indices of `set`, one after another, as trainSteps draws them with `seed`. */
+function drawnIndices(set: DigitData['train'], count: number, batchSize: number, seqLength: number, seed: number): Int32Array[] {
+  const rng = createRng(seed);
+  return Array.from({ length: count }, () => drawSequenceIndices(set.count, batchSize, seqLength, rng));
+}
+
+test('steps in one call on batches the graph gathers equal single steps on the batches the CPU makes', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const config = { ...small, batchNorm: true, dropout: 0.25 };
+  const looped = buildCrnn(config);
+  const single = twin(looped, config);
+  const spec = samplerSpecFor(data.train, differenceTask, 2) as SamplerSpec;
+  const indices = drawnIndices(data.train, 3, 8, 2, 11);
+  const rates = [1e-3, 2e-3, 5e-4];
+  const loop = await GraphTrainer.create(looped, { sampler: { spec, stepsPerCall: 3 }, trainingSet: data.train });
+  const out = loop.runSteps(Int32Array.from(indices.flatMap((i) => Array.from(i))), rates);
+  assert.deepEqual(out.shape, [3, 3]);
+  const loopRows = out.arraySync();
+  out.dispose();
+  loop.pull();
+  loop.dispose();
+  const trainer = await GraphTrainer.create(single);
+  const singleRows = indices.map((batchIndices, k) => {
+    const batch = makeSequenceBatch(data.train, batchIndices, 2, differenceTask);
+    const stepOut = trainer.step(batch.xs, batch.ys, rates[k]);
+    const row = Array.from(stepOut.dataSync());
+    tf.dispose([stepOut, batch.xs, batch.ys]);
+    return row;
+  });
+  trainer.pull();
+  trainer.dispose();
+  // The same ops on the same numbers (dropout masks seeded by the step, batch
+  // statistics, Adam's step count): equal up to float rounding.
+  loopRows.forEach((row, k) => {
+    assert.ok(Math.abs(row[0] - singleRows[k][0]) < 1e-6, `step ${k + 1}: loss ${row[0]} vs ${singleRows[k][0]}`);
+    assert.equal(row[1], singleRows[k][1]);
+    assert.equal(row[2], Math.fround(rates[k]));
+  });
+  looped.weights.forEach((w, i) => {
+    const error = maxAbsDiff(w.read(), single.weights[i].read());
+    assert.ok(error < 1e-6, `${w.name}: off by ${error}`);
+  });
+  assert.equal((looped.optimizer as unknown as { iterations_: number }).iterations_, 3);
+  disposeCrnn(looped);
+  disposeCrnn(single);
+});
+
+test('the graph looks up any task\'s targets: the sum of three digits, gathered in the graph, equals the CPU\'s', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const task = sumTask(3);
+  const config = { ...small, seqLength: 3, numClasses: task.numClasses };
+  const looped = buildCrnn(config);
+  const single = twin(looped, config);
+  const spec = samplerSpecFor(data.train, task, 3) as SamplerSpec;
+  const [indices] = drawnIndices(data.train, 1, 16, 3, 5);
+  const loop = await GraphTrainer.create(looped, { sampler: { spec, stepsPerCall: 1 }, trainingSet: data.train });
+  const trainer = await GraphTrainer.create(single);
+  const batch = makeSequenceBatch(data.train, indices, 3, task);
+  const [a, b] = [loop.runSteps(indices, [1e-3]), trainer.step(batch.xs, batch.ys, 1e-3)];
+  const [loopRow, singleRow] = [a.dataSync(), b.dataSync()];
+  assert.ok(Math.abs(loopRow[0] - singleRow[0]) < 1e-6, `loss ${loopRow[0]} vs ${singleRow[0]}`);
+  tf.dispose([a, b, batch.xs, batch.ys]);
+  loop.dispose();
+  trainer.dispose();
+  disposeCrnn(looped);
+  disposeCrnn(single);
+});
+
+test('runSteps refuses a trainer without data, wrong counts of rates or indices, and indices outside the set', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn(small);
+  const spec = samplerSpecFor(data.train, differenceTask, 2) as SamplerSpec;
+  const plain = await GraphTrainer.create(model);
+  assert.throws(() => plain.runSteps(new Int32Array(32), [1e-3]), /holds no training data/);
+  plain.dispose();
+  await assert.rejects(GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 2 } }), /needs its trainingSet/);
+  await assert.rejects(GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 0 }, trainingSet: data.train }),
+    /stepsPerCall must be a positive integer, got 0/);
+  await assert.rejects(GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 2 }, trainingSet: data.test }),
+    /written for 60000 images of 28×28; the trainingSet has 10000/);
+  const trainer = await GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 2 }, trainingSet: data.train });
+  assert.throws(() => trainer.runSteps(new Int32Array(32), [1e-3]), /takes 2 learning rates, one per step; got 1/);
+  assert.throws(() => trainer.runSteps(new Int32Array(33), [1e-3, 1e-3]), /same number of image indices for each of its 2 steps/);
+  assert.throws(() => trainer.runSteps(Int32Array.from([0, 60000, 1, 2]), [1e-3, 1e-3]), /image index 60000 is outside 0..59999/);
+  trainer.dispose();
+  disposeCrnn(model);
+});
+
+test('trainSteps runs K steps per call where it can and gives the history of one step per call', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  // 13 steps, evaluated every 5: calls of 4 steps, then single steps up to each evaluation.
+  const options = {
+    seqLength: 2, task: 'difference', batchSize: 8, evalSize: 40, seed: 9, numSteps: 13, evalEvery: 5, lrSchedule: 'cosine',
+  } as const;
+  const model = buildCrnn({ ...small, dropout: 0.1 });
+  const reference = twin(model, { ...small, dropout: 0.1 });
+  const calls: number[] = [];
+  const runSteps = GraphTrainer.prototype.runSteps;
+  GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
+    calls.push(args[1].length);
+    return runSteps.apply(this, args);
+  };
+  let history;
+  try {
+    history = await trainSteps(model, data, { ...options, stepsPerCall: 4 });
+  } finally {
+    GraphTrainer.prototype.runSteps = runSteps;
+  }
+  // Steps 1–4 and 6–9 in calls; 5, 10 (before their evaluations) and 11–13 (fewer than 4 left) one by one.
+  assert.deepEqual(calls, [4, 4]);
+  assert.deepEqual([history.sampler, history.stepsPerCall], ['graph', 4]);
+  const one = await trainSteps(reference, data, { ...options, stepsPerCall: 1 });
+  assert.deepEqual(history.steps.map((r) => r.step), one.steps.map((r) => r.step));
+  assert.deepEqual(history.evals.map((r) => r.step), [5, 10, 13]);
+  history.steps.forEach((r, k) => {
+    assert.ok(Math.abs(r.loss - one.steps[k].loss) < 1e-5, `step ${r.step}: loss ${r.loss} vs ${one.steps[k].loss}`);
+    assert.equal(r.learningRate, one.steps[k].learningRate);
+  });
+  history.evals.forEach((r, k) => assert.ok(Math.abs(r.loss - one.evals[k].loss) < 1e-5));
+  disposeCrnn(model);
+  disposeCrnn(reference);
+});
+
+test('augmented runs make their batches on the CPU; the graph sampler leaves the tensor count flat', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const options = { seqLength: 2, task: 'difference', batchSize: 8, evalSize: 16, numSteps: 8, evalEvery: 4 } as const;
+  const model = buildCrnn(small);
+  const augmented = await trainSteps(model, data, { ...options, augmentShift: 1 });
+  assert.deepEqual([augmented.sampler, augmented.stepsPerCall], ['cpu', undefined]);
+  await trainSteps(model, data, { ...options, stepsPerCall: 2 });
+  const before = tf.memory().numTensors;
+  const again = await trainSteps(model, data, { ...options, stepsPerCall: 2 });
+  assert.equal(again.sampler, 'graph');
+  assert.equal(tf.memory().numTensors, before);
+  await assert.rejects(trainSteps(model, data, { ...options, stepsPerCall: 1.5 }), /stepsPerCall must be a positive integer, got 1.5/);
   disposeCrnn(model);
 });

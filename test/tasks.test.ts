@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  classTable,
   customTask,
   differenceTask,
   getTask,
@@ -125,4 +126,25 @@ test('targetDistribution of the sum of three digits matches counting by hand', (
   assert.deepEqual(p, counts.map((n) => n / 1000));
   assert.throws(() => targetDistribution(sumTask(7), 7), /seqLength must be at most 6/);
   assert.throws(() => targetDistribution(differenceTask, 1), /needs sequences of at least 2 digits/);
+});
+
+test('classTable holds the class of every digit sequence, read as a base-10 number', () => {
+  const difference = classTable(differenceTask, 2) as Int32Array;
+  assert.equal(difference.length, 100);
+  assert.equal(difference[0], 9); // [0, 0]: 0 − 0 + 9
+  assert.equal(difference[90], 18); // [9, 0]
+  assert.equal(difference[9], 0); // [0, 9]
+  assert.equal(difference[37], 5); // [3, 7]: −4 + 9
+  const sum = classTable(sumTask(3), 3) as Int32Array;
+  assert.equal(sum.length, 1000);
+  assert.equal(sum[999], 27);
+  assert.equal(sum[123], 6);
+  const product = classTable(customTask('product', (d) => d[0] * d[1], { min: 0, max: 81 }), 2) as Int32Array;
+  assert.equal(product[78], 56);
+});
+
+test('classTable is null when the table would be too long or some sequence has no class', () => {
+  assert.equal(classTable(sumTask(7), 7), null);
+  assert.equal(classTable(customTask('product', (d) => d[0] * d[1], { min: 0, max: 72 }), 2), null);
+  assert.throws(() => classTable(differenceTask, 1), /difference/);
 });

@@ -7,10 +7,11 @@
  */
 import { backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { GraphBuilder, type Attr, type Signature, type TensorSpec } from './def';
+import { GraphBuilder, outputRef as outputRefOf, type Attr, type Signature, type TensorSpec } from './def';
 import { Ops } from './ops';
 import { gradients } from './autodiff';
 import { LAYERS, layerSupport, weightPenalties } from './layers';
+import { writeSampledBatch, writeSamplerData, type SamplerSpec } from './sampler';
 import type { CrnnConfig } from '../types';
 
 /**
@@ -149,8 +150,10 @@ export interface GraphState {
   value: string;
 }
 
-/** The signatures of the training graph, which share its variables. */
+/** The signatures of every training graph, which share its variables. */
 export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'read';
+/** The signatures of a graph written with a sampler: load its data, run `stepsPerCall` steps. */
+export type LoopSignatureName = 'load_data' | 'train_loop';
 
 /** Training settings the model does not hold, given to `buildTrainingGraph`. */
 export interface TrainingGraphOptions {
@@ -160,6 +163,12 @@ export interface TrainingGraphOptions {
    * evaluation sums use ys as fed.
    */
   labelSmoothing?: number;
+  /**
+   * Also write `stepsPerCall` training steps in a row on batches the graph
+   * gathers itself from the training data (sampler.ts), as the
+   * `train_loop` signature, and `load_data` to load that data.
+   */
+  sampler?: { spec: SamplerSpec; stepsPerCall: number };
 }
 
 /**
@@ -177,7 +186,7 @@ export function labelSmoothingOf(options: TrainingGraphOptions): number {
 /** What the compiled graph consists of, for the trainer. */
 export interface TrainingGraph {
   savedModel: Uint8Array;
-  signatures: Record<SignatureName, Signature>;
+  signatures: Record<SignatureName, Signature> & Partial<Record<LoopSignatureName, Signature>>;
   /** In `model.trainableWeights` order. */
   weights: GraphWeight[];
   /** In `model.nonTrainableWeights` order. */
@@ -295,83 +304,103 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     return value;
   };
   const weightValue = (w: tfTypes.LayerVariable) => known(valueOf, w, 'trainable');
-  const stateUpdates: string[] = [];
   // The step number, fed with each step, for the layers that draw random masks.
   let step: TensorSpec | undefined;
-  const context = (training: boolean): ForwardContext => ({
+  const stepPlaceholder = () => {
+    step ??= g.placeholder('step', 'int32', []);
+    return step.ref;
+  };
+  const stateValue = (w: tfTypes.LayerVariable) => known(stateOf, w, 'non-trainable').value;
+  const context = (
+    training: boolean, values: Pick<ForwardContext, 'weightValue' | 'stateValue'>, stepRef: () => string,
+    stateUpdates: string[],
+  ): ForwardContext => ({
     training,
-    weightValue,
-    stateValue: (w) => known(stateOf, w, 'non-trainable').value,
+    ...values,
     update: (w, value) => {
       if (!training) throw new Error('only the training pass updates non-trainable weights');
       stateUpdates.push(g.node('AssignVariableOp', [known(stateOf, w, 'non-trainable').handle, value], { dtype: FLOAT }, 'update'));
     },
     stepSeed: (seed) => {
-      step ??= g.placeholder('step', 'int32', []);
       const seedConst = g.constant({ dtype: 'int32', shape: [], values: [seed] }, 'seed');
-      const pair = g.node('Pack', [seedConst, step.ref], { T: INT, N: { i: 2 }, axis: { i: 0 } }, 'step_seed');
+      const pair = g.node('Pack', [seedConst, stepRef()], { T: INT, N: { i: 2 }, axis: { i: 0 } }, 'step_seed');
       g.setShape(pair, [2]);
       return pair;
     },
   });
 
-  // The forward pass of training steps, and, where a layer computes
-  // otherwise at evaluation, a second one for evaluation on the same variables.
-  const input = model.inputs[0];
-  const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
-  const logits = writeForward(g, ops, model, xs.ref, context(true));
-  const evalLogits = differsInTraining(model)
-    ? g.inScope('inference', () => writeForward(g, ops, model, xs.ref, context(false)))
-    : logits;
-  const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
-
-  // Loss and accuracy of the batch. The model's softmax + categorical
+  // Loss and accuracy of a batch. The model's softmax + categorical
   // cross-entropy is, in one op, softmax cross-entropy on the logits.
   const argMax = (x: string) => g.node('ArgMax', [x, g.constant({ dtype: 'int32', shape: [], values: [1] })],
     { T: FLOAT, Tidx: { type: 'int32' }, output_type: { type: 'int32' } });
-  const measures = (of: string) => {
-    const crossEntropy = ops.softmaxCrossEntropy(of, ys.ref).loss;
-    const hits = g.node('Equal', [argMax(of), argMax(ys.ref)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
+  const measures = (of: string, ys: string) => {
+    const crossEntropy = ops.softmaxCrossEntropy(of, ys).loss;
+    const hits = g.node('Equal', [argMax(of), argMax(ys)], { T: { type: 'int32' }, incompatible_shape_error: { b: true } });
     const correct = ops.castToFloat(hits, 'bool');
     g.setShape(correct, [-1]);
     return { crossEntropy, correct };
   };
-  const trained = measures(logits);
-  // Training on smoothed labels, (1 − ε)·ys + ε/K, as the eager step computes them.
-  const trainingCrossEntropy = labelSmoothing === 0 ? trained.crossEntropy : g.inScope('label_smoothing', () => {
-    const smoothed = ops.add(ops.mul(ys.ref, g.scalar(1 - labelSmoothing)), g.scalar(labelSmoothing / numClasses));
-    return ops.softmaxCrossEntropy(logits, smoothed).loss;
-  });
-  // The loss reported; what is minimised adds the regularisers' penalties one
-  // by one, in the eager step's order.
-  const loss = ops.mean(trainingCrossEntropy);
-  const objective = writePenalties(g, ops, model, weightValue).reduce((total, penalty) => ops.add(total, penalty), loss);
-  const accuracy = ops.mean(trained.correct);
-  // For evaluation in batches: the loss summed over the batch and the number right.
-  const evaluated = evalLogits === logits ? trained : measures(evalLogits);
-  const lossAndCorrectSums = g.node('Pack', [ops.sum(evaluated.crossEntropy), ops.sum(evaluated.correct)],
-    { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
 
-  const grads = g.inScope('gradients', () => gradients(ops, [objective], variables.map((w) => w.value)));
-  const weights: GraphWeight[] = variables.map((w, i) => ({
-    modelIndex: w.modelIndex, shape: w.shape, handle: w.handle, m: w.m, v: w.v, value: w.value, grad: grads[i],
-  }));
+  /**
+   * One training pass on the batch xs, ys with the weights and statistics
+   * `values` and the step number `stepRef`: loss and accuracy, the
+   * gradients of the objective, the updates of the moving statistics.
+   */
+  const trainingPass = (
+    xs: string, ys: string, values: Pick<ForwardContext, 'weightValue' | 'stateValue'>, stepRef: () => string,
+  ) => {
+    const stateUpdates: string[] = [];
+    const logits = writeForward(g, ops, model, xs, context(true, values, stepRef, stateUpdates));
+    const trained = measures(logits, ys);
+    // Training on smoothed labels, (1 − ε)·ys + ε/K, as the eager step computes them.
+    const trainingCrossEntropy = labelSmoothing === 0 ? trained.crossEntropy : g.inScope('label_smoothing', () => {
+      const smoothed = ops.add(ops.mul(ys, g.scalar(1 - labelSmoothing)), g.scalar(labelSmoothing / numClasses));
+      return ops.softmaxCrossEntropy(logits, smoothed).loss;
+    });
+    // The loss reported; what is minimised adds the regularisers' penalties one
+    // by one, in the eager step's order.
+    const loss = ops.mean(trainingCrossEntropy);
+    const objective = writePenalties(g, ops, model, values.weightValue)
+      .reduce((total, penalty) => ops.add(total, penalty), loss);
+    const accuracy = ops.mean(trained.correct);
+    const grads = g.inScope('gradients', () => gradients(
+      ops, [objective], variables.map((w) => values.weightValue(w.layerWeight))));
+    return { logits, trained, loss, accuracy, grads, stateUpdates };
+  };
 
   // Adam: one fused update per weight. The learning rate, its other settings
   // and the bias corrections β1^t, β2^t are fed with every step, so
   // schedules and resumed runs need no rebuild.
-  const learningRate = g.placeholder('learning_rate', 'float32', []);
-  const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
-  const updates = g.inScope('adam', () => {
-    const settings = g.node('Unpack', [adamSettings.ref], { T: FLOAT, num: { i: ADAM_INPUTS.length }, axis: { i: 0 } });
+  const adamUpdates = (grads: string[], settingsVector: string, learningRate: string) => g.inScope('adam', () => {
+    const settings = g.node('Unpack', [settingsVector], { T: FLOAT, num: { i: ADAM_INPUTS.length }, axis: { i: 0 } });
     const setting = (name: (typeof ADAM_INPUTS)[number]) => `${settings}:${ADAM_INPUTS.indexOf(name)}`;
-    return weights.map((w) => g.node('ResourceApplyAdam', [
-      w.handle, w.m, w.v, setting('beta1_power'), setting('beta2_power'), learningRate.ref,
-      setting('beta1'), setting('beta2'), setting('epsilon'), w.grad,
+    return variables.map((w, i) => g.node('ResourceApplyAdam', [
+      w.handle, w.m, w.v, setting('beta1_power'), setting('beta2_power'), learningRate,
+      setting('beta1'), setting('beta2'), setting('epsilon'), grads[i],
     ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
   });
   const packed = (name: string, values: string[], controls: string[] = []) => g.node('Pack',
     [...values, ...controls.map((c) => `^${c}`)], { T: FLOAT, N: { i: values.length }, axis: { i: 0 } }, name);
+
+  // The training pass of the fed batch, and, where a layer computes otherwise
+  // at evaluation, a second forward pass for evaluation on the same variables.
+  const input = model.inputs[0];
+  const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
+  const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
+  const pass = trainingPass(xs.ref, ys.ref, { weightValue, stateValue }, stepPlaceholder);
+  const evaluated = differsInTraining(model)
+    ? g.inScope('inference', () => measures(writeForward(g, ops, model, xs.ref,
+      context(false, { weightValue, stateValue }, stepPlaceholder, [])), ys.ref))
+    : pass.trained;
+  // For evaluation in batches: the loss summed over the batch and the number right.
+  const lossAndCorrectSums = g.node('Pack', [ops.sum(evaluated.crossEntropy), ops.sum(evaluated.correct)],
+    { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'loss_and_correct_sums');
+  const weights: GraphWeight[] = variables.map((w, i) => ({
+    modelIndex: w.modelIndex, shape: w.shape, handle: w.handle, m: w.m, v: w.v, value: w.value, grad: pass.grads[i],
+  }));
+  const learningRate = g.placeholder('learning_rate', 'float32', []);
+  const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
+  const updates = adamUpdates(pass.grads, adamSettings.ref, learningRate.ref);
   const vector = (ref: string, size: number): TensorSpec => ({ ref, dtype: 'float32', shape: [size] });
   const key = (slot: string, w: GraphWeight) => `${slot}${w.modelIndex}`;
 
@@ -397,7 +426,8 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       // The rate is read back as Adam received it, once the updates (of the
       // weights, and of the moving statistics) are done.
       outputs: {
-        loss_accuracy_rate: vector(packed('loss_accuracy_rate', [loss, accuracy, learningRate.ref], [...updates, ...stateUpdates]), 3),
+        loss_accuracy_rate: vector(packed('loss_accuracy_rate', [pass.loss, pass.accuracy, learningRate.ref],
+          [...updates, ...pass.stateUpdates]), 3),
       },
     },
     // The training pass's loss and gradients (dropout masks of the fed step,
@@ -405,7 +435,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     gradients: {
       inputs: { xs, ys, ...stepInput },
       outputs: {
-        loss_and_accuracy: vector(packed('loss_and_accuracy', [loss, accuracy]), 2),
+        loss_and_accuracy: vector(packed('loss_and_accuracy', [pass.loss, pass.accuracy]), 2),
         ...Object.fromEntries(weights.map((w) => [key('grad', w), { ref: w.grad, dtype: 'float32', shape: w.shape }])),
       },
     },
@@ -422,5 +452,96 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       outputs: Object.fromEntries(reads.map((r) => [r.key, { ref: r.ref, dtype: 'float32', shape: r.shape }])),
     },
   };
+
+  // Training steps in a row, on batches the graph gathers itself (sampler.ts).
+  if (options.sampler !== undefined) {
+    const { spec, stepsPerCall } = options.sampler;
+    checkSamplerSpec(spec, model, stepsPerCall);
+    const data = writeSamplerData(g, spec);
+    const loadData = g.inScope('load_data', () => {
+      const images = g.placeholder('images', 'float32', [spec.count, spec.height, spec.width]);
+      const labels = g.placeholder('labels', 'int32', [spec.count]);
+      const assignImages = g.node('AssignVariableOp', [data.imagesHandle, images.ref], { dtype: FLOAT });
+      const assignLabels = g.node('AssignVariableOp', [data.labelsHandle, labels.ref], { dtype: INT });
+      return { images, labels, done: ops.identity(g.scalar(1, 'one'), [assignImages, assignLabels], 'loaded') };
+    });
+    signatures.load_data = {
+      inputs: { images: loadData.images, labels: loadData.labels },
+      outputs: { loaded: { ref: loadData.done, dtype: 'float32', shape: [] } },
+    };
+    const loop = g.inScope('loop', () => {
+      const indices = g.placeholder('indices', 'int32', [stepsPerCall, -1]);
+      const rates = g.placeholder('learning_rates', 'float32', [stepsPerCall]);
+      const adamRows = g.placeholder('adam', 'float32', [stepsPerCall, ADAM_INPUTS.length]);
+      const unpack = (x: string, dtype: Attr, name: string) => {
+        const node = g.node('Unpack', [x], { T: dtype, num: { i: stepsPerCall }, axis: { i: 0 } }, name);
+        return Array.from({ length: stepsPerCall }, (_, k) => outputRefOf(node, k));
+      };
+      const batchIndices = unpack(indices.ref, INT, 'indices_by_step');
+      const stepRates = unpack(rates.ref, FLOAT, 'rates_by_step');
+      const stepAdam = unpack(adamRows.ref, FLOAT, 'adam_by_step');
+      let steps: { spec: TensorSpec; each: string[] } | undefined;
+      const stepNumber = (k: number) => () => {
+        if (steps === undefined) {
+          const spec = g.placeholder('steps', 'int32', [stepsPerCall]);
+          steps = { spec, each: unpack(spec.ref, INT, 'steps_by_step') };
+        }
+        return steps.each[k];
+      };
+      const rows: string[] = [];
+      let done: string | undefined;
+      for (let k = 0; k < stepsPerCall; k++) {
+        rows.push(g.inScope(`step${k}`, () => {
+          const batch = writeSampledBatch(g, spec, data, batchIndices[k]);
+          // Each step reads the weights and statistics that the step before it wrote.
+          const after = done === undefined ? [] : [`^${done}`];
+          const read = (handle: string, shape: number[]) => {
+            const ref = g.node('ReadVariableOp', [handle, ...after], { dtype: FLOAT }, 'read');
+            g.setShape(ref, shape);
+            return ref;
+          };
+          const weightReads = new Map(variables.map((w) => [w.layerWeight, read(w.handle, w.shape)]));
+          const stateReads = new Map(states.map((s) => [model.nonTrainableWeights[s.modelIndex], read(s.handle, s.shape)]));
+          const stepPass = trainingPass(batch.xs, batch.ys, {
+            weightValue: (w) => known(weightReads, w, 'trainable'),
+            stateValue: (w) => known(stateReads, w, 'non-trainable'),
+          }, stepNumber(k));
+          const stepUpdates = adamUpdates(stepPass.grads, stepAdam[k], stepRates[k]);
+          done = packed('loss_accuracy_rate', [stepPass.loss, stepPass.accuracy, stepRates[k]],
+            [...stepUpdates, ...stepPass.stateUpdates]);
+          return done;
+        }));
+      }
+      const out = g.node('Pack', rows, { T: FLOAT, N: { i: stepsPerCall }, axis: { i: 0 } }, 'loss_accuracy_rate');
+      return {
+        inputs: { indices, learning_rates: rates, adam: adamRows, ...(steps === undefined ? {} : { steps: steps.spec }) },
+        out,
+      };
+    });
+    signatures.train_loop = {
+      inputs: loop.inputs,
+      outputs: { loss_accuracy_rate: { ref: loop.out, dtype: 'float32', shape: [stepsPerCall, 3] } },
+    };
+  }
   return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
+}
+
+/**
+ * Checks that a sampler fits the model (image size, T, classes) and that
+ * `stepsPerCall` is a positive integer.
+ * @throws Error naming the mismatch.
+ */
+function checkSamplerSpec(spec: SamplerSpec, model: tfTypes.LayersModel, stepsPerCall: number): void {
+  if (!Number.isInteger(stepsPerCall) || stepsPerCall < 1) {
+    throw new Error(`stepsPerCall must be a positive integer, got ${stepsPerCall}`);
+  }
+  const [, seqLength, height, width] = model.inputs[0].shape;
+  const numClasses = model.outputs[0].shape[1];
+  if (spec.seqLength !== seqLength || spec.height !== height || spec.width !== width || spec.numClasses !== numClasses) {
+    throw new Error(`the sampler makes sequences of ${spec.seqLength} ${spec.height}×${spec.width} images in ` +
+      `${spec.numClasses} classes; the model takes ${seqLength} ${height}×${width} images in ${numClasses}`);
+  }
+  if (spec.classTable.length !== 10 ** spec.seqLength) {
+    throw new Error(`the class table has ${spec.classTable.length} entries; sequences of ${spec.seqLength} digits need ${10 ** spec.seqLength}`);
+  }
 }

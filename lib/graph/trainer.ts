@@ -23,8 +23,10 @@
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import {
-  ADAM_INPUTS, buildTrainingGraph, type GraphState, type GraphWeight, type SignatureName, type TrainingGraphOptions,
+  ADAM_INPUTS, buildTrainingGraph, type GraphState, type GraphWeight, type LoopSignatureName, type SignatureName,
+  type TrainingGraphOptions,
 } from './build';
+import type { DigitSet } from '../types';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
 /** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
@@ -40,6 +42,19 @@ interface AdamInternals {
   accumulatedSecondMoment: ({ originalName: string; variable: tfTypes.Variable } | undefined)[];
 }
 
+/** What `GraphTrainer.create` takes: the graph's options, and the data of its sampler. */
+export interface GraphTrainerOptions extends TrainingGraphOptions {
+  /** The training images and labels the sampler gathers from (with `sampler`). */
+  trainingSet?: DigitSet;
+}
+
+function checkSetFits(set: DigitSet, spec: { count: number; height: number; width: number }): void {
+  if (set.count !== spec.count || set.height !== spec.height || set.width !== spec.width) {
+    throw new Error(`the sampler was written for ${spec.count} images of ${spec.height}×${spec.width}; ` +
+      `the trainingSet has ${set.count} of ${set.height}×${set.width}`);
+  }
+}
+
 /**
  * Trains a model with its graph-compiled step (see the top of this file).
  *
@@ -51,13 +66,17 @@ interface AdamInternals {
 export class GraphTrainer {
   private disposed = false;
   private iterations: number;
+  /** Images in the sampler's training data, once loaded. */
+  private sampledImages = 0;
 
   private constructor(
     private readonly model: tfTypes.LayersModel,
-    private readonly signatures: Record<SignatureName, LoadedSignature>,
+    private readonly signatures: Record<SignatureName, LoadedSignature> & Partial<Record<LoopSignatureName, LoadedSignature>>,
     private readonly weights: GraphWeight[],
     private readonly states: GraphState[],
     private readonly takesStep: boolean,
+    /** Steps per `runSteps` call; undefined without a sampler. */
+    readonly stepsPerCall: number | undefined,
   ) {
     this.iterations = this.adam.iterations_ ?? 0;
     this.push();
@@ -71,10 +90,40 @@ export class GraphTrainer {
    * @throws Error when `graphEngineSupport(model)` names a reason, or for an
    *   invalid label smoothing.
    */
-  static async create(model: tfTypes.LayersModel, options: TrainingGraphOptions = {}): Promise<GraphTrainer> {
-    const graph = buildTrainingGraph(model, options);
-    const signatures = await loadSignatures(graph.savedModel, Object.keys(graph.signatures) as SignatureName[]);
-    return new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep);
+  static async create(model: tfTypes.LayersModel, options: GraphTrainerOptions = {}): Promise<GraphTrainer> {
+    const { trainingSet, ...graphOptions } = options;
+    if ((trainingSet === undefined) !== (graphOptions.sampler === undefined)) {
+      throw new Error('a sampler needs its trainingSet, and a trainingSet a sampler');
+    }
+    if (trainingSet !== undefined && graphOptions.sampler !== undefined) checkSetFits(trainingSet, graphOptions.sampler.spec);
+    const graph = buildTrainingGraph(model, graphOptions);
+    const names = Object.keys(graph.signatures) as (SignatureName | LoopSignatureName)[];
+    const signatures = await loadSignatures(graph.savedModel, names) as GraphTrainer['signatures'];
+    const trainer = new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep,
+      graphOptions.sampler?.stepsPerCall);
+    try {
+      if (trainingSet !== undefined) trainer.loadData(trainingSet);
+    } catch (err) {
+      trainer.dispose();
+      throw err;
+    }
+    return trainer;
+  }
+
+  /** Copies the training images (as pixels / 255, as batches hold them) and labels into the sampler's variables. */
+  private loadData(set: DigitSet): void {
+    const pixels = new Float32Array(set.images.length);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = set.images[i] / 255;
+    const feeds = tf.tidy(() => ({
+      images: inTensorFlowMemory(tf.tensor3d(pixels, [set.count, set.height, set.width], 'float32')),
+      labels: inTensorFlowMemory(tf.tensor1d(Int32Array.from(set.labels), 'int32')),
+    }));
+    try {
+      tf.dispose(Object.values((this.signatures.load_data as LoadedSignature).predict(feeds)));
+      this.sampledImages = set.count;
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
   }
 
   private get adam(): AdamInternals {
@@ -133,6 +182,24 @@ export class GraphTrainer {
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number = this.adam.learningRate): tfTypes.Tensor1D {
     this.checkLive();
     const t = this.iterations + 1;
+    const feeds = {
+      xs: inTensorFlowMemory(xs),
+      ys: inTensorFlowMemory(ys),
+      learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
+      adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(this.adamSettings(t)))),
+      ...this.stepFeed(t),
+    };
+    try {
+      const out = this.signatures.train.predict(feeds);
+      this.iterations = t;
+      return out.loss_accuracy_rate as tfTypes.Tensor1D;
+    } finally {
+      tf.dispose(Object.values(feeds));
+    }
+  }
+
+  /** ResourceApplyAdam's settings for Adam's step t (1-based), in ADAM_INPUTS order. */
+  private adamSettings(t: number): number[] {
     const { beta1, beta2, epsilon } = this.adam;
     const settings: Record<(typeof ADAM_INPUTS)[number], number> = {
       beta1_power: beta1 ** t,
@@ -143,17 +210,48 @@ export class GraphTrainer {
       // first, i.e. adds ε·√(1 − β2^t) to √v. Feeding that ε makes the update tfjs's.
       epsilon: epsilon * Math.sqrt(1 - beta2 ** t),
     };
-    const feeds = {
-      xs: inTensorFlowMemory(xs),
-      ys: inTensorFlowMemory(ys),
-      learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
-      adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(ADAM_INPUTS.map((name) => settings[name])))),
-      ...this.stepFeed(t),
-    };
+    return ADAM_INPUTS.map((name) => settings[name]);
+  }
+
+  /**
+   * `stepsPerCall` Adam steps in one session call, on batches the graph
+   * gathers from the training data it holds: `indices` holds each step's
+   * image indices, [stepsPerCall × batch × T] (sequence after sequence,
+   * as `drawSequenceIndices` draws them), `learningRates` each step's rate.
+   * Returns [stepsPerCall, 3]: each step's [loss, accuracy, learning rate],
+   * as `step` gives them; the caller disposes it.
+   * @throws Error without a sampler, for a wrong number of rates or indices,
+   *   or an index outside the training set.
+   */
+  runSteps(indices: Int32Array, learningRates: readonly number[]): tfTypes.Tensor2D {
+    this.checkLive();
+    const loop = this.signatures.train_loop;
+    const k = this.stepsPerCall;
+    if (loop === undefined || k === undefined) {
+      throw new Error('this GraphTrainer holds no training data: create it with a sampler and its trainingSet');
+    }
+    if (learningRates.length !== k) throw new Error(`runSteps takes ${k} learning rates, one per step; got ${learningRates.length}`);
+    if (indices.length === 0 || indices.length % k !== 0) {
+      throw new Error(`runSteps takes the same number of image indices for each of its ${k} steps; got ${indices.length} in all`);
+    }
+    const count = this.sampledImages;
+    for (const index of indices) {
+      if (!(index >= 0 && index < count)) throw new Error(`image index ${index} is outside 0..${count - 1}`);
+    }
+    const first = this.iterations + 1;
+    const adamRows = Array.from({ length: k }, (_, i) => this.adamSettings(first + i));
+    const feeds: NamedTensors = tf.tidy(() => ({
+      indices: inTensorFlowMemory(tf.tensor2d(indices, [k, indices.length / k], 'int32')),
+      learning_rates: inTensorFlowMemory(tf.tensor1d(learningRates as number[])),
+      adam: inTensorFlowMemory(tf.tensor2d(adamRows)),
+      ...(this.takesStep
+        ? { steps: inTensorFlowMemory(tf.tensor1d(Array.from({ length: k }, (_, i) => first + i), 'int32')) }
+        : {}),
+    }));
     try {
-      const out = this.signatures.train.predict(feeds);
-      this.iterations = t;
-      return out.loss_accuracy_rate as tfTypes.Tensor1D;
+      const out = loop.predict(feeds);
+      this.iterations += k;
+      return out.loss_accuracy_rate as tfTypes.Tensor2D;
     } finally {
       tf.dispose(Object.values(feeds));
     }
