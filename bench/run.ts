@@ -554,7 +554,8 @@ export function resultsMarkdown(results: BenchResults): string {
     `| date | ${m.date} |`, '',
     `Protocol: batches sampled before timing and kept in memory; ${plan.warmup} warm-up steps, then ` +
       `${plan.repeats} timed blocks of ${plan.steps} steps; each step is forward, backward, Adam update and ` +
-      'the loss read back to the host. ms/step: median of the blocks (min–max). CPU ms/step: CPU time of ' +
+      'the loss read back to the host (tfjs-node runs its steps as `trainSteps` does, several per session call, ' +
+      'each step\'s loss read back with its call). ms/step: median of the blocks (min–max). CPU ms/step: CPU time of ' +
       'all the threads of the peer\'s process per step (median), which a busy machine disturbs less than ' +
       'wall time; it also counts threads that spin while they wait.', '',
     'What decides the speed, as each peer\'s process saw it:', '',
@@ -578,15 +579,20 @@ export function resultsMarkdown(results: BenchResults): string {
     'Share of the limit: the limit ms/step over the peer\'s (100% would be every FLOP at sgemm speed).');
   const tfjsMain = mains.filter((r) => r.peer.startsWith('tfjs') && r.report?.loopMsPerStep);
   if (tfjsMain.length > 0) {
-    lines.push('', 'The project\'s own loop (`trainSteps`, a fresh batch sampled every step) and the share of ' +
-      'sampling (`sampleSequenceBatch`) in it:', '',
-      '| peer | CNN | loop ms/step | sampling ms/batch | sampling share |', '| --- | --- | --- | ---: | ---: |');
+    // Steps per session call of the loop measurements, in the order measured.
+    const perCall = [...new Set(tfjsMain.flatMap((r) => Object.keys((r.report!.loopByStepsPerCall ?? {}) as object)))]
+      .map(Number).sort((a, b) => a - b);
+    lines.push('', 'The project\'s own loop (`trainSteps`, a fresh batch sampled every step) by steps per session ' +
+      'call (`stepsPerCall`; the graph gathers the batches from image indices drawn on the CPU), and the cost of ' +
+      'making a batch on the CPU instead (`sampleSequenceBatch`):', '',
+      `| peer | CNN | ${perCall.map((k) => `loop ms/step, ${k} per call`).join(' | ')} | CPU batch ms |`,
+      `| --- | --- | ${perCall.map(() => '---:').join(' | ')} | ---: |`);
     for (const run of tfjsMain) {
       const r = run.report!;
-      const loop = r.loopMsPerStep as PeerReport['msPerStep'];
+      const byK = (r.loopByStepsPerCall ?? {}) as Record<string, PeerReport['msPerStep']>;
       const sampling = r.samplingMsPerBatch as PeerReport['msPerStep'];
-      lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${fmt(loop?.median)} | ` +
-        `${fmt(sampling?.median, 2)} | ${fmt(100 * (r.samplingShare as number), 1)}% |`);
+      lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ` +
+        `${perCall.map((k) => fmt(byK[k]?.median)).join(' | ')} | ${fmt(sampling?.median, 2)} |`);
     }
   }
 

@@ -28,11 +28,11 @@ export {
 } from './model';
 export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './dropout';
 export {
-  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE,
+  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE, DEFAULT_STEPS_PER_CALL,
   divergenceLossLimit, divergenceWatch,
 } from './train';
 export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train';
-export { GraphTrainer, graphEngineSupport, crnnStructure, GraphBuilder } from './graph';
+export { GraphTrainer, graphEngineSupport, crnnStructure, GraphBuilder, samplerSpecFor } from './graph';
 export type { CrnnStructure, Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
 export {
   confusionMatrix, perClassAccuracy, digitPairAccuracy, digitPairCounts, predictSequences, evaluateModel, wilsonInterval,

@@ -8,9 +8,15 @@
  * default, or tfjs op by op (`createTrainStep`). bench/run.ts runs both, as
  * the peers 'tfjs-node' and 'tfjs-eager'.
  *
- * Besides the protocol's step timing on batches held in memory, it reports:
+ * The graph engine's steps run as `trainSteps` runs them: DEFAULT_STEPS_PER_CALL
+ * steps per session call, on batches the graph gathers from the training
+ * images it holds, given each step's image indices (drawn before timing,
+ * as the protocol's batches are); every step's loss comes back to the host.
+ *
+ * Besides the protocol's step timing, it reports:
  * - `loopMsPerStep`: ms/step of the project's own loop, `trainSteps` of
- *   lib/train.ts, which samples a fresh batch every step as the article does;
+ *   lib/train.ts, which samples a fresh batch every step as the article does,
+ *   and `loopByStepsPerCall`, the same with 1, 10 and 100 steps per call;
  * - `samplingMsPerBatch` and `samplingShare`: the cost of
  *   `sampleSequenceBatch` per batch, and its share of a loop step.
  */
@@ -98,52 +104,82 @@ function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall
   return { wall, cpu };
 }
 
+/** The steps per call of the loop measurements: 1 (a call per step), the default, and 100. */
+function loopStepsPerCall(lib: Lib, mode: PeerOptions['mode']): number[] {
+  const chosen = lib.train.DEFAULT_STEPS_PER_CALL;
+  return mode === 'tiny' ? [1, chosen] : [...new Set([1, chosen, 100])];
+}
+
 async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, engine: Engine): Promise<Partial<PeerReport>> {
   const { tf } = lib.tf;
   const data = lib.data.loadMnist();
   const task = benchTask(lib, options.seqLength);
   const sample = { batchSize: options.batchSize, seqLength: options.seqLength, task };
   const rng = lib.random.createRng(options.seed);
-  const pool = Array.from({ length: options.poolSize }, () => lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng }));
-  // The library's own steps (those trainSteps takes), the loss read back every step.
-  const trainer = engine === 'graph' ? await lib.graph.GraphTrainer.create(model) : undefined;
+  // The batches of the timed steps, drawn before timing: their image indices,
+  // and (for the eager engine) the batches made from them.
+  const poolIndices = Array.from({ length: options.poolSize },
+    () => lib.sequences.drawSequenceIndices(data.train.count, options.batchSize, options.seqLength, rng));
+  // The library's own steps, as trainSteps takes them: with the graph engine,
+  // stepsPerCall steps per session call on batches the graph gathers; eagerly,
+  // one step at a time on batches made on the CPU. Every step's loss is read back.
+  const stepsPerCall = engine === 'graph' ? lib.train.DEFAULT_STEPS_PER_CALL : 1;
+  const spec = engine === 'graph' ? lib.graph.samplerSpecFor(data.train, task, options.seqLength) : undefined;
+  if (typeof spec === 'string') throw new Error(spec);
+  const trainer = spec === undefined ? undefined
+    : await lib.graph.GraphTrainer.create(model, { sampler: { spec, stepsPerCall }, trainingSet: data.train });
+  const pool = trainer ? [] : poolIndices.map((indices) => lib.sequences.makeSequenceBatch(data.train, indices, options.seqLength, task));
   const eagerStep = engine === 'eager' ? lib.train.createTrainStep(model) : undefined;
-  const step = (xs: Tensor, ys: Tensor) => (trainer
-    ? trainer.step(xs as import('@tensorflow/tfjs').Tensor5D, ys as import('@tensorflow/tfjs').Tensor2D)
-    : eagerStep!(xs as import('@tensorflow/tfjs').Tensor5D, ys as import('@tensorflow/tfjs').Tensor2D));
+  const rates = new Array<number>(stepsPerCall).fill(1e-3);
   let n = 0;
   let loss = NaN;
   const next = () => {
-    const batch = pool[n++ % pool.length];
-    const lossAndAccuracy = step(batch.xs, batch.ys);
+    let out: Tensor;
+    if (trainer) {
+      const indices = new Int32Array(stepsPerCall * poolIndices[0].length);
+      for (let k = 0; k < stepsPerCall; k++) indices.set(poolIndices[n++ % poolIndices.length], k * poolIndices[0].length);
+      out = trainer.runSteps(indices, rates);
+    } else {
+      const batch = pool[n++ % pool.length];
+      out = eagerStep!(batch.xs, batch.ys);
+    }
     try {
-      loss = lossAndAccuracy.dataSync()[0];
+      const values = out.dataSync();
+      loss = values[values.length - (trainer ? 3 : 2)];
     } finally {
-      lossAndAccuracy.dispose();
+      out.dispose();
     }
   };
   let tensorsBefore: number | undefined;
   try {
-    for (let i = 0; i < options.warmup; i++) next();
+    for (let i = 0; i < Math.ceil(options.warmup / stepsPerCall); i++) next();
     // Counted after the warm-up, which creates Adam's moment variables
     // (the graph engine creates them in the optimiser on its first pull).
     trainer?.pull();
     if (options.warmup > 0) tensorsBefore = tf.memory().numTensors;
-    const timed = timeBlocks(options.repeats, options.steps, next);
-    const msPerStep = spreadOf(timed.wall);
+    const calls = Math.ceil(options.steps / stepsPerCall);
+    const timed = timeBlocks(options.repeats, calls, next);
+    const perStep = (ms: number[]) => ms.map((m) => m / stepsPerCall);
+    const msPerStep = spreadOf(perStep(timed.wall));
     trainer?.dispose();
 
-    // The project's loop, fresh batch per step. evalEvery = steps and a
-    // one-sequence eval set keep its closing evaluation negligible.
-    const loopBlocks: number[] = [];
-    for (let r = 0; r < options.repeats; r++) {
-      const history = await lib.train.trainSteps(model, data, {
-        seqLength: options.seqLength, task, numSteps: options.steps, engine,
-        batchSize: options.batchSize, evalEvery: options.steps, evalSize: 1, seed: options.seed + r + 1,
-      });
-      loopBlocks.push(history.elapsedMs / options.steps);
+    // The project's loop, fresh batch per step, for each number of steps per
+    // call; a block of whole calls, evaluated once at its end on a
+    // one-sequence set, which keeps the evaluation negligible.
+    const loopByStepsPerCall: Record<string, PeerReport['msPerStep']> = {};
+    for (const k of engine === 'graph' ? loopStepsPerCall(lib, options.mode) : [1]) {
+      const numSteps = k * Math.ceil(options.steps / k);
+      const blocks: number[] = [];
+      for (let r = 0; r < options.repeats; r++) {
+        const history = await lib.train.trainSteps(model, data, {
+          seqLength: options.seqLength, task, numSteps, engine, stepsPerCall: k,
+          batchSize: options.batchSize, evalEvery: numSteps, evalSize: 1, seed: options.seed + r + 1,
+        });
+        blocks.push(history.elapsedMs / numSteps);
+      }
+      loopByStepsPerCall[k] = spreadOf(blocks);
     }
-    const loopMsPerStep = spreadOf(loopBlocks);
+    const loopMsPerStep = loopByStepsPerCall[stepsPerCall]!;
 
     const samplingBlocks = timeBlocks(options.repeats, options.steps, () => {
       const batch = lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng });
@@ -152,11 +188,13 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
     const samplingMsPerBatch = spreadOf(samplingBlocks.wall);
     return {
       msPerStep,
-      cpuMsPerStep: spreadOf(timed.cpu),
+      cpuMsPerStep: spreadOf(perStep(timed.cpu)),
       samplesPerSec: (options.batchSize * 1000) / msPerStep.median,
       finalLoss: loss,
+      stepsPerCall,
       loopMsPerStep,
       loopSamplesPerSec: (options.batchSize * 1000) / loopMsPerStep.median,
+      loopByStepsPerCall,
       samplingMsPerBatch,
       samplingShare: samplingMsPerBatch.median / loopMsPerStep.median,
       // Tensors left behind by the timed steps, the loop and the sampling (should be 0).
@@ -213,7 +251,8 @@ export async function runTfjsPeer(options: PeerOptions, engine: Engine = 'graph'
     return {
       peer: engine === 'graph' ? 'tfjs-node' : 'tfjs-eager',
       framework: `@tensorflow/tfjs-node (${backend.name} backend), ${engine === 'graph'
-        ? 'graph engine: one session call per step' : 'eager: op by op'}`,
+        ? `graph engine: ${lib.train.DEFAULT_STEPS_PER_CALL} steps per session call, batches gathered in the graph`
+        : 'eager: op by op'}`,
       engine,
       version: tf.version['tfjs-core'],
       libtensorflow: binding?.TF_Version ?? null,

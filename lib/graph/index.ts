@@ -7,4 +7,6 @@ export { GraphTrainer } from './trainer';
 export { graphEngineSupport, crnnStructure } from './build';
 export type { CrnnStructure } from './build';
 export { GraphBuilder } from './def';
+export { samplerSpecFor } from './sampler';
+export type { SamplerSpec } from './sampler';
 export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './def';
