@@ -327,6 +327,11 @@ async function main(argv: string[]): Promise<void> {
   const seconds = (history.elapsedMs / 1000).toFixed(1);
   const why = stopSignal ? `stopped by ${stopSignal}` : history.endReason;
   console.log(`${history.steps.length} steps in ${seconds} s (${why}); saved to ${outDir}`);
+  if (history.sampler === 'graph') {
+    console.log(`batches gathered in the graph from the seeded image indices, ${history.stepsPerCall} steps per session call`);
+  } else if (history.engine === 'graph') {
+    console.log('batches made on the CPU (augmentation, or a task without a class table), one step per session call');
+  }
   if (last) {
     console.log(`final accuracy ${percent(last.accuracy)} on ${trainConfig.evalSize} test sequences ` +
       `(the article reports about ${percent(ARTICLE_ACCURACY)} after 10,000 steps)`);

@@ -121,10 +121,10 @@ export interface TrainOptions extends Partial<TrainConfig> {
    * With the graph engine, the steps run per session call (default
    * DEFAULT_STEPS_PER_CALL), on batches the graph gathers from the training
    * images it holds: the same batches as the CPU sampler's, without copying
-   * them in at every step. Runs stop for each evaluation; steps that do not
-   * fill a call before it, and runs with augmentation or a task without a
-   * class table (`classTable`), take one step per call on batches made on the CPU.
-   * It changes how fast training runs, not its result.
+   * them in at every step. Runs stop for each evaluation: the steps that do
+   * not fill a call before it run one per call. Runs with augmentation or a
+   * task without a class table (`classTable`) take one step per call on
+   * batches made on the CPU. It changes how fast training runs, not its result.
    */
   stepsPerCall?: number;
 }
@@ -374,12 +374,11 @@ export async function trainSteps(
         history.endReason = 'stopped';
         break;
       }
-      // The steps up to the next evaluation run stepsPerCall at a time in the
-      // graph where its sampler can; the rest, one at a time.
+      // With the graph's sampler, the steps up to the next evaluation run
+      // stepsPerCall at a time, and those that do not fill a call one at a time.
       const evalStep = Math.min(config.numSteps, Math.ceil(step / config.evalEvery) * config.evalEvery);
-      const sampler = engine.sampler !== undefined && evalStep - step + 1 >= engine.sampler.stepsPerCall
-        ? engine.sampler : undefined;
-      const count = sampler?.stepsPerCall ?? 1;
+      const sampler = engine.sampler;
+      const count = sampler !== undefined && evalStep - step + 1 >= sampler.stepsPerCall ? sampler.stepsPerCall : 1;
       // The schedule is the one source of the rate: the engine is given it for
       // each step, and the optimiser holds it, where callbacks see it.
       const rates = Array.from({ length: count },

@@ -65,6 +65,12 @@ test('a tiny training run writes the model, run record, history and charts', () 
   assert.deepEqual(fs.readdirSync(out).sort(),
     ['history.csv', 'history.json', 'model.json', 'run.json', 'training-curves.svg', 'weights.bin']);
   assert.match(stdout, /3 steps in [\d.]+ s \(completed\); saved to /);
+  const ran = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+  if (ran.engine === 'graph') {
+    // Evaluations every 2 steps, 10 steps per call: no call fills up, the steps go one by one, on batches the graph gathers.
+    assert.equal(ran.sampler, 'graph');
+    assert.match(stdout, /batches gathered in the graph from the seeded image indices, 10 steps per session call/);
+  }
   assert.match(stdout, /final accuracy [\d.]+% on 64 test sequences \(the article reports about 98\.00%/);
 
   const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));

@@ -324,22 +324,32 @@ test('in a cosine run, the graph applies the scheduled rate at every step', { sk
   const data: DigitData = loadMnist();
   const model = buildCrnn({ ...small, learningRate: 2e-3 });
   const applied: number[] = [];
-  const step = GraphTrainer.prototype.step;
+  const { step, runSteps } = GraphTrainer.prototype;
   GraphTrainer.prototype.step = function (this: GraphTrainer, ...args: Parameters<typeof step>) {
     const out = step.apply(this, args);
     applied.push(out.dataSync()[2]);
     return out;
   };
+  GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
+    const out = runSteps.apply(this, args);
+    (out.arraySync() as number[][]).forEach((row) => applied.push(row[2]));
+    return out;
+  };
   try {
-    const history = await trainSteps(model, data, {
-      seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
-    });
-    assert.equal(history.steps.length, 7);
+    // Steps 1–3 and 4–6 in calls of 3, step 7 alone; then the same on the CPU's batches, with augmentation.
+    for (const augmentShift of [0, 1]) {
+      const history = await trainSteps(model, data, {
+        seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
+        stepsPerCall: 3, evalEvery: 3, augmentShift,
+      });
+      assert.equal(history.steps.length, 7);
+    }
   } finally {
-    GraphTrainer.prototype.step = step;
+    Object.assign(GraphTrainer.prototype, { step, runSteps });
   }
   // Float32 in the graph: the scheduled rate rounded to float32, exactly.
-  assert.deepEqual(applied, [1, 2, 3, 4, 5, 6, 7].map((s) => Math.fround(scheduledLearningRate('cosine', 2e-3, s, 7))));
+  const scheduled = [1, 2, 3, 4, 5, 6, 7].map((s) => Math.fround(scheduledLearningRate('cosine', 2e-3, s, 7)));
+  assert.deepEqual(applied, [...scheduled, ...scheduled]);
   assert.ok(applied[6] < applied[0] / 50);
   disposeCrnn(model);
 });
@@ -471,8 +481,9 @@ test('runSteps refuses a trainer without data, wrong counts of rates or indices,
   await assert.rejects(GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 2 }, trainingSet: data.test }),
     /written for 60000 images of 28×28; the trainingSet has 10000/);
   const trainer = await GraphTrainer.create(model, { sampler: { spec, stepsPerCall: 2 }, trainingSet: data.train });
-  assert.throws(() => trainer.runSteps(new Int32Array(32), [1e-3]), /takes 2 learning rates, one per step; got 1/);
+  assert.throws(() => trainer.runSteps(new Int32Array(48), [1e-3, 1e-3, 1e-3]), /takes 2 learning rates or 1, one per step; got 3/);
   assert.throws(() => trainer.runSteps(new Int32Array(33), [1e-3, 1e-3]), /same number of image indices for each of its 2 steps/);
+  trainer.runSteps(new Int32Array(32), [1e-3]).dispose(); // one step, from the same data
   assert.throws(() => trainer.runSteps(Int32Array.from([0, 60000, 1, 2]), [1e-3, 1e-3]), /image index 60000 is outside 0..59999/);
   trainer.dispose();
   disposeCrnn(model);
@@ -498,8 +509,8 @@ test('trainSteps runs K steps per call where it can and gives the history of one
   } finally {
     GraphTrainer.prototype.runSteps = runSteps;
   }
-  // Steps 1–4 and 6–9 in calls; 5, 10 (before their evaluations) and 11–13 (fewer than 4 left) one by one.
-  assert.deepEqual(calls, [4, 4]);
+  // Steps 1–4 and 6–9 in calls of 4; 5, 10 (before their evaluations) and 11–13 (fewer than 4 left) one by one.
+  assert.deepEqual(calls, [4, 1, 4, 1, 1, 1, 1]);
   assert.deepEqual([history.sampler, history.stepsPerCall], ['graph', 4]);
   const one = await trainSteps(reference, data, { ...options, stepsPerCall: 1 });
   assert.deepEqual(history.steps.map((r) => r.step), one.steps.map((r) => r.step));

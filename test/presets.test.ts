@@ -50,9 +50,8 @@ test('the best preset is the configuration of the committed runs that beat the a
   for (const seed of seeds) {
     const run = JSON.parse(fs.readFileSync(path.join(root, seed, 'run.json'), 'utf8'));
     assert.deepEqual(run.crnnConfig, crnn, seed);
-    // The seed differs by design, and when the model was evaluated does not change training.
-    const { seed: _seed, evalEvery: _evalEvery, ...rest } = run.trainConfig;
-    const { seed: _s, evalEvery: _e, ...expected } = training;
-    assert.deepEqual(rest, JSON.parse(JSON.stringify(expected)), seed);
+    // The seed differs by design, and when the model is evaluated does not change training: both left out.
+    const timing = { seed: 0, evalEvery: 0 };
+    assert.deepEqual({ ...run.trainConfig, ...timing }, JSON.parse(JSON.stringify({ ...training, ...timing })), seed);
   }
 });

@@ -152,8 +152,8 @@ export interface GraphState {
 
 /** The signatures of every training graph, which share its variables. */
 export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'read';
-/** The signatures of a graph written with a sampler: load its data, run `stepsPerCall` steps. */
-export type LoopSignatureName = 'load_data' | 'train_loop';
+/** The signatures of a graph written with a sampler: load its data, run `stepsPerCall` steps, or one. */
+export type LoopSignatureName = 'load_data' | 'train_loop' | 'train_step';
 
 /** Training settings the model does not hold, given to `buildTrainingGraph`. */
 export interface TrainingGraphOptions {
@@ -166,7 +166,8 @@ export interface TrainingGraphOptions {
   /**
    * Also write `stepsPerCall` training steps in a row on batches the graph
    * gathers itself from the training data (sampler.ts), as the
-   * `train_loop` signature, and `load_data` to load that data.
+   * `train_loop` signature (and one step, `train_step`), and `load_data`
+   * to load that data.
    */
   sampler?: { spec: SamplerSpec; stepsPerCall: number };
 }
@@ -469,13 +470,13 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       inputs: { images: loadData.images, labels: loadData.labels },
       outputs: { loaded: { ref: loadData.done, dtype: 'float32', shape: [] } },
     };
-    const loop = g.inScope('loop', () => {
-      const indices = g.placeholder('indices', 'int32', [stepsPerCall, -1]);
-      const rates = g.placeholder('learning_rates', 'float32', [stepsPerCall]);
-      const adamRows = g.placeholder('adam', 'float32', [stepsPerCall, ADAM_INPUTS.length]);
+    const writeLoop = (callSteps: number) => g.inScope(`loop${callSteps}`, () => {
+      const indices = g.placeholder('indices', 'int32', [callSteps, -1]);
+      const rates = g.placeholder('learning_rates', 'float32', [callSteps]);
+      const adamRows = g.placeholder('adam', 'float32', [callSteps, ADAM_INPUTS.length]);
       const unpack = (x: string, dtype: Attr, name: string) => {
-        const node = g.node('Unpack', [x], { T: dtype, num: { i: stepsPerCall }, axis: { i: 0 } }, name);
-        return Array.from({ length: stepsPerCall }, (_, k) => outputRefOf(node, k));
+        const node = g.node('Unpack', [x], { T: dtype, num: { i: callSteps }, axis: { i: 0 } }, name);
+        return Array.from({ length: callSteps }, (_, k) => outputRefOf(node, k));
       };
       const batchIndices = unpack(indices.ref, INT, 'indices_by_step');
       const stepRates = unpack(rates.ref, FLOAT, 'rates_by_step');
@@ -483,14 +484,14 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       let steps: { spec: TensorSpec; each: string[] } | undefined;
       const stepNumber = (k: number) => () => {
         if (steps === undefined) {
-          const spec = g.placeholder('steps', 'int32', [stepsPerCall]);
+          const spec = g.placeholder('steps', 'int32', [callSteps]);
           steps = { spec, each: unpack(spec.ref, INT, 'steps_by_step') };
         }
         return steps.each[k];
       };
       const rows: string[] = [];
       let done: string | undefined;
-      for (let k = 0; k < stepsPerCall; k++) {
+      for (let k = 0; k < callSteps; k++) {
         rows.push(g.inScope(`step${k}`, () => {
           const batch = writeSampledBatch(g, spec, data, batchIndices[k]);
           // Each step reads the weights and statistics that the step before it wrote.
@@ -512,16 +513,21 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
           return done;
         }));
       }
-      const out = g.node('Pack', rows, { T: FLOAT, N: { i: stepsPerCall }, axis: { i: 0 } }, 'loss_accuracy_rate');
+      const out = g.node('Pack', rows, { T: FLOAT, N: { i: callSteps }, axis: { i: 0 } }, 'loss_accuracy_rate');
       return {
         inputs: { indices, learning_rates: rates, adam: adamRows, ...(steps === undefined ? {} : { steps: steps.spec }) },
         out,
       };
     });
-    signatures.train_loop = {
-      inputs: loop.inputs,
-      outputs: { loss_accuracy_rate: { ref: loop.out, dtype: 'float32', shape: [stepsPerCall, 3] } },
-    };
+    // The steps that do not fill a call (before an evaluation, at the end) run one per call.
+    for (const [name, k] of [['train_loop', stepsPerCall], ['train_step', 1]] as const) {
+      if (name === 'train_step' && stepsPerCall === 1) continue;
+      const loop = writeLoop(k);
+      signatures[name] = {
+        inputs: loop.inputs,
+        outputs: { loss_accuracy_rate: { ref: loop.out, dtype: 'float32', shape: [k, 3] } },
+      };
+    }
   }
   return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
 }

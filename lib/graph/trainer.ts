@@ -214,23 +214,26 @@ export class GraphTrainer {
   }
 
   /**
-   * `stepsPerCall` Adam steps in one session call, on batches the graph
-   * gathers from the training data it holds: `indices` holds each step's
-   * image indices, [stepsPerCall × batch × T] (sequence after sequence,
-   * as `drawSequenceIndices` draws them), `learningRates` each step's rate.
-   * Returns [stepsPerCall, 3]: each step's [loss, accuracy, learning rate],
-   * as `step` gives them; the caller disposes it.
+   * `stepsPerCall` Adam steps (or one) in one session call, on batches the
+   * graph gathers from the training data it holds: `indices` holds each
+   * step's image indices, [steps × batch × T] (sequence after sequence, as
+   * `drawSequenceIndices` draws them), `learningRates` each step's rate.
+   * Returns [steps, 3]: each step's [loss, accuracy, learning rate], as
+   * `step` gives them; the caller disposes it.
    * @throws Error without a sampler, for a wrong number of rates or indices,
    *   or an index outside the training set.
    */
   runSteps(indices: Int32Array, learningRates: readonly number[]): tfTypes.Tensor2D {
     this.checkLive();
-    const loop = this.signatures.train_loop;
-    const k = this.stepsPerCall;
-    if (loop === undefined || k === undefined) {
+    const perCall = this.stepsPerCall;
+    if (perCall === undefined || this.signatures.train_loop === undefined) {
       throw new Error('this GraphTrainer holds no training data: create it with a sampler and its trainingSet');
     }
-    if (learningRates.length !== k) throw new Error(`runSteps takes ${k} learning rates, one per step; got ${learningRates.length}`);
+    const k = learningRates.length;
+    const loop = k === perCall ? this.signatures.train_loop : k === 1 ? this.signatures.train_step : undefined;
+    if (loop === undefined) {
+      throw new Error(`runSteps takes ${perCall} learning rates${perCall === 1 ? '' : ' or 1'}, one per step; got ${k}`);
+    }
     if (indices.length === 0 || indices.length % k !== 0) {
       throw new Error(`runSteps takes the same number of image indices for each of its ${k} steps; got ${indices.length} in all`);
     }
