@@ -579,20 +579,31 @@ export function resultsMarkdown(results: BenchResults): string {
     'Share of the limit: the limit ms/step over the peer\'s (100% would be every FLOP at sgemm speed).');
   const tfjsMain = mains.filter((r) => r.peer.startsWith('tfjs') && r.report?.loopMsPerStep);
   if (tfjsMain.length > 0) {
-    // Steps per session call of the loop measurements, in the order measured.
-    const perCall = [...new Set(tfjsMain.flatMap((r) => Object.keys((r.report!.loopByStepsPerCall ?? {}) as object)))]
-      .map(Number).sort((a, b) => a - b);
-    lines.push('', 'The project\'s own loop (`trainSteps`, a fresh batch sampled every step) by steps per session ' +
-      'call (`stepsPerCall`; the graph gathers the batches from image indices drawn on the CPU), and the cost of ' +
-      'making a batch on the CPU instead (`sampleSequenceBatch`):', '',
-      `| peer | CNN | ${perCall.map((k) => `loop ms/step, ${k} per call`).join(' | ')} | CPU batch ms |`,
-      `| --- | --- | ${perCall.map(() => '---:').join(' | ')} | ---: |`);
+    lines.push('', 'The project\'s own loop (`trainSteps`: a fresh batch every step; a call of ' +
+      `${plan.steps} steps rounded up to whole session calls, the optimisation of its graph at the first call included), and what making a batch on the CPU costs ` +
+      '(`sampleSequenceBatch`, the path of augmented runs):', '',
+      '| peer | CNN | loop ms/step | CPU batch ms |', '| --- | --- | ---: | ---: |');
     for (const run of tfjsMain) {
       const r = run.report!;
-      const byK = (r.loopByStepsPerCall ?? {}) as Record<string, PeerReport['msPerStep']>;
+      const loop = r.loopMsPerStep as PeerReport['msPerStep'];
       const sampling = r.samplingMsPerBatch as PeerReport['msPerStep'];
-      lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ` +
-        `${perCall.map((k) => fmt(byK[k]?.median)).join(' | ')} | ${fmt(sampling?.median, 2)} |`);
+      lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${fmt(loop?.median)} | ${fmt(sampling?.median, 2)} |`);
+    }
+    const byCall = tfjsMain.filter((r) => Object.keys((r.report!.byStepsPerCall ?? {}) as object).length > 0);
+    if (byCall.length > 0) {
+      const perCall = [...new Set(byCall.flatMap((r) => Object.keys(r.report!.byStepsPerCall as object)))]
+        .map(Number).sort((a, b) => a - b);
+      lines.push('', 'Steps per session call (`stepsPerCall`: the graph gathers each step\'s batch from its image ' +
+        'indices): ms/step of the timed steps after one untimed call, and that first call\'s seconds, in which ' +
+        'TensorFlow optimises the graph:', '',
+        `| peer | CNN | ${perCall.map((k) => `${k} per call: ms/step`).join(' | ')} | ${perCall.map((k) => `first call of ${k}, s`).join(' | ')} |`,
+        `| --- | --- | ${perCall.map(() => '---:').join(' | ')} | ${perCall.map(() => '---:').join(' | ')} |`);
+      for (const run of byCall) {
+        const byK = run.report!.byStepsPerCall as Record<string, PeerReport['msPerStep']>;
+        const first = (run.report!.firstCallMs ?? {}) as Record<string, number>;
+        lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ` +
+          `${perCall.map((k) => fmt(byK[k]?.median)).join(' | ')} | ${perCall.map((k) => fmt(first[k] / 1000, 2)).join(' | ')} |`);
+      }
     }
   }
 

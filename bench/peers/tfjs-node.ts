@@ -14,9 +14,12 @@
  * as the protocol's batches are); every step's loss comes back to the host.
  *
  * Besides the protocol's step timing, it reports:
+ * - `byStepsPerCall`: ms/step of the same steps with 1, 10 and 100 steps per
+ *   session call, and `firstCallMs`, the first call of each, in which
+ *   TensorFlow optimises the graph;
  * - `loopMsPerStep`: ms/step of the project's own loop, `trainSteps` of
- *   lib/train.ts, which samples a fresh batch every step as the article does,
- *   and `loopByStepsPerCall`, the same with 1, 10 and 100 steps per call;
+ *   lib/train.ts, which draws a fresh batch every step as the article does,
+ *   the optimisation of its graph at its first call included;
  * - `samplingMsPerBatch` and `samplingShare`: the cost of
  *   `sampleSequenceBatch` per batch, and its share of a loop step.
  */
@@ -163,23 +166,46 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
     const msPerStep = spreadOf(perStep(timed.wall));
     trainer?.dispose();
 
-    // The project's loop, fresh batch per step, for each number of steps per
-    // call; a block of whole calls, evaluated once at its end on a
-    // one-sequence set, which keeps the evaluation negligible.
-    const loopByStepsPerCall: Record<string, PeerReport['msPerStep']> = {};
-    for (const k of engine === 'graph' ? loopStepsPerCall(lib, options.mode) : [1]) {
-      const numSteps = k * Math.ceil(options.steps / k);
-      const blocks: number[] = [];
-      for (let r = 0; r < options.repeats; r++) {
-        const history = await lib.train.trainSteps(model, data, {
-          seqLength: options.seqLength, task, numSteps, engine, stepsPerCall: k,
-          batchSize: options.batchSize, evalEvery: numSteps, evalSize: 1, seed: options.seed + r + 1,
-        });
-        blocks.push(history.elapsedMs / numSteps);
+    // Steps per session call: the same timed steps with 1, 10 and 100 per
+    // call, after one untimed call; and that first call, in which TensorFlow
+    // optimises the graph and prepares its kernels.
+    const byStepsPerCall: Record<string, PeerReport['msPerStep']> = {};
+    const firstCallMs: Record<string, number> = {};
+    if (spec !== undefined) {
+      for (const k of loopStepsPerCall(lib, options.mode)) {
+        const kTrainer = await lib.graph.GraphTrainer.create(model, { sampler: { spec, stepsPerCall: k }, trainingSet: data.train });
+        try {
+          const kRates = new Array<number>(k).fill(1e-3);
+          const call = () => {
+            const indices = new Int32Array(k * poolIndices[0].length);
+            for (let i = 0; i < k; i++) indices.set(poolIndices[n++ % poolIndices.length], i * poolIndices[0].length);
+            const out = kTrainer.runSteps(indices, kRates);
+            out.dataSync();
+            out.dispose();
+          };
+          const start = performance.now();
+          call();
+          firstCallMs[k] = performance.now() - start;
+          byStepsPerCall[k] = spreadOf(timeBlocks(options.repeats, Math.ceil(options.steps / k), call).wall.map((ms) => ms / k));
+        } finally {
+          kTrainer.dispose();
+        }
       }
-      loopByStepsPerCall[k] = spreadOf(blocks);
     }
-    const loopMsPerStep = loopByStepsPerCall[stepsPerCall]!;
+
+    // The project's loop, fresh batch per step: what a trainSteps call of
+    // this many steps costs, the optimisation of its graph at the first call
+    // included; evaluated once at the end, on a one-sequence set.
+    const loopBlocks: number[] = [];
+    const loopSteps = stepsPerCall * Math.ceil(options.steps / stepsPerCall);
+    for (let r = 0; r < options.repeats; r++) {
+      const history = await lib.train.trainSteps(model, data, {
+        seqLength: options.seqLength, task, numSteps: loopSteps, engine,
+        batchSize: options.batchSize, evalEvery: loopSteps, evalSize: 1, seed: options.seed + r + 1,
+      });
+      loopBlocks.push(history.elapsedMs / loopSteps);
+    }
+    const loopMsPerStep = spreadOf(loopBlocks);
 
     const samplingBlocks = timeBlocks(options.repeats, options.steps, () => {
       const batch = lib.sequences.sampleSequenceBatch(data.train, { ...sample, rng });
@@ -194,7 +220,8 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
       stepsPerCall,
       loopMsPerStep,
       loopSamplesPerSec: (options.batchSize * 1000) / loopMsPerStep.median,
-      loopByStepsPerCall,
+      byStepsPerCall,
+      firstCallMs,
       samplingMsPerBatch,
       samplingShare: samplingMsPerBatch.median / loopMsPerStep.median,
       // Tensors left behind by the timed steps, the loop and the sampling (should be 0).
