@@ -9,7 +9,8 @@
  * (build.ts), saved as a SavedModel in a temporary folder and loaded through
  * `tf.node.loadSavedModel`. Then a step is one session call, and TensorFlow
  * optimises the graph as a whole (constant folding, fused convolutions,
- * oneDNN kernels).
+ * oneDNN kernels). With a sampler (sampler.ts), the graph also holds the
+ * training images, and one call runs several steps (`runSteps`).
  *
  * The tfjs model stays the source of truth: the trainer copies its weights
  * and Adam state in when it starts and back on `pull()`, so that saving,
