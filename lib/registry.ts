@@ -559,7 +559,11 @@ export function varyingOnly<T extends RunSummary>(runs: readonly T[], setting: s
 export function differenceLines(comparison: Comparison, baselineLabel?: string): string[] {
   const baseline = comparison.groups.find((g) => g.label === baselineLabel) ?? comparison.groups[0];
   if (!baseline?.finalAccuracy) return [];
-  const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(2)}`;
+  // Signed to two decimals; a difference that rounds to zero reads +0.00, not −0.00.
+  const points = (x: number) => {
+    const rounded = Math.abs(100 * x).toFixed(2);
+    return `${x >= 0 || Number(rounded) === 0 ? '+' : '−'}${rounded}`;
+  };
   return comparison.groups.filter((g) => g !== baseline && g.finalAccuracy).map((group) => {
     const d = meanDifference(baseline.finalAccuracy as SampleStats, group.finalAccuracy as SampleStats);
     const interval = d.ci95 ? ` (95% interval ${points(d.ci95[0])} … ${points(d.ci95[1])})` : '';

@@ -560,6 +560,9 @@ test('notebook 5 compares a sweep\'s settings over seeds and says which differen
   assert.match(text, /^sharedCnn=true vs sharedCnn=false: [+−]\d+\.\d\d points, one seed: no interval$/m);
   assert.match(text, /^cell=gru vs cell=simple: /m);
   assert.match(text, /^hiddenSize=64 vs hiddenSize=256: /m, 'the small study of its own');
+  // The committed ablation: each addition alone, all of them together over three seeds.
+  assert.match(text, /^kernelSize=5 vs default: [+−]\d+\.\d\d points/m);
+  assert.match(text, /^all 7 together vs default: [+−]\d+\.\d\d points \(95% interval [+−]\d+\.\d\d … [+−]\d+\.\d\d\), (within|larger than) the spread between seeds$/m);
   const alts = nb.cells.flatMap(pictures).map((p) => p.alt);
   for (const setting of ['lrSchedule', 'sharedCnn', 'cell']) {
     assert.ok(alts.some((a) => a.startsWith(`Runs by ${setting}`)), `a chart of the runs by ${setting}`);
