@@ -61,7 +61,7 @@ export interface EvalPoint { step: number; loss: number; accuracy: number; }
 /** The CPU as a peer's process sees it (/proc/cpuinfo). */
 export interface CpuReport {
   model: string;
-  /** The CPU_FEATURES of lib/cpu.ts it has. */
+  /** The CPU_FEATURES of lib/runs/cpu.ts it has. */
   flags: string[];
 }
 

@@ -30,7 +30,7 @@ import { modeDefaults, peerArgs, type BenchMode, type PeerOptions, type PeerRepo
 import { limitMsPerStep, ratiosToBest, shareOfLimit, trainingFlopsPerSample, type FlopCount } from './flops';
 import { peerEnvironment } from './settings';
 import { barChartSvg, renderSvg, type ChartSpec } from '../lib/view/charts';
-import { cpuUnits, readCpuFlags } from '../lib/cpu';
+import { cpuUnits, readCpuFlags } from '../lib/runs/cpu';
 
 /** 'tfjs-node' is this project as it trains by default (the graph engine); 'tfjs-eager' the same model op by op. */
 export const PEERS = ['tfjs-node', 'tfjs-eager', 'keras', 'tf1', 'torch'] as const;
@@ -90,7 +90,7 @@ export interface RunRecord {
 
 export interface MachineInfo {
   cpuModel: string;
-  /** The CPU_FEATURES of lib/cpu.ts this CPU has (absent in results from before they were recorded). */
+  /** The CPU_FEATURES of lib/runs/cpu.ts this CPU has (absent in results from before they were recorded). */
   cpuFlags?: string[];
   cores: number;
   memoryGb: number;

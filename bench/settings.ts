@@ -3,7 +3,7 @@
  * oneDNN, and the threads. The environment every peer gets, and the reading
  * of it on the TensorFlow side. Pure functions; no TensorFlow import.
  */
-import { tensorflowOnednn } from '../lib/cpu';
+import { tensorflowOnednn } from '../lib/runs/cpu';
 import type { OnednnReport, ThreadsReport } from './protocol';
 
 /** The settings the bench pins for every peer. */

@@ -12,7 +12,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   compareRuns, comparisonChartSvg, differingSettings, formatSetting, listRuns, loadRuns, runsTable, settingNames,
   type RunSummary, type SkippedFolder,
-} from '../lib/registry';
+} from '../lib/runs/registry';
 
 function settingList(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -86,7 +86,7 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
   const missing = runs.filter((run) => run.digitAccuracy === null);
   if (missing.length === 0) return 0;
   const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
-    import('../lib/persist'), import('../lib/probe'), import('../lib/data'), import('../lib/model'),
+    import('../lib/runs/persist'), import('../lib/evaluate/probe'), import('../lib/data/data'), import('../lib/model/build'),
   ]);
   let added = 0;
   for (const run of missing) {

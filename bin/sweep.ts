@@ -19,8 +19,8 @@ import { allowedValues, formatSetting } from '../lib/config';
 import {
   clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, shellCommand, sweepableSettings,
   type RunState, type SweepRun, type SweepSpec,
-} from '../lib/sweep';
-import { TASK_NAMES } from '../lib/tasks';
+} from '../lib/runs/sweep';
+import { TASK_NAMES } from '../lib/data/tasks';
 
 const TRAINER = path.join(__dirname, 'train.js');
 

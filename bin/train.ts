@@ -12,24 +12,24 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { backend } from '../lib/tf';
-import { describeEnvironment } from '../lib/environment';
-import { tensorflowOnednn } from '../lib/cpu';
+import { describeEnvironment } from '../lib/runs/environment';
+import { tensorflowOnednn } from '../lib/runs/cpu';
 import type { CrnnConfig, History, TrainConfig } from '../lib/types';
 import {
   allowedValues, formatSetting, resolveCrnnConfig, resolveTrainConfig, settingFromText, settings, type SettingType,
   type SettingValue,
 } from '../lib/config';
-import { buildCrnn } from '../lib/model';
-import { measureDigitProbe, type DigitProbeRecord } from '../lib/probe';
+import { buildCrnn } from '../lib/model/build';
+import { measureDigitProbe, type DigitProbeRecord } from '../lib/evaluate/probe';
 import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
-import { trainSteps, TrainingDivergedError } from '../lib/train';
+import { trainSteps, TrainingDivergedError } from '../lib/train/loop';
 import { graphEngineSupport } from '../lib/graph';
-import { historyCsv, saveRun } from '../lib/persist';
-import { checkTrainingMemory } from '../lib/limits';
-import { reserveRunFolder } from '../lib/run-folder';
-import { expectedParamCount } from '../lib/model';
-import { loadMnist } from '../lib/data';
-import { getTask, TASK_NAMES } from '../lib/tasks';
+import { historyCsv, saveRun } from '../lib/runs/persist';
+import { checkTrainingMemory } from '../lib/train/limits';
+import { reserveRunFolder } from '../lib/runs/lock';
+import { expectedParamCount } from '../lib/model/build';
+import { loadMnist } from '../lib/data/data';
+import { getTask, TASK_NAMES } from '../lib/data/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
 import { openInteractive } from '../lib/view/interactive';
 

@@ -2,7 +2,7 @@
  * The model and training settings, each declared once: name, type, default,
  * allowed range and help. Everything else is derived from that table: the
  * defaults, the validation in `resolve*`, the CLI's flags and their --help
- * (bin/train.ts), and what a sweep may vary (lib/sweep.ts).
+ * (bin/train.ts), and what a sweep may vary (lib/runs/sweep.ts).
  *
  * The defaults are the article's hyperparameters. `resolve*` fills in missing
  * fields and checks every value, so that a typo or an impossible setting fails

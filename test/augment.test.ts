@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
-import { augments, drawTransform, transformImage, type AugmentOptions } from '../lib/augment';
+import { augments, drawTransform, transformImage, type AugmentOptions } from '../lib/data/augment';
 import { createRng, deriveSeed } from '../lib/random';
-import { createEvalSet, evalBatches, sampleSequenceBatch } from '../lib/sequences';
-import { buildCrnn, disposeCrnn } from '../lib/model';
-import { trainSteps, type TrainOptions } from '../lib/train';
-import { loadMnist } from '../lib/data';
+import { createEvalSet, evalBatches, sampleSequenceBatch } from '../lib/data/sequences';
+import { buildCrnn, disposeCrnn } from '../lib/model/build';
+import { trainSteps, type TrainOptions } from '../lib/train/loop';
+import { loadMnist } from '../lib/data/data';
 import type { DigitData, DigitSet, SequenceBatch } from '../lib/types';
 
 const data: DigitData = loadMnist();

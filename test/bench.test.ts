@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { expectedParamCount } from '../lib/model';
+import { expectedParamCount } from '../lib/model/build';
 import {
   chooseSgemmProbe, mainRatios, parsePlan, planRuns, pythonPeerSkip, resultsMarkdown, stepLimit,
   type BenchResults, type PythonCheck, type RunRecord,
@@ -12,7 +12,7 @@ import {
 import { parsePeerArgs, peerArgs, type PeerReport } from '../bench/protocol';
 import { limitMsPerStep, ratiosToBest, sgemmGflops, shareOfLimit, trainingFlopsPerSample } from '../bench/flops';
 import { peerEnvironment, tensorflowOnednnReport, tensorflowThreads } from '../bench/settings';
-import { CPU_FEATURES, cpuFlagsFrom, cpuUnits, tensorflowOnednn, tensorflowOnednnDefault } from '../lib/cpu';
+import { CPU_FEATURES, cpuFlagsFrom, cpuUnits, tensorflowOnednn, tensorflowOnednnDefault } from '../lib/runs/cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN_JS = path.join(ROOT, 'dist', 'bench', 'run.js');
@@ -298,7 +298,7 @@ test('CPU features, and oneDNN in TensorFlow as its setting and the CPU decide i
   assert.deepEqual(tensorflowOnednnReport('0', epyc), { setting: '0', on: false, source: 'TF_ENABLE_ONEDNN_OPTS' });
   assert.match(tensorflowOnednnReport(undefined, epyc).source, /default for this CPU/);
 
-  // The Python peers read the same features as lib/cpu.ts.
+  // The Python peers read the same features as lib/runs/cpu.ts.
   const common = fs.readFileSync(path.join(ROOT, 'bench', 'peers', 'common.py'), 'utf8');
   const tuple = /^CPU_FEATURES = \(([^)]*)\)/m.exec(common);
   assert.ok(tuple, 'CPU_FEATURES not found in common.py');

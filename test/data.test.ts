@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist } from '../lib/data';
+import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist } from '../lib/data/data';
 import type { DigitSet } from '../lib/types';
 import { encodeIdx, makeDigitSet, makeTempDir, removeDir, writeDigitSet, writeFile } from './helpers/idx-fixtures';
 

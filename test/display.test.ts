@@ -7,9 +7,9 @@ import { pngSize, svgToPng } from '../lib/view/png';
 import { newNotebookDisplay, notebookDisplay } from '../lib/view/notebook';
 import { environmentSummary, tensorCensus } from '../lib/view/machine';
 import { svgText } from '../lib/view/text';
-import type { RunEnvironment } from '../lib/environment';
+import type { RunEnvironment } from '../lib/runs/environment';
 import { tf } from '../lib/tf';
-import { buildCrnn, disposeCrnn } from '../lib/model';
+import { buildCrnn, disposeCrnn } from '../lib/model/build';
 
 /** Number of pixels darker than mid-grey in a PNG. */
 function darkPixels(png: Buffer): number {

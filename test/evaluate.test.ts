@@ -2,13 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn } from '../lib/model';
+import { buildCrnn } from '../lib/model/build';
 import {
   confusionMatrix, digitPairAccuracy, digitPairCounts, evaluateModel, measureLossAccuracy, perClassAccuracy,
   predictSequences, wilsonInterval,
-} from '../lib/evaluate';
-import { createEvalSet, evalBatches } from '../lib/sequences';
-import { differenceTask } from '../lib/tasks';
+} from '../lib/evaluate/metrics';
+import { createEvalSet, evalBatches } from '../lib/data/sequences';
+import { differenceTask } from '../lib/data/tasks';
 import type { SequenceBatch } from '../lib/types';
 import { makeDigitSet } from './helpers/idx-fixtures';
 import { assertAllClose } from './helpers/close';

@@ -6,7 +6,7 @@ import { GraphBuilder, type Signature, type TensorSpec } from '../lib/graph/def'
 import { OPS, Ops } from '../lib/graph/ops';
 import { gradients } from '../lib/graph/autodiff';
 import { inTensorFlowMemory, loadSignatures } from '../lib/graph/session';
-import { dropoutMask, statelessUniform } from '../lib/dropout';
+import { dropoutMask, statelessUniform } from '../lib/model/dropout';
 
 const skip = backend.native ? false : 'graphs run on the native backend';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { MAX_IDX_DATA_BYTES, isGzip, parseIdx, readIdxFile } from '../lib/idx';
+import { MAX_IDX_DATA_BYTES, isGzip, parseIdx, readIdxFile } from '../lib/data/idx';
 import { encodeIdx, makeTempDir, removeDir, writeFile } from './helpers/idx-fixtures';
 
 const dir = makeTempDir();

@@ -7,7 +7,7 @@ import {
 import { pngSize, svgToPng } from '../lib/view/png';
 import { sequenceCells, showImages, showPng, showSequences, showSvg } from '../lib/view/notebook';
 import { describeSequence, formatProbability, formatSigned } from '../lib/view/text';
-import { differenceTask } from '../lib/tasks';
+import { differenceTask } from '../lib/data/tasks';
 import type { DigitSet } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
 

@@ -5,14 +5,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn } from '../lib/model';
-import { createTrainStep, trainSteps } from '../lib/train';
+import { buildCrnn, disposeCrnn } from '../lib/model/build';
+import { createTrainStep, trainSteps } from '../lib/train/loop';
 import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { buildTrainingGraph } from '../lib/graph/build';
 import { layerSupport } from '../lib/graph/layers';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { loadRun, saveRun } from '../lib/persist';
-import { loadMnist } from '../lib/data';
+import { loadRun, saveRun } from '../lib/runs/persist';
+import { loadMnist } from '../lib/data/data';
 import type { CrnnConfig, DigitData } from '../lib/types';
 import { maxAbsDiff, randomBatch, twin } from './helpers/models';
 

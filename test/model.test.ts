@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model';
+import { buildCrnn, disposeCrnn, expectedParamCount, FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model/build';
 import { layerRows, layerTable } from '../lib/view/model-summary';
 import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';

@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, disposeCrnn } from '../lib/model';
-import { createTrainStep } from '../lib/train';
+import { buildCrnn, disposeCrnn } from '../lib/model/build';
+import { createTrainStep } from '../lib/train/loop';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/persist';
+import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/runs/persist';
 import type { History } from '../lib/types';
 
 const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 });
@@ -144,8 +144,8 @@ async function killedSave(): Promise<KilledSave> {
     const firstWeights = fs.readFileSync(path.join(dir, 'weights.bin'));
     const lib = path.join(__dirname, '..', 'lib');
     const script = `
-      const { saveRun } = require(${JSON.stringify(path.join(lib, 'persist'))});
-      const { buildCrnn } = require(${JSON.stringify(path.join(lib, 'model'))});
+      const { saveRun } = require(${JSON.stringify(path.join(lib, 'runs', 'persist'))});
+      const { buildCrnn } = require(${JSON.stringify(path.join(lib, 'model', 'build'))});
       const run = ${JSON.stringify({ crnnConfig, trainConfig, task: 'sum', history })};
       saveRun(${JSON.stringify(dir)}, { ...run, model: buildCrnn(run.crnnConfig) }, {
         betweenRenames: () => { process.kill(process.pid, 'SIGKILL'); return new Promise(() => {}); },

@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn, MaxPool2x2 } from '../lib/model';
+import { buildCrnn, MaxPool2x2 } from '../lib/model/build';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { loadModel, saveRun } from '../lib/persist';
+import { loadModel, saveRun } from '../lib/runs/persist';
 
 const tempDirs: string[] = [];
 after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));

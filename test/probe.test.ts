@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn } from '../lib/model';
+import { buildCrnn } from '../lib/model/build';
 import {
   featureMaps, firstLayerFilters, layerActivations, matchFilters, pca, sampleImages, signedImages, stepFeatures,
   stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn, measureDigitProbe,
-} from '../lib/probe';
+} from '../lib/evaluate/probe';
 import { scatterChartSpec, scatterChartSvg } from '../lib/view/charts';
 import { createRng } from '../lib/random';
 import type { CrnnConfig } from '../lib/types';

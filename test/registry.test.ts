@@ -8,7 +8,7 @@ import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
   compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
-} from '../lib/registry';
+} from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
@@ -411,8 +411,8 @@ test('the runs CLI fails clearly for a missing folder, bad settings and nothing 
 
 test('a run saved by saveRun is listed with its settings, model and environment', async () => {
   // Loaded here only: the rest of the registry never needs TensorFlow.
-  const { buildCrnn } = await import('../lib/model');
-  const { saveRun } = await import('../lib/persist');
+  const { buildCrnn } = await import('../lib/model/build');
+  const { saveRun } = await import('../lib/runs/persist');
   const dir = tempDir();
   const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8, cell: 'gru' });
   const trainConfig = resolveTrainConfig({ numSteps: 2, seed: 5 });
@@ -435,8 +435,8 @@ test('a run saved by saveRun is listed with its settings, model and environment'
 });
 
 test('a run\'s digit probe, recorded by saveRun or added later, shows as p and ∏ p columns; runs without it show none', async () => {
-  const { buildCrnn } = await import('../lib/model');
-  const { saveRun, recordDigitProbe } = await import('../lib/persist');
+  const { buildCrnn } = await import('../lib/model/build');
+  const { saveRun, recordDigitProbe } = await import('../lib/runs/persist');
   const dir = tempDir();
   const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
   const model = buildCrnn(crnnConfig, { seed: 1 });

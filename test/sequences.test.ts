@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
 import { createRng, shuffleInPlace } from '../lib/random';
-import { createEvalSet, evalBatches, makeSequenceBatch, sampleSequenceBatch } from '../lib/sequences';
-import { customTask, differenceTask, sumTask } from '../lib/tasks';
-import { loadMnist } from '../lib/data';
+import { createEvalSet, evalBatches, makeSequenceBatch, sampleSequenceBatch } from '../lib/data/sequences';
+import { customTask, differenceTask, sumTask } from '../lib/data/tasks';
+import { loadMnist } from '../lib/data/data';
 import type { SequenceBatch, Task } from '../lib/types';
 import { makeDigitSet } from './helpers/idx-fixtures';
 

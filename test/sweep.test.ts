@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import {
   clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
   type SweepSpec,
-} from '../lib/sweep';
+} from '../lib/runs/sweep';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');

@@ -8,7 +8,7 @@ import {
   sumTask,
   targetDistribution,
   validateTask,
-} from '../lib/tasks';
+} from '../lib/data/tasks';
 import type { Task } from '../lib/types';
 
 test('the difference task maps first − second to one of 19 classes, class = difference + 9', () => {

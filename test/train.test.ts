@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn } from '../lib/model';
+import { buildCrnn } from '../lib/model/build';
 import {
   createTrainStep, DIVERGENCE_PATIENCE, divergenceLossLimit, divergenceWatch, scheduledLearningRate, trainSteps,
   TrainingDivergedError, type TrainOptions,
-} from '../lib/train';
+} from '../lib/train/loop';
 import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
-import { loadMnist } from '../lib/data';
-import { customTask } from '../lib/tasks';
+import { loadMnist } from '../lib/data/data';
+import { customTask } from '../lib/data/tasks';
 import type { CrnnConfig, DigitData, EvalRecord, StepRecord, TrainConfig } from '../lib/types';
 
 /** A small CRNN that trains in milliseconds per step on 2 cores. */

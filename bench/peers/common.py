@@ -38,7 +38,7 @@ DEFAULT_DATA_DIR = os.path.normpath(os.path.join(HERE, '..', '..', 'node_modules
 
 TINY = dict(steps=3, warmup=1, repeats=2)
 
-# The CPU features that decide which kernels run: the same list as CPU_FEATURES in lib/cpu.ts.
+# The CPU features that decide which kernels run: the same list as CPU_FEATURES in lib/runs/cpu.ts.
 CPU_FEATURES = ('sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx512_bf16', 'avx_vnni',
                 'amx_tile', 'amx_bf16', 'amx_int8')
 # Features for which TensorFlow turns oneDNN on when TF_ENABLE_ONEDNN_OPTS is unset (tensorflowOnednnDefault).
@@ -128,7 +128,7 @@ def make_batch(images: np.ndarray, labels: np.ndarray, indices: np.ndarray) -> t
 
 
 def cpu_report() -> dict:
-    """The CPU model and its CPU_FEATURES, from /proc/cpuinfo (as lib/cpu.ts reads it)."""
+    """The CPU model and its CPU_FEATURES, from /proc/cpuinfo (as lib/runs/cpu.ts reads it)."""
     model, flags = None, None
     try:
         with open('/proc/cpuinfo') as f:

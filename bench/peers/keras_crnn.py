@@ -1,5 +1,5 @@
 """The CRNN in tf.keras (TensorFlow 2.15), layer for layer the model of
-lib/model.ts: per time step its own CNN (or, with --shared, one CNN through
+lib/model/build.ts: per time step its own CNN (or, with --shared, one CNN through
 TimeDistributed), SimpleRNN(256, tanh), dense softmax, Adam 1e-3, trained
 with train_on_batch. Prints one JSON report; see common.py for the protocol."""
 import os

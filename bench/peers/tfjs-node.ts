@@ -1,5 +1,5 @@
 /**
- * The TypeScript side of the benchmark: this project's CRNN (lib/model.ts) on
+ * The TypeScript side of the benchmark: this project's CRNN (lib/model/build.ts) on
  * tfjs-node, with the same command line and JSON report as the Python peers
  * (see bench/protocol.ts). Run as `node dist/bench/peers/tfjs-node.js --mode tiny`.
  *
@@ -18,7 +18,7 @@
  *   session call, and `firstCallMs`, the first call of each, in which
  *   TensorFlow optimises the graph;
  * - `loopMsPerStep`: ms/step of the project's own loop, `trainSteps` of
- *   lib/train.ts, which draws a fresh batch every step as the article does,
+ *   lib/train/loop.ts, which draws a fresh batch every step as the article does,
  *   the optimisation of its graph at its first call included;
  * - `samplingMsPerBatch` and `samplingShare`: the cost of
  *   `sampleSequenceBatch` per batch, and its share of a loop step.
@@ -26,16 +26,16 @@
 import * as os from 'node:os';
 import { parsePeerArgs, spreadOf, type OnednnReport, type PeerOptions, type PeerReport } from '../protocol';
 import { tensorflowOnednnReport, tensorflowThreads } from '../settings';
-import { readCpuFlags } from '../../lib/cpu';
+import { readCpuFlags } from '../../lib/runs/cpu';
 
 type Lib = {
   tf: typeof import('../../lib/tf');
-  model: typeof import('../../lib/model');
-  train: typeof import('../../lib/train');
+  model: typeof import('../../lib/model/build');
+  train: typeof import('../../lib/train/loop');
   graph: typeof import('../../lib/graph');
-  tasks: typeof import('../../lib/tasks');
-  data: typeof import('../../lib/data');
-  sequences: typeof import('../../lib/sequences');
+  tasks: typeof import('../../lib/data/tasks');
+  data: typeof import('../../lib/data/data');
+  sequences: typeof import('../../lib/data/sequences');
   random: typeof import('../../lib/random');
 };
 
@@ -52,12 +52,12 @@ function loadLib(threads: number): Lib {
   /* eslint-disable @typescript-eslint/no-require-imports */
   return {
     tf: require('../../lib/tf'),
-    model: require('../../lib/model'),
-    train: require('../../lib/train'),
+    model: require('../../lib/model/build'),
+    train: require('../../lib/train/loop'),
     graph: require('../../lib/graph'),
-    tasks: require('../../lib/tasks'),
-    data: require('../../lib/data'),
-    sequences: require('../../lib/sequences'),
+    tasks: require('../../lib/data/tasks'),
+    data: require('../../lib/data/data'),
+    sequences: require('../../lib/data/sequences'),
     random: require('../../lib/random'),
   };
   /* eslint-enable @typescript-eslint/no-require-imports */

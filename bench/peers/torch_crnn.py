@@ -1,4 +1,4 @@
-"""The CRNN in PyTorch (CPU), matched to lib/model.ts: per time step its own
+"""The CRNN in PyTorch (CPU), matched to lib/model/build.ts: per time step its own
 CNN (or one shared CNN with --shared), a tanh RNN of 256 units, a linear layer
 to 19 classes with softmax cross-entropy, Adam 1e-3. Initialisers follow the
 Keras/TF1 ones (Glorot-uniform, He-normal for the CNN's dense layer, zero

@@ -229,7 +229,7 @@ export const LAYERS: Record<string, LayerRule> = {
       return [activation(ops, config.activation)(config.useBias ? ops.biasAdd(conv, c.weight(1)) : conv)];
     },
   },
-  // lib/model.ts: 2×2 max-pooling, stride 2, 'valid' padding.
+  // lib/model/build.ts: 2×2 max-pooling, stride 2, 'valid' padding.
   MaxPool2x2: {
     settings: {},
     check: (layer) => inputRank(layer, 4),
@@ -307,7 +307,7 @@ export const LAYERS: Record<string, LayerRule> = {
       return [y];
     },
   },
-  // lib/dropout.ts: x·floor(u + keep)/keep in training steps, u the stateless
+  // lib/model/dropout.ts: x·floor(u + keep)/keep in training steps, u the stateless
   // uniform noise of [seed, step]; x itself at evaluation.
   SeededDropout: {
     settings: {
@@ -334,12 +334,12 @@ export const LAYERS: Record<string, LayerRule> = {
       return [c.ops.concat(inputs, axis < 0 ? axis + rank : axis)];
     },
   },
-  // lib/model.ts: step `step` of [batch, seqLength, ...].
+  // lib/model/build.ts: step `step` of [batch, seqLength, ...].
   TimeStepSlice: {
     settings: { step: 'ignored' },
     forward: (c, [x]) => [c.ops.unstack(x, c.ops.shapeOf(x)[1], 1)[c.config.step as number]],
   },
-  // lib/model.ts: [batch, seqLength, ...] ↔ [batch·seqLength, ...].
+  // lib/model/build.ts: [batch, seqLength, ...] ↔ [batch·seqLength, ...].
   FoldTime: reshapeRule(),
   UnfoldTime: reshapeRule({ seqLength: 'ignored' }),
   SimpleRNN: recurrentRule('SimpleRNN'),

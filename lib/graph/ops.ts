@@ -510,7 +510,7 @@ export class Ops {
   }
   /**
    * Uniform noise in [0, 1) of the shape of `like`, from the stateless
-   * generator keyed by `seed` (an int32 [2] tensor), as lib/dropout.ts's
+   * generator keyed by `seed` (an int32 [2] tensor), as lib/model/dropout.ts's
    * `statelessUniform` draws it eagerly.
    */
   statelessUniform(like: string, seed: string): string {

@@ -2,7 +2,7 @@
  * Training batches made inside the graph: the training images and labels
  * live in the graph as two variables, loaded once, and a step is given only
  * the image indices of its batch. The graph gathers the images and looks
- * the targets up in the task's class table (`classTable` in lib/tasks.ts),
+ * the targets up in the task's class table (`classTable` in lib/data/tasks.ts),
  * so a step's feed is 4 bytes per image instead of the images themselves.
  *
  * The indices are drawn on the CPU by the run's seeded Rng, exactly as
@@ -11,7 +11,7 @@
  */
 import type { GraphBuilder } from './def';
 import type { DigitSet, Task } from '../types';
-import { classTable } from '../tasks';
+import { classTable } from '../data/tasks';
 
 const FLOAT = { type: 'float32' } as const;
 const INT = { type: 'int32' } as const;

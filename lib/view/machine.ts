@@ -4,7 +4,7 @@
  * (`tensorCensus`), which is how a notebook shows that it leaks none.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { RunEnvironment } from '../environment';
+import type { RunEnvironment } from '../runs/environment';
 
 /** The settings `environmentSummary` names: those that change TensorFlow's kernels or threads. */
 const SPEED_SETTINGS = /^(TF_ENABLE_ONEDNN_OPTS|TF_NUM_INTRAOP_THREADS|TF_NUM_INTEROP_THREADS|OMP_NUM_THREADS|CRNN_BACKEND)$/;

@@ -1,7 +1,7 @@
 /** Random batches and weight copies for the engine tests. */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../../lib/tf';
-import { buildCrnn } from '../../lib/model';
+import { buildCrnn } from '../../lib/model/build';
 import type { CrnnConfig } from '../../lib/types';
 
 /** xs [batchSize, T, h, w, 1] uniform in [0, 1) and one-hot ys of random classes, shaped for `model`, seeded. */

@@ -18,13 +18,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { tf, backend } from './tf';
+import { tf, backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { CrnnConfig, History, TrainConfig } from './types';
-import { compileCrnn } from './model';
-import { resolveCrnnConfig, resolveTrainConfig } from './config';
+import type { CrnnConfig, History, TrainConfig } from '../types';
+import { compileCrnn } from '../model/build';
+import { resolveCrnnConfig, resolveTrainConfig } from '../config';
 import { describeEnvironment, type RunEnvironment } from './environment';
-import type { DigitProbeRecord } from './probe';
+import type { DigitProbeRecord } from '../evaluate/probe';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';

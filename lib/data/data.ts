@@ -7,9 +7,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DigitData, DigitSet } from './types';
+import type { DigitData, DigitSet } from '../types';
 import { readIdxFile } from './idx';
-import { createRng, shuffleInPlace } from './random';
+import { createRng, shuffleInPlace } from '../random';
 
 /** Number of classes of MNIST-like label files: labels must be 0..9. */
 export const NUM_DIGIT_CLASSES = 10;

@@ -4,8 +4,8 @@
  * would take, not hang for minutes or crash inside a typed-array constructor.
  */
 import * as os from 'node:os';
-import type { CrnnConfig, TrainConfig } from './types';
-import { expectedParamCount } from './model';
+import type { CrnnConfig, TrainConfig } from '../types';
+import { expectedParamCount } from '../model/build';
 
 /** Share of the machine's memory a run may plan to use. */
 export const MEMORY_SHARE = 0.8;

@@ -5,8 +5,8 @@
  * as one of 19 classes. Other tasks (the sum, or any function of the digits
  * with a finite set of values) reuse the same data pipeline and model.
  */
-import type { Task } from './types';
-import { createRng } from './random';
+import type { Task } from '../types';
+import { createRng } from '../random';
 
 /** Sequences are enumerated exhaustively up to this many (10^6: T ≤ 6). */
 export const MAX_ENUMERATED_SEQUENCES = 1e6;

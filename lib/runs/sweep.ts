@@ -15,9 +15,9 @@ import path from 'node:path';
 import {
   findSetting, formatSetting, parseSetting, resolveCrnnConfig, resolveTrainConfig, settings, type Setting,
   type SettingValue,
-} from './config';
-import type { CrnnConfig, TrainConfig } from './types';
-import { isProcessRunning, lockOwner } from './run-folder';
+} from '../config';
+import type { CrnnConfig, TrainConfig } from '../types';
+import { isProcessRunning, lockOwner } from './lock';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -225,7 +225,7 @@ export type RunState =
   /** Anything else (other files, a file instead of a folder, an unreadable run.json): never touched. */
   | { kind: 'foreign'; reason: string };
 
-/** The live process holding the trainer's lock on `dir` (see lib/run-folder.ts). */
+/** The live process holding the trainer's lock on `dir` (see lib/runs/lock.ts). */
 function liveLockOwner(dir: string): number | undefined {
   const pid = lockOwner(dir);
   return pid !== undefined && isProcessRunning(pid) ? pid : undefined;

@@ -19,7 +19,7 @@
  * no such op, the mask comes from tf.randomUniform seeded by [seed, step]:
  * still reproducible, but other numbers.
  */
-import { tf, backend } from './tf';
+import { tf, backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;

@@ -16,10 +16,10 @@
  * `step{t}_dense` with one CNN per time step, or `shared_conv1` … with one
  * CNN shared by all steps, which then answers for every step.
  */
-import { tf } from './tf';
+import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitSet } from './types';
-import { createRng, shuffleInPlace } from './random';
+import type { DigitSet } from '../types';
+import { createRng, shuffleInPlace } from '../random';
 
 /** The layers of a CNN, in order (see `cnnLayers` in model.ts). */
 export const CNN_LAYERS = ['conv1', 'pool1', 'conv2', 'pool2', 'flatten', 'dense'] as const;

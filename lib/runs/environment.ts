@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import path from 'node:path';
-import { tf, backend } from './tf';
+import { tf, backend } from '../tf';
 import { readCpuFlags } from './cpu';
 
 /** Environment variables that change what TensorFlow computes or how fast. */
@@ -24,7 +24,7 @@ export interface RunEnvironment {
   backend: string;
   cpu: {
     model: string;
-    /** The CPU_FEATURES (lib/cpu.ts) this CPU has (from /proc/cpuinfo; empty elsewhere). */
+    /** The CPU_FEATURES (lib/runs/cpu.ts) this CPU has (from /proc/cpuinfo; empty elsewhere). */
     flags: string[];
     /** Cores Node may use. */
     cores: number;
@@ -37,8 +37,8 @@ export interface RunEnvironment {
 }
 
 function gitCommit(): string | null {
-  // dist/lib/environment.js → the project root, two levels up from dist/lib.
-  const root = path.resolve(__dirname, '..', '..');
+  // dist/lib/runs/environment.js → the project root, three levels up.
+  const root = path.resolve(__dirname, '..', '..', '..');
   try {
     const git = (args: string[]) => execFileSync('git', ['-C', root, ...args], {
       encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000,

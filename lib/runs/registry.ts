@@ -35,12 +35,12 @@
  */
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
-import type { CrnnConfig, EvalRecord, History, TrainConfig } from './types';
+import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
-import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from './config';
-import { comparisonCurvesSvg, type ComparisonCurvesOptions } from './view/charts';
-import { isProcessRunning, lockFileOf, lockOwner } from './run-folder';
+import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../config';
+import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
+import { isProcessRunning, lockFileOf, lockOwner } from './lock';
 
 // The names persist.ts writes (not imported from there: it loads TensorFlow).
 const RUN_FILE = 'run.json';

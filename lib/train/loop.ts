@@ -5,18 +5,18 @@
  * sequences. Progress is reported through callbacks, so the same loop serves
  * the notebooks, the command-line trainer and the tests.
  */
-import { tf } from './tf';
+import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitData, DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from './types';
-import { resolveTrainConfig } from './config';
-import { getTask } from './tasks';
-import { createRng, deriveSeed } from './random';
-import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from './sequences';
-import { measureLossAccuracy } from './evaluate';
-import { GraphTrainer } from './graph/trainer';
-import { graphEngineSupport, labelSmoothingOf } from './graph/build';
-import { samplerSpecFor } from './graph/sampler';
-import { setDropoutStep } from './dropout';
+import type { DigitData, DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from '../types';
+import { resolveTrainConfig } from '../config';
+import { getTask } from '../data/tasks';
+import { createRng, deriveSeed } from '../random';
+import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from '../data/sequences';
+import { measureLossAccuracy } from '../evaluate/metrics';
+import { GraphTrainer } from '../graph/trainer';
+import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
+import { samplerSpecFor } from '../graph/sampler';
+import { setDropoutStep } from '../model/dropout';
 
 /**
  * Steps in a row that the batch loss may stay above `divergenceLossLimit`
@@ -202,7 +202,7 @@ export function createTrainStep(model: tfTypes.LayersModel, options: StepOptions
   const numClasses = model.outputs[0].shape[1] as number;
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   return (xs, ys) => {
-    // Dropout masks follow Adam's step number, as in the graph (lib/dropout.ts).
+    // Dropout masks follow Adam's step number, as in the graph (lib/model/dropout.ts).
     setDropoutStep(model, model.optimizer.iterations + 1);
     let accuracy: tfTypes.Scalar | undefined;
     let crossEntropy: tfTypes.Scalar | undefined;

@@ -10,7 +10,7 @@
  * offset copy with zeros shifted in, a rotation (with its shift) maps every
  * output pixel back into the input and samples it bilinearly, zero outside.
  */
-import type { Rng } from './random';
+import type { Rng } from '../random';
 
 /** How training images are augmented (see TrainConfig.augmentShift and augmentRotation). */
 export interface AugmentOptions {

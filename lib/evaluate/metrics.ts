@@ -6,9 +6,9 @@
  * The metric functions work on plain arrays so they can be tested and reused
  * without a model; `evaluateModel` feeds them batched predictions.
  */
-import { tf } from './tf';
+import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { SequenceBatch } from './types';
+import type { SequenceBatch } from '../types';
 
 /** Number of digit classes of MNIST, the size of the digit-pair grid. */
 const NUM_DIGITS = 10;

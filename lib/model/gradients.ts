@@ -1,10 +1,10 @@
 /**
  * The gradients this project gives tfjs kernels in place of tfjs's own, in
  * one place. `registerGradients()` registers them, once; `compileCrnn`
- * (lib/model.ts) calls it, so every model compiled for training here
+ * (lib/model/build.ts) calls it, so every model compiled for training here
  * computes its eager gradients with them.
  */
-import { tf } from './tf';
+import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 
 type GradConfig = Parameters<typeof tf.registerGradient>[0];

@@ -13,14 +13,14 @@
  * `kernelSize` 5 or 7 for wider convolutions; `batchNorm`, which puts a batch
  * normalisation between each convolution (and the dense layer) and its ELU,
  * as separate layers `…_conv1_bn`, `…_conv1_elu`; and `dropout`, a
- * SeededDropout (lib/dropout.ts) after each CNN's dense ELU (`…_dropout`) and
+ * SeededDropout (lib/model/dropout.ts) after each CNN's dense ELU (`…_dropout`) and
  * after the RNN (`rnn_dropout`).
  */
-import { tf } from './tf';
+import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { CrnnConfig } from './types';
-import { defaultTrainConfig, resolveCrnnConfig } from './config';
-import { deriveSeed } from './random';
+import type { CrnnConfig } from '../types';
+import { defaultTrainConfig, resolveCrnnConfig } from '../config';
+import { deriveSeed } from '../random';
 import { registerGradients } from './gradients';
 import { SeededDropout } from './dropout';
 
@@ -326,7 +326,7 @@ function recurrentLayer(config: CrnnConfig, seeds: LayerSeeds): tfTypes.layers.L
 /**
  * Compiles a CRNN for training: Adam (β1 0.9, β2 0.999, ε 1e-8 as in TF1),
  * categorical cross-entropy on the softmax output, accuracy metric; and
- * registers the project's tfjs gradients (lib/gradients.ts) for its eager steps.
+ * registers the project's tfjs gradients (lib/model/gradients.ts) for its eager steps.
  */
 export function compileCrnn(model: tfTypes.LayersModel, learningRate: number): void {
   registerGradients();

@@ -6,10 +6,10 @@
  * are scaled from bytes to [0, 1] only when a batch is made, so the data
  * stays compact (uint8) in memory.
  */
-import { tf } from './tf';
-import type { DigitSet, SequenceBatch, Task } from './types';
+import { tf } from '../tf';
+import type { DigitSet, SequenceBatch, Task } from '../types';
 import { checkedClassOf, getTask, type TaskName } from './tasks';
-import { createRng, type Rng } from './random';
+import { createRng, type Rng } from '../random';
 import { augments, checkAugmentOptions, drawTransform, transformImage, type AugmentOptions } from './augment';
 
 /** Options of {@link sampleSequenceBatch}. */
@@ -24,7 +24,7 @@ export interface SampleOptions {
   rng: Rng;
   /**
    * Random shifts and rotations of each image, for training batches (see
-   * lib/augment.ts); drawn from its own Rng, so the images drawn are the
+   * lib/data/augment.ts); drawn from its own Rng, so the images drawn are the
    * same with or without it. Absent, or shift and rotation 0: the images as
    * they are, and no draws.
    */
