@@ -149,8 +149,9 @@ const trainDeclarations: Declarations<TrainConfig> = {
     help: 'stop once the evaluation accuracy reaches this',
   },
   lrSchedule: {
-    type: { kind: 'choice', choices: ['constant', 'cosine'] }, default: 'cosine',
-    help: 'learning rate over the steps: constant (the article\'s) or cosine decay to 1%',
+    type: { kind: 'choice', choices: ['constant', 'cosine', 'one-cycle'] }, default: 'cosine',
+    help: 'learning rate over the steps: constant (the article\'s), cosine decay to 1%, or one-cycle ' +
+      '(a linear warm-up from 10% over the first 20% of the steps, then the cosine decay)',
   },
   engine: {
     type: { kind: 'choice', choices: ['auto', 'graph', 'eager'] }, default: 'auto',

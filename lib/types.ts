@@ -105,10 +105,11 @@ export interface TrainConfig {
   /** Stop early once the fixed-set accuracy reaches this (0..1); undefined: never. */
   targetAccuracy?: number;
   /**
-   * How the learning rate changes over the steps: 'constant' (the article) or
-   * 'cosine' (half a cosine from the model's learning rate down to 1% of it).
+   * How the learning rate changes over the steps: 'constant' (the article),
+   * 'cosine' (half a cosine from the model's learning rate down to 1% of it)
+   * or 'one-cycle' (a linear warm-up, then the cosine; see scheduledLearningRate).
    */
-  lrSchedule: 'constant' | 'cosine'; // 'cosine'
+  lrSchedule: 'constant' | 'cosine' | 'one-cycle'; // 'cosine'
   /**
    * How the steps run: 'graph' (the whole step compiled into one TensorFlow
    * graph, see lib/graph/), 'eager' (tfjs op by op), or 'auto': graph

@@ -175,7 +175,7 @@ test('every invalid training setting is rejected with the field and the value', 
     [{ targetAccuracy: 1.5 }, /targetAccuracy must be a number in \(0, 1\], got 1.5/],
     [{ targetAccuracy: 0 }, /targetAccuracy must be a number in \(0, 1\], got 0/],
     [{ steps: 10 }, /Unknown TrainConfig field 'steps'/],
-    [{ lrSchedule: 'linear' as TrainConfig['lrSchedule'] }, /lrSchedule must be one of constant, cosine, got "linear"/],
+    [{ lrSchedule: 'linear' as TrainConfig['lrSchedule'] }, /lrSchedule must be one of constant, cosine, one-cycle, got "linear"/],
   ];
   for (const [config, message] of cases) {
     await assert.rejects(trainSteps(model, data, { ...quick, ...config }), message, JSON.stringify(config));
@@ -208,6 +208,21 @@ test('the cosine schedule falls from the learning rate to 1% of it, the constant
   assert.ok(Math.abs(scheduledLearningRate('cosine', 1e-3, 10000, 10000) - 1e-5) < 1e-15);
   const rates = [1, 2500, 5000, 7500, 10000].map((s) => scheduledLearningRate('cosine', 1, s, 10000));
   rates.slice(1).forEach((rate, i) => assert.ok(rate < rates[i], `not decreasing: ${rates}`));
+});
+
+test('the one-cycle schedule warms up linearly to the learning rate over the first 20% of the steps, then follows the cosine down', () => {
+  const rate = (step: number) => scheduledLearningRate('one-cycle', 1e-3, step, 1001);
+  assert.ok(Math.abs(rate(1) - 1e-4) < 1e-15, 'starts at 10% of the rate');
+  // Progress 0.1 of 1,000 intervals: half way through the warm-up, 0.1 + 0.9 · 0.5.
+  assert.ok(Math.abs(rate(101) - 0.55e-3) < 1e-12);
+  assert.ok(Math.abs(rate(201) - 1e-3) < 1e-15, 'the peak at the end of the warm-up');
+  // Half way through the descent (progress 0.6), half way down to the floor.
+  assert.ok(Math.abs(rate(601) - 0.505e-3) < 1e-12);
+  assert.ok(Math.abs(rate(1001) - 1e-5) < 1e-15, 'ends at the cosine\'s floor');
+  const warmUp = [1, 50, 100, 150, 200].map(rate);
+  warmUp.slice(1).forEach((r, i) => assert.ok(r > warmUp[i], `not rising: ${warmUp}`));
+  const descent = [201, 400, 600, 800, 1001].map(rate);
+  descent.slice(1).forEach((r, i) => assert.ok(r < descent[i], `not falling: ${descent}`));
 });
 
 test('a cosine run changes the optimiser\'s rate while training and restores it afterwards', async () => {

@@ -56,19 +56,38 @@ export function divergenceWatch(numClasses: number): (loss: number) => boolean {
 /** Sequences per forward pass when evaluating on the fixed set. */
 const EVAL_BATCH_SIZE = 1000;
 
-/** The cosine schedule ends at this fraction of the initial learning rate. */
+/** The cosine and one-cycle schedules end at this fraction of the learning rate. */
 const COSINE_FLOOR = 0.01;
 
+/** The share of a one-cycle run spent warming up, and the fraction of the rate it starts from. */
+const ONE_CYCLE_WARMUP = 0.2;
+const ONE_CYCLE_START = 0.1;
+
+/** Half a cosine from 1 (progress 0) down to COSINE_FLOOR (progress 1). */
+function cosineFactor(progress: number): number {
+  return COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
 /**
- * The learning rate of step `step` (1-based) out of `numSteps`: constant, or
- * half a cosine from `base` down to COSINE_FLOOR·base at the last step.
+ * The learning rate of step `step` (1-based) out of `numSteps`:
+ * - constant: `base` throughout (the article's);
+ * - cosine: half a cosine from `base` down to COSINE_FLOOR·base at the last step;
+ * - one-cycle: a linear warm-up from ONE_CYCLE_START·base to `base` over the
+ *   first ONE_CYCLE_WARMUP of the steps, then the cosine's descent. Adam's
+ *   first steps, taken on moment estimates of a few batches, are the ones a
+ *   high rate makes unstable; after the warm-up a short run can afford a
+ *   rate that a long run at a constant rate could not.
  */
 export function scheduledLearningRate(
   schedule: TrainConfig['lrSchedule'], base: number, step: number, numSteps: number,
 ): number {
   if (schedule === 'constant' || numSteps <= 1) return base;
   const progress = (step - 1) / (numSteps - 1);
-  return base * (COSINE_FLOOR + (1 - COSINE_FLOOR) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+  if (schedule === 'cosine') return base * cosineFactor(progress);
+  if (progress < ONE_CYCLE_WARMUP) {
+    return base * (ONE_CYCLE_START + (1 - ONE_CYCLE_START) * progress / ONE_CYCLE_WARMUP);
+  }
+  return base * cosineFactor((progress - ONE_CYCLE_WARMUP) / (1 - ONE_CYCLE_WARMUP));
 }
 
 /** tfjs optimisers keep their rate in a protected field that applyGradients reads on every step. */
