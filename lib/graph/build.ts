@@ -11,7 +11,7 @@ import { GraphBuilder, outputRef as outputRefOf, type Attr, type Signature, type
 import { Ops } from './ops';
 import { gradients } from './autodiff';
 import { LAYERS, layerSupport, weightPenalties } from './layers';
-import { writeSampledBatch, writeSamplerData, type SamplerSpec } from './sampler';
+import { writeImagesLoad, writeSampledBatch, writeSamplerData, type SamplerSpec } from './sampler';
 import type { CrnnConfig } from '../types';
 
 /**
@@ -460,11 +460,10 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     checkSamplerSpec(spec, model, stepsPerCall);
     const data = writeSamplerData(g, spec);
     const loadData = g.inScope('load_data', () => {
-      const images = g.placeholder('images', 'float32', [spec.count, spec.height, spec.width]);
+      const images = writeImagesLoad(g, 'images', data.imagesHandle, spec);
       const labels = g.placeholder('labels', 'int32', [spec.count]);
-      const assignImages = g.node('AssignVariableOp', [data.imagesHandle, images.ref], { dtype: FLOAT });
       const assignLabels = g.node('AssignVariableOp', [data.labelsHandle, labels.ref], { dtype: INT });
-      return { images, labels, done: ops.identity(g.scalar(1, 'one'), [assignImages, assignLabels], 'loaded') };
+      return { images: images.input, labels, done: ops.identity(g.scalar(1, 'one'), [images.assign, assignLabels], 'loaded') };
     });
     signatures.load_data = {
       inputs: { images: loadData.images, labels: loadData.labels },

@@ -28,6 +28,7 @@ import {
   type TrainingGraphOptions,
 } from './build';
 import type { DigitSet } from '../types';
+import { packedImages } from './sampler';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
 /** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
@@ -111,12 +112,10 @@ export class GraphTrainer {
     return trainer;
   }
 
-  /** Copies the training images (as pixels / 255, as batches hold them) and labels into the sampler's variables. */
+  /** Copies the training images (their bytes, as uint8) and labels into the sampler's variables. */
   private loadData(set: DigitSet): void {
-    const pixels = new Float32Array(set.images.length);
-    for (let i = 0; i < pixels.length; i++) pixels[i] = set.images[i] / 255;
     const feeds = tf.tidy(() => ({
-      images: inTensorFlowMemory(tf.tensor3d(pixels, [set.count, set.height, set.width], 'float32')),
+      images: inTensorFlowMemory(tf.tensor1d(packedImages(set), 'int32')),
       labels: inTensorFlowMemory(tf.tensor1d(Int32Array.from(set.labels), 'int32')),
     }));
     try {
