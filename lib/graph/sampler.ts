@@ -145,6 +145,8 @@ export function writeGatheredImages(
   const table = g.constant({ dtype: 'float32', shape: [256], values: PIXEL_OF_BYTE }, 'pixel_of_byte');
   const pixels = g.node('GatherV2', [table, byteValues, axis0], { Tparams: FLOAT, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } },
     'pixels');
+  // Known shapes, for the ops that look through the reshape below (ops.reshape).
+  for (const ref of [bytes, byteValues, pixels]) g.setShape(ref, [-1, height, width]);
   const shapeOut = [-1, seqLength, height, width, 1];
   const xs = g.node('Reshape', [pixels, g.ints(shapeOut, 'xs_shape')], { T: FLOAT, Tshape: INT }, 'xs');
   g.setShape(xs, shapeOut);
