@@ -121,17 +121,16 @@ export function packedImages(set: DigitSet): Int32Array {
   return words;
 }
 
-/** [256] each byte's pixel value, byte / 255 in float32, as `makeSequenceBatch` computes it. */
-const PIXEL_OF_BYTE = Float32Array.from({ length: 256 }, (_, byte) => byte / 255);
-
 /**
  * Writes the images of `indices`, an int32 [batch·T] vector of indices into
  * `images` (uint8 [count, height, width]), as the float32 batch
  * xs [batch, T, height, width, 1] that `makeSequenceBatch` makes, bit for
- * bit: each byte's pixel is looked up in a table of byte / 255. (A RealDiv
- * by 255 would not do: TensorFlow's graph optimiser turns a division by a
- * constant into a product by its reciprocal, which rounds otherwise for 126
- * of the 256 bytes.) `after`: control inputs of the gathering.
+ * bit: each byte divided by 255. The divisor is a PlaceholderWithDefault
+ * (never fed) rather than a constant: TensorFlow's graph optimiser turns a
+ * division by a constant into a product by its reciprocal, which rounds
+ * otherwise for 126 of the 256 bytes. (A lookup table of byte / 255 is
+ * exact too, but gathering from it took 5× as long as the division.)
+ * `after`: control inputs of the gathering.
  */
 export function writeGatheredImages(
   g: GraphBuilder, images: string, indices: string, shape: { seqLength: number; height: number; width: number },
@@ -141,10 +140,9 @@ export function writeGatheredImages(
   const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
   const bytes = g.node('GatherV2', [images, indices, axis0, ...after.map((c) => `^${c}`)],
     { Tparams: UINT8, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } }, 'images');
-  const byteValues = g.node('Cast', [bytes], { SrcT: UINT8, DstT: INT, Truncate: { b: false } }, 'byte_values');
-  const table = g.constant({ dtype: 'float32', shape: [256], values: PIXEL_OF_BYTE }, 'pixel_of_byte');
-  const pixels = g.node('GatherV2', [table, byteValues, axis0], { Tparams: FLOAT, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } },
-    'pixels');
+  const byteValues = g.node('Cast', [bytes], { SrcT: UINT8, DstT: FLOAT, Truncate: { b: false } }, 'byte_values');
+  const divisor = g.node('PlaceholderWithDefault', [g.scalar(255, 'byte_max')], { dtype: FLOAT, shape: { shape: [] } }, 'divisor');
+  const pixels = g.node('RealDiv', [byteValues, divisor], { T: FLOAT }, 'pixels');
   // Known shapes, for the ops that look through the reshape below (ops.reshape).
   for (const ref of [bytes, byteValues, pixels]) g.setShape(ref, [-1, height, width]);
   const shapeOut = [-1, seqLength, height, width, 1];
