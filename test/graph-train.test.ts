@@ -3,16 +3,20 @@ import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, compileCrnn, disposeCrnn, FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model/build';
-import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train/loop';
-import { crnnStructure, GraphTrainer, graphEngineSupport } from '../lib/graph';
+import { createTrainStep, EVAL_BATCH_SIZE, scheduledLearningRate, trainSteps } from '../lib/train/loop';
+import { crnnStructure, GraphBuilder, GraphTrainer, graphEngineSupport } from '../lib/graph';
+import { buildTrainingGraph } from '../lib/graph/build';
+import { loadSignatures, inTensorFlowMemory } from '../lib/graph/session';
 import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data/data';
 import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from '../lib/data/sequences';
-import { samplerSpecFor, type SamplerSpec } from '../lib/graph/sampler';
+import {
+  packedImages, samplerSpecFor, writeImagesLoad, writeSampledBatch, writeSamplerData, type SamplerSpec,
+} from '../lib/graph/sampler';
 import { createRng } from '../lib/random';
 import { differenceTask, sumTask } from '../lib/data/tasks';
 import { measureLossAccuracy } from '../lib/evaluate/metrics';
-import type { CrnnConfig, DigitData } from '../lib/types';
+import type { CrnnConfig, DigitData, DigitSet } from '../lib/types';
 import { maxAbs, maxAbsDiff, randomBatch, twin } from './helpers/models';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
@@ -538,4 +542,144 @@ test('augmented runs make their batches on the CPU; the graph sampler leaves the
   assert.equal(tf.memory().numTensors, before);
   await assert.rejects(trainSteps(model, data, { ...options, stepsPerCall: 1.5 }), /stepsPerCall must be a positive integer, got 1.5/);
   disposeCrnn(model);
+});
+
+/** The element type of each VarHandleOp of a SavedModel file, by node name ('DT_UINT8', …). */
+function variableTypes(savedModel: Uint8Array): Map<string, string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const proto = require('@tensorflow/tfjs-node/dist/proto/api_pb.js');
+  const typeName = new Map(Object.entries(proto.DataType as Record<string, number>).map(([name, code]) => [code, name]));
+  const nodes = proto.SavedModel.deserializeBinary(savedModel).getMetaGraphsList()[0].getGraphDef().getNodeList() as
+    { getName(): string; getOp(): string; getAttrMap(): { get(key: string): { getType(): number } } }[];
+  return new Map(nodes.filter((n) => n.getOp() === 'VarHandleOp')
+    .map((n) => [n.getName(), typeName.get(n.getAttrMap().get('dtype').getType()) as string]));
+}
+
+test('the graph holds the training and test images as uint8, loaded from their bytes', { skip }, () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn(small);
+  const spec = samplerSpecFor(data.train, differenceTask, 2) as SamplerSpec;
+  const evalSet = createEvalSet(data.test, { size: 30, seqLength: 2, task: differenceTask });
+  const graph = buildTrainingGraph(model, {
+    sampler: { spec, stepsPerCall: 2 },
+    evaluation: { images: data.test, indices: evalSet.indices, targets: evalSet.targets, batchSize: 8 },
+  });
+  const types = variableTypes(graph.savedModel);
+  assert.equal(types.get('data/images'), 'DT_UINT8');
+  assert.equal(types.get('eval_data/images'), 'DT_UINT8');
+  assert.equal(types.get('data/labels'), 'DT_INT32');
+  // Fed as their bytes, four to an int32 (tfjs has no uint8 tensors): a quarter of the pixels' count.
+  const packed = graph.signatures.load_data?.inputs.images;
+  assert.deepEqual([packed?.dtype, packed?.shape], ['int32', [60000 * 784 / 4]]);
+  assert.deepEqual(graph.signatures.load_eval_data?.inputs.images.shape, [10000 * 784 / 4]);
+  // MNIST's bytes are fed as they lie in memory, without a copy.
+  assert.equal(packedImages(data.train).buffer, data.train.images.buffer);
+  disposeCrnn(model);
+});
+
+test('batches gathered from uint8 images in the graph are the CPU\'s, bit for bit', { skip }, async () => {
+  // Every byte value, in images whose bytes do not fill whole int32 words (5 × 7 = 35 per image).
+  const count = 9;
+  const images = Uint8Array.from({ length: count * 35 }, (_, i) => (i * 37) % 256);
+  images.set(Uint8Array.from({ length: 256 }, (_, i) => i), 10);
+  const set: DigitSet = { count, height: 5, width: 7, images, labels: Uint8Array.from({ length: count }, (_, i) => i % 10) };
+  const spec = samplerSpecFor(set, differenceTask, 2) as SamplerSpec;
+  const g = new GraphBuilder();
+  const data = writeSamplerData(g, spec);
+  const load = writeImagesLoad(g, 'images', data.imagesHandle, spec);
+  const labels = g.placeholder('labels', 'int32', [count]);
+  const loaded = g.node('Identity', [g.scalar(1), `^${load.assign}`,
+    `^${g.node('AssignVariableOp', [data.labelsHandle, labels.ref], { dtype: { type: 'int32' } })}`], { T: { type: 'float32' } });
+  const indices = g.placeholder('indices', 'int32', [-1]);
+  const batch = writeSampledBatch(g, spec, data, indices.ref);
+  const signatures = await loadSignatures(g.toSavedModel({
+    load: { inputs: { images: load.input, labels }, outputs: { loaded: { ref: loaded, dtype: 'float32', shape: [] } } },
+    batch: {
+      inputs: { indices },
+      outputs: { xs: { ref: batch.xs, dtype: 'float32', shape: [-1, 2, 5, 7, 1] }, ys: { ref: batch.ys, dtype: 'float32', shape: [-1, 19] } },
+    },
+  }), ['load', 'batch']);
+  const feeds = tf.tidy(() => ({
+    images: inTensorFlowMemory(tf.tensor1d(packedImages(set), 'int32')),
+    labels: inTensorFlowMemory(tf.tensor1d(Int32Array.from(set.labels), 'int32')),
+  }));
+  tf.dispose([...Object.values(feeds), ...Object.values(signatures.load.predict(feeds))]);
+  const batchIndices = Int32Array.from({ length: 2 * count }, (_, i) => (i * 5) % count);
+  const indexFeed = tf.tidy(() => inTensorFlowMemory(tf.tensor1d(batchIndices, 'int32')));
+  const out = signatures.batch.predict({ indices: indexFeed });
+  const cpu = makeSequenceBatch(set, batchIndices, 2, differenceTask);
+  assert.deepEqual(out.xs.shape, cpu.xs.shape);
+  assert.deepEqual(out.xs.dataSync(), cpu.xs.dataSync());
+  assert.deepEqual(out.ys.dataSync(), cpu.ys.dataSync());
+  tf.dispose([indexFeed, ...Object.values(out), cpu.xs, cpu.ys]);
+  for (const signature of Object.values(signatures)) signature.dispose();
+});
+
+test('the whole evaluation set in one call gives the eager evaluation\'s loss and accuracy', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  // Batch normalisation and dropout: the evaluation must be the inference pass.
+  const config = { ...small, batchNorm: true, dropout: 0.25 };
+  const model = buildCrnn(config);
+  const [xs, ys] = randomBatch(model, 16, 21);
+  for (const size of [2500, 1000, 64]) {
+    const evalSet = createEvalSet(data.test, { size, seqLength: 2, task: differenceTask, seed: size });
+    const trainer = await GraphTrainer.create(model, { evaluation: { evalSet, set: data.test, batchSize: EVAL_BATCH_SIZE } });
+    // A few steps first, so that the moving statistics are not their initial 0 and 1.
+    for (let k = 0; k < 3; k++) trainer.step(xs, ys, 1e-2).dispose();
+    trainer.pull();
+    const sums = trainer.evaluateSet();
+    const [lossSum, correct] = Array.from(sums.dataSync());
+    sums.dispose();
+    const eager = measureLossAccuracy(model, evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
+    const loss = lossSum / size;
+    assert.ok(Math.abs(loss - eager.loss) <= 1e-5 * eager.loss, `${size}: loss ${loss} vs ${eager.loss}`);
+    // A nearly tied argmax may fall either way, once.
+    assert.ok(Math.abs(correct - eager.accuracy * size) <= 1, `${size}: ${correct} right vs ${eager.accuracy * size}`);
+    // The graph's own batch evaluation agrees too.
+    const batched = measureLossAccuracy(model, evalBatches(evalSet, data.test, EVAL_BATCH_SIZE), (b) => trainer.evaluate(b.xs, b.ys));
+    assert.ok(Math.abs(loss - batched.loss) <= 1e-5 * batched.loss, `${size}: loss ${loss} vs ${batched.loss} in batches`);
+    // Repeated evaluations leave the tensor count flat.
+    const before = tf.memory().numTensors;
+    for (let k = 0; k < 3; k++) trainer.evaluateSet().dispose();
+    assert.equal(tf.memory().numTensors, before);
+    trainer.dispose();
+  }
+  tf.dispose([xs, ys]);
+  disposeCrnn(model);
+});
+
+test('trainSteps on the graph engine evaluates in one session call, with or without the sampler', { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const options = { seqLength: 2, task: 'difference', batchSize: 8, evalSize: 1500, seed: 4, numSteps: 4, evalEvery: 2 } as const;
+  const model = buildCrnn(small);
+  const reference = twin(model, small);
+  const { evaluateSet, evaluate } = GraphTrainer.prototype;
+  const calls = { evaluateSet: 0, evaluate: 0 };
+  GraphTrainer.prototype.evaluateSet = function (this: GraphTrainer) {
+    calls.evaluateSet++;
+    return evaluateSet.apply(this);
+  };
+  GraphTrainer.prototype.evaluate = function (this: GraphTrainer, ...args: Parameters<typeof evaluate>) {
+    calls.evaluate++;
+    return evaluate.apply(this, args);
+  };
+  let graph, augmented;
+  try {
+    graph = await trainSteps(model, data, options);
+    augmented = await trainSteps(model, data, { ...options, augmentShift: 1 });
+  } finally {
+    Object.assign(GraphTrainer.prototype, { evaluateSet, evaluate });
+  }
+  assert.deepEqual([graph.sampler, augmented.sampler], ['graph', 'cpu']);
+  assert.deepEqual(calls, { evaluateSet: 4, evaluate: 0 });
+  // The eager engine, evaluating in batches from JavaScript, records the same.
+  const eager = await trainSteps(reference, data, { ...options, engine: 'eager' });
+  assert.deepEqual(graph.evals.map((r) => Object.keys(r)), eager.evals.map((r) => Object.keys(r)));
+  graph.evals.forEach((r, k) => {
+    assert.equal(r.step, eager.evals[k].step);
+    assert.ok(Math.abs(r.loss - eager.evals[k].loss) < 1e-4, `step ${r.step}: loss ${r.loss} vs ${eager.evals[k].loss}`);
+    assert.ok(Math.abs(r.accuracy - eager.evals[k].accuracy) <= 2 / 1500, `step ${r.step}: accuracy ${r.accuracy} vs ${eager.evals[k].accuracy}`);
+  });
+  disposeCrnn(model);
+  disposeCrnn(reference);
 });

@@ -11,7 +11,10 @@ import { GraphBuilder, outputRef as outputRefOf, type Attr, type Signature, type
 import { Ops } from './ops';
 import { gradients } from './autodiff';
 import { LAYERS, layerSupport, weightPenalties } from './layers';
-import { writeSampledBatch, writeSamplerData, type SamplerSpec } from './sampler';
+import {
+  writeDataVariable, writeGatheredImages, writeImagesLoad, writeOneHot, writeSampledBatch, writeSamplerData,
+  type ImagesShape, type SamplerSpec,
+} from './sampler';
 import type { CrnnConfig } from '../types';
 
 /**
@@ -154,6 +157,26 @@ export interface GraphState {
 export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'read';
 /** The signatures of a graph written with a sampler: load its data, run `stepsPerCall` steps, or one. */
 export type LoopSignatureName = 'load_data' | 'train_loop' | 'train_step';
+/** The signatures of a graph written with an evaluation set: load its images, evaluate the whole set. */
+export type EvalSignatureName = 'load_eval_data' | 'evaluate_set';
+
+/**
+ * A fixed set of sequences that the graph evaluates whole in one call
+ * (`evaluate_set`), on images it holds (as uint8, loaded by `load_eval_data`).
+ */
+export interface EvalGraphSpec {
+  /** The images the sequences are drawn from (the test split). */
+  images: ImagesShape;
+  /** [size × T] image indices, sequence after sequence (`EvalSet.indices`). */
+  indices: Int32Array;
+  /** [size] the class of each sequence (`EvalSet.targets`). */
+  targets: Int32Array;
+  /**
+   * Sequences per forward pass: the passes run one after another, so the
+   * activations of one batch are alive at a time.
+   */
+  batchSize: number;
+}
 
 /** Training settings the model does not hold, given to `buildTrainingGraph`. */
 export interface TrainingGraphOptions {
@@ -170,6 +193,13 @@ export interface TrainingGraphOptions {
    * to load that data.
    */
   sampler?: { spec: SamplerSpec; stepsPerCall: number };
+  /**
+   * Also write the evaluation of this fixed set of sequences in one call, in
+   * batches (`evaluate_set`, the loss summed over the set and the number of
+   * sequences right, as `evaluate` gives them for a batch), and
+   * `load_eval_data` to load its images.
+   */
+  evaluation?: EvalGraphSpec;
 }
 
 /**
@@ -187,7 +217,7 @@ export function labelSmoothingOf(options: TrainingGraphOptions): number {
 /** What the compiled graph consists of, for the trainer. */
 export interface TrainingGraph {
   savedModel: Uint8Array;
-  signatures: Record<SignatureName, Signature> & Partial<Record<LoopSignatureName, Signature>>;
+  signatures: Record<SignatureName, Signature> & Partial<Record<LoopSignatureName | EvalSignatureName, Signature>>;
   /** In `model.trainableWeights` order. */
   weights: GraphWeight[];
   /** In `model.nonTrainableWeights` order. */
@@ -460,11 +490,10 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     checkSamplerSpec(spec, model, stepsPerCall);
     const data = writeSamplerData(g, spec);
     const loadData = g.inScope('load_data', () => {
-      const images = g.placeholder('images', 'float32', [spec.count, spec.height, spec.width]);
+      const images = writeImagesLoad(g, 'images', data.imagesHandle, spec);
       const labels = g.placeholder('labels', 'int32', [spec.count]);
-      const assignImages = g.node('AssignVariableOp', [data.imagesHandle, images.ref], { dtype: FLOAT });
       const assignLabels = g.node('AssignVariableOp', [data.labelsHandle, labels.ref], { dtype: INT });
-      return { images, labels, done: ops.identity(g.scalar(1, 'one'), [assignImages, assignLabels], 'loaded') };
+      return { images: images.input, labels, done: ops.identity(g.scalar(1, 'one'), [images.assign, assignLabels], 'loaded') };
     });
     signatures.load_data = {
       inputs: { images: loadData.images, labels: loadData.labels },
@@ -529,7 +558,76 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       };
     }
   }
+  // The whole evaluation set in one call, batch after batch, on the inference pass.
+  if (options.evaluation !== undefined) {
+    const evaluation = options.evaluation;
+    checkEvalSpec(evaluation, model);
+    const [, seqLength, height, width] = input.shape as number[];
+    const evalImages = g.inScope('eval_data', () => writeDataVariable(g, 'images', 'uint8',
+      [evaluation.images.count, evaluation.images.height, evaluation.images.width]));
+    signatures.load_eval_data = g.inScope('load_eval_data', () => {
+      const load = writeImagesLoad(g, 'images', evalImages.handle, evaluation.images);
+      return {
+        inputs: { images: load.input },
+        outputs: { loaded: { ref: ops.identity(g.scalar(1, 'one'), [load.assign], 'loaded'), dtype: 'float32', shape: [] } },
+      };
+    });
+    const noStep = () => {
+      throw new Error('the inference pass draws no dropout masks');
+    };
+    const size = evaluation.targets.length;
+    const total = g.inScope('evaluate_set', () => {
+      let sum: string | undefined;
+      for (let start = 0, k = 0; start < size; start += evaluation.batchSize, k++) {
+        const end = Math.min(start + evaluation.batchSize, size);
+        sum = g.inScope(`batch${k}`, () => {
+          const indices = g.constant({
+            dtype: 'int32', shape: [(end - start) * seqLength], values: evaluation.indices.subarray(start * seqLength, end * seqLength),
+          }, 'indices');
+          const targets = g.constant({ dtype: 'int32', shape: [end - start], values: evaluation.targets.subarray(start, end) }, 'targets');
+          // A batch's images are gathered once the batch before it is summed: one batch's activations at a time.
+          const batchXs = writeGatheredImages(g, evalImages.value, indices, { seqLength, height, width }, sum === undefined ? [] : [sum]);
+          const logits = writeForward(g, ops, model, batchXs, context(false, { weightValue, stateValue }, noStep, []));
+          const measured = measures(logits, writeOneHot(g, targets, numClasses));
+          const sums = g.node('Pack', [ops.sum(measured.crossEntropy), ops.sum(measured.correct)],
+            { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'sums');
+          g.setShape(sums, [2]);
+          // Added up in order, in float32, as measureLossAccuracy adds the batches' sums.
+          return sum === undefined ? sums : ops.add(sum, sums);
+        });
+      }
+      return sum as string;
+    });
+    signatures.evaluate_set = { inputs: {}, outputs: { loss_and_correct_sums: vector(total, 2) } };
+  }
   return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
+}
+
+/**
+ * Checks that an evaluation set fits the model (image size, classes) and
+ * its images, and that its batch size is a positive integer.
+ * @throws Error naming the mismatch.
+ */
+function checkEvalSpec(spec: EvalGraphSpec, model: tfTypes.LayersModel): void {
+  const { images, indices, targets, batchSize } = spec;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`the evaluation batch size must be a positive integer, got ${batchSize}`);
+  }
+  const [, seqLength, height, width] = model.inputs[0].shape as number[];
+  const numClasses = model.outputs[0].shape[1] as number;
+  if (images.height !== height || images.width !== width) {
+    throw new Error(`the evaluation images are ${images.height}×${images.width}; the model takes ${height}×${width}`);
+  }
+  if (targets.length < 1 || indices.length !== targets.length * seqLength) {
+    throw new Error(`an evaluation set of ${targets.length} sequences of ${seqLength} images needs ` +
+      `${targets.length * seqLength} image indices; got ${indices.length}`);
+  }
+  for (const index of indices) {
+    if (!(index >= 0 && index < images.count)) throw new Error(`evaluation image index ${index} is outside 0..${images.count - 1}`);
+  }
+  for (const target of targets) {
+    if (!(target >= 0 && target < numClasses)) throw new Error(`evaluation target ${target} is outside 0..${numClasses - 1}`);
+  }
 }
 
 /**

@@ -13,7 +13,7 @@
  * the static shape of each output that ops.ts could infer.
  */
 /** Element types the graphs here use. */
-export type GraphDType = 'float32' | 'int32' | 'bool' | 'resource';
+export type GraphDType = 'float32' | 'int32' | 'uint8' | 'bool' | 'resource';
 
 /** A node attribute value, tagged by kind as in TensorFlow's AttrValue. */
 export type Attr =
@@ -89,7 +89,7 @@ function protoMessages(): Messages {
 }
 
 const DT: Record<GraphDType, string> = {
-  float32: 'DT_FLOAT', int32: 'DT_INT32', bool: 'DT_BOOL', resource: 'DT_RESOURCE',
+  float32: 'DT_FLOAT', int32: 'DT_INT32', uint8: 'DT_UINT8', bool: 'DT_BOOL', resource: 'DT_RESOURCE',
 };
 
 /**

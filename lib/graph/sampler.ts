@@ -5,16 +5,21 @@
  * the targets up in the task's class table (`classTable` in lib/data/tasks.ts),
  * so a step's feed is 4 bytes per image instead of the images themselves.
  *
+ * The images are held as their bytes (uint8, 47 MB for MNIST's 60,000, not
+ * 188 MB of floats) and scaled to [0, 1] only in the batch, to the float32
+ * pixels `makeSequenceBatch` makes, bit for bit.
+ *
  * The indices are drawn on the CPU by the run's seeded Rng, exactly as
  * `sampleSequenceBatch` draws them: a run's batches are the same with
  * either sampler, and so are its results (to float rounding).
  */
-import type { GraphBuilder } from './def';
+import type { GraphBuilder, TensorSpec } from './def';
 import type { DigitSet, Task } from '../types';
 import { classTable } from '../data/tasks';
 
 const FLOAT = { type: 'float32' } as const;
 const INT = { type: 'int32' } as const;
+const UINT8 = { type: 'uint8' } as const;
 
 /** The shape of the training data and task that a graph sampler is written for. */
 export interface SamplerSpec {
@@ -29,9 +34,22 @@ export interface SamplerSpec {
   classTable: Int32Array;
 }
 
+/** The shape of a set of images held in the graph. */
+export interface ImagesShape {
+  count: number;
+  height: number;
+  width: number;
+}
+
+/** A variable of the graph: its handle, and its value as read once per run (it never changes during a call). */
+export interface DataVariable {
+  handle: string;
+  value: string;
+}
+
 /** The data variables of a graph sampler. */
 export interface SamplerData {
-  /** Handles of the images [count, height, width] (pixels / 255) and labels [count] (int32). */
+  /** Handles of the images [count, height, width] (uint8, the bytes as stored) and labels [count] (int32). */
   imagesHandle: string;
   labelsHandle: string;
   /** Their values, read once per run of the graph (the data never changes during a call). */
@@ -39,21 +57,98 @@ export interface SamplerData {
   labels: string;
 }
 
+/**
+ * Writes a variable called `name` in the current scope, its node name also
+ * its shared name (so that each is its own variable in the session).
+ */
+export function writeDataVariable(g: GraphBuilder, name: string, dtype: 'int32' | 'uint8', shape: number[]): DataVariable {
+  const type = { type: dtype };
+  const handle = g.node('VarHandleOp', [], { dtype: type, shape: { shape }, container: { s: '' } }, name);
+  g.nodeSpec(handle).attrs.shared_name = { s: handle };
+  const value = g.node('ReadVariableOp', [handle], { dtype: type }, `${name}_read`);
+  g.setShape(value, shape);
+  return { handle, value };
+}
+
 /** Writes the sampler's two data variables. */
 export function writeSamplerData(g: GraphBuilder, spec: SamplerSpec): SamplerData {
   return g.inScope('data', () => {
-    const variable = (name: string, dtype: typeof FLOAT | typeof INT, shape: number[]) => {
-      const handle = g.node('VarHandleOp', [], {
-        dtype, shape: { shape }, container: { s: '' }, shared_name: { s: `data/${name}` },
-      }, name);
-      const value = g.node('ReadVariableOp', [handle], { dtype }, `${name}_read`);
-      g.setShape(value, shape);
-      return { handle, value };
-    };
-    const images = variable('images', FLOAT, [spec.count, spec.height, spec.width]);
-    const labels = variable('labels', INT, [spec.count]);
+    const images = writeDataVariable(g, 'images', 'uint8', [spec.count, spec.height, spec.width]);
+    const labels = writeDataVariable(g, 'labels', 'int32', [spec.count]);
     return { imagesHandle: images.handle, labelsHandle: labels.handle, images: images.value, labels: labels.value };
   });
+}
+
+/** The int32 words that hold `bytes` bytes, 4 to a word. */
+function wordsFor(bytes: number): number {
+  return Math.ceil(bytes / 4);
+}
+
+/**
+ * Writes the loading of a uint8 images variable [count, height, width]:
+ * a placeholder `name` of the images' bytes packed 4 to an int32 (see
+ * `packedImages`; tfjs has no uint8 tensors to feed) and their assignment,
+ * unpacked, to the variable. Returns the placeholder and the assignment.
+ */
+export function writeImagesLoad(
+  g: GraphBuilder, name: string, handle: string, shape: ImagesShape,
+): { input: TensorSpec; assign: string } {
+  const bytes = shape.count * shape.height * shape.width;
+  const input = g.placeholder(name, 'int32', [wordsFor(bytes)]);
+  // Bitcast keeps the bytes in memory order, the order of the Uint8Array the words were read from.
+  const asBytes = g.node('Bitcast', [input.ref], { T: INT, type: UINT8 }, `${name}_bytes`);
+  const flat = g.node('Reshape', [asBytes, g.ints([-1], `${name}_flat_shape`)], { T: UINT8, Tshape: INT }, `${name}_flat`);
+  const exact = bytes % 4 === 0 ? flat
+    : g.node('Slice', [flat, g.ints([0], `${name}_begin`), g.ints([bytes], `${name}_size`)], { T: UINT8, Index: INT }, `${name}_unpadded`);
+  const images = g.node('Reshape', [exact, g.ints([shape.count, shape.height, shape.width], `${name}_shape`)],
+    { T: UINT8, Tshape: INT }, `${name}_images`);
+  return { input, assign: g.node('AssignVariableOp', [handle, images], { dtype: UINT8 }, `assign_${name}`) };
+}
+
+/**
+ * The bytes of `set.images` as int32 words, 4 bytes to a word in memory
+ * order, for the placeholder of `writeImagesLoad`: a view of the same
+ * memory where it is aligned to 4 bytes and fills whole words, else a copy
+ * padded with zeros.
+ */
+export function packedImages(set: DigitSet): Int32Array {
+  const { images } = set;
+  if (images.byteOffset % 4 === 0 && images.length % 4 === 0) {
+    return new Int32Array(images.buffer, images.byteOffset, images.length / 4);
+  }
+  const words = new Int32Array(wordsFor(images.length));
+  new Uint8Array(words.buffer).set(images);
+  return words;
+}
+
+/**
+ * Writes the images of `indices`, an int32 [batch·T] vector of indices into
+ * `images` (uint8 [count, height, width]), as the float32 batch
+ * xs [batch, T, height, width, 1] that `makeSequenceBatch` makes, bit for
+ * bit: each byte divided by 255. The divisor is a PlaceholderWithDefault
+ * (never fed) rather than a constant: TensorFlow's graph optimiser turns a
+ * division by a constant into a product by its reciprocal, which rounds
+ * otherwise for 126 of the 256 bytes. (A lookup table of byte / 255 is
+ * exact too, but gathering from it took 5× as long as the division.)
+ * `after`: control inputs of the gathering.
+ */
+export function writeGatheredImages(
+  g: GraphBuilder, images: string, indices: string, shape: { seqLength: number; height: number; width: number },
+  after: string[] = [],
+): string {
+  const { seqLength, height, width } = shape;
+  const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
+  const bytes = g.node('GatherV2', [images, indices, axis0, ...after.map((c) => `^${c}`)],
+    { Tparams: UINT8, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } }, 'images');
+  const byteValues = g.node('Cast', [bytes], { SrcT: UINT8, DstT: FLOAT, Truncate: { b: false } }, 'byte_values');
+  const divisor = g.node('PlaceholderWithDefault', [g.scalar(255, 'byte_max')], { dtype: FLOAT, shape: { shape: [] } }, 'divisor');
+  const pixels = g.node('RealDiv', [byteValues, divisor], { T: FLOAT }, 'pixels');
+  // Known shapes, for the ops that look through the reshape below (ops.reshape).
+  for (const ref of [bytes, byteValues, pixels]) g.setShape(ref, [-1, height, width]);
+  const shapeOut = [-1, seqLength, height, width, 1];
+  const xs = g.node('Reshape', [pixels, g.ints(shapeOut, 'xs_shape')], { T: FLOAT, Tshape: INT }, 'xs');
+  g.setShape(xs, shapeOut);
+  return xs;
 }
 
 /**
@@ -64,31 +159,32 @@ export function writeSamplerData(g: GraphBuilder, spec: SamplerSpec): SamplerDat
 export function writeSampledBatch(
   g: GraphBuilder, spec: SamplerSpec, data: SamplerData, indices: string,
 ): { xs: string; ys: string } {
-  const { seqLength, height, width, numClasses } = spec;
-  const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
-  const gather = (params: string, ids: string, dtype: typeof FLOAT | typeof INT, name: string) => {
-    const out = g.node('GatherV2', [params, ids, axis0], { Tparams: dtype, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } }, name);
-    g.setShape(out, [-1, ...(g.shapeOf(params) ?? []).slice(1)]);
-    return out;
-  };
-  const reshape = (x: string, shape: number[], dtype: typeof FLOAT | typeof INT, name: string) => {
-    const out = g.node('Reshape', [x, g.ints(shape, `${name}_shape`)], { T: dtype, Tshape: INT }, name);
-    g.setShape(out, shape);
-    return out;
-  };
-  const xs = reshape(gather(data.images, indices, FLOAT, 'images'), [-1, seqLength, height, width, 1], FLOAT, 'xs');
+  const { seqLength, numClasses } = spec;
+  const xs = writeGatheredImages(g, data.images, indices, spec);
   // The sequence's digits as one base-10 number, the row of the class table.
-  const digits = reshape(gather(data.labels, indices, INT, 'digits'), [-1, seqLength], INT, 'digits_by_sequence');
+  const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
+  const gather = (params: string, ids: string, name: string) => {
+    const out = g.node('GatherV2', [params, ids, axis0], { Tparams: INT, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } }, name);
+    g.setShape(out, [-1]);
+    return out;
+  };
+  const digits = g.node('Reshape', [gather(data.labels, indices, 'digits'), g.ints([-1, seqLength], 'digits_by_sequence_shape')],
+    { T: INT, Tshape: INT }, 'digits_by_sequence');
+  g.setShape(digits, [-1, seqLength]);
   const powers = g.ints(Array.from({ length: seqLength }, (_, t) => 10 ** (seqLength - 1 - t)), 'powers_of_ten');
   const weighted = g.node('Mul', [digits, powers], { T: INT }, 'weighted_digits');
   const row = g.node('Sum', [weighted, g.ints([1], 'sum_axis')], { T: INT, Tidx: INT, keep_dims: { b: false } }, 'row');
   const table = g.constant({ dtype: 'int32', shape: [spec.classTable.length], values: spec.classTable }, 'class_table');
-  const classes = gather(table, row, INT, 'classes');
+  return { xs, ys: writeOneHot(g, gather(table, row, 'classes'), numClasses) };
+}
+
+/** Writes the one-hot float32 rows [n, numClasses] of `classes`, an int32 [n] vector. */
+export function writeOneHot(g: GraphBuilder, classes: string, numClasses: number): string {
   const ys = g.node('OneHot', [
     classes, g.constant({ dtype: 'int32', shape: [], values: [numClasses] }, 'depth'), g.scalar(1, 'on'), g.scalar(0, 'off'),
   ], { T: FLOAT, TI: INT, axis: { i: -1 } }, 'ys');
   g.setShape(ys, [-1, numClasses]);
-  return { xs, ys };
+  return ys;
 }
 
 /**

@@ -15,7 +15,9 @@
  * The tfjs model stays the source of truth: the trainer copies its weights
  * and Adam state in when it starts and back on `pull()`, so that saving,
  * predicting and further eager training see the trained model. Evaluation
- * during training runs in the graph (`evaluate`), on the graph's weights.
+ * during training runs in the graph, on the graph's weights: a batch at a
+ * time (`evaluate`), or, given the evaluation set and its images, the whole
+ * set in one call (`evaluateSet`).
  *
  * Supported: the models whose every layer the graph computes exactly as tfjs
  * does (layers.ts), among them every model `buildCrnn` builds;
@@ -24,10 +26,12 @@
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import {
-  ADAM_INPUTS, buildTrainingGraph, type GraphState, type GraphWeight, type LoopSignatureName, type SignatureName,
-  type TrainingGraphOptions,
+  ADAM_INPUTS, buildTrainingGraph, type EvalSignatureName, type GraphState, type GraphWeight, type LoopSignatureName,
+  type SignatureName, type TrainingGraphOptions,
 } from './build';
 import type { DigitSet } from '../types';
+import type { EvalSet } from '../data/sequences';
+import { packedImages } from './sampler';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
 /** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
@@ -43,10 +47,16 @@ interface AdamInternals {
   accumulatedSecondMoment: ({ originalName: string; variable: tfTypes.Variable } | undefined)[];
 }
 
-/** What `GraphTrainer.create` takes: the graph's options, and the data of its sampler. */
-export interface GraphTrainerOptions extends TrainingGraphOptions {
+/** What `GraphTrainer.create` takes: the graph's options, the data of its sampler, the set it evaluates. */
+export interface GraphTrainerOptions extends Omit<TrainingGraphOptions, 'evaluation'> {
   /** The training images and labels the sampler gathers from (with `sampler`). */
   trainingSet?: DigitSet;
+  /**
+   * A fixed evaluation set (`createEvalSet`) and the images it was drawn
+   * from, which the graph holds, to evaluate the whole set in one call
+   * (`evaluateSet`), `batchSize` sequences per forward pass.
+   */
+  evaluation?: { evalSet: EvalSet; set: DigitSet; batchSize: number };
 }
 
 function checkSetFits(set: DigitSet, spec: { count: number; height: number; width: number }): void {
@@ -72,7 +82,8 @@ export class GraphTrainer {
 
   private constructor(
     private readonly model: tfTypes.LayersModel,
-    private readonly signatures: Record<SignatureName, LoadedSignature> & Partial<Record<LoopSignatureName, LoadedSignature>>,
+    private readonly signatures: Record<SignatureName, LoadedSignature>
+      & Partial<Record<LoopSignatureName | EvalSignatureName, LoadedSignature>>,
     private readonly weights: GraphWeight[],
     private readonly states: GraphState[],
     private readonly takesStep: boolean,
@@ -92,18 +103,31 @@ export class GraphTrainer {
    *   invalid label smoothing.
    */
   static async create(model: tfTypes.LayersModel, options: GraphTrainerOptions = {}): Promise<GraphTrainer> {
-    const { trainingSet, ...graphOptions } = options;
+    const { trainingSet, evaluation, ...graphOptions } = options;
     if ((trainingSet === undefined) !== (graphOptions.sampler === undefined)) {
       throw new Error('a sampler needs its trainingSet, and a trainingSet a sampler');
     }
     if (trainingSet !== undefined && graphOptions.sampler !== undefined) checkSetFits(trainingSet, graphOptions.sampler.spec);
-    const graph = buildTrainingGraph(model, graphOptions);
-    const names = Object.keys(graph.signatures) as (SignatureName | LoopSignatureName)[];
+    if (evaluation !== undefined && evaluation.set.count !== evaluation.evalSet.setCount) {
+      throw new Error(`the eval set was built on a DigitSet of ${evaluation.evalSet.setCount} images, ` +
+        `but got one of ${evaluation.set.count}`);
+    }
+    const graph = buildTrainingGraph(model, {
+      ...graphOptions,
+      ...(evaluation === undefined ? {} : {
+        evaluation: {
+          images: { count: evaluation.set.count, height: evaluation.set.height, width: evaluation.set.width },
+          indices: evaluation.evalSet.indices, targets: evaluation.evalSet.targets, batchSize: evaluation.batchSize,
+        },
+      }),
+    });
+    const names = Object.keys(graph.signatures) as (SignatureName | LoopSignatureName | EvalSignatureName)[];
     const signatures = await loadSignatures(graph.savedModel, names) as GraphTrainer['signatures'];
     const trainer = new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep,
       graphOptions.sampler?.stepsPerCall);
     try {
       if (trainingSet !== undefined) trainer.loadData(trainingSet);
+      if (evaluation !== undefined) trainer.loadEvalImages(evaluation.set);
     } catch (err) {
       trainer.dispose();
       throw err;
@@ -111,17 +135,27 @@ export class GraphTrainer {
     return trainer;
   }
 
-  /** Copies the training images (as pixels / 255, as batches hold them) and labels into the sampler's variables. */
+  /** Copies the training images (their bytes, as uint8) and labels into the sampler's variables. */
   private loadData(set: DigitSet): void {
-    const pixels = new Float32Array(set.images.length);
-    for (let i = 0; i < pixels.length; i++) pixels[i] = set.images[i] / 255;
-    const feeds = tf.tidy(() => ({
-      images: inTensorFlowMemory(tf.tensor3d(pixels, [set.count, set.height, set.width], 'float32')),
+    this.load(this.signatures.load_data as LoadedSignature, () => ({
+      images: inTensorFlowMemory(tf.tensor1d(packedImages(set), 'int32')),
       labels: inTensorFlowMemory(tf.tensor1d(Int32Array.from(set.labels), 'int32')),
     }));
+    this.sampledImages = set.count;
+  }
+
+  /** Copies the images of the evaluation set's DigitSet (their bytes, as uint8) into the graph. */
+  private loadEvalImages(set: DigitSet): void {
+    this.load(this.signatures.load_eval_data as LoadedSignature, () => ({
+      images: inTensorFlowMemory(tf.tensor1d(packedImages(set), 'int32')),
+    }));
+  }
+
+  /** Runs a loading signature on the feeds `makeFeeds` makes, and frees them. */
+  private load(signature: LoadedSignature, makeFeeds: () => NamedTensors): void {
+    const feeds = tf.tidy(makeFeeds);
     try {
-      tf.dispose(Object.values((this.signatures.load_data as LoadedSignature).predict(feeds)));
-      this.sampledImages = set.count;
+      tf.dispose(Object.values(signature.predict(feeds)));
     } finally {
       tf.dispose(Object.values(feeds));
     }
@@ -296,6 +330,20 @@ export class GraphTrainer {
     } finally {
       tf.dispose(Object.values(feeds));
     }
+  }
+
+  /**
+   * The loss summed over the whole evaluation set given to `create` and the
+   * number of its sequences classified right, [lossSum, correct], with the
+   * graph's current weights, in one session call: the sums `evaluate` gives
+   * for its batches, added up in order. The caller disposes it.
+   * @throws Error when the trainer was created without an evaluation set.
+   */
+  evaluateSet(): tfTypes.Tensor1D {
+    this.checkLive();
+    const signature = this.signatures.evaluate_set;
+    if (signature === undefined) throw new Error('this GraphTrainer holds no evaluation set: create it with `evaluation`');
+    return signature.predict({}).loss_and_correct_sums as tfTypes.Tensor1D;
   }
 
   /**

@@ -7,11 +7,11 @@
  */
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitData, DigitSet, EvalRecord, History, SequenceBatch, StepRecord, Task, TrainConfig } from '../types';
+import type { DigitData, DigitSet, EvalRecord, History, StepRecord, Task, TrainConfig } from '../types';
 import { resolveTrainConfig } from '../config';
 import { getTask } from '../data/tasks';
 import { createRng, deriveSeed } from '../random';
-import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from '../data/sequences';
+import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
 import { measureLossAccuracy } from '../evaluate/metrics';
 import { GraphTrainer } from '../graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
@@ -53,8 +53,8 @@ export function divergenceWatch(numClasses: number): (loss: number) => boolean {
   };
 }
 
-/** Sequences per forward pass when evaluating on the fixed set. */
-const EVAL_BATCH_SIZE = 1000;
+/** Sequences per forward pass when evaluating on the fixed set (in the graph too, to bound its memory). */
+export const EVAL_BATCH_SIZE = 1000;
 
 /** The cosine and one-cycle schedules end at this fraction of the learning rate. */
 const COSINE_FLOOR = 0.01;
@@ -255,8 +255,8 @@ interface StepEngine {
    * [stepsPerCall, 3], each step's [loss, accuracy, rate].
    */
   sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
-  /** Mean loss and accuracy of the current weights over `batches`. */
-  measure(batches: Iterable<SequenceBatch>): { loss: number; accuracy: number };
+  /** Mean loss and accuracy of the current weights over the fixed evaluation set. */
+  measure(): { loss: number; accuracy: number };
   /** Makes the model and its optimiser current and frees the engine. */
   finish(): void;
 }
@@ -269,8 +269,15 @@ interface SamplerRequest {
   stepsPerCall: number;
 }
 
+/** The fixed evaluation set of a run and the images it was drawn from. */
+interface Evaluation {
+  evalSet: EvalSet;
+  set: DigitSet;
+}
+
 async function startEngine(
-  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, sampling?: SamplerRequest,
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
+  sampling?: SamplerRequest,
 ): Promise<StepEngine> {
   const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
   if (choice === 'graph' && unsupported !== null) {
@@ -286,23 +293,31 @@ async function startEngine(
         optimizer.learningRate = learningRate;
         return step(xs, ys);
       },
-      measure: (batches) => measureLossAccuracy(model, batches),
+      measure: () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE)),
       finish: () => {},
     };
   }
   const spec = sampling === undefined ? undefined : samplerSpecFor(sampling.set, sampling.task, sampling.seqLength);
   const withSampler = sampling !== undefined && spec !== undefined && typeof spec !== 'string';
-  const trainer = await GraphTrainer.create(model, withSampler
-    ? { ...options, sampler: { spec, stepsPerCall: sampling.stepsPerCall }, trainingSet: sampling.set }
-    : options);
+  const trainer = await GraphTrainer.create(model, {
+    ...options,
+    ...(withSampler ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall }, trainingSet: sampling.set } : {}),
+    evaluation: { ...evaluation, batchSize: EVAL_BATCH_SIZE },
+  });
   return {
     name: 'graph',
     step: (xs, ys, learningRate) => trainer.step(xs, ys, learningRate),
     sampler: withSampler
       ? { stepsPerCall: sampling.stepsPerCall, runSteps: (indices, rates) => trainer.runSteps(indices, rates) }
       : undefined,
-    // In the graph too: no copy of the weights into the model at every evaluation.
-    measure: (batches) => measureLossAccuracy(model, batches, (batch) => trainer.evaluate(batch.xs, batch.ys)),
+    // The whole set in one call, on the graph's weights and the images it holds.
+    measure: () => {
+      const sums = trainer.evaluateSet();
+      const [lossSum, correct] = sums.dataSync();
+      sums.dispose();
+      const count = evaluation.evalSet.size;
+      return { loss: lossSum / count, accuracy: correct / count };
+    },
     finish: () => {
       try {
         trainer.pull();
@@ -331,7 +346,8 @@ async function startEngine(
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
  * again. Steps run on `engine` (see TrainConfig): with the graph engine the
- * evaluations run in the graph too, and the model's weights and Adam state
+ * evaluations run in the graph too, the whole set in one session call on
+ * the test images the graph holds, and the model's weights and Adam state
  * are brought up to date at the end, also when training stops on an error.
  * The event loop gets a turn after each step, so a signal handler can
  * set the flag read by `shouldStop`.
@@ -367,7 +383,7 @@ export async function trainSteps(
   const augmented = config.augmentShift > 0 || config.augmentRotation > 0;
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
-    augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
+    { evalSet, set: data.test }, augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
   const history: History = {
     steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
     engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
@@ -377,7 +393,7 @@ export async function trainSteps(
   const start = performance.now();
 
   const evaluate = (step: number): boolean => {
-    const { loss, accuracy } = engine.measure(evalBatches(evalSet, data.test, EVAL_BATCH_SIZE));
+    const { loss, accuracy } = engine.measure();
     const record: EvalRecord = { step, loss, accuracy };
     history.evals.push(record);
     callbacks.onEval?.(record);
