@@ -21,6 +21,7 @@ import {
   type RunState, type SweepRun, type SweepSpec,
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
+import { PRESET_NAMES } from '../lib/presets';
 
 const TRAINER = path.join(__dirname, 'train.js');
 
@@ -71,6 +72,8 @@ function buildProgram(): Command {
       '(default runs/sweep-<timestamp>)')
     .addOption(new Option('--task <name>', 'the trainer\'s --task').choices([...TASK_NAMES]))
     .option('--data <source>', 'the trainer\'s --data')
+    .addOption(new Option('--preset <name>', 'the trainer\'s --preset: its values for every run, under --grid and --set')
+      .choices([...PRESET_NAMES]))
     .option('--print', 'print the train command of each run not finished yet, one per line, and do nothing else ' +
       '(for GNU parallel, a Slurm array, ...)')
     .addHelpText('after', settingsHelp())
@@ -80,7 +83,7 @@ function buildProgram(): Command {
 
 interface SweepOptions {
   grid?: string[]; set?: string[]; seeds?: number; seedList?: number[]; root?: string; task?: string;
-  data?: string; print?: boolean;
+  data?: string; preset?: string; print?: boolean;
 }
 
 /** `1h02m`, `3m05s`, `12s`. */
@@ -282,6 +285,7 @@ async function main(argv: string[]): Promise<void> {
       root: opts.root ?? path.join('runs', `sweep-${timestamp()}`),
       task: opts.task,
       data: opts.data,
+      preset: opts.preset,
     };
     runs = planSweep(spec);
   } catch (err) {

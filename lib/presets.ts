@@ -5,9 +5,10 @@
  *
  * - `article`: the defaults, the article's model and schedule (with the
  *   cosine learning rate).
- * - `quick`: the same model trained for a tenth of the steps and measured on
- *   2,000 sequences: a run of about a minute, to try a change before
- *   spending the full 10,000 steps on it.
+ * - `fast`: 98% in about a minute on 2 cores: one CNN shared by both steps
+ *   (each of its weights sees twice the digits per step), 800 steps of 256
+ *   sequences under a one-cycle schedule peaking at 7e-3, label smoothing
+ *   0.1; measured on the full 10,000 test sequences (experiments/presets).
  * - `best`: every addition of the ablation in README.md ("Toward 99%")
  *   together, the configuration that beat the article's over three seeds
  *   within its 10,000 steps; evaluated every 1,000 steps, which changes
@@ -29,9 +30,13 @@ export const presets = Object.freeze({
     description: 'the article\'s model and schedule (the defaults)',
     settings: {},
   },
-  quick: {
-    description: 'the article\'s model for 1,000 steps, measured on 2,000 sequences: a try-out of about a minute',
-    settings: { numSteps: 1000, evalSize: 2000 },
+  fast: {
+    description: '98% in about a minute: a shared CNN, 800 steps of 256 sequences, one-cycle schedule peaking at 7e-3, ' +
+      'label smoothing 0.1; evaluated every 400 steps',
+    settings: {
+      sharedCnn: true, numSteps: 800, batchSize: 256, learningRate: 7e-3, lrSchedule: 'one-cycle', labelSmoothing: 0.1,
+      evalEvery: 400,
+    },
   },
   best: {
     description: 'the best of the ablation: batch normalisation, 5×5 kernels, dropout 0.1, weight decay 1e-4, ' +

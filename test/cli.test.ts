@@ -166,19 +166,20 @@ test('every setting\'s flag sets its field, as --print-config shows without trai
 });
 
 test('--preset sets its settings, flags override them, and the run names the preset and what differs', () => {
-  const quick = printConfig(['--preset', 'quick']);
-  for (const [key, value] of Object.entries(presets.quick.settings)) assert.deepEqual(quick[key], value, key);
-  const overridden = printConfig(['--preset', 'quick', '--steps', '30', '--no-batch-norm']);
+  const fast = printConfig(['--preset', 'fast']);
+  for (const [key, value] of Object.entries(presets.fast.settings)) assert.deepEqual(fast[key], value, key);
+  const overridden = printConfig(['--preset', 'fast', '--steps', '30', '--no-shared-cnn']);
   assert.equal(overridden.numSteps, 30);
-  assert.equal(overridden.evalSize, presets.quick.settings.evalSize);
+  assert.equal(overridden.sharedCnn, false);
+  assert.equal(overridden.batchSize, presets.fast.settings.batchSize);
   assert.deepEqual(printConfig([]), printConfig(['--preset', 'article']));
   const { status, stderr } = runTrainer(['--preset', 'fastest', '--print-config']);
   assert.notEqual(status, 0);
-  assert.match(stderr, /fastest.*invalid.*article, quick/s);
+  assert.match(stderr, /fastest.*invalid.*article, fast/s);
   const out = path.join(tempDir(), 'run');
-  const run = runTrainer([...tinyRun, '--preset', 'quick', '--steps', '2', '--eval-every', '2', '--out', out]);
+  const run = runTrainer([...tinyRun, '--preset', 'fast', '--steps', '2', '--eval-every', '2', '--out', out]);
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /preset quick, with filters 2,2, denseUnits 8, hiddenSize 8, numSteps 2, batchSize 8, evalEvery 2, evalSize 16/);
+  assert.match(run.stdout, /preset fast, with filters 2,2, denseUnits 8, hiddenSize 8, numSteps 2, batchSize 8, evalEvery 2, evalSize 16/);
 });
 
 test('a boolean setting can be set either way: --shared-cnn, --shared-cnn true|false, --no-shared-cnn', () => {

@@ -27,15 +27,16 @@ test('every preset resolves to valid configs and sets only known settings, each 
 });
 
 test('values given explicitly override the preset\'s, undefined ones do not', () => {
-  const { model, train } = presetConfigs('quick', { model: { cell: 'gru' }, train: { numSteps: 300, evalSize: undefined } });
+  const { model, train } = presetConfigs('fast', { model: { cell: 'gru' }, train: { numSteps: 300, batchSize: undefined } });
   assert.equal(model.cell, 'gru');
+  assert.equal(model.sharedCnn, presets.fast.settings.sharedCnn);
   assert.equal(train.numSteps, 300);
-  assert.equal(train.evalSize, presets.quick.settings.evalSize);
-  assert.equal(presetConfigs('quick').train.numSteps, presets.quick.settings.numSteps);
+  assert.equal(train.batchSize, presets.fast.settings.batchSize);
+  assert.equal(presetConfigs('fast').train.numSteps, presets.fast.settings.numSteps);
 });
 
 test('an unknown preset is refused, naming the known ones', () => {
-  assert.throws(() => presetConfigs('fastest'), /Unknown preset 'fastest'; presets: article, quick, best/);
+  assert.throws(() => presetConfigs('fastest'), /Unknown preset 'fastest'; presets: article, fast, best/);
   assert.throws(() => presetConfigs('toString'), /Unknown preset 'toString'/);
 });
 

@@ -9,6 +9,7 @@ import {
   type SweepSpec,
 } from '../lib/runs/sweep';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { presetConfigs } from '../lib/presets';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -120,6 +121,29 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   fs.rmSync(path.join(run.dir, 'run.json'));
   clearRunFolder(run.dir);
   assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a sweep over a preset names its runs after it, passes it to the trainer, and checks finished runs against it', () => {
+  const root = tempDir();
+  const s: SweepSpec = { ...spec(['learningRate=0.005,0.007'], ['numSteps=3'], [1], root), preset: 'fast' };
+  const runs = planSweep(s);
+  assert.deepEqual(runs.map((r) => r.name), ['preset=fast,learningRate=0.005/seed-1', 'preset=fast,learningRate=0.007/seed-1']);
+  assert.deepEqual(runs[0].args.slice(0, 4), ['--preset', 'fast', '--learning-rate', '0.005']);
+  assert.equal(runName({}, 2, 'article'), 'default/seed-2');
+  // A finished run of the preset's settings is the sweep's; one of the defaults' is not.
+  const [run] = runs;
+  fs.mkdirSync(run.dir, { recursive: true });
+  const configs = presetConfigs('fast', { model: { learningRate: 0.005 }, train: { numSteps: 3, seed: 1 } });
+  const record = (model: object, train: object) => JSON.stringify({
+    crnnConfig: resolveCrnnConfig(model), trainConfig: resolveTrainConfig(train),
+    task: 'difference', history: { endReason: 'completed', steps: [{}, {}, {}] },
+  });
+  fs.writeFileSync(path.join(run.dir, 'run.json'), record(configs.model, configs.train));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
+  fs.writeFileSync(path.join(run.dir, 'run.json'), record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
+  const state = inspectRun(s, run);
+  assert.equal(state.kind, 'mismatch');
+  assert.ok(state.kind === 'mismatch' && state.differences.some((d) => d.startsWith('sharedCnn false')), JSON.stringify(state));
 });
 
 test('--print writes one train command per run and creates nothing', () => {

@@ -17,6 +17,7 @@ import {
   type SettingValue,
 } from '../config';
 import type { CrnnConfig, TrainConfig } from '../types';
+import { presetConfigs } from '../presets';
 import { isProcessRunning, lockOwner } from './lock';
 
 /** One setting and the values a sweep gives it. */
@@ -38,6 +39,8 @@ export interface SweepSpec {
   task?: string;
   /** The trainer's --data, when not its default. */
   data?: string;
+  /** The trainer's --preset, when not the article's: its values under the grid's and --set's. */
+  preset?: string;
 }
 
 /** One run of a sweep: a combination of the grid's values and a seed. */
@@ -117,17 +120,21 @@ function nameValue(value: SettingValue): string {
 /**
  * The folder name of a run: its grid values that differ from the defaults,
  * in the settings table's order, then the seed: `cell=gru,sharedCnn=true/seed-1`,
- * or `default/seed-1` where all are the defaults. Named by what differs, a
+ * or `default/seed-1` where all are the defaults; a sweep over a preset other
+ * than the article's puts `preset=NAME` first. Named by what differs, a
  * config gets one folder whichever grid trains it, so sweeps that each vary
  * one setting share their default runs when given one root. (The `--set`
  * values are the same for every run of a sweep and are not in the name; a
  * folder trained with other ones is reported, never reused: see `inspectRun`.)
  * @param point the run's grid values, by setting name.
  */
-export function runName(point: Record<string, SettingValue>, seed: number): string {
+export function runName(point: Record<string, SettingValue>, seed: number, preset?: string): string {
   const differing = settings.filter((s) => s.name in point &&
     formatSetting(point[s.name]) !== formatSetting(s.default));
-  const config = differing.map((s) => `${s.name}=${nameValue(point[s.name])}`).join(',');
+  const config = [
+    ...(preset !== undefined && preset !== 'article' ? [`preset=${preset}`] : []),
+    ...differing.map((s) => `${s.name}=${nameValue(point[s.name])}`),
+  ].join(',');
   return `${config || 'default'}/seed-${seed}`;
 }
 
@@ -162,7 +169,7 @@ export function planSweep(spec: SweepSpec): SweepRun[] {
     expectedConfigs(spec, point, spec.seeds[0]);
   }
   return spec.seeds.flatMap((seed) => points.map((point) => {
-    const name = runName(point, seed);
+    const name = runName(point, seed, spec.preset);
     const dir = path.join(spec.root, ...name.split('/'));
     return { name, dir, seed, point, args: trainArgs(spec, point, seed, dir) };
   }));
@@ -172,7 +179,7 @@ export function planSweep(spec: SweepSpec): SweepRun[] {
 function trainArgs(spec: SweepSpec, point: Record<string, SettingValue>, seed: number, dir: string): string[] {
   const given: Record<string, SettingValue> = { ...point };
   for (const { setting, value } of spec.fixed) given[setting.name] = value;
-  const args: string[] = [];
+  const args: string[] = spec.preset !== undefined ? ['--preset', spec.preset] : [];
   for (const setting of settings) {
     if (setting.name in given) args.push(setting.flag as string, formatSetting(given[setting.name]));
   }
@@ -190,7 +197,8 @@ function expectedConfigs(spec: SweepSpec, point: Record<string, SettingValue>, s
   const train: Record<string, unknown> = { seed };
   const given = [...spec.fixed, ...Object.entries(point).map(([name, value]) => ({ setting: findSetting(name)!, value }))];
   for (const { setting, value } of given) (setting.config === 'model' ? model : train)[setting.name] = value;
-  return { crnn: resolveCrnnConfig(model), train: resolveTrainConfig(train) };
+  const configs = presetConfigs(spec.preset ?? 'article', { model, train });
+  return { crnn: resolveCrnnConfig(configs.model), train: resolveTrainConfig(configs.train) };
 }
 
 /** Quotes an argument for a POSIX shell when it holds anything but plain characters. */
