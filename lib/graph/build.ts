@@ -1,7 +1,8 @@
 /**
  * The training graph of a tfjs model, written from the model's own layers:
  * each layer by the rule of its class (layers.ts), from its own config, in
- * the order of the model's layers; then the loss, its gradients (autodiff.ts),
+ * the order of the model's layers (a convolution's bias and ELU moved after
+ * its max-pool: `PoolFirstChain`); then the loss, its gradients (autodiff.ts),
  * one fused Adam update per weight, and the signatures the trainer runs
  * (trainer.ts). `graphEngineSupport` says why a model cannot be written so.
  */
@@ -10,7 +11,9 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { GraphBuilder, outputRef as outputRefOf, type Attr, type Signature, type TensorSpec } from './def';
 import { Ops } from './ops';
 import { gradients } from './autodiff';
-import { LAYERS, layerSupport, weightPenalties } from './layers';
+import {
+  LAYERS, layerSupport, poolFirstChains, weightPenalties, writePoolFirst, type LayerContext, type PoolFirstChain,
+} from './layers';
 import {
   writeDataVariable, writeGatheredImages, writeImagesLoad, writeOneHot, writeSampledBatch, writeSamplerData,
   type ImagesShape, type SamplerSpec,
@@ -200,6 +203,14 @@ export interface TrainingGraphOptions {
    * `load_eval_data` to load its images.
    */
   evaluation?: EvalGraphSpec;
+  /**
+   * Write each convolution that reaches a 2×2 max-pool through its bias and
+   * ELU only as conv → max-pool → bias → ELU (default true): the same values,
+   * with the bias, the ELU and their gradients on a tensor a quarter of the
+   * size (see `PoolFirstChain`). False writes the layers as they come, for
+   * comparison.
+   */
+  poolFirst?: boolean;
 }
 
 /**
@@ -240,25 +251,39 @@ interface ForwardContext {
 
 /**
  * Writes the model's forward pass from `xs`: the layers in the model's
- * order, each from its config. Returns the logits.
+ * order, each from its config, except that each of `poolFirst` is written as
+ * one, at its convolution (see `PoolFirstChain`). Returns the logits.
  */
-function writeForward(g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, xs: string, context: ForwardContext): string {
+function writeForward(
+  g: GraphBuilder, ops: Ops, model: tfTypes.LayersModel, xs: string, context: ForwardContext, poolFirst: PoolFirstChain[],
+): string {
   const values = new Map<number, string>([[model.inputs[0].id, xs]]);
+  const chainAt = new Map(poolFirst.map((chain) => [chain.conv, chain]));
+  const inChain = new Set(poolFirst.flatMap((chain) => [...chain.activations, chain.pool]));
+  const layerContext = (layer: tfTypes.layers.Layer): LayerContext => ({
+    ops, layer, config: graphConfig(model, layer), training: context.training,
+    weight: (k) => context.weightValue(layer.trainableWeights[k]),
+    state: (k) => context.stateValue(layer.nonTrainableWeights[k]),
+    update: (k, value) => context.update(layer.nonTrainableWeights[k], value),
+    stepSeed: (seed) => context.stepSeed(seed),
+  });
   for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
+    if (layer.getClassName() === 'InputLayer' || inChain.has(layer)) continue;
     const { inputTensors, outputTensors } = layer.inboundNodes[0];
     const inputs = inputTensors.map((t) => {
       const ref = values.get(t.id);
       if (ref === undefined) throw new Error(`layer '${layer.name}' comes before its input in the model's layers`);
       return ref;
     });
-    const outputs = g.inScope(layer.name, () => LAYERS[layer.getClassName()].forward({
-      ops, layer, config: graphConfig(model, layer), training: context.training,
-      weight: (k) => context.weightValue(layer.trainableWeights[k]),
-      state: (k) => context.stateValue(layer.nonTrainableWeights[k]),
-      update: (k, value) => context.update(layer.nonTrainableWeights[k], value),
-      stepSeed: (seed) => context.stepSeed(seed),
-    }, inputs));
+    const chain = chainAt.get(layer);
+    if (chain !== undefined) {
+      // The chain's later layers come after the convolution in the model's
+      // order, and nothing else reads their inputs: the pool's output stands for them all.
+      const pooled = g.inScope(layer.name, () => writePoolFirst(layerContext(layer), chain.activations.map(layerContext), inputs[0]));
+      values.set(chain.pool.inboundNodes[0].outputTensors[0].id, pooled);
+      continue;
+    }
+    const outputs = g.inScope(layer.name, () => LAYERS[layer.getClassName()].forward(layerContext(layer), inputs));
     outputTensors.forEach((t, k) => values.set(t.id, outputs[k]));
   }
   return values.get(model.outputs[0].id) as string;
@@ -298,6 +323,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   const g = new GraphBuilder();
   const ops = new Ops(g);
   const numClasses = model.outputs[0].shape[1] as number;
+  const poolFirst = options.poolFirst === false ? [] : poolFirstChains(model, (layer) => graphConfig(model, layer));
 
   // The weights: a variable each, with Adam's two moments.
   const variables = model.trainableWeights.map((layerWeight, modelIndex) => {
@@ -381,7 +407,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     xs: string, ys: string, values: Pick<ForwardContext, 'weightValue' | 'stateValue'>, stepRef: () => string,
   ) => {
     const stateUpdates: string[] = [];
-    const logits = writeForward(g, ops, model, xs, context(true, values, stepRef, stateUpdates));
+    const logits = writeForward(g, ops, model, xs, context(true, values, stepRef, stateUpdates), poolFirst);
     const trained = measures(logits, ys);
     // Training on smoothed labels, (1 − ε)·ys + ε/K, as the eager step computes them.
     const trainingCrossEntropy = labelSmoothing === 0 ? trained.crossEntropy : g.inScope('label_smoothing', () => {
@@ -421,7 +447,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   const pass = trainingPass(xs.ref, ys.ref, { weightValue, stateValue }, stepPlaceholder);
   const evaluated = differsInTraining(model)
     ? g.inScope('inference', () => measures(writeForward(g, ops, model, xs.ref,
-      context(false, { weightValue, stateValue }, stepPlaceholder, [])), ys.ref))
+      context(false, { weightValue, stateValue }, stepPlaceholder, []), poolFirst), ys.ref))
     : pass.trained;
   // For evaluation in batches: the loss summed over the batch and the number right.
   const lossAndCorrectSums = g.node('Pack', [ops.sum(evaluated.crossEntropy), ops.sum(evaluated.correct)],
@@ -587,7 +613,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
           const targets = g.constant({ dtype: 'int32', shape: [end - start], values: evaluation.targets.subarray(start, end) }, 'targets');
           // A batch's images are gathered once the batch before it is summed: one batch's activations at a time.
           const batchXs = writeGatheredImages(g, evalImages.value, indices, { seqLength, height, width }, sum === undefined ? [] : [sum]);
-          const logits = writeForward(g, ops, model, batchXs, context(false, { weightValue, stateValue }, noStep, []));
+          const logits = writeForward(g, ops, model, batchXs, context(false, { weightValue, stateValue }, noStep, []), poolFirst);
           const measured = measures(logits, writeOneHot(g, targets, numClasses));
           const sums = g.node('Pack', [ops.sum(measured.crossEntropy), ops.sum(measured.correct)],
             { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'sums');

@@ -203,6 +203,25 @@ function recurrentRule(cell: RnnCell): LayerRule {
   };
 }
 
+/** A Conv2D layer's convolution of x, without its bias: [n, h, w, cIn] → [n, h', w', filters]. */
+function convolution(c: LayerContext, x: string): string {
+  const { config } = c;
+  return c.ops.conv2d(x, c.weight(0), {
+    strides: config.strides as [number, number], padding: config.padding === 'same' ? 'SAME' : 'VALID',
+  });
+}
+
+/** What a Conv2D layer does after its convolution: its bias (if any), then its activation; same shape out. */
+function convBiasActivation(c: LayerContext, conv: string): string {
+  const { ops, config } = c;
+  return activation(ops, config.activation)(config.useBias ? ops.biasAdd(conv, c.weight(1)) : conv);
+}
+
+/** MaxPool2x2: [n, h, w, c] → [n, ⌊h/2⌋, ⌊w/2⌋, c]. */
+function maxPool2x2(ops: Ops, x: string): string {
+  return ops.maxPool(x, [2, 2], { strides: [2, 2], padding: 'VALID' });
+}
+
 /** The layers the graph computes, by tfjs class name. */
 export const LAYERS: Record<string, LayerRule> = {
   Conv2D: {
@@ -221,19 +240,13 @@ export const LAYERS: Record<string, LayerRule> = {
     },
     penalties: { kernelRegularizer: 0 },
     check: (layer) => inputRank(layer, 4),
-    forward: (c, [x]) => {
-      const { ops, config } = c;
-      const conv = ops.conv2d(x, c.weight(0), {
-        strides: config.strides as [number, number], padding: config.padding === 'same' ? 'SAME' : 'VALID',
-      });
-      return [activation(ops, config.activation)(config.useBias ? ops.biasAdd(conv, c.weight(1)) : conv)];
-    },
+    forward: (c, [x]) => [convBiasActivation(c, convolution(c, x))],
   },
   // lib/model/build.ts: 2×2 max-pooling, stride 2, 'valid' padding.
   MaxPool2x2: {
     settings: {},
     check: (layer) => inputRank(layer, 4),
-    forward: (c, [x]) => [c.ops.maxPool(x, [2, 2], { strides: [2, 2], padding: 'VALID' })],
+    forward: (c, [x]) => [maxPool2x2(c.ops, x)],
   },
   Flatten: reshapeRule({ dataFormat: oneOf('channelsLast', null, undefined) }),
   Dense: {
@@ -346,6 +359,77 @@ export const LAYERS: Record<string, LayerRule> = {
   GRU: recurrentRule('GRU'),
   LSTM: recurrentRule('LSTM'),
 };
+
+/**
+ * Pool first: a convolution whose output reaches a MaxPool2x2 only through
+ * steps that commute with the pooling (its bias add, and activations that
+ * never decrease: its own, then those of Activation layers) is written
+ * conv → max-pool → bias add → activations, so that these steps and their
+ * gradients run on the pooled tensor, a quarter of the size.
+ *
+ * Why it is exact: a window's maximum of x + b, b one value per channel, is
+ * its maximum of x, plus b; and of f(x), f non-decreasing, f of its maximum.
+ * In float32 too, since rounding is monotonic (max(fl(a + b), fl(c + b)) =
+ * fl(max(a, c) + b)): the pooled values are the same bit for bit, given the
+ * same convolution (TensorFlow may fuse the bias and ELU into the convolution
+ * of the layers as written, and round its sums otherwise). The gradient
+ * goes to the window's largest pre-activation rather than its largest
+ * activation; the two differ only where the activation ties distinct inputs,
+ * ELU saturated at −1 (inputs below about −17), where its gradient is ~1e-8.
+ * A batch normalisation in between (statistics over the un-pooled tensor),
+ * or a dropout, breaks the chain: such layers are written as they are.
+ */
+export interface PoolFirstChain {
+  conv: Layer;
+  /** The Activation layers between the convolution and the pool, in order. */
+  activations: Layer[];
+  pool: Layer;
+}
+
+/** The activations that commute with max-pooling (non-decreasing ones), by tfjs name. */
+const POOL_COMMUTING_ACTIVATIONS: readonly unknown[] = ['linear', 'elu'];
+
+/**
+ * The chains of `model` that the graph writes pool first (see
+ * `PoolFirstChain`), with each layer's config as the graph computes it
+ * (`configOf`). Expects a model that `layerSupport` accepts layer by layer.
+ */
+export function poolFirstChains(model: tfTypes.LayersModel, configOf: (layer: Layer) => Config): PoolFirstChain[] {
+  // Uses of each tensor: as a layer's input, or as a model output.
+  const uses = new Map<number, number>();
+  const use = (t: tfTypes.SymbolicTensor) => uses.set(t.id, (uses.get(t.id) ?? 0) + 1);
+  model.outputs.forEach(use);
+  for (const layer of model.layers) layer.inboundNodes[0]?.inputTensors.forEach(use);
+  /** The layer whose output is `layer`'s only input and is used by `layer` alone; else null. */
+  const soleFeeder = (layer: Layer): Layer | null => {
+    const inputs = layer.inboundNodes[0].inputTensors;
+    return inputs.length === 1 && uses.get(inputs[0].id) === 1 ? inputs[0].sourceLayer : null;
+  };
+  const commutes = (layer: Layer) => POOL_COMMUTING_ACTIVATIONS.includes(configOf(layer).activation);
+  const chains: PoolFirstChain[] = [];
+  for (const pool of model.layers) {
+    if (pool.getClassName() !== 'MaxPool2x2') continue;
+    const activations: Layer[] = [];
+    let feeder = soleFeeder(pool);
+    while (feeder !== null && feeder.getClassName() === 'Activation' && commutes(feeder)) {
+      activations.unshift(feeder);
+      feeder = soleFeeder(feeder);
+    }
+    if (feeder !== null && feeder.getClassName() === 'Conv2D' && commutes(feeder)) chains.push({ conv: feeder, activations, pool });
+  }
+  return chains;
+}
+
+/**
+ * Writes a `PoolFirstChain` from the convolution's input x: conv (no bias) →
+ * max-pool → the convolution's bias and activation → the Activation layers'.
+ * `conv` and `activations` are the contexts of the chain's layers.
+ * @returns the pool's output, [n, ⌊h'/2⌋, ⌊w'/2⌋, filters].
+ */
+export function writePoolFirst(conv: LayerContext, activations: LayerContext[], x: string): string {
+  const pooled = maxPool2x2(conv.ops, convolution(conv, x));
+  return activations.reduce((y, a) => activation(a.ops, a.config.activation)(y), convBiasActivation(conv, pooled));
+}
 
 /**
  * The penalties of the layer's L2 regularisers (its rule's `penalties`),
