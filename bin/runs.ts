@@ -181,7 +181,9 @@ async function main(argv: string[]): Promise<void> {
     console.log(`${plural(runs.length, 'run')} in ${plural(comparison.groups.length, 'group')} under ${root}, ${by}\n`);
     console.log(comparison.table);
     console.log('\nfinal acc.: evaluation accuracy at the last step, mean over the seeds; ± std: sample standard ' +
-      'deviation; 95% CI: Student t interval of the mean (none for n = 1).');
+      'deviation; 95% CI: Student t interval of the mean (none for n = 1); to 98%, to 99%: the first evaluation ' +
+      'at or above it, mean step · seconds of training over the runs that reached it (k/n: only k of n did; ' +
+      'no seconds for runs saved before they were recorded).');
     for (const warning of comparison.warnings) console.log(`warning: ${warning}`);
   }
   if (opts.chart) {

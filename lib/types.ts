@@ -144,7 +144,16 @@ export interface StepRecord {
   /** The learning rate the step applied (absent in runs saved before it was recorded). */
   learningRate?: number;
 }
-export interface EvalRecord { step: number; loss: number; accuracy: number; }
+export interface EvalRecord {
+  step: number;
+  loss: number;
+  accuracy: number;
+  /**
+   * Milliseconds from the start of training to the end of this evaluation
+   * (absent in runs saved before it was recorded): the time to an accuracy.
+   */
+  elapsedMs?: number;
+}
 
 /** What training produced: one record per step and one per evaluation. */
 export interface History {
@@ -166,4 +175,10 @@ export interface History {
    */
   sampler?: 'graph' | 'cpu';
   stepsPerCall?: number;
+  /**
+   * The process's peak resident memory (max RSS) when training ended, in
+   * MiB: the whole process, data and TensorFlow included (absent in runs
+   * saved before it was recorded).
+   */
+  peakRssMiB?: number;
 }

@@ -289,14 +289,40 @@ test('the comparison table is aligned markdown with one row per group', async ()
   const lines = compareRuns(runs).table.split('\n');
   assert.equal(lines.length, 5);
   assert.ok(lines.every((line) => line.length === lines[0].length), lines.join('\n'));
-  assert.match(lines[0], /^\| cell +\| sharedCnn \| +n \| seeds +\| final acc\. % \| +± std \| +95% CI of mean \| best acc\. % \| steps \| +time \|$/);
+  assert.match(lines[0], /^\| cell +\| sharedCnn \| +n \| seeds +\| final acc\. % \| +± std \| +95% CI of mean \| best acc\. % \| +to 98% \| +to 99% \| steps \| +time \|$/);
   assert.match(lines[1], /^\| -+ \| -+ \| -+: \|/);
   // 98 ± 2.48 reaches past 100%, where no accuracy lies: the table cuts the interval there.
   const half = 100 * 4.3026527 * 0.01 / Math.sqrt(3);
   assert.ok(98 + half > 100);
   assert.match(lines[3], new RegExp(`^\\| simple +\\| false +\\| +3 \\| 1,2,10 +\\| +98\\.00 \\| +1\\.00 \\| ` +
-    `+${(98 - half).toFixed(2)} – 100\\.00 \\| +98\\.17 \\| 1,000 \\| 1m 30s \\|$`));
-  assert.match(lines[4], /^\| lstm +\| true +\| +1 \| 42 +\| +95\.00 \| +– \| +– \| +95\.00 \| +600 \| 1h 06m \|$/);
+    `+${(98 - half).toFixed(2)} – 100\\.00 \\| +98\\.17 \\| +2/3: 900 \\| 1/3: 1,000 \\| 1,000 \\| 1m 30s \\|$`));
+  assert.match(lines[4], /^\| lstm +\| true +\| +1 \| 42 +\| +95\.00 \| +– \| +– \| +95\.00 \| +– \| +– \| +600 \| 1h 06m \|$/);
+});
+
+test('time to accuracy: the first evaluation at 98% and 99%, its step and seconds, and the peak memory, averaged over the runs', async () => {
+  const run = (seed: number, evals: [number, number, number][], peakRssMiB?: number): string => {
+    const dir = path.join(tempDir(), `seed-${seed}`);
+    writeRun(dir, { seed, final: 0.5 });
+    const record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+    record.history.evals = evals.map(([step, accuracy, elapsedMs]) => ({ step, loss: 1 - accuracy, accuracy, elapsedMs }));
+    if (peakRssMiB !== undefined) record.history.peakRssMiB = peakRssMiB;
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record));
+    return dir;
+  };
+  const runs = await loadRuns([
+    run(1, [[400, 0.97, 20_000], [800, 0.981, 41_000], [1000, 0.99, 52_000]], 700),
+    run(2, [[400, 0.98, 19_000], [800, 0.985, 40_000], [1000, 0.988, 50_000]], 800),
+  ]);
+  assert.deepEqual(runs[0].milestones, [{ step: 800, seconds: 41 }, { step: 1000, seconds: 52 }]);
+  assert.deepEqual(runs[1].milestones, [{ step: 400, seconds: 19 }, null]);
+  const [group] = compareRuns(runs).groups;
+  assert.deepEqual(group.milestones, [
+    { reached: 2, meanStep: 600, meanSeconds: 30 }, { reached: 1, meanStep: 1000, meanSeconds: 52 },
+  ]);
+  assert.equal(group.meanPeakRssMiB, 750);
+  const [header, , row] = compareRuns(runs).table.split('\n');
+  assert.match(header, /\| +to 98% \| +to 99% \| steps \| +time \| peak RSS \|$/);
+  assert.match(row, /\| 600 · 30\.0 s \| 1\/2: 1,000 · 52\.0 s \| 1,000 \| 1m 30s \| +750 MiB \|$/);
 });
 
 test('runsTable shows the differing settings, accuracies, steps and time of each run', async () => {

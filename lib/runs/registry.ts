@@ -89,6 +89,36 @@ export interface RunSummary {
    * the run measured it (`measureDigitProbe`); null otherwise.
    */
   digitAccuracy: number[] | null;
+  /**
+   * For each accuracy of MILESTONES, the first evaluation at or above it:
+   * its step and seconds since training started (null where the run did not
+   * record them); null where no evaluation reached it.
+   */
+  milestones: (Milestone | null)[];
+  /** The process's peak resident memory in MiB, when the run recorded it. */
+  peakRssMiB: number | null;
+}
+
+/** The accuracies whose first reaching the comparison shows: time to accuracy. */
+export const MILESTONES: readonly number[] = Object.freeze([0.98, 0.99]);
+
+/** When a run first reached an accuracy on its fixed evaluation set. */
+export interface Milestone {
+  step: number;
+  seconds: number | null;
+}
+
+/** The mean, or null for no values. */
+function mean(values: readonly number[]): number | null {
+  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function milestonesOf(evals: readonly EvalRecord[]): (Milestone | null)[] {
+  const ordered = [...evals].sort((a, b) => a.step - b.step);
+  return MILESTONES.map((accuracy) => {
+    const first = ordered.find((e) => e.accuracy >= accuracy);
+    return first ? { step: first.step, seconds: first.elapsedMs === undefined ? null : first.elapsedMs / 1000 } : null;
+  });
 }
 
 /** A run with its full record (history included), as `loadRuns` returns it. */
@@ -202,6 +232,8 @@ function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean
     gitCommit: record.environment?.gitCommit ?? null,
     hasModel,
     digitAccuracy: digitAccuracyOf(record),
+    milestones: milestonesOf(evals),
+    peakRssMiB: history.peakRssMiB ?? null,
     history,
     ...(record.dataSource !== undefined ? { dataSource: record.dataSource } : {}),
     ...(record.environment !== undefined ? { environment: record.environment } : {}),
@@ -600,6 +632,14 @@ export interface RunGroup<T extends RunSummary = RunSummary> {
   /** Means over the runs. */
   meanSteps: number;
   meanSeconds: number;
+  /**
+   * For each accuracy of MILESTONES: how many of the measured runs reached
+   * it, and the means over those of the step and seconds at which they first
+   * did (seconds over the runs that recorded them; null where none did).
+   */
+  milestones: { reached: number; meanStep: number | null; meanSeconds: number | null }[];
+  /** The mean peak resident memory in MiB, over the runs that recorded it. */
+  meanPeakRssMiB: number | null;
 }
 
 export interface CompareOptions {
@@ -676,6 +716,16 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
       digitProduct: sampleStats(probed.map(digitProduct)),
       meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
       meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
+      milestones: MILESTONES.map((_, k) => {
+        const reached = measured.flatMap((run) => (run.milestones[k] ? [run.milestones[k] as Milestone] : []));
+        const timed = reached.flatMap((m) => (m.seconds === null ? [] : [m.seconds]));
+        return {
+          reached: reached.length,
+          meanStep: mean(reached.map((m) => m.step)),
+          meanSeconds: mean(timed),
+        };
+      }),
+      meanPeakRssMiB: mean(group.flatMap((run) => (run.peakRssMiB === null ? [] : [run.peakRssMiB]))),
     };
   });
   if (sort === 'accuracy') {
@@ -732,6 +782,18 @@ function seedList(seeds: readonly number[]): string {
 const count = (n: number) => Math.round(n).toLocaleString('en');
 
 /**
+ * When a group first reached an accuracy: the mean step and seconds of the
+ * runs that did, `1,200 · 41.5 s`; prefixed `2/3:` when not all of the
+ * group's measured runs did; the step alone for runs that did not record the
+ * time of their evaluations; – when none reached it.
+ */
+function milestoneCell(m: RunGroup['milestones'][number], measured: number): string {
+  if (m.reached === 0 || m.meanStep === null) return NONE;
+  const when = m.meanSeconds === null ? count(m.meanStep) : `${count(m.meanStep)} · ${formatDuration(m.meanSeconds)}`;
+  return m.reached < measured ? `${m.reached}/${measured}: ${when}` : when;
+}
+
+/**
  * The groups as a markdown table. The t interval of a few seeds can reach
  * past 100% (or below 0%), where no accuracy lies: it is shown cut to 0–100%.
  * When runs measured the digit probe, two columns show it: the mean
@@ -739,8 +801,10 @@ const count = (n: number) => Math.round(n).toLocaleString('en');
  */
 function comparisonTable(groups: readonly RunGroup[], settings: readonly string[]): string {
   const probed = groups.some((g) => g.digitAccuracy !== null);
+  const rss = groups.some((g) => g.meanPeakRssMiB !== null);
   const header = [...(settings.length ? settings : ['group']), 'n', 'seeds', 'final acc. %', '± std',
-    '95% CI of mean', 'best acc. %', ...(probed ? ['digit p %', '∏ p %'] : []), 'steps', 'time'];
+    '95% CI of mean', 'best acc. %', ...(probed ? ['digit p %', '∏ p %'] : []),
+    ...MILESTONES.map((a) => `to ${percent(a, 0)}%`), 'steps', 'time', ...(rss ? ['peak RSS'] : [])];
   const rows = groups.map((g) => {
     const f = g.finalAccuracy;
     return [
@@ -752,8 +816,10 @@ function comparisonTable(groups: readonly RunGroup[], settings: readonly string[
       f?.ci95 ? `${percent(Math.max(0, f.ci95[0]))} – ${percent(Math.min(1, f.ci95[1]))}` : NONE,
       percent(g.bestAccuracy?.mean),
       ...(probed ? [percent(g.digitAccuracy?.mean), percent(g.digitProduct?.mean)] : []),
+      ...g.milestones.map((m) => milestoneCell(m, g.finalAccuracy?.n ?? 0)),
       count(g.meanSteps),
       formatDuration(g.meanSeconds),
+      ...(rss ? [g.meanPeakRssMiB === null ? NONE : `${count(g.meanPeakRssMiB)} MiB`] : []),
     ];
   });
   const firstNumber = Math.max(1, settings.length);

@@ -394,7 +394,7 @@ export async function trainSteps(
 
   const evaluate = (step: number): boolean => {
     const { loss, accuracy } = engine.measure();
-    const record: EvalRecord = { step, loss, accuracy };
+    const record: EvalRecord = { step, loss, accuracy, elapsedMs: performance.now() - start };
     history.evals.push(record);
     callbacks.onEval?.(record);
     return config.targetAccuracy !== undefined && accuracy >= config.targetAccuracy;
@@ -470,5 +470,7 @@ export async function trainSteps(
   }
   history.elapsedMs = performance.now() - start;
   history.endedAt = new Date().toISOString();
+  // maxRSS is in KiB.
+  history.peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   return history;
 }
