@@ -40,19 +40,40 @@ test('an unknown preset is refused, naming the known ones', () => {
   assert.throws(() => presetConfigs('toString'), /Unknown preset 'toString'/);
 });
 
-test('the best preset is the configuration of the committed runs that beat the article\'s (experiments/toward-99)', () => {
-  const { model, train } = presetConfigs('best');
-  const crnn = resolveCrnnConfig(model);
-  const training = resolveTrainConfig(train);
-  const root = path.join(__dirname, '..', '..', 'experiments', 'toward-99',
-    'kernelSize=5,batchNorm=true,dropout=0.1,weightDecay=0.0001,augmentShift=2,augmentRotation=10,labelSmoothing=0.1');
+/** The run.json of each seed of a committed sweep folder. */
+function committedRuns(...folder: string[]): { name: string; run: { crnnConfig: unknown; trainConfig: Record<string, unknown>;
+  history: { evals: { accuracy: number }[] } } }[] {
+  const root = path.join(__dirname, '..', '..', 'experiments', ...folder);
   const seeds = fs.readdirSync(root).filter((name) => /^seed-\d+$/.test(name));
   assert.ok(seeds.length >= 3, `${seeds.length} runs in ${root}`);
-  for (const seed of seeds) {
-    const run = JSON.parse(fs.readFileSync(path.join(root, seed, 'run.json'), 'utf8'));
-    assert.deepEqual(run.crnnConfig, crnn, seed);
-    // The seed differs by design, and when the model is evaluated does not change training: both left out.
-    const timing = { seed: 0, evalEvery: 0 };
-    assert.deepEqual({ ...run.trainConfig, ...timing }, JSON.parse(JSON.stringify({ ...training, ...timing })), seed);
+  return seeds.map((name) => ({ name, run: JSON.parse(fs.readFileSync(path.join(root, name, 'run.json'), 'utf8')) }));
+}
+
+/** Asserts that every run was trained with the preset's settings, the seed and (for `ignoring`) more left out. */
+function assertTrainedWith(preset: string, runs: ReturnType<typeof committedRuns>, ignoring: Record<string, unknown>): void {
+  const { model, train } = presetConfigs(preset);
+  const crnn = resolveCrnnConfig(model);
+  const training = resolveTrainConfig(train);
+  const leftOut = { seed: 0, ...ignoring };
+  for (const { name, run } of runs) {
+    assert.deepEqual(run.crnnConfig, crnn, name);
+    assert.deepEqual({ ...run.trainConfig, ...leftOut }, JSON.parse(JSON.stringify({ ...training, ...leftOut })), name);
   }
+}
+
+const finalAccuracy = (run: { history: { evals: { accuracy: number }[] } }) => run.history.evals.at(-1)!.accuracy;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+test('the best preset is the configuration of the committed runs that beat the article\'s (experiments/toward-99)', () => {
+  // When the model is evaluated does not change training: left out.
+  assertTrainedWith('best', committedRuns('toward-99',
+    'kernelSize=5,batchNorm=true,dropout=0.1,weightDecay=0.0001,augmentShift=2,augmentRotation=10,labelSmoothing=0.1'),
+  { evalEvery: 0 });
+});
+
+test('the fast preset is the configuration of the committed runs (experiments/presets), which end at 98% or more as a mean of their seeds', () => {
+  const runs = committedRuns('presets', 'preset=fast');
+  assertTrainedWith('fast', runs, {});
+  const accuracy = mean(runs.map(({ run }) => finalAccuracy(run)));
+  assert.ok(accuracy >= 0.98, `mean final accuracy ${accuracy}`);
 });
