@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import { presets } from '../lib/presets';
 import { formatSetting, settings, type Setting } from '../lib/config';
+import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -360,8 +361,10 @@ test('two runs with the same --seed write the same history', () => {
     const { status, stderr } = runTrainer([...tinyRun, '--steps', '6', '--eval-every', '3', '--seed', '7',
       '--out', out]);
     assert.equal(status, 0, stderr);
-    const history = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
-    return { steps: history.steps, evals: history.evals };
+    const history: History = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
+    assert.ok(history.evals.every((e) => (e.elapsedMs ?? -1) >= 0), 'each evaluation records its time');
+    // elapsedMs is wall time: everything else is computed.
+    return { steps: history.steps, evals: history.evals.map((e) => ({ step: e.step, loss: e.loss, accuracy: e.accuracy })) };
   });
   assert.deepEqual(histories[1], histories[0]);
 });

@@ -39,7 +39,7 @@ test('flags are the kebab-case of the names, except --steps, and the derived set
 
 test('the lists of cells, schedules and engines are the choices declared in the schema', () => {
   assert.deepEqual(cellTypes, ['simple', 'gru', 'lstm']);
-  assert.deepEqual(lrSchedules, ['constant', 'cosine']);
+  assert.deepEqual(lrSchedules, ['constant', 'cosine', 'one-cycle']);
   assert.deepEqual(trainEngines, ['auto', 'graph', 'eager']);
   for (const [name, list] of [['cell', cellTypes], ['lrSchedule', lrSchedules], ['engine', trainEngines]] as const) {
     assert.deepEqual(getSetting(name).type, { kind: 'choice', choices: list });
