@@ -10,9 +10,10 @@
 import { promises as fs } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  compareRuns, comparisonChartSvg, differingSettings, formatSetting, listRuns, loadRuns, runsTable, settingNames,
+  compareRuns, comparisonChartSvg, differingSettings, listRuns, loadRuns, runsTable, settingNames,
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
+import { formatSetting } from '../lib/config';
 
 function settingList(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);

@@ -223,21 +223,6 @@ export const defaultCrnnConfig = defaultsOf('model') as Readonly<CrnnConfig>;
 /** The article's schedule with a cosine learning rate (see the train declarations above). */
 export const defaultTrainConfig = defaultsOf('train') as Readonly<TrainConfig>;
 
-function choicesOf<T extends string>(name: string): readonly T[] {
-  const type = getSetting(name).type;
-  if (type.kind !== 'choice') throw new Error(`${name} is not a choice`);
-  return type.choices as readonly T[];
-}
-
-/** The learning-rate schedules training accepts. */
-export const lrSchedules = choicesOf<TrainConfig['lrSchedule']>('lrSchedule');
-
-/** The ways training can run its steps (see TrainConfig.engine). */
-export const trainEngines = choicesOf<TrainConfig['engine']>('engine');
-
-/** The recurrent cells the model can be built with. */
-export const cellTypes = choicesOf<CrnnConfig['cell']>('cell');
-
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(describe).join(', ')}]`;
@@ -390,12 +375,13 @@ export function parseSetting(name: string, text: string): SettingValue {
 }
 
 /**
- * A setting's value as text, the inverse of `parseSetting`: `16,16`, `0.001`,
- * `true`, `none`.
+ * A setting's value as text, the inverse of `parseSetting`, and as the
+ * tables and legends show it: `16,16`, `0.001`, `true`, `none` for unset
+ * (undefined, or null as JSON writes it).
  */
-export function formatSetting(value: SettingValue): string {
-  if (value === undefined) return 'none';
-  if (Array.isArray(value)) return value.join(',');
+export function formatSetting(value: unknown): string {
+  if (value === undefined || value === null) return 'none';
+  if (Array.isArray(value)) return value.map(formatSetting).join(',');
   return String(value);
 }
 

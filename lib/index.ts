@@ -32,8 +32,8 @@ export {
   divergenceLossLimit, divergenceWatch,
 } from './train/loop';
 export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train/loop';
-export { GraphTrainer, graphEngineSupport, crnnStructure, GraphBuilder, samplerSpecFor } from './graph';
-export type { CrnnStructure, Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
+export { GraphTrainer, graphEngineSupport, GraphBuilder, samplerSpecFor } from './graph';
+export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
 export {
   confusionMatrix, perClassAccuracy, digitPairAccuracy, digitPairCounts, predictSequences, evaluateModel, wilsonInterval,
   measureLossAccuracy, checkBatchFitsModel,
@@ -54,7 +54,7 @@ export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './runs/per
 
 export {
   listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
-  formatSetting, formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
+  formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
   differenceLines,
 } from './runs/registry';
 export type {

@@ -4,7 +4,7 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, compileCrnn, disposeCrnn, FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model/build';
 import { createTrainStep, EVAL_BATCH_SIZE, scheduledLearningRate, trainSteps } from '../lib/train/loop';
-import { crnnStructure, GraphBuilder, GraphTrainer, graphEngineSupport } from '../lib/graph';
+import { GraphBuilder, GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { buildTrainingGraph } from '../lib/graph/build';
 import { loadSignatures, inTensorFlowMemory } from '../lib/graph/session';
 import { layerSupport } from '../lib/graph/layers';
@@ -21,22 +21,6 @@ import { maxAbs, maxAbsDiff, randomBatch, twin } from './helpers/models';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
-
-test('reads the architecture of a built CRNN from its layers', () => {
-  const model = buildCrnn({ ...small, seqLength: 3, sharedCnn: true, height: 20, width: 16, numClasses: 7 });
-  assert.deepEqual(crnnStructure(model), {
-    config: {
-      seqLength: 3, height: 20, width: 16, numClasses: 7, filters: [4, 5], kernelSize: 3, denseUnits: 16, cell: 'simple',
-      hiddenSize: 12, sharedCnn: true, batchNorm: false, dropout: 0,
-    },
-    cnnPrefixes: ['shared'],
-  });
-  assert.deepEqual(crnnStructure(buildCrnn(small)).cnnPrefixes, ['step0', 'step1']);
-  const wider = crnnStructure(buildCrnn({ ...small, kernelSize: 5, batchNorm: true, dropout: 0.25 })).config;
-  assert.deepEqual([wider.kernelSize, wider.batchNorm, wider.dropout], [5, true, 0.25]);
-  const other = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] });
-  assert.throws(() => crnnStructure(other), /the graph engine trains models built by buildCrnn/);
-});
 
 test('the graph gives the loss and the gradients of every weight that tfjs computes eagerly', { skip }, async () => {
   const variants: Partial<CrnnConfig>[] = [

@@ -18,63 +18,6 @@ import {
   writeDataVariable, writeGatheredImages, writeImagesLoad, writeOneHot, writeSampledBatch, writeSamplerData,
   type ImagesShape, type SamplerSpec,
 } from './sampler';
-import type { CrnnConfig } from '../types';
-
-/**
- * The architecture of a model built by `buildCrnn`, read from its layers
- * (the learning rate and weight decay are training settings, left out).
- */
-export interface CrnnStructure {
-  config: Omit<CrnnConfig, 'learningRate' | 'weightDecay'>;
-  /** The CNN layer-name prefixes: ['shared'] or ['step0', 'step1', …]. */
-  cnnPrefixes: string[];
-}
-
-function layerOrNull(model: tfTypes.LayersModel, name: string): tfTypes.layers.Layer | null {
-  try {
-    return model.getLayer(name);
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Reads the architecture of a CRNN from its layers.
- * @throws Error when the model was not built by `buildCrnn`.
- */
-export function crnnStructure(model: tfTypes.LayersModel): CrnnStructure {
-  const notCrnn = (what: string) => new Error(`the graph engine trains models built by buildCrnn; this one ${what}`);
-  const [, seqLength, height, width, channels] = model.inputs[0].shape;
-  if (model.inputs.length !== 1 || seqLength == null || height == null || width == null || channels !== 1) {
-    throw notCrnn(`has inputs [${model.inputs.map((i) => i.shape.join(', ')).join('], [')}]`);
-  }
-  const sharedCnn = layerOrNull(model, 'shared_conv1') != null;
-  const cnnPrefixes = sharedCnn ? ['shared'] : Array.from({ length: seqLength }, (_, t) => `step${t}`);
-  const kernelShape = (name: string): number[] => {
-    const layer = layerOrNull(model, name);
-    if (layer == null) throw notCrnn(`has no layer '${name}'`);
-    return layer.trainableWeights[0].shape as number[];
-  };
-  const [kernelSize, , , f1] = kernelShape(`${cnnPrefixes[0]}_conv1`);
-  const [, , , f2] = kernelShape(`${cnnPrefixes[0]}_conv2`);
-  const [, denseUnits] = kernelShape(`${cnnPrefixes[0]}_dense`);
-  for (const prefix of cnnPrefixes) {
-    for (const layer of ['conv1', 'conv2', 'dense']) kernelShape(`${prefix}_${layer}`);
-  }
-  const cell = (['simple', 'gru', 'lstm'] as const).find((c) => layerOrNull(model, `rnn_${c}`) != null);
-  if (cell === undefined) throw notCrnn('has no rnn_simple, rnn_gru or rnn_lstm layer');
-  const [hiddenSize, numClasses] = kernelShape('class_probabilities');
-  const batchNorm = layerOrNull(model, `${cnnPrefixes[0]}_conv1_bn`) != null;
-  const dropoutLayer = layerOrNull(model, 'rnn_dropout');
-  const dropout = dropoutLayer == null ? 0 : dropoutLayer.getConfig().rate as number;
-  return {
-    config: {
-      seqLength, height, width, numClasses, filters: [f1, f2], kernelSize, denseUnits, cell, hiddenSize, sharedCnn,
-      batchNorm, dropout,
-    },
-    cnnPrefixes,
-  };
-}
 
 /** The loss the graph computes: tfjs's name for it. */
 const LOSS = 'categoricalCrossentropy';

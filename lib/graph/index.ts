@@ -4,8 +4,7 @@
  * model with it; `graphEngineSupport` says why a model cannot be (or null).
  */
 export { GraphTrainer } from './trainer';
-export { graphEngineSupport, crnnStructure } from './build';
-export type { CrnnStructure } from './build';
+export { graphEngineSupport } from './build';
 export { GraphBuilder } from './def';
 export { samplerSpecFor } from './sampler';
 export type { SamplerSpec } from './sampler';

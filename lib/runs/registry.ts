@@ -38,7 +38,7 @@ import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
-import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../config';
+import { defaultCrnnConfig, defaultTrainConfig, formatSetting, resolveCrnnConfig, resolveTrainConfig } from '../config';
 import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
 import { isProcessRunning, lockFileOf, lockOwner } from './lock';
 
@@ -426,13 +426,6 @@ export function differingSettings(runs: readonly Pick<RunSummary, 'task' | 'crnn
   const all = runs.map(runSettings);
   const names = [...new Set([...settingNames(), ...all.flatMap((s) => Object.keys(s))])];
   return names.filter((name) => all.some((s) => !sameValue(s[name], all[0][name])));
-}
-
-/** A setting's value as the tables and legends show it: `16,16`, `true`, `none` for unset. */
-export function formatSetting(value: unknown): string {
-  if (value === undefined || value === null) return 'none';
-  if (Array.isArray(value)) return value.map(formatSetting).join(',');
-  return String(value);
 }
 
 function checkSettingNames(what: string, names: readonly string[]): void {
