@@ -14,6 +14,7 @@ import {
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
+import { runMain } from './cli';
 
 function settingList(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -199,7 +200,4 @@ async function main(argv: string[]): Promise<void> {
   if (!opts.json) printSkipped(skipped);
 }
 
-main(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-  process.exit(1);
-});
+runMain(main);

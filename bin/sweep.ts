@@ -22,16 +22,10 @@ import {
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
 import { PRESET_NAMES } from '../lib/presets';
+import { formatDuration } from '../lib/runs/registry';
+import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain, timestamp, type StopSignal } from './cli';
 
 const TRAINER = path.join(__dirname, 'train.js');
-
-/** Signals that stop the sweep: forwarded to the running trainer, which stops after its step and saves. */
-const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
-type StopSignal = keyof typeof STOP_SIGNALS;
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
-}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...previous ?? [], value];
@@ -86,15 +80,6 @@ interface SweepOptions {
   data?: string; preset?: string; print?: boolean;
 }
 
-/** `1h02m`, `3m05s`, `12s`. */
-function duration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
 /**
  * The sweep's progress: a bar on a terminal (cli-progress), plain lines
  * otherwise. Messages go above the bar.
@@ -122,11 +107,11 @@ class Progress {
     if (this.durations.length === 0) return '-';
     const mean = this.durations.reduce((a, b) => a + b, 0) / this.durations.length;
     const current = this.runStarted ? Date.now() - this.runStarted : 0;
-    return duration(Math.max(0, mean * this.toTrain - current));
+    return formatDuration(Math.max(0, mean * this.toTrain - current) / 1000);
   }
 
   private times() {
-    return { timeUsed: duration(Date.now() - this.started), timeLeft: this.eta() };
+    return { timeUsed: formatDuration((Date.now() - this.started) / 1000), timeLeft: this.eta() };
   }
 
   log(line: string): void {
@@ -264,7 +249,7 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const opts = program.opts<SweepOptions>();
   const fail = (message: string): never => program.error(`error: ${message}`);
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  ignoreClosedOutput();
 
   let spec: SweepSpec;
   let runs: SweepRun[];
@@ -310,7 +295,8 @@ async function main(argv: string[]): Promise<void> {
     stopSignal ??= signal;
     current?.kill(signal);
   };
-  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, onSignal);
+  // Stop signals are forwarded to the running trainer, which stops after its step and saves.
+  onStopSignals(onSignal);
 
   const started = Date.now();
   const failures: Failure[] = [];
@@ -356,16 +342,13 @@ async function main(argv: string[]): Promise<void> {
   if (busy.length) parts.push(`${busy.length} being trained elsewhere`);
   const left = runs.length - trained - stopped - skipped - failures.length - busy.length;
   if (left) parts.push(`${left} not started`);
-  console.error(`sweep ${spec.root}: ${runs.length} runs: ${parts.join(', ')}; ${duration(Date.now() - started)}`);
+  console.error(`sweep ${spec.root}: ${runs.length} runs: ${parts.join(', ')}; ${formatDuration((Date.now() - started) / 1000)}`);
   for (const f of failures) console.error(`  failed ${f.run.name}: ${f.why}${f.log ? ` (log ${f.log})` : ''}`);
   if (stopSignal) {
     console.error(`stopped by ${stopSignal}; to resume, run it again with --root ${spec.root}`);
-    process.exit(128 + STOP_SIGNALS[stopSignal]);
+    exitForSignal(stopSignal);
   }
   if (failures.length || busy.length) process.exit(1);
 }
 
-main(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-  process.exit(1);
-});
+runMain(main);

@@ -32,10 +32,7 @@ import { loadMnist } from '../lib/data/data';
 import { getTask, TASK_NAMES } from '../lib/data/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
 import { openInteractive } from '../lib/view/interactive';
-
-function timestamp(): string {
-  return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
-}
+import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain, timestamp, type StopSignal } from './cli';
 
 /** What a flag's argument looks like in --help, by the kind of setting. */
 const ARGUMENT: Record<SettingType['kind'], string> = {
@@ -173,17 +170,6 @@ function savedRunBytes(config: CrnnConfig, numSteps: number): number {
 }
 
 /**
- * Signals that stop training after the current step and save, as Ctrl-C
- * does: `kill` and `timeout` send SIGTERM, a closed terminal SIGHUP.
- */
-const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
-type StopSignal = keyof typeof STOP_SIGNALS;
-
-/**
- * Output that nobody reads any more (`| head -1`, a closed terminal) must not
- * stop training: write errors on stdout and stderr are dropped.
- */
-/**
  * The native library behind the backend, for the first line of a run: the
  * libtensorflow version (2.15.1 is the tested one) and whether oneDNN runs;
  * on the pure-JavaScript fallback, why.
@@ -193,10 +179,6 @@ function nativeLibrary(): string {
   const env = describeEnvironment();
   const onednn = tensorflowOnednn(env.tfEnvironment.TF_ENABLE_ONEDNN_OPTS, env.cpu.flags).on;
   return `libtensorflow ${env.libtensorflow ?? 'of unknown version'}, oneDNN ${onednn ? 'on' : 'off'}`;
-}
-
-function keepTrainingWhenOutputCloses(): void {
-  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -247,7 +229,8 @@ async function main(argv: string[]): Promise<void> {
   } catch (err) {
     return fail(`--out: ${(err as Error).message}`);
   }
-  keepTrainingWhenOutputCloses();
+  // Training goes on when its output closes (`| head -1`, a closed terminal).
+  ignoreClosedOutput();
   const model = buildCrnn(crnnConfig, { seed: trainConfig.seed });
   const noGraph = graphEngineSupport(model);
   if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
@@ -260,11 +243,12 @@ async function main(argv: string[]): Promise<void> {
 
   let stopSignal: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {
-    if (stopSignal) process.exit(128 + STOP_SIGNALS[signal]);
+    if (stopSignal) exitForSignal(signal);
     stopSignal = signal;
     console.error(`\n${signal}: stopping after this step and saving (send it again to quit without saving)`);
   };
-  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, onSignal);
+  // Ctrl-C, `kill` and `timeout` (SIGTERM) and a closed terminal (SIGHUP) stop after the current step and save.
+  onStopSignals(onSignal);
 
   const showBar = opts.progress && process.stderr.isTTY === true;
   const bar = new cliProgress.SingleBar({
@@ -294,7 +278,7 @@ async function main(argv: string[]): Promise<void> {
   if (showBar) bar.stop();
   if (history.steps.length === 0 && stopSignal) {
     console.error(`${stopSignal} before the first step; nothing was saved`);
-    process.exit(128 + STOP_SIGNALS[stopSignal]);
+    exitForSignal(stopSignal);
   }
 
   const files: Record<string, string> = {
@@ -343,7 +327,4 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv).catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
-  process.exit(1);
-});
+runMain(main);

@@ -1,0 +1,40 @@
+/**
+ * What the command-line programs share: their run folders' time stamps, the
+ * signals that stop them, output that may close under them, and the last
+ * word on an unexpected error. Each program is a `main` over library calls.
+ */
+
+/** The signals that stop a program politely (a second one quits), with their numbers for the exit code 128 + n. */
+export const STOP_SIGNALS = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+export type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Calls `handler` with the name of each stop signal received. */
+export function onStopSignals(handler: (signal: StopSignal) => void): void {
+  for (const signal of Object.keys(STOP_SIGNALS) as StopSignal[]) process.on(signal, handler);
+}
+
+/** Exits as a process killed by `signal` would report itself: 128 + its number. */
+export function exitForSignal(signal: StopSignal): never {
+  process.exit(128 + STOP_SIGNALS[signal]);
+}
+
+/** `2026-12-03T17-48-00`: now, as a folder name (no colons). */
+export function timestamp(): string {
+  return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
+}
+
+/**
+ * Output that nobody reads any more (`| head -1`, a closed terminal) must not
+ * stop the work: write errors on stdout and stderr are dropped.
+ */
+export function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+}
+
+/** Runs `main` with the process's arguments; an unexpected error prints its stack and exits 1. */
+export function runMain(main: (argv: string[]) => Promise<void>): void {
+  main(process.argv).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+    process.exit(1);
+  });
+}
