@@ -43,6 +43,12 @@ export interface Setting {
    * otherwise; null for settings derived from the data or task.
    */
   readonly flag: string | null;
+  /**
+   * True for a setting that changes how a run is kept, never what it trains
+   * (checkpointEvery): a run resumed, or found by a sweep, with another
+   * value is still the same run.
+   */
+  readonly bookkeeping: boolean;
 }
 
 /** A declaration in the table below; name, config and (by default) flag come from its place. */
@@ -53,6 +59,8 @@ type Declaration<V> = {
   readonly optional?: true;
   /** A flag other than the kebab-case of the name; null: no flag (derived from the data or task). */
   readonly flag?: string | null;
+  /** See Setting.bookkeeping. */
+  readonly bookkeeping?: true;
 };
 
 /** One declaration per field: the compiler refuses a missing, extra or mistyped one. */
@@ -116,6 +124,13 @@ const modelDeclarations: Declarations<CrnnConfig> = {
 };
 
 /**
+ * Steps between checkpoints by default: about a minute of the default run
+ * on 2 cores (measured in README.md, "What happens when"), so that a run
+ * killed without warning loses at most that.
+ */
+const CHECKPOINT_EVERY = 2000;
+
+/**
  * The article's schedule, 10,000 steps of 128 fresh random sequences, with one
  * change: the learning rate decays along half a cosine instead of staying
  * constant. With the article's constant rate the fixed-set accuracy plateaus
@@ -171,6 +186,12 @@ const trainDeclarations: Declarations<TrainConfig> = {
     type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
     help: 'training targets (1-ε)·one-hot + ε/classes; evaluation loss and accuracy use the true class; 0: none',
   },
+  checkpointEvery: {
+    type: { kind: 'integer', min: 0 }, default: CHECKPOINT_EVERY,
+    help: 'steps between checkpoints of the run folder (weights, Adam state, history, random streams), from which ' +
+      'train --resume continues a killed run exactly; more at evaluations while they take under 1% of the time; 0: none',
+    bookkeeping: true,
+  },
 };
 
 function kebabCase(name: string): string {
@@ -186,6 +207,7 @@ function settingsFrom<C>(config: Setting['config'], declarations: Declarations<C
     optional: d.optional === true,
     help: d.help,
     flag: d.flag === undefined ? `--${kebabCase(name)}` : d.flag,
+    bookkeeping: d.bookkeeping === true,
   }));
 }
 

@@ -4,6 +4,17 @@
  */
 import seedrandom from 'seedrandom';
 
+/**
+ * Where a generator is in its stream: seedrandom's ARC4 state, two indices
+ * 0..255 and a permutation S of 0..255. Plain numbers, so that it can be
+ * written as JSON (a training checkpoint) and read back.
+ */
+export interface RngState {
+  i: number;
+  j: number;
+  S: number[];
+}
+
 /** A seeded pseudo-random number generator. */
 export interface Rng {
   /** The seed it was created with. */
@@ -12,20 +23,45 @@ export interface Rng {
   next(): number;
   /** An integer uniformly drawn from 0..n-1; `n` must be a positive integer. */
   nextInt(n: number): number;
+  /** A copy of where the stream is: `createRng(seed, state)` goes on from here with the same numbers. */
+  state(): RngState;
+}
+
+/**
+ * Checks that `state` is an ARC4 state (see RngState).
+ * @throws Error naming what is wrong.
+ */
+export function checkRngState(state: unknown): asserts state is RngState {
+  const s = state as Partial<RngState> | null;
+  const byte = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 255;
+  if (s === null || typeof s !== 'object' || !byte(s.i) || !byte(s.j)) {
+    throw new Error('a random state needs indices i and j in 0..255');
+  }
+  if (!Array.isArray(s.S) || s.S.length !== 256 || !s.S.every(byte) || new Set(s.S).size !== 256) {
+    throw new Error('a random state needs S, a permutation of 0..255');
+  }
 }
 
 /**
  * Creates a generator whose sequence depends only on `seed`: the same seed
  * gives the same numbers, on every run and machine (seedrandom's ARC4).
- * @throws Error when the seed is neither a finite number nor a string.
+ * Given a `state` (from `Rng.state()`), it goes on from there instead of
+ * from the seed's start.
+ * @throws Error when the seed is neither a finite number nor a string, or
+ *   the state is not one `state()` gives.
  */
-export function createRng(seed: number | string): Rng {
+export function createRng(seed: number | string, state?: RngState): Rng {
   if (!(typeof seed === 'string' || (typeof seed === 'number' && Number.isFinite(seed)))) {
     throw new Error(`seed must be a finite number or a string, got ${String(seed)}`);
   }
-  const prng = seedrandom(String(seed));
+  if (state !== undefined) checkRngState(state);
+  const prng = seedrandom(String(seed), { state: state === undefined ? true : { i: state.i, j: state.j, S: [...state.S] } });
   return {
     seed,
+    state: () => {
+      const { i, j, S } = prng.state();
+      return { i, j, S: Array.from(S) };
+    },
     next: () => prng(),
     nextInt(n: number): number {
       if (!Number.isInteger(n) || n < 1) {

@@ -135,6 +135,12 @@ export interface TrainConfig {
    * evaluation set, use the true class. 0: none (the article).
    */
   labelSmoothing: number; // 0
+  /**
+   * Steps between training checkpoints (lib/train/checkpoint.ts), from which
+   * a killed run resumes exactly; 0: none. Changes how a run is kept, not
+   * what it trains.
+   */
+  checkpointEvery: number; // 2000
 }
 
 export interface StepRecord {
@@ -181,4 +187,11 @@ export interface History {
    * saved before it was recorded).
    */
   peakRssMiB?: number;
+  /**
+   * Each time the run was resumed from a checkpoint (lib/train/checkpoint.ts):
+   * the step it went on after, when, and the numSteps it had been set to
+   * until then (the length of its learning-rate schedule), which a resume
+   * may extend. Absent in runs never resumed.
+   */
+  resumes?: { step: number; at: string; numSteps: number }[];
 }

