@@ -7,8 +7,9 @@
  *   npm run sweep -- --grid cell=simple,gru,lstm --grid sharedCnn=false,true --seeds 3
  *   npm run sweep -- --grid cell=gru,lstm --set numSteps=2000 --root runs/cells --print | parallel -j 4
  *
- * Given the same --root again, a sweep skips the runs already finished and
- * trains the rest; each run's output goes to `<run folder>.log`.
+ * Given the same --root again, a sweep skips the runs already finished,
+ * resumes those killed or stopped from their checkpoints, and trains the
+ * rest; each run's output goes to `<run folder>.log`.
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +19,7 @@ import cliProgress from 'cli-progress';
 import { allowedValues, formatSetting } from '../lib/config';
 import {
   clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, shellCommand, sweepableSettings,
-  type RunState, type SweepRun, type SweepSpec,
+  trainerArgs, type RunState, type SweepRun, type SweepSpec,
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
 import { PRESET_NAMES } from '../lib/presets';
@@ -49,8 +50,8 @@ function settingsHelp(): string {
     `  ${s.name.padEnd(width)}  ${allowedValues(s)} (default: ${formatSetting(s.default)})`);
   return `\nSettings for --grid and --set (see train --help):\n${lines.join('\n')}\n\n` +
     'Runs go to <root>/<key=value,...>/seed-<n>, each with its output in <folder>.log. Given the same\n' +
-    '--root, a sweep skips finished runs and trains the rest: runs stopped early, and folders a killed\n' +
-    'run left half-written, are trained again.\n';
+    '--root, a sweep skips finished runs, resumes runs killed or stopped early from their checkpoints\n' +
+    '(train --resume), and trains the rest: folders a killed run left without a checkpoint are trained again.\n';
 }
 
 function buildProgram(): Command {
@@ -174,13 +175,14 @@ let current: ReturnType<typeof spawn> | undefined;
  * evaluation lines update the progress. The trainer runs in its own process
  * group, so that a Ctrl-C on the terminal reaches it once, through the sweep.
  */
-function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
+function train(run: SweepRun, args: string[], progress: Progress): Promise<TrainResult> {
   fs.mkdirSync(path.dirname(run.dir), { recursive: true });
-  const log = fs.createWriteStream(`${run.dir}.log`);
-  log.write(`$ ${shellCommand(['node', TRAINER, ...run.args])}\n`);
+  // A resumed run's log goes on after its first part.
+  const log = fs.createWriteStream(`${run.dir}.log`, { flags: args.includes('--resume') ? 'a' : 'w' });
+  log.write(`$ ${shellCommand(['node', TRAINER, ...args])}\n`);
   const tail: string[] = [];
   let finalAccuracy: string | undefined;
-  const child = spawn(process.execPath, [TRAINER, ...run.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [TRAINER, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   current = child;
   const scan = (chunk: Buffer) => {
     log.write(chunk);
@@ -221,6 +223,8 @@ function stateMessage(state: RunState): string {
       'choose another --root';
     case 'foreign': return `${state.reason}; not touched`;
     case 'stopped': return `was stopped early (${state.steps} steps); training it again`;
+    case 'resumable': return `was ${state.stopped ? 'stopped early' : 'killed'} after step ${state.step}; ` +
+      'resuming it from its checkpoint';
     case 'partial': return 'was left half-written by a killed run; training it again';
     case 'new': return 'new';
   }
@@ -233,8 +237,9 @@ function printCommands(spec: SweepSpec, runs: SweepRun[]): void {
   for (const run of runs) {
     const state = inspectRun(spec, run);
     const empty = state.kind === 'partial' && fs.readdirSync(run.dir).length === 0;
-    if (state.kind === 'new' || empty) console.log(shellCommand(['node', trainer, ...run.args]));
-    else if (state.kind !== 'finished') {
+    if (state.kind === 'new' || empty || state.kind === 'resumable') {
+      console.log(shellCommand(['node', trainer, ...trainerArgs(run, state)]));
+    } else if (state.kind !== 'finished') {
       console.error(`left out ${run.name}: ${stateMessage(state).replace(/; training it again$/, '')}` +
         (state.kind === 'stopped' || state.kind === 'partial'
           ? ' (a sweep without --print trains it again; or delete the folder)' : ''));
@@ -286,7 +291,8 @@ async function main(argv: string[]): Promise<void> {
     (finishedBefore ? `, ${finishedBefore} finished earlier` : '') +
     `; to resume, run it again with --root ${spec.root}`);
 
-  const progress = new Progress(runs.length, states.filter((s) => ['new', 'partial', 'stopped'].includes(s.kind)).length);
+  const toTrain: RunState['kind'][] = ['new', 'partial', 'stopped', 'resumable'];
+  const progress = new Progress(runs.length, states.filter((s) => toTrain.includes(s.kind)).length);
   let stopSignal: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {
     progress.log(stopSignal
@@ -313,12 +319,12 @@ async function main(argv: string[]): Promise<void> {
     if (state.kind === 'busy') busy.push(run);
     if (state.kind === 'mismatch' || state.kind === 'foreign') failures.push({ run, why: stateMessage(state) });
     if (state.kind === 'stopped' || state.kind === 'partial') clearRunFolder(run.dir);
-    if (!['new', 'stopped', 'partial'].includes(state.kind)) {
+    if (!toTrain.includes(state.kind)) {
       progress.advance(index + 1);
       continue;
     }
     progress.start(index, run);
-    const result = await train(run, progress);
+    const result = await train(run, trainerArgs(run, state), progress);
     progress.end();
     progress.advance(index + 1);
     if (result.code === 0) {

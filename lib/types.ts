@@ -194,4 +194,9 @@ export interface History {
    * may extend. Absent in runs never resumed.
    */
   resumes?: { step: number; at: string; numSteps: number }[];
+  /**
+   * The training checkpoints written (see TrainConfig.checkpointEvery) and
+   * the milliseconds they took, part of elapsedMs (absent in runs without).
+   */
+  checkpoints?: { count: number; ms: number };
 }

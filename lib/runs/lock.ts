@@ -86,12 +86,15 @@ function megabytes(bytes: number): string {
 export interface ReserveOptions {
   /** Bytes the save will write; the disk must have at least this much free. */
   bytesNeeded?: number;
+  /** True to reserve a folder that holds a run already, to resume it in place (train --resume). */
+  existing?: boolean;
 }
 
 /**
  * Reserves `dir` for a new run: checks that it is a new or empty folder whose
  * parent can be written and has room for the save, locks it against other
- * runs, and creates it.
+ * runs, and creates it. With `options.existing`, `dir` may hold a run (one
+ * being resumed).
  * @throws Error naming the folder when it exists and is not an empty folder,
  *   cannot be created or written, lacks disk space, or is locked by a
  *   running process.
@@ -107,7 +110,7 @@ export function reserveRunFolder(dir: string, options: ReserveOptions = {}): Run
     if (code !== 'ENOENT') throw new Error(`cannot use the run folder ${dir} (${reason(err)})`);
   }
   if (stat && !stat.isDirectory()) throw new Error(`${dir} exists and is not a folder; choose a new folder`);
-  if (stat && fs.readdirSync(target).length > 0) {
+  if (stat && options.existing !== true && fs.readdirSync(target).length > 0) {
     throw new Error(`${dir} already exists and is not empty; choose a new folder`);
   }
   const parent = path.dirname(target);

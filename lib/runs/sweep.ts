@@ -19,6 +19,7 @@ import {
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
 import { isProcessRunning, lockOwner } from './lock';
+import { hasCheckpoint, readCheckpointRecord } from '../train/checkpoint';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -216,14 +217,24 @@ export const RUN_FILES: readonly string[] = [
   'model.json', 'weights.bin', 'run.json', 'history.json', 'history.csv', 'training-curves.svg',
 ];
 
+/** The training checkpoint's folder in a run folder, and what killed writes of it leave (lib/train/checkpoint.ts). */
+function isCheckpointEntry(entry: fs.Dirent): boolean {
+  return entry.isDirectory() && (entry.name === 'checkpoint' || /^\.checkpoint\.saving-[A-Za-z0-9]{6}(\.previous)?$/.test(entry.name));
+}
+
 /** What a run's folder holds when the sweep comes to it. */
 export type RunState =
   /** No folder: the run is to be trained. */
   | { kind: 'new' }
   /** A complete save of a run that ended by itself (all steps, or the target accuracy). */
   | { kind: 'finished'; endReason: string }
-  /** A complete save of a run stopped early (Ctrl-C, SIGTERM): trained again, replacing it. */
+  /** A complete save of a run stopped early (Ctrl-C, SIGTERM) without a checkpoint: trained again, replacing it. */
   | { kind: 'stopped'; steps: number }
+  /**
+   * A run killed (no run.json) or stopped early, with a checkpoint of the
+   * sweep's settings at `step`: the trainer resumes it (`trainerArgs`).
+   */
+  | { kind: 'resumable'; step: number; stopped: boolean }
   /** A folder without run.json, holding only what a trainer writes: left by a killed run. */
   | { kind: 'partial' }
   /** A trainer is running on it now (its lock names a live process). */
@@ -245,7 +256,8 @@ function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unkn
   const expected: Record<string, unknown> = { ...crnn, ...train };
   const saved = { ...record.crnnConfig as object, ...record.trainConfig as object } as Record<string, unknown>;
   const found: string[] = [];
-  for (const setting of [...sweepableSettings, findSetting('seed')!]) {
+  // Bookkeeping settings (checkpointEvery) do not change what a run trains.
+  for (const setting of [...sweepableSettings, findSetting('seed')!].filter((s) => !s.bookkeeping)) {
     const [want, got] = [expected[setting.name], saved[setting.name]] as SettingValue[];
     if (formatSetting(got) !== formatSetting(want)) {
       found.push(`${setting.name} ${formatSetting(got)}, this sweep ${formatSetting(want)}`);
@@ -258,7 +270,8 @@ function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unkn
 
 /**
  * What the folder of `run` holds: nothing yet, a finished or stopped run
- * (with the sweep's settings or not), a run a killed trainer left
+ * (with the sweep's settings or not), a run a killed or stopped trainer
+ * left with a checkpoint to resume, a run a killed trainer left
  * half-written, one in progress, or something that is not the sweep's.
  */
 export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
@@ -272,27 +285,58 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
     if (code === 'ENOENT') return { kind: 'new' };
     return { kind: 'foreign', reason: code === 'ENOTDIR' ? 'it is not a folder' : String(err) };
   }
-  const strange = entries.filter((e) => !e.isFile() || !RUN_FILES.includes(e.name)).map((e) => e.name);
+  const strange = entries.filter((e) => !(e.isFile() && RUN_FILES.includes(e.name)) && !isCheckpointEntry(e))
+    .map((e) => e.name);
   if (strange.length > 0) return { kind: 'foreign', reason: `it holds ${strange.join(', ')}, which no run writes` };
-  if (!entries.some((e) => e.name === 'run.json')) return { kind: 'partial' };
-  let record: Record<string, unknown>;
-  try {
-    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
-  } catch (err) {
-    return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
+  const saved = entries.some((e) => e.name === 'run.json');
+  let history: { endReason?: string; steps?: unknown[] } = {};
+  if (saved) {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+    } catch (err) {
+      return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
+    }
+    const differ = differences(spec, run, record);
+    if (differ.length > 0) return { kind: 'mismatch', differences: differ };
+    history = (record.history ?? {}) as typeof history;
+    if (history.endReason !== 'stopped') return { kind: 'finished', endReason: String(history.endReason) };
   }
-  const differ = differences(spec, run, record);
-  if (differ.length > 0) return { kind: 'mismatch', differences: differ };
-  const history = (record.history ?? {}) as { endReason?: string; steps?: unknown[] };
-  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps?.length ?? 0 };
-  return { kind: 'finished', endReason: String(history.endReason) };
+  if (hasCheckpoint(run.dir)) {
+    let checkpoint;
+    try {
+      checkpoint = readCheckpointRecord(run.dir);
+    } catch (err) {
+      return { kind: 'foreign', reason: `${(err as Error).message}: delete the folder to train the run again` };
+    }
+    const differ = differences(spec, run, checkpoint as unknown as Record<string, unknown>);
+    if (differ.length > 0) return { kind: 'mismatch', differences: differ.map((d) => `checkpoint: ${d}`) };
+    return { kind: 'resumable', step: checkpoint.state.step, stopped: saved };
+  }
+  if (!saved) return { kind: 'partial' };
+  return { kind: 'stopped', steps: history.steps?.length ?? 0 };
+}
+
+/**
+ * The trainer's arguments for `run` found in `state`: those of the plan,
+ * with `--resume` in place of `--out` for a run to resume from its
+ * checkpoint (the trainer checks the settings against the checkpoint's).
+ */
+export function trainerArgs(run: SweepRun, state: RunState): string[] {
+  if (state.kind !== 'resumable') return run.args;
+  const at = run.args.lastIndexOf('--out');
+  return [...run.args.slice(0, at), '--resume', ...run.args.slice(at + 1)];
 }
 
 /**
  * Removes a run folder that `inspectRun` found 'partial' or 'stopped': only
- * the files a trainer writes, then the folder, which must then be empty.
+ * the files a trainer writes and what killed checkpoint writes left, then
+ * the folder, which must then be empty.
  */
 export function clearRunFolder(dir: string): void {
   for (const name of RUN_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (isCheckpointEntry(entry)) fs.rmSync(path.join(dir, entry.name), { recursive: true, force: true });
+  }
   fs.rmdirSync(dir);
 }

@@ -459,6 +459,7 @@ export async function trainSteps(
     startedAt: before?.startedAt ?? new Date().toISOString(),
     engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
     ...(engine.sampler ? { stepsPerCall: engine.sampler.stepsPerCall } : {}),
+    ...(before?.checkpoints === undefined ? {} : { checkpoints: { ...before.checkpoints } }),
     ...(resume === undefined ? {} : {
       resumes: [...before?.resumes ?? [], { step: resume.step, at: new Date().toISOString(), numSteps: resume.numSteps }],
     }),
@@ -470,6 +471,7 @@ export async function trainSteps(
   const start = performance.now() - (before?.elapsedMs ?? 0);
 
   let lastCheckpoint = resume?.step ?? 0;
+  // The time of this call's checkpoints, for the rule of CHECKPOINT_TIME_SHARE.
   let checkpointMs = 0;
   let lastCheckpointMs: number | undefined;
   const saveCheckpoint = async (step: number): Promise<void> => {
@@ -487,6 +489,8 @@ export async function trainSteps(
     lastCheckpoint = step;
     lastCheckpointMs = performance.now() - begin;
     checkpointMs += lastCheckpointMs;
+    const { count = 0, ms = 0 } = history.checkpoints ?? {};
+    history.checkpoints = { count: count + 1, ms: ms + lastCheckpointMs };
   };
   /** Whether to checkpoint after `step`: the first boundary past a multiple of checkpointEvery, or a cheap one after an evaluation. */
   const checkpointDue = (step: number, evaluated: boolean): boolean => {
