@@ -140,7 +140,7 @@ export interface TrainConfig {
    * a killed run resumes exactly; 0: none. Changes how a run is kept, not
    * what it trains.
    */
-  checkpointEvery: number; // 2000
+  checkpointEvery: number; // 1000
 }
 
 export interface StepRecord {

@@ -10,6 +10,7 @@ import {
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
+import { checkpointRecordJson } from './helpers/checkpoint';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -192,6 +193,24 @@ test('listRuns explains moved-aside copies, stale reservations and invalid confi
   assert.deepEqual((await listRuns(dir, { maxDepth: 2 })).skipped.filter((s) => s.id.startsWith('a/')), [],
     'what lies deeper than a run folder past the limit is not looked at');
   assert.equal((await listRuns(dir)).runs.length, 2, 'the default depth reaches a/b/c/deep');
+});
+
+test('listRuns names a run killed before its save with the step of its checkpoint, and one in progress', async () => {
+  const dir = tempDir();
+  for (const name of ['killed', 'damaged', 'training']) {
+    fs.mkdirSync(path.join(dir, name, 'checkpoint'), { recursive: true });
+    fs.writeFileSync(path.join(dir, name, 'checkpoint', 'checkpoint.json'), checkpointRecordJson({}, { numSteps: 30 }));
+  }
+  fs.writeFileSync(path.join(dir, 'damaged', 'checkpoint', 'checkpoint.json'), '{');
+  fs.writeFileSync(path.join(dir, '.training.lock'), `${process.pid}\n`);
+  const { runs, skipped } = await listRuns(dir);
+  assert.deepEqual(runs, []);
+  const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
+  assert.deepEqual(Object.keys(reasons).sort(), ['damaged', 'killed', 'training']);
+  assert.equal(reasons.killed, `killed before its save, with a checkpoint at step 0 of 30: ` +
+    `train --resume ${path.join(dir, 'killed')} goes on from there`);
+  assert.match(reasons.damaged, /^killed before its save, with a checkpoint that cannot be read \(.*not valid JSON/);
+  assert.match(reasons.training, new RegExp(`^training in progress \\(process ${process.pid}\\)`));
 });
 
 test('listRuns takes a run folder as its root, and fails clearly for a missing root', async () => {

