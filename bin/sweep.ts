@@ -196,8 +196,8 @@ function train(run: SweepRun, args: string[], progress: Progress): Promise<Train
       if (final) finalAccuracy = final[1];
     }
   };
-  child.stdout!.on('data', scan);
-  child.stderr!.on('data', scan);
+  child.stdout.on('data', scan);
+  child.stderr.on('data', scan);
   return new Promise((resolve) => {
     let finished = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {

@@ -23,8 +23,7 @@ import {
 import { buildCrnn } from '../lib/model/build';
 import { measureDigitProbe, type DigitProbeRecord } from '../lib/evaluate/probe';
 import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
-import { trainSteps, TrainingDivergedError } from '../lib/train/loop';
-import { graphEngineSupport } from '../lib/graph';
+import { chooseEngine, trainSteps, TrainingDivergedError } from '../lib/train/loop';
 import { CHECKPOINT_FOLDER, historyCsv, saveRun } from '../lib/runs/persist';
 import {
   loadCheckpoint, planResume, readCheckpointRecord, removeCheckpoint, writeCheckpoint, type CheckpointRecord,
@@ -288,9 +287,12 @@ async function main(argv: string[]): Promise<void> {
   } else {
     model = buildCrnn(crnnConfig, { seed: trainConfig.seed });
   }
-  const noGraph = graphEngineSupport(model);
-  if (trainConfig.engine === 'graph' && noGraph !== null) return fail(`--engine graph: ${noGraph}`);
-  const engine = trainConfig.engine === 'eager' || noGraph !== null ? 'eager' : 'graph';
+  let engine: 'eager' | 'graph';
+  try {
+    engine = chooseEngine(model, trainConfig.engine);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
   console.log(`backend ${backend.name} (${nativeLibrary()}); ` +
     `data ${data.source}: ${data.train.count} train / ${data.test.count} test digits`);
   console.log(`model ${model.name}: ${model.countParams().toLocaleString('en')} parameters; ` +

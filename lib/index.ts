@@ -53,7 +53,7 @@ export type { RunEnvironment } from './runs/environment';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './runs/persist';
 
 export {
-  listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
+  listRuns, loadRuns, differingSettings, compareRuns, runsTable, runSettings, settingNames,
   formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
   differenceLines,
 } from './runs/registry';

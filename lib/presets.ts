@@ -76,7 +76,7 @@ export function presetConfigs(
   const defined = (partial: object | undefined) =>
     Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined));
   return {
-    model: { ...model, ...defined(given.model) } as Partial<CrnnConfig>,
-    train: { ...train, ...defined(given.train) } as Partial<TrainConfig>,
+    model: { ...model, ...defined(given.model) },
+    train: { ...train, ...defined(given.train) },
   };
 }

@@ -293,13 +293,13 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   if (saved) {
     let record: Record<string, unknown>;
     try {
-      record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+      record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8')) as Record<string, unknown>;
     } catch (err) {
       return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
     }
     const differ = differences(spec, run, record);
     if (differ.length > 0) return { kind: 'mismatch', differences: differ };
-    history = (record.history ?? {}) as typeof history;
+    history = record.history ?? {};
     if (history.endReason !== 'stopped') return { kind: 'finished', endReason: String(history.endReason) };
   }
   if (hasCheckpoint(run.dir)) {

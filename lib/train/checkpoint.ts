@@ -182,7 +182,7 @@ export function readCheckpointRecord(runDir: string): CheckpointRecord {
   if (stat.size > MAX_RECORD_BYTES) damaged(`it holds ${stat.size} bytes, more than a checkpoint's ${MAX_RECORD_BYTES}`);
   let record: CheckpointRecord;
   try {
-    record = JSON.parse(fs.readFileSync(file, 'utf8'));
+    record = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointRecord;
   } catch (err) {
     return damaged(`not valid JSON (${(err as Error).message})`);
   }
@@ -329,8 +329,8 @@ export function planResume(runDir: string, record: CheckpointRecord, request: Re
       'Resume with the checkpoint\'s settings (give none), or start a new run');
   }
   return {
-    crnnConfig: resolveCrnnConfig(crnnConfig as unknown as Partial<CrnnConfig>),
-    trainConfig: resolveTrainConfig(trainConfig as unknown as Partial<TrainConfig>),
+    crnnConfig: resolveCrnnConfig(crnnConfig),
+    trainConfig: resolveTrainConfig(trainConfig),
     task: record.task, dataSource: record.data.source, changes,
   };
 }
