@@ -230,6 +230,29 @@ function isCheckpointEntry(name: string): boolean {
   return name === CHECKPOINT_FOLDER || name.startsWith(`.${CHECKPOINT_FOLDER}.saving-`);
 }
 
+/** Flushes a file or folder to the disk; a folder that cannot be opened for it (some platforms) is left to the system. */
+async function syncToDisk(target: string, folder: boolean): Promise<void> {
+  let handle;
+  try {
+    handle = await fs.open(target, 'r');
+    await handle.sync();
+  } catch (err) {
+    if (!folder) throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Flushes the files of `dir`, its folders' and its own entries to the disk. */
+async function syncFolder(dir: string): Promise<void> {
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const entryPath = path.join(dir, entry.name);
+    if (entry.isDirectory()) await syncFolder(entryPath);
+    else if (entry.isFile()) await syncToDisk(entryPath, false);
+  }
+  await syncToDisk(dir, true);
+}
+
 /**
  * Writes the folder `dir` all or nothing: `fill` writes into a new
  * temporary sibling folder, which then takes the place of `dir` (see the
@@ -237,7 +260,10 @@ function isCheckpointEntry(name: string): boolean {
  * `fill` or the move fails, `dir` is left as it was and the temporary
  * folder is removed. A `dir` that a killed write left moved aside is put
  * back first, and leftovers of killed writes more than a minute old are
- * removed. Runs (`saveRun`) and training checkpoints are written so.
+ * removed. The new folder is flushed to the disk before it takes the place
+ * of `dir`, and the renames after, so that a power cut too leaves the old
+ * folder or the new one whole. Runs (`saveRun`) and training checkpoints
+ * are written so.
  * @param betweenRenames for tests, see SaveRunOptions.
  */
 export async function writeFolderAtomically(
@@ -254,7 +280,9 @@ export async function writeFolderAtomically(
   await fs.mkdir(staging);
   try {
     await fill(staging);
+    await syncFolder(staging);
     await replaceFolder(staging, target, betweenRenames);
+    await syncToDisk(parent, true);
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true });
     throw err;
