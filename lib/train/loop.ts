@@ -275,15 +275,32 @@ interface Evaluation {
   set: DigitSet;
 }
 
+/** Why engine 'graph' was asked for a model it cannot train: the reason is `graphEngineSupport`'s. */
+export class GraphEngineUnsupportedError extends Error {
+  constructor(readonly reason: string) {
+    super(`engine 'graph' cannot train this model: ${reason}; use engine 'eager'`);
+    this.name = 'GraphEngineUnsupportedError';
+  }
+}
+
+/**
+ * The engine that trains `model` for the setting `choice` (TrainConfig.engine):
+ * 'auto' takes the graph engine wherever `graphEngineSupport` allows it.
+ * @throws GraphEngineUnsupportedError for 'graph' on a model it cannot train.
+ */
+export function trainingEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): 'graph' | 'eager' {
+  if (choice === 'eager') return 'eager';
+  const unsupported = graphEngineSupport(model);
+  if (unsupported === null) return 'graph';
+  if (choice === 'graph') throw new GraphEngineUnsupportedError(unsupported);
+  return 'eager';
+}
+
 async function startEngine(
   model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
   sampling?: SamplerRequest,
 ): Promise<StepEngine> {
-  const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
-  if (choice === 'graph' && unsupported !== null) {
-    throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
-  }
-  if (choice === 'eager' || unsupported !== null) {
+  if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
     return {
