@@ -9,11 +9,11 @@ export {
   IDX_FILE_NAMES, NUM_DIGIT_CLASSES,
 } from './data/data';
 export type { DataSource, LoadMnistOptions, LoadedDigitData } from './data/data';
-export { createRng, shuffleInPlace } from './random';
-export type { Rng } from './random';
+export { createRng, shuffleInPlace, checkRngState } from './random';
+export type { Rng, RngState } from './random';
 export {
   differenceTask, sumTask, customTask, getTask, checkTaskLength, checkedClassOf, validateTask,
-  targetDistribution, TASK_NAMES, MAX_ENUMERATED_SEQUENCES,
+  targetDistribution, TASK_NAMES, DEFAULT_TASK, MAX_ENUMERATED_SEQUENCES,
 } from './data/tasks';
 export type { TaskName, TaskValues } from './data/tasks';
 export { sampleSequenceBatch, makeSequenceBatch, drawSequenceIndices, createEvalSet, evalBatches } from './data/sequences';
@@ -29,9 +29,17 @@ export {
 export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './model/dropout';
 export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE, DEFAULT_STEPS_PER_CALL,
-  divergenceLossLimit, divergenceWatch,
+  divergenceLossLimit, divergenceWatch, trainingEngine, GraphEngineUnsupportedError, CHECKPOINT_TIME_SHARE,
 } from './train/loop';
-export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train/loop';
+export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions, TrainingState } from './train/loop';
+export { resolveRun, resolveResume, trainRun, resumeFrom, RunFolderError } from './train/run';
+export type { ResolvedRun, ResumedRun, BuiltRun, TrainedRun, RunResult, TrainRunOptions } from './train/run';
+export {
+  writeCheckpoint, loadCheckpoint, readCheckpointRecord, planResume, removeCheckpoint, hasCheckpoint, checkpointDir,
+} from './train/checkpoint';
+export type {
+  CheckpointRecord, CheckpointRun, CheckpointData, LoadedCheckpoint, ResumeRequest, ResumePlan,
+} from './train/checkpoint';
 export { GraphTrainer, graphEngineSupport, GraphBuilder, samplerSpecFor } from './graph';
 export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
 export {
@@ -47,7 +55,9 @@ export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
   DigitProbeRecord, MeasureDigitProbeOptions,
 } from './evaluate/probe';
-export { saveRun, loadRun, loadModel, historyCsv, recordDigitProbe } from './runs/persist';
+export {
+  saveRun, loadRun, loadModel, historyCsv, recordDigitProbe, writeFolderAtomically, checkRunFolder, CHECKPOINT_FOLDER,
+} from './runs/persist';
 export { describeEnvironment } from './runs/environment';
 export type { RunEnvironment } from './runs/environment';
 export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './runs/persist';

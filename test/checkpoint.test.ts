@@ -7,6 +7,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { backend } from '../lib/tf';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { trainSteps, type TrainOptions, type TrainingState } from '../lib/train/loop';
+import { resolveRun, resumeFrom, trainRun } from '../lib/train/run';
 import {
   checkpointDir, hasCheckpoint, loadCheckpoint, planResume, readCheckpointRecord, removeCheckpoint, writeCheckpoint,
   type CheckpointRun,
@@ -226,7 +227,7 @@ test('resuming refuses every setting, task or data that differs from the checkpo
   const dir = await smallCheckpoint();
   const record = readCheckpointRecord(dir);
   assert.throws(() => planResume(dir, record, {
-    settings: { seed: 4, cell: 'gru', numSteps: 2 }, task: 'sum', dataSource: 'mnist',
+    model: { cell: 'gru' }, train: { seed: 4, numSteps: 2 }, task: 'sum', dataSource: 'mnist',
   }), (err: Error) => {
     assert.match(err.message, /was trained with other settings: /);
     for (const part of [/numSteps 2 \(the checkpoint's: 4; numSteps may only grow\)/, /seed 4 \(the checkpoint's: 3\)/,
@@ -241,10 +242,10 @@ test('resuming refuses every setting, task or data that differs from the checkpo
 test('resuming may extend numSteps and change checkpointEvery, and says so; the same settings change nothing', async () => {
   const dir = await smallCheckpoint();
   const record = readCheckpointRecord(dir);
-  const same = planResume(dir, record, { settings: { seed: 3, cell: 'simple', numSteps: 4 }, task: 'difference' });
+  const same = planResume(dir, record, { model: { cell: 'simple' }, train: { seed: 3, numSteps: 4 }, task: 'difference' });
   assert.deepEqual(same.changes, []);
   assert.deepEqual(same.trainConfig, record.trainConfig);
-  const longer = planResume(dir, record, { settings: { numSteps: 40, checkpointEvery: 7 } });
+  const longer = planResume(dir, record, { train: { numSteps: 40, checkpointEvery: 7 } });
   assert.equal(longer.trainConfig.numSteps, 40);
   assert.equal(longer.trainConfig.checkpointEvery, 7);
   assert.deepEqual(longer.changes, [
@@ -256,7 +257,7 @@ test('resuming may extend numSteps and change checkpointEvery, and says so; the 
 test('a resumed run with more steps goes on from the checkpoint and records where it resumed', async () => {
   const dir = await smallCheckpoint();
   const checkpoint = await loadCheckpoint(dir);
-  const plan = planResume(dir, checkpoint, { settings: { numSteps: 6 } });
+  const plan = planResume(dir, checkpoint, { train: { numSteps: 6 } });
   const history = await trainSteps(checkpoint.model, data, {
     ...plan.trainConfig, seqLength: 2, task: 'difference', resume: checkpoint.state,
   });
@@ -278,4 +279,27 @@ test('a random stream goes on from its state, and a state that is not one is ref
   assert.deepEqual(Array.from({ length: 5 }, () => resumed.next()), expected);
   assert.throws(() => createRng(9, { ...state, S: state.S.slice(1) }), /a permutation of 0\.\.255/);
   assert.throws(() => createRng(9, { ...state, i: 256 }), /indices i and j in 0\.\.255/);
+});
+
+test('resumeFrom goes on with a run that trainRun checkpointed before it was killed, and saves it in its folder', async () => {
+  const settings = { model: tiny, train: { ...schedule, engine: 'eager' as const } };
+  const run = resolveRun(settings, data);
+  const whole = await trainRun(run, { data, digitProbe: false });
+  disposeCrnn(whole.model);
+
+  const dir = path.join(tempDir(), 'run');
+  await assert.rejects(trainRun(run, {
+    data, outDir: dir, folder: 'new', digitProbe: false,
+    callbacks: { onStep: (r) => { if (r.step === 23) throw new Killed(); } },
+  }), Killed);
+  assert.equal(readCheckpointRecord(dir).state.step, 20);
+  assert.ok(!fs.existsSync(path.join(dir, 'run.json')));
+
+  await assert.rejects(resumeFrom(dir, { request: { train: { seed: 4 } } }), /seed 4 \(the checkpoint's: 3\)/);
+  const resumed = await resumeFrom(dir, { digitProbe: false });
+  assert.equal(resumed.savedTo, dir);
+  assert.deepEqual(computed(resumed.history), computed(whole.history));
+  disposeCrnn(resumed.model);
+  // It ended by itself: the saved run is final, its checkpoint gone.
+  assert.ok(fs.existsSync(path.join(dir, 'run.json')) && !hasCheckpoint(dir));
 });

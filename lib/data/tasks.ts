@@ -121,6 +121,8 @@ export function customTask(
 export const TASK_NAMES = ['difference', 'sum'] as const;
 /** A built-in task's name: 'difference' or 'sum'. */
 export type TaskName = (typeof TASK_NAMES)[number];
+/** The article's task, the one a run learns unless told otherwise. */
+export const DEFAULT_TASK: TaskName = 'difference';
 
 /** @throws Error when seqLength is not a positive integer. */
 function checkSeqLength(seqLength: number): void {

@@ -290,6 +290,25 @@ export async function writeFolderAtomically(
 }
 
 /**
+ * Checks that `dir` may receive a run: missing, empty, a saved run, or a
+ * folder holding only a run's training checkpoint (a run killed before its
+ * save). Puts back a run that a killed save left moved aside first.
+ * @throws Error when `dir` is something else, which a save must not replace.
+ */
+export async function checkRunFolder(dir: string): Promise<void> {
+  const target = path.resolve(dir);
+  await restoreMovedAside(target);
+  if (!(await exists(target))) return;
+  const entries = await fs.readdir(target).catch(() => {
+    throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
+  });
+  if (entries.length > 0 && !entries.includes(MODEL_FILE) && !entries.every(isCheckpointEntry)) {
+    throw new Error(`${dir} is not empty and is not a saved model folder (no ${MODEL_FILE}); ` +
+      'refusing to replace it: choose a new folder');
+  }
+}
+
+/**
  * Saves a run into `dir` (created if needed): model.json, weights.bin
  * (weights, then Adam's state so training can resume), run.json and any
  * `options.files`, and the entries `options.keep` carries over.
@@ -307,17 +326,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   const files = options.files ?? {};
   Object.keys(files).forEach(checkFileName);
   const target = path.resolve(dir);
-  await restoreMovedAside(target);
-  if (await exists(target)) {
-    const entries = await fs.readdir(target).catch(() => {
-      throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
-    });
-    // A folder holding only a training checkpoint is the run's own, killed before its save.
-    if (entries.length > 0 && !entries.includes(MODEL_FILE) && !entries.every(isCheckpointEntry)) {
-      throw new Error(`${dir} is not empty and is not a saved model folder (no ${MODEL_FILE}); ` +
-        'refusing to replace it: choose a new folder');
-    }
-  }
+  await checkRunFolder(target);
   const keep = options.keep ?? [];
   keep.forEach((name) => {
     if (!name || name !== path.basename(name) || name === '.' || name === '..') {

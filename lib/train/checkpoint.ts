@@ -30,7 +30,9 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig, DigitData, TrainConfig } from '../types';
-import { formatSetting, getSetting, resolveCrnnConfig, resolveTrainConfig, type SettingValue } from '../config';
+import {
+  formatSetting, getSetting, resolveCrnnConfig, resolveTrainConfig, type RunSettings, type SettingValue,
+} from '../config';
 import { checkRngState } from '../random';
 import type { TrainingState } from './loop';
 import type { AdamInternals } from '../graph/trainer';
@@ -265,12 +267,11 @@ export async function removeCheckpoint(runDir: string): Promise<void> {
   }
 }
 
-/** What a resumed run is asked for, besides the checkpoint's: only what was given explicitly. */
-export interface ResumeRequest {
-  /** Settings given explicitly (flags, a preset), by name. The others are the checkpoint's. */
-  settings?: Record<string, SettingValue>;
-  /** The task's name, when given. */
-  task?: string;
+/**
+ * What a resumed run is asked for: only the settings given explicitly (a
+ * CLI's flags, a preset's values); the others are the checkpoint's.
+ */
+export interface ResumeRequest extends RunSettings {
   /** What `loadMnist` is to be given, when given. */
   dataSource?: string;
 }
@@ -301,19 +302,20 @@ export function planResume(runDir: string, record: CheckpointRecord, request: Re
   const trainConfig = { ...record.trainConfig } as unknown as Record<string, SettingValue>;
   const refused: string[] = [];
   const changes: string[] = [];
-  for (const [name, value] of Object.entries(request.settings ?? {})) {
+  const requested = { ...request.model, ...request.train } as Record<string, SettingValue>;
+  for (const [name, value] of Object.entries(requested)) {
     if (value === undefined) continue;
     const setting = getSetting(name);
     const config = setting.config === 'model' ? crnnConfig : trainConfig;
-    const [given, saved] = [formatSetting(value), formatSetting(config[name])];
-    if (given === saved) continue;
+    const [asked, saved] = [formatSetting(value), formatSetting(config[name])];
+    if (asked === saved) continue;
     if (name === 'numSteps' && (value as number) > record.trainConfig.numSteps) {
-      changes.push(`numSteps ${given}, extended from ${saved}: the learning-rate schedule stretches over ` +
-        `${given} steps from step ${record.state.step + 1} on`);
+      changes.push(`numSteps ${asked}, extended from ${saved}: the learning-rate schedule stretches over ` +
+        `${asked} steps from step ${record.state.step + 1} on`);
     } else if (setting.bookkeeping) {
-      changes.push(`${name} ${given} (the checkpoint's: ${saved})`);
+      changes.push(`${name} ${asked} (the checkpoint's: ${saved})`);
     } else {
-      refused.push(`${name} ${given} (the checkpoint's: ${saved}${name === 'numSteps' ? '; numSteps may only grow' : ''})`);
+      refused.push(`${name} ${asked} (the checkpoint's: ${saved}${name === 'numSteps' ? '; numSteps may only grow' : ''})`);
       continue;
     }
     config[name] = value;

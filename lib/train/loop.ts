@@ -339,16 +339,24 @@ interface Evaluation {
   set: DigitSet;
 }
 
+/** Why engine 'graph' was asked for a model it cannot train: the reason is `graphEngineSupport`'s. */
+export class GraphEngineUnsupportedError extends Error {
+  constructor(readonly reason: string) {
+    super(`engine 'graph' cannot train this model: ${reason}; use engine 'eager'`);
+    this.name = 'GraphEngineUnsupportedError';
+  }
+}
+
 /**
- * The engine that trains `model` for the `engine` setting: 'auto' takes the
- * graph engine where it supports the model, else the eager one.
- * @throws Error naming what the graph engine lacks, when 'graph' was asked for a model it cannot train.
+ * The engine that trains `model` for the setting `choice` (TrainConfig.engine):
+ * 'auto' takes the graph engine wherever `graphEngineSupport` allows it.
+ * @throws GraphEngineUnsupportedError for 'graph' on a model it cannot train.
  */
-export function chooseEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): 'eager' | 'graph' {
+export function trainingEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): 'graph' | 'eager' {
   if (choice === 'eager') return 'eager';
   const unsupported = graphEngineSupport(model);
   if (unsupported === null) return 'graph';
-  if (choice === 'graph') throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
+  if (choice === 'graph') throw new GraphEngineUnsupportedError(unsupported);
   return 'eager';
 }
 
@@ -356,7 +364,7 @@ async function startEngine(
   model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
   sampling?: SamplerRequest,
 ): Promise<StepEngine> {
-  if (chooseEngine(model, choice) === 'eager') {
+  if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
     return {
