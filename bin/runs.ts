@@ -14,6 +14,7 @@ import {
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
+import { recordDigitProbe } from '../lib/runs/record';
 import { runMain } from './cli';
 
 function settingList(value: string): string[] {
@@ -87,7 +88,7 @@ function printSkipped(skipped: SkippedFolder[]): void {
 async function addDigitProbes(runs: RunSummary[]): Promise<number> {
   const missing = runs.filter((run) => run.digitAccuracy === null);
   if (missing.length === 0) return 0;
-  const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
+  const [{ loadRun }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
     import('../lib/runs/persist'), import('../lib/evaluate/probe'), import('../lib/data/data'), import('../lib/model/build'),
   ]);
   let added = 0;

@@ -25,6 +25,7 @@ import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
 import { trainSteps, TrainingDivergedError } from '../lib/train/loop';
 import { graphEngineSupport } from '../lib/graph';
 import { historyCsv, saveRun } from '../lib/runs/persist';
+import { CURVES_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE } from '../lib/runs/record';
 import { checkTrainingMemory } from '../lib/train/limits';
 import { reserveRunFolder } from '../lib/runs/lock';
 import { expectedParamCount } from '../lib/model/build';
@@ -282,13 +283,13 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const files: Record<string, string> = {
-    'history.json': JSON.stringify(history, null, 1),
-    'history.csv': historyCsv(history),
+    [HISTORY_JSON_FILE]: JSON.stringify(history, null, 1),
+    [HISTORY_CSV_FILE]: historyCsv(history),
   };
   try {
-    files['training-curves.svg'] = await trainingCurvesSvg(history);
+    files[CURVES_FILE] = await trainingCurvesSvg(history);
   } catch (err) {
-    console.warn(`warning: training-curves.svg not written: ${(err as Error).message}`);
+    console.warn(`warning: ${CURVES_FILE} not written: ${(err as Error).message}`);
   }
   let digitProbe: DigitProbeRecord | undefined;
   if (history.steps.length > 0) {

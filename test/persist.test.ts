@@ -286,7 +286,10 @@ test('loading a folder that is not a saved run says what is missing', async () =
   fs.rmSync(path.join(dir, 'run.json'));
   await assert.rejects(loadRun(dir), /holds a model but is not a saved run: missing run.json/);
   fs.writeFileSync(path.join(dir, 'run.json'), '{"format": "something"}');
-  await assert.rejects(loadRun(dir), /is not a run record \(format "something"\)/);
+  await assert.rejects(loadRun(dir), { message: `${path.join(dir, 'run.json')} is not a run record: ` +
+    'format "something", expected "crnn-mnist-run"' });
+  fs.writeFileSync(path.join(dir, 'run.json'), 'null');
+  await assert.rejects(loadRun(dir), { message: `${path.join(dir, 'run.json')} holds null, not a run record` });
   fs.writeFileSync(path.join(dir, 'model.json'), '{not json');
   await assert.rejects(loadModel(dir), /model.json is not valid JSON/);
   model.dispose();

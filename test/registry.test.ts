@@ -10,6 +10,8 @@ import {
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
+import { recordDigitProbe } from '../lib/runs/record';
+import { testRecord, writeRecord } from './helpers/run-folders';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -192,6 +194,26 @@ test('listRuns explains moved-aside copies, stale reservations and invalid confi
   assert.deepEqual((await listRuns(dir, { maxDepth: 2 })).skipped.filter((s) => s.id.startsWith('a/')), [],
     'what lies deeper than a run folder past the limit is not looked at');
   assert.equal((await listRuns(dir)).runs.length, 2, 'the default depth reaches a/b/c/deep');
+});
+
+test('a run.json holding null, of a newer version, or that is a FIFO is listed as skipped with the reason, at once', () => {
+  const dir = tempDir();
+  writeRecord(path.join(dir, 'null'), 'null');
+  writeRecord(path.join(dir, 'newer'), JSON.stringify({ ...testRecord(), version: 99 }));
+  fs.mkdirSync(path.join(dir, 'fifo'));
+  const mkfifo = spawnSync('mkfifo', [path.join(dir, 'fifo', 'run.json')]);
+  assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
+  writeRecord(path.join(dir, 'good'));
+  // The CLI in a child process: a reader blocked on the FIFO fails by the timeout instead of hanging the tests.
+  const { status, stdout, stderr } = runCli([dir, '--json']);
+  assert.equal(status, 0, stderr);
+  const { runs, skipped } = JSON.parse(stdout) as { runs: { id: string }[]; skipped: { id: string; reason: string }[] };
+  assert.deepEqual(runs.map((r) => r.id), ['good']);
+  assert.deepEqual(Object.fromEntries(skipped.map((s) => [s.id, s.reason])), {
+    fifo: 'run.json is a FIFO, not a regular file',
+    newer: 'run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it',
+    null: 'run.json holds null, not a run record',
+  });
 });
 
 test('listRuns takes a run folder as its root, and fails clearly for a missing root', async () => {
@@ -462,7 +484,7 @@ test('a run saved by saveRun is listed with its settings, model and environment'
 
 test('a run\'s digit probe, recorded by saveRun or added later, shows as p and ∏ p columns; runs without it show none', async () => {
   const { buildCrnn } = await import('../lib/model/build');
-  const { saveRun, recordDigitProbe } = await import('../lib/runs/persist');
+  const { saveRun } = await import('../lib/runs/persist');
   const dir = tempDir();
   const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
   const model = buildCrnn(crnnConfig, { seed: 1 });

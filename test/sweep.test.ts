@@ -8,8 +8,8 @@ import {
   clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
   type SweepSpec,
 } from '../lib/runs/sweep';
-import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
+import { testRecord, writeRecord } from './helpers/run-folders';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -101,15 +101,14 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.equal(inspectRun(s, run).kind, 'partial');
   fs.writeFileSync(path.join(run.dir, 'model.json'), '{}');
   assert.equal(inspectRun(s, run).kind, 'partial');
-  const record = (numSteps: number, endReason: string) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }),
-    task: 'difference', history: { endReason, steps: [{}, {}] },
+  const record = (numSteps: number, endReason: 'completed' | 'stopped') => testRecord({
+    crnnConfig: { cell: 'gru' }, trainConfig: { numSteps, seed: 1 }, endReason,
   });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'completed'));
+  writeRecord(run.dir, record(3, 'completed'));
   assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'stopped'));
-  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 2 });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(5, 'completed'));
+  writeRecord(run.dir, record(3, 'stopped'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 100 });
+  writeRecord(run.dir, record(5, 'completed'));
   assert.deepEqual(inspectRun(s, run), { kind: 'mismatch', differences: ['numSteps 5, this sweep 3'] });
   const lock = path.join(path.dirname(run.dir), '.seed-1.lock');
   fs.writeFileSync(lock, `${process.pid}\n`);
@@ -119,6 +118,28 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason: 'it holds notes.txt, which no run writes' });
   fs.rmSync(path.join(run.dir, 'notes.txt'));
   fs.rmSync(path.join(run.dir, 'run.json'));
+  clearRunFolder(run.dir);
+  assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a run.json holding null, of another format or of a newer version is reported, never taken for a finished run', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const cases: [string, string][] = [
+    ['null', 'its run.json holds null, not a run record'],
+    ['{"format": "keras-run"}', 'its run.json is not a run record: format "keras-run", expected "crnn-mnist-run"'],
+    [JSON.stringify({ ...testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }), version: 99 }),
+      'its run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it'],
+  ];
+  for (const [text, reason] of cases) {
+    writeRecord(run.dir, text);
+    assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason });
+  }
+  fs.rmSync(path.join(run.dir, 'run.json'));
+  fs.mkdirSync(path.join(run.dir, 'run.json'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason: 'its run.json is not a regular file' });
+  fs.rmdirSync(path.join(run.dir, 'run.json'));
   clearRunFolder(run.dir);
   assert.equal(inspectRun(s, run).kind, 'new');
 });
@@ -134,13 +155,10 @@ test('a sweep over a preset names its runs after it, passes it to the trainer, a
   const [run] = runs;
   fs.mkdirSync(run.dir, { recursive: true });
   const configs = presetConfigs('fast', { model: { learningRate: 0.005 }, train: { numSteps: 3, seed: 1 } });
-  const record = (model: object, train: object) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig(model), trainConfig: resolveTrainConfig(train),
-    task: 'difference', history: { endReason: 'completed', steps: [{}, {}, {}] },
-  });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(configs.model, configs.train));
+  const record = (model: object, train: object) => testRecord({ crnnConfig: model, trainConfig: train });
+  writeRecord(run.dir, record(configs.model, configs.train));
   assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
+  writeRecord(run.dir, record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
   const state = inspectRun(s, run);
   assert.equal(state.kind, 'mismatch');
   assert.ok(state.kind === 'mismatch' && state.differences.some((d) => d.startsWith('sharedCnn false')), JSON.stringify(state));

@@ -8,10 +8,9 @@
  *
  * How a folder under the root is classified (the root itself included):
  *
- * - It holds run.json: a **run** when run.json is a valid record
- *   (format 'crnn-mnist-run', configs that pass validation, a history);
- *   otherwise **skipped** with the reason (not valid JSON, another format, an
- *   invalid config). Either way it is not searched further: a run folder's
+ * - It holds run.json: a **run** when `readRunRecord` (lib/runs/record.ts)
+ *   reads it; otherwise **skipped** with the reason (not a regular file, not
+ *   valid JSON, another format, a newer version, an invalid config). Either way it is not searched further: a run folder's
  *   contents belong to the run (and `saveRun` replaces it as a whole).
  *   A run whose weights were deleted is still a run (`hasModel: false`).
  * - It holds model.json or weights.bin but no run.json: **skipped**, half-written
@@ -36,20 +35,17 @@
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
-import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
-import { defaultCrnnConfig, defaultTrainConfig, formatSetting, resolveCrnnConfig, resolveTrainConfig } from '../config';
+import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
 import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
 import { isProcessRunning, lockFileOf, lockOwner } from './lock';
+import {
+  MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, parseSavingFolder, readRunRecord,
+  RunRecordError, type RunRecord,
+} from './record';
 
-// The names persist.ts writes (not imported from there: it loads TensorFlow).
-const RUN_FILE = 'run.json';
-const MODEL_FILE = 'model.json';
-const WEIGHTS_FILE = 'weights.bin';
-const RUN_FORMAT = 'crnn-mnist-run';
-const SAVING_FOLDER = /^\.(.+)\.saving-[A-Za-z0-9]{6}(\.previous)?$/;
 /** Files of a run folder that, without run.json, mark a save that did not finish. */
-const RUN_PARTS = [MODEL_FILE, WEIGHTS_FILE, 'history.json', 'history.csv', 'training-curves.svg'];
+const RUN_PARTS = TRAINER_FILES.filter((name) => name !== RUN_FILE);
 
 /** One saved run, from its run.json. */
 export interface RunSummary {
@@ -156,41 +152,14 @@ function errorText(err: unknown): string {
 
 type ReadResult = { run: RunDetails } | { reason: string };
 
-/** Reads and checks `dir`/run.json; never throws. */
-async function readRunFolder(dir: string, id: string, names: ReadonlySet<string>): Promise<ReadResult> {
-  let text: string;
+/** Reads and checks `dir`/run.json (see `readRunRecord`); never throws. */
+function readRunFolder(dir: string, id: string, names: ReadonlySet<string>): ReadResult {
   try {
-    text = await fs.readFile(path.join(dir, RUN_FILE), 'utf8');
+    return { run: summarize(dir, id, readRunRecord(dir), names.has(MODEL_FILE)) };
   } catch (err) {
-    return { reason: `run.json cannot be read (${errorText(err)})` };
+    if (err instanceof RunRecordError) return { reason: err.reason };
+    return { reason: `${RUN_FILE} cannot be read (${errorText(err)})` };
   }
-  let record: Partial<RunRecord>;
-  try {
-    record = JSON.parse(text);
-  } catch (err) {
-    return { reason: `run.json is not valid JSON (${(err as Error).message})` };
-  }
-  if (record === null || typeof record !== 'object' || record.format !== RUN_FORMAT) {
-    const format = record !== null && typeof record === 'object' ? record.format : undefined;
-    return { reason: `run.json is not a run record: format ${JSON.stringify(format) ?? 'missing'}, ` +
-      `expected "${RUN_FORMAT}"` };
-  }
-  let crnnConfig: CrnnConfig;
-  let trainConfig: TrainConfig;
-  try {
-    crnnConfig = resolveCrnnConfig(record.crnnConfig);
-    // As loadRun does: runs saved before evalSeed existed drew their evaluation set from `seed`.
-    const saved: Partial<TrainConfig> = record.trainConfig ?? {};
-    trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
-  } catch (err) {
-    return { reason: `run.json has an invalid config: ${(err as Error).message}` };
-  }
-  const history = record.history;
-  if (!history || !Array.isArray(history.steps) || !Array.isArray(history.evals)) {
-    return { reason: 'run.json has no training history (history.steps and history.evals)' };
-  }
-  if (typeof record.task !== 'string') return { reason: 'run.json names no task' };
-  return { run: summarize(dir, id, { ...record, crnnConfig, trainConfig, history } as RunRecord, names.has(MODEL_FILE)) };
 }
 
 /** The probe's per-step accuracies of a record, if it has valid ones. */
@@ -208,7 +177,7 @@ export function digitProduct(accuracy: readonly number[]): number {
 function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean): RunDetails {
   const { history } = record;
   const evals = history.evals.filter((e) => Number.isFinite(e.accuracy));
-  const final = evals.reduce<EvalRecord | undefined>((last, e) => (!last || e.step >= last.step ? e : last), undefined);
+  const final = finalEvaluation(history);
   const best = evals.reduce<EvalRecord | undefined>((top, e) =>
     (!top || e.accuracy > top.accuracy || (e.accuracy === top.accuracy && e.step < top.step) ? e : top), undefined);
   const steps = history.steps.reduce((max, s) => Math.max(max, s.step), 0);
@@ -284,7 +253,7 @@ class Scan {
     }
     const names = new Set(entries.map((e) => e.name));
     if (names.has(RUN_FILE)) {
-      const result = await readRunFolder(dir, id || this.rootName, names);
+      const result = readRunFolder(dir, id || this.rootName, names);
       if ('run' in result) this.runs.push(result.run);
       else this.skip(dir, id || this.rootName, result.reason);
       return true;
@@ -302,9 +271,9 @@ class Scan {
       const isDir = entry.isDirectory() ||
         (entry.isSymbolicLink() && (await fs.stat(child).then((s) => s.isDirectory(), () => false)));
       if (entry.name.startsWith('.')) {
-        const saving = SAVING_FOLDER.exec(entry.name);
+        const saving = parseSavingFolder(entry.name);
         if (saving && isDir) {
-          this.skip(child, childId, savingReason(saving[1], saving[2] !== undefined, names));
+          this.skip(child, childId, savingReason(saving.run, saving.movedAside, names));
           found = true;
         }
         continue;
@@ -398,7 +367,7 @@ export async function loadRuns(dirsOrRoot: string | readonly string[] = 'runs',
       throw new Error(err.code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${errorText(err)})`);
     }));
     if (!names.has(RUN_FILE)) throw new Error(`${dir} is not a saved run: no run.json`);
-    const result = await readRunFolder(dir, dir, names);
+    const result = readRunFolder(dir, dir, names);
     if ('reason' in result) throw new Error(`${dir} is not a saved run: ${result.reason}`);
     runs.push(result.run);
   }

@@ -19,6 +19,7 @@ import {
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
 import { isProcessRunning, lockOwner } from './lock';
+import { RUN_FILE, RunRecordError, TRAINER_FILES, readRunRecord, type RunRecord } from './record';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -211,11 +212,6 @@ export function shellCommand(words: string[]): string {
   return words.map(shellQuote).join(' ');
 }
 
-/** The files a run folder holds: what the trainer's save writes. */
-export const RUN_FILES: readonly string[] = [
-  'model.json', 'weights.bin', 'run.json', 'history.json', 'history.csv', 'training-curves.svg',
-];
-
 /** What a run's folder holds when the sweep comes to it. */
 export type RunState =
   /** No folder: the run is to be trained. */
@@ -230,7 +226,10 @@ export type RunState =
   | { kind: 'busy'; pid: number }
   /** A save of other settings than the sweep's: never touched. */
   | { kind: 'mismatch'; differences: string[] }
-  /** Anything else (other files, a file instead of a folder, an unreadable run.json): never touched. */
+  /**
+   * Anything else (other files, a file instead of a folder, a run.json that
+   * is unreadable, of another format or of a newer version): never touched.
+   */
   | { kind: 'foreign'; reason: string };
 
 /** The live process holding the trainer's lock on `dir` (see lib/runs/lock.ts). */
@@ -240,10 +239,10 @@ function liveLockOwner(dir: string): number | undefined {
 }
 
 /** "numSteps 3, this sweep 2000" for each setting the saved run differs in. */
-function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unknown>): string[] {
+function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[] {
   const { crnn, train } = expectedConfigs(spec, run.point, run.seed);
   const expected: Record<string, unknown> = { ...crnn, ...train };
-  const saved = { ...record.crnnConfig as object, ...record.trainConfig as object } as Record<string, unknown>;
+  const saved: Record<string, unknown> = { ...record.crnnConfig, ...record.trainConfig };
   const found: string[] = [];
   for (const setting of [...sweepableSettings, findSetting('seed')!]) {
     const [want, got] = [expected[setting.name], saved[setting.name]] as SettingValue[];
@@ -252,7 +251,7 @@ function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unkn
     }
   }
   const task = spec.task ?? DEFAULT_TASK;
-  if (record.task !== task) found.push(`task ${String(record.task)}, this sweep ${task}`);
+  if (record.task !== task) found.push(`task ${record.task}, this sweep ${task}`);
   return found;
 }
 
@@ -272,20 +271,22 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
     if (code === 'ENOENT') return { kind: 'new' };
     return { kind: 'foreign', reason: code === 'ENOTDIR' ? 'it is not a folder' : String(err) };
   }
-  const strange = entries.filter((e) => !e.isFile() || !RUN_FILES.includes(e.name)).map((e) => e.name);
+  const strange = entries.filter((e) => !TRAINER_FILES.includes(e.name)).map((e) => e.name);
   if (strange.length > 0) return { kind: 'foreign', reason: `it holds ${strange.join(', ')}, which no run writes` };
-  if (!entries.some((e) => e.name === 'run.json')) return { kind: 'partial' };
-  let record: Record<string, unknown>;
+  const notFiles = entries.filter((e) => !e.isFile()).map((e) => e.name);
+  if (notFiles.length > 0) return { kind: 'foreign', reason: `its ${notFiles.join(', ')} is not a regular file` };
+  if (!entries.some((e) => e.name === RUN_FILE)) return { kind: 'partial' };
+  let record: RunRecord;
   try {
-    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+    record = readRunRecord(run.dir);
   } catch (err) {
-    return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
+    return { kind: 'foreign', reason: err instanceof RunRecordError ? `its ${err.reason}` : String(err) };
   }
   const differ = differences(spec, run, record);
   if (differ.length > 0) return { kind: 'mismatch', differences: differ };
-  const history = (record.history ?? {}) as { endReason?: string; steps?: unknown[] };
-  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps?.length ?? 0 };
-  return { kind: 'finished', endReason: String(history.endReason) };
+  const { history } = record;
+  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps.length };
+  return { kind: 'finished', endReason: history.endReason };
 }
 
 /**
@@ -293,6 +294,6 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
  * the files a trainer writes, then the folder, which must then be empty.
  */
 export function clearRunFolder(dir: string): void {
-  for (const name of RUN_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of TRAINER_FILES) fs.rmSync(path.join(dir, name), { force: true });
   fs.rmdirSync(dir);
 }
