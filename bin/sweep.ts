@@ -163,7 +163,6 @@ interface TrainResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   tail: string[];
-  finalAccuracy?: string;
 }
 
 /** The running trainer, for the signal handler. */
@@ -171,7 +170,8 @@ let current: ReturnType<typeof spawn> | undefined;
 
 /**
  * Trains one run in its own process. Its output goes to `<folder>.log`; its
- * evaluation lines update the progress. The trainer runs in its own process
+ * evaluation lines update the progress bar (display only: the run's result
+ * is read from its run.json afterwards). The trainer runs in its own process
  * group, so that a Ctrl-C on the terminal reaches it once, through the sweep.
  */
 function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
@@ -179,7 +179,6 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
   const log = fs.createWriteStream(`${run.dir}.log`);
   log.write(`$ ${shellCommand(['node', TRAINER, ...run.args])}\n`);
   const tail: string[] = [];
-  let finalAccuracy: string | undefined;
   const child = spawn(process.execPath, [TRAINER, ...run.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   current = child;
   const scan = (chunk: Buffer) => {
@@ -190,8 +189,6 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
       if (tail.length > 20) tail.shift();
       const evaluation = /^step (\d+): eval loss [\d.]+, accuracy ([\d.]+%)/.exec(line);
       if (evaluation) progress.status(`step ${evaluation[1]}: eval accuracy ${evaluation[2]}`);
-      const final = /^final accuracy ([\d.]+%)/.exec(line);
-      if (final) finalAccuracy = final[1];
     }
   };
   child.stdout!.on('data', scan);
@@ -202,7 +199,7 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
       if (finished) return;
       finished = true;
       current = undefined;
-      log.end(() => resolve({ code, signal, tail, finalAccuracy }));
+      log.end(() => resolve({ code, signal, tail }));
     };
     child.on('error', (err) => {
       tail.push(err.message);
@@ -322,11 +319,22 @@ async function main(argv: string[]): Promise<void> {
     progress.end();
     progress.advance(index + 1);
     if (result.code === 0) {
-      // Stopped by the signal, the trainer saves what it trained; a resumed sweep trains it again.
-      if (stopSignal) stopped++;
-      else trained++;
-      const accuracy = result.finalAccuracy ? `, final accuracy ${result.finalAccuracy}` : '';
-      progress.log(`${label}: ${stopSignal ? 'stopped early and saved' : 'done'}${accuracy}`);
+      // What the trainer saved, from its run.json. Stopped by a signal, it saves
+      // what it trained, and a resumed sweep trains it again.
+      const saved = inspectRun(spec, run);
+      if (saved.kind === 'finished') {
+        trained++;
+        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${(100 * saved.finalAccuracy).toFixed(2)}%`;
+        progress.log(`${label}: done${accuracy}`);
+      } else if (saved.kind === 'stopped') {
+        stopped++;
+        progress.log(`${label}: stopped early and saved (${saved.steps} steps)`);
+      } else {
+        const why = saved.kind === 'new' || saved.kind === 'partial' ? 'the trainer exited 0 but saved no run.json'
+          : `the trainer exited 0, but its folder is not a finished run of this sweep: ${stateMessage(saved)}`;
+        failures.push({ run, why, log: `${run.dir}.log` });
+        progress.log(`${label}: failed: ${why}`);
+      }
     } else {
       const how = result.signal ? `killed by ${result.signal}` : `exit ${result.code ?? 'error'}`;
       const last = result.tail.filter((l) => !l.startsWith('(run with --help')).slice(-1)[0] ?? '';

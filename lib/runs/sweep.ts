@@ -19,7 +19,7 @@ import {
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
 import { isProcessRunning, lockOwner } from './lock';
-import { RUN_FILE, RunRecordError, TRAINER_FILES, readRunRecord, type RunRecord } from './record';
+import { RUN_FILE, RunRecordError, TRAINER_FILES, finalEvaluation, readRunRecord, type RunRecord } from './record';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -216,8 +216,11 @@ export function shellCommand(words: string[]): string {
 export type RunState =
   /** No folder: the run is to be trained. */
   | { kind: 'new' }
-  /** A complete save of a run that ended by itself (all steps, or the target accuracy). */
-  | { kind: 'finished'; endReason: string }
+  /**
+   * A complete save of a run that ended by itself (all steps, or the target
+   * accuracy), with its accuracy at the last evaluation (null without one).
+   */
+  | { kind: 'finished'; endReason: string; finalAccuracy: number | null }
   /** A complete save of a run stopped early (Ctrl-C, SIGTERM): trained again, replacing it. */
   | { kind: 'stopped'; steps: number }
   /** A folder without run.json, holding only what a trainer writes: left by a killed run. */
@@ -259,6 +262,8 @@ function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[
  * What the folder of `run` holds: nothing yet, a finished or stopped run
  * (with the sweep's settings or not), a run a killed trainer left
  * half-written, one in progress, or something that is not the sweep's.
+ * Read from its run.json (through `readRunRecord`), before a run is trained
+ * and after: the sweep learns the result of a run from there.
  */
 export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   const owner = liveLockOwner(run.dir);
@@ -286,7 +291,7 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   if (differ.length > 0) return { kind: 'mismatch', differences: differ };
   const { history } = record;
   if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps.length };
-  return { kind: 'finished', endReason: history.endReason };
+  return { kind: 'finished', endReason: history.endReason, finalAccuracy: finalEvaluation(history)?.accuracy ?? null };
 }
 
 /**
