@@ -8,6 +8,7 @@
  *   npm run runs -- --help
  */
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   compareRuns, comparisonChartSvg, differingSettings, listRuns, loadRuns, runsTable, settingNames,
@@ -134,7 +135,12 @@ async function main(argv: string[]): Promise<void> {
       ? ' (runs are saved by npm run train; name another folder with npm run runs -- DIR)' : '';
     return fail(`${(err as Error).message}${hint}`);
   }
-  const { skipped } = listed;
+  const { skipped, recovered } = listed;
+  if (!opts.json) {
+    for (const r of recovered) {
+      console.log(`Put back ${r.id} from ${path.basename(r.from)}, where an interrupted save had moved it.`);
+    }
+  }
   if (opts.digitProbe) {
     const added = await addDigitProbes(listed.runs);
     if (added > 0) listed = await listRuns(root, { maxDepth: opts.maxDepth });
@@ -143,7 +149,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (!compare) {
     if (opts.json) {
-      console.log(JSON.stringify({ root, runs, skipped }, null, 1));
+      console.log(JSON.stringify({ root, runs, skipped, recovered }, null, 1));
       return;
     }
     if (runs.length === 0) {
@@ -177,8 +183,9 @@ async function main(argv: string[]): Promise<void> {
   }
   if (opts.json) {
     const groups = comparison.groups.map(({ runs: members, ...group }) => ({ ...group, runs: members.map((r) => r.id) }));
-    console.log(JSON.stringify({ root, settings: comparison.settings, groups, warnings: comparison.warnings, skipped },
-      null, 1));
+    console.log(JSON.stringify({
+      root, settings: comparison.settings, groups, warnings: comparison.warnings, skipped, recovered,
+    }, null, 1));
   } else {
     const by = opts.groupBy ? `grouped by ${opts.groupBy.join(', ')}`
       : `grouped by every setting but seed${opts.ignore?.length ? `, ${opts.ignore.join(', ')}` : ''}`;

@@ -11,7 +11,7 @@ import {
 } from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
 import { recordDigitProbe } from '../lib/runs/record';
-import { testRecord, writeRecord } from './helpers/run-folders';
+import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
@@ -187,7 +187,8 @@ test('listRuns explains moved-aside copies, stale reservations and invalid confi
   const { runs, skipped } = await listRuns(dir, { maxDepth: 3 });
   assert.deepEqual(runs.map((r) => r.id), ['leftover']);
   const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
-  assert.match(reasons['.kept.saving-AAAAAA.previous'], /kept was moved aside here and is missing; loading or saving/);
+  assert.match(reasons['.kept.saving-AAAAAA.previous'],
+    /^kept moved aside by an interrupted save, and incomplete \(no complete model\): not put back; kept is missing$/);
   assert.match(reasons['.leftover.saving-BBBBBB.previous'], /leftover of an interrupted save of leftover/);
   assert.match(reasons.killed, new RegExp(`reserved by a training run \\(process ${ended}\\) that ended without saving`));
   assert.match(reasons['bad-config'], /invalid config: CrnnConfig\.cell must be one of simple, gru, lstm, got "transformer"/);
@@ -215,6 +216,45 @@ test('a run.json holding null, of a newer version, or that is a FIFO is listed a
     newer: 'run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it',
     null: 'run.json holds null, not a run record',
   });
+});
+
+test('listRuns puts back a run an interrupted save moved aside, and says why it leaves other copies', async () => {
+  const dir = tempDir();
+  // `kept` moved aside two hours ago by a killed save; its folder is missing.
+  const kept = path.join(dir, '.kept.saving-AAAAAA.previous');
+  writeTinyModel(kept);
+  writeRecord(kept, testRecord({ accuracies: [0.7] }));
+  age(kept, 2 * 3600);
+  // `reserved`: the same, then a trainer reserved the empty folder and was killed.
+  writeTinyModel(path.join(dir, '.reserved.saving-BBBBBB.previous'));
+  writeRecord(path.join(dir, '.reserved.saving-BBBBBB.previous'));
+  fs.mkdirSync(path.join(dir, 'reserved'));
+  // `saving`: a trainer (this process) holds the lock, and may be between its renames.
+  writeTinyModel(path.join(dir, '.saving.saving-CCCCCC.previous'));
+  writeRecord(path.join(dir, '.saving.saving-CCCCCC.previous'));
+  fs.writeFileSync(path.join(dir, '.saving.lock'), `${process.pid}\n`);
+  // `partial`: the copy moved aside is incomplete (its weights half deleted).
+  writeRecord(path.join(dir, '.partial.saving-DDDDDD.previous'));
+  writeTinyModel(path.join(dir, '.partial.saving-DDDDDD.previous'));
+  fs.truncateSync(path.join(dir, '.partial.saving-DDDDDD.previous', 'weights.bin'), 4);
+
+  const { runs, skipped, recovered } = await listRuns(dir);
+  assert.deepEqual(runs.map((r) => [r.id, r.finalAccuracy]), [['kept', 0.7], ['reserved', 0.5]]);
+  assert.deepEqual(recovered.map((r) => [r.id, path.basename(r.from)]),
+    [['kept', '.kept.saving-AAAAAA.previous'], ['reserved', '.reserved.saving-BBBBBB.previous']]);
+  const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
+  assert.deepEqual(Object.keys(reasons).sort(), ['.partial.saving-DDDDDD.previous', '.saving.saving-CCCCCC.previous']);
+  assert.match(reasons['.saving.saving-CCCCCC.previous'],
+    new RegExp(`^saving moved aside by a save in progress \\(process ${process.pid}\\)`));
+  assert.match(reasons['.partial.saving-DDDDDD.previous'],
+    /^partial moved aside by an interrupted save, and incomplete \(no complete model\): not put back; partial is missing/);
+
+  // The runs CLI says what it put back.
+  fs.renameSync(path.join(dir, 'kept'), kept);
+  const { status, stdout, stderr } = runCli([dir]);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^Put back kept from \.kept\.saving-AAAAAA\.previous, where an interrupted save had moved it\.\n/);
+  assert.match(stdout, /\| kept +\|/);
 });
 
 test('listRuns takes a run folder as its root, and fails clearly for a missing root', async () => {

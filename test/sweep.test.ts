@@ -9,7 +9,7 @@ import {
   type SweepSpec,
 } from '../lib/runs/sweep';
 import { presetConfigs } from '../lib/presets';
-import { testRecord, writeRecord } from './helpers/run-folders';
+import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -142,6 +142,23 @@ test('a run.json holding null, of another format or of a newer version is report
   fs.rmdirSync(path.join(run.dir, 'run.json'));
   clearRunFolder(run.dir);
   assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a run moved aside by a killed save is put back and found finished, not trained again over it', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const movedAside = path.join(path.dirname(run.dir), '.seed-1.saving-Abc123.previous');
+  writeTinyModel(movedAside);
+  writeRecord(movedAside, testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }));
+  age(movedAside, 2 * 3600);
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.5 });
+  assert.deepEqual(fs.readdirSync(path.dirname(run.dir)), ['seed-1']);
+  // Not while a trainer holds the folder's lock: it may be between its two renames.
+  fs.renameSync(run.dir, movedAside);
+  fs.writeFileSync(path.join(path.dirname(run.dir), '.seed-1.lock'), `${process.pid}\n`);
+  assert.deepEqual(inspectRun(s, run), { kind: 'busy', pid: process.pid });
+  assert.ok(fs.existsSync(movedAside));
 });
 
 test('a sweep over a preset names its runs after it, passes it to the trainer, and checks finished runs against it', () => {

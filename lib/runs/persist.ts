@@ -13,8 +13,9 @@
  * Replacing takes two renames: the old run folder `<name>` to
  * `.<name>.saving-XXXXXX.previous`, then the new one `.<name>.saving-XXXXXX`
  * to `<name>`. A process killed between them leaves no run folder, so
- * loading and saving first put a complete `.previous` folder back; the next
- * save removes the leftovers.
+ * loading and saving (and reserving, listing and sweeping) first put a
+ * complete `.previous` folder back (`recoverMovedAside`, lib/runs/record.ts);
+ * the next save removes the leftovers.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,8 @@ import { resolveCrnnConfig } from '../config';
 import { describeEnvironment } from './environment';
 import type { DigitProbeRecord } from '../evaluate/probe';
 import {
-  MAX_MODEL_FILE_BYTES, MODEL_FILE, RUN_FILE, WEIGHTS_FILE, movedAsideFolder, newRunRecord, readRegularFile,
+  MAX_MODEL_FILE_BYTES, MODEL_FILE, RUN_FILE, WEIGHTS_FILE, holdsCompleteModel, movedAsideFolder, newRunRecord,
+  readRegularFile,
   RunRecordError, readRunRecord, recoverMovedAside, runRecordJson, savingFolders, stagingFolder, weightBytes, type RunRecord,
 } from './record';
 
@@ -80,15 +82,16 @@ async function exists(p: string): Promise<boolean> {
 
 /**
  * Removes what killed saves of `target` left: staging folders, and runs
- * moved aside, but those only while `target` exists so that the only copy
- * of a run is never deleted. Folders changed in the last STALE_AFTER_MS are
+ * moved aside, but those only while `target` holds a complete model, so
+ * that the only copy of a run is never deleted (an empty `target`, reserved
+ * by a trainer, is no copy). Folders changed in the last STALE_AFTER_MS are
  * kept.
  */
 async function removeStaleSavingFolders(target: string): Promise<void> {
-  const targetExists = await exists(target);
+  const targetComplete = holdsCompleteModel(target);
   const now = Date.now();
   for (const folder of savingFolders(target)) {
-    if (now - folder.mtimeMs < STALE_AFTER_MS || (folder.movedAside && !targetExists)) continue;
+    if (now - folder.mtimeMs < STALE_AFTER_MS || (folder.movedAside && !targetComplete)) continue;
     await fs.rm(folder.path, { recursive: true, force: true });
   }
 }

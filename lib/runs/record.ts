@@ -465,7 +465,7 @@ function missingOrEmpty(dir: string): boolean {
  */
 export function recoverMovedAside(target: string): string | undefined {
   const resolved = path.resolve(target);
-  if (fs.existsSync(resolved)) return undefined;
+  if (!missingOrEmpty(resolved)) return undefined;
   for (const copy of savingFolders(resolved).filter((f) => f.movedAside)) {
     if (!holdsCompleteModel(copy.path)) continue;
     try {

@@ -16,9 +16,12 @@
  * - It holds model.json or weights.bin but no run.json: **skipped**, half-written
  *   (`saveRun` writes run.json with the model, so this is not its work).
  * - `.<name>.saving-XXXXXX`: **skipped**, an unfinished save (in progress,
- *   or killed); `.<name>.saving-XXXXXX.previous`: **skipped**, a run an
- *   interrupted save moved aside (loading or saving `<name>` puts it back
- *   when `<name>` is missing, else the next save removes it).
+ *   or killed). `.<name>.saving-XXXXXX.previous`, a run an interrupted save
+ *   moved aside: when `<name>` is missing or empty, it is **put back** first
+ *   and listed as `<name>` (see `recovered`), unless a running trainer holds
+ *   the lock of `<name>` or the copy is incomplete; otherwise **skipped**
+ *   with the reason (beside a run folder `<name>`, it is a leftover that a
+ *   later save removes).
  * - An empty folder with a `.<name>.lock` beside it: **skipped**, reserved by
  *   a training run that is still going, or that was killed before saving.
  * - Any other folder is searched: a sweep's folders (`sweep/cell-gru/seed-1`)
@@ -32,16 +35,16 @@
  * The settings of a run are its task and the fields of its crnnConfig and
  * trainConfig, by field name (`cell`, `sharedCnn`, `seed`, …).
  */
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
 import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
-import { isProcessRunning, lockFileOf, lockOwner } from './lock';
+import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
 import {
-  MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, parseSavingFolder, readRunRecord,
-  RunRecordError, type RunRecord,
+  MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, holdsCompleteModel, parseSavingFolder,
+  readRunRecord, RunRecordError, type RunRecord,
 } from './record';
 
 /** Files of a run folder that, without run.json, mark a save that did not finish. */
@@ -137,10 +140,21 @@ export interface ListRunsOptions {
   maxDepth?: number;
 }
 
+/** A run folder put back from where an interrupted save had moved it aside (see `recoverMovedAside`). */
+export interface RecoveredRun {
+  dir: string;
+  /** The folder relative to the root. */
+  id: string;
+  /** Where it was: `.<name>.saving-XXXXXX.previous` beside it. */
+  from: string;
+}
+
 export interface RunList<T extends RunSummary = RunSummary> {
   /** The runs, sorted by id (numbers in names in numeric order: seed-2 before seed-10). */
   runs: T[];
   skipped: SkippedFolder[];
+  /** The run folders put back while searching, sorted by id; they are among `runs` (or `skipped`). */
+  recovered: RecoveredRun[];
 }
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 'en', { numeric: true });
@@ -209,33 +223,78 @@ function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean
   };
 }
 
-/** Why a hidden `.<name>.saving-…` folder is there. */
-function savingReason(name: string, previous: boolean, siblings: ReadonlySet<string>): string {
-  if (!previous) return `unfinished save of ${name} (a save in progress, or killed; the next save of ${name} removes it)`;
-  return siblings.has(name)
-    ? `leftover of an interrupted save of ${name}: its previous copy (the next save of ${name} removes it)`
-    : `interrupted save: ${name} was moved aside here and is missing; loading or saving ${name} puts it back`;
+/**
+ * Why a hidden `.<name>.saving-…` folder is still there after the scan put
+ * back what it could (a moved-aside copy of a run folder that is missing or
+ * empty is put back unless a trainer holds the lock or the copy is incomplete).
+ */
+function savingReason(parent: string, entry: string, name: string, movedAside: boolean): string {
+  if (!movedAside) return `unfinished save of ${name} (a save in progress, or killed; the next save of ${name} removes it)`;
+  const target = path.join(parent, name);
+  const inPlace = (dirEntries(target)?.length ?? 0) > 0;
+  if (inPlace) return `leftover of an interrupted save of ${name}: its previous copy (a later save of ${name} removes it)`;
+  const owner = liveLockOwner(target);
+  if (owner !== undefined) return `${name} moved aside by a save in progress (process ${owner})`;
+  if (!holdsCompleteModel(path.join(parent, entry))) {
+    return `${name} moved aside by an interrupted save, and incomplete (no complete model): not put back; ` +
+      `${name} is missing`;
+  }
+  return `${name} moved aside by an interrupted save; ${name} is missing`;
+}
+
+/** The entries of a folder, or undefined when it cannot be read. */
+function dirEntries(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
 async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
   if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
-  const owner = lockOwner(path.join(parent, name));
-  if (owner !== undefined && isProcessRunning(owner)) {
-    return `training in progress (process ${owner}); nothing saved yet`;
-  }
-  return `empty, reserved by a training run (process ${owner ?? '?'}) that ended without saving (killed?)`;
+  const live = liveLockOwner(path.join(parent, name));
+  if (live !== undefined) return `training in progress (process ${live}); nothing saved yet`;
+  return `empty, reserved by a training run (process ${lockOwner(path.join(parent, name)) ?? '?'}) ` +
+    'that ended without saving (killed?)';
 }
 
 class Scan {
   readonly runs: RunDetails[] = [];
   readonly skipped: SkippedFolder[] = [];
+  readonly recovered: RecoveredRun[] = [];
   private readonly visited = new Set<string>();
 
   constructor(private readonly rootName: string, private readonly maxDepth: number) {}
 
   private skip(dir: string, id: string, reason: string): void {
     this.skipped.push({ dir, id, reason });
+  }
+
+  /**
+   * Puts back the runs that interrupted saves moved aside in `dir`, before
+   * they are listed (see `recoverUnlessLocked`); a copy that cannot be put
+   * back is skipped with the reason. Returns whether anything was put back.
+   */
+  recover(dir: string, id: string, entries: readonly Dirent[]): boolean {
+    let any = false;
+    for (const entry of entries) {
+      const saving = parseSavingFolder(entry.name);
+      if (!saving?.movedAside || !entry.isDirectory()) continue;
+      const target = path.join(dir, saving.run);
+      const targetId = id ? `${id}/${saving.run}` : saving.run;
+      try {
+        const from = recoverUnlessLocked(target);
+        if (from !== undefined) {
+          this.recovered.push({ dir: target, id: targetId, from });
+          any = true;
+        }
+      } catch (err) {
+        this.skip(path.join(dir, entry.name), id ? `${id}/${entry.name}` : entry.name, (err as Error).message);
+      }
+    }
+    return any;
   }
 
   /** Searches `dir`; returns whether anything run-like (a run or a skipped folder) was found in it. */
@@ -263,6 +322,8 @@ class Scan {
       this.skip(dir, id || this.rootName, `half-written: no run.json (holds ${parts.join(', ')})`);
       return true;
     }
+    if (this.recover(dir, id, entries)) entries = await fs.readdir(dir, { withFileTypes: true });
+    const skippedBefore = new Set(this.skipped.map((s) => s.dir));
     let found = false;
     const files: string[] = [];
     for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))) {
@@ -273,7 +334,7 @@ class Scan {
       if (entry.name.startsWith('.')) {
         const saving = parseSavingFolder(entry.name);
         if (saving && isDir) {
-          this.skip(child, childId, savingReason(saving.run, saving.movedAside, names));
+          if (!skippedBefore.has(child)) this.skip(child, childId, savingReason(dir, entry.name, saving.run, saving.movedAside));
           found = true;
         }
         continue;
@@ -316,12 +377,14 @@ class Scan {
 /**
  * Finds the saved runs under `root` (searched recursively, see the rules at
  * the top of this file) and the folders that look like runs but are not,
- * each with the reason. Reads only run.json files.
+ * each with the reason; puts back the runs interrupted saves moved aside.
+ * Reads run.json files, and the model.json of a run moved aside; never weights.
  * @throws Error when `root` does not exist or is not a folder.
  */
 export async function listRuns(root = 'runs', options: ListRunsOptions = {}): Promise<RunList> {
-  const { runs, skipped } = await scanRuns(root, options);
+  const { runs, skipped, recovered } = await scanRuns(root, options);
   return {
+    recovered,
     runs: runs.map((run) => {
       const summary: RunSummary & Partial<Pick<RunDetails, 'history' | 'dataSource' | 'environment'>> = { ...run };
       delete summary.history;
@@ -338,6 +401,14 @@ async function scanRuns(root: string, options: ListRunsOptions): Promise<RunList
   if (!Number.isInteger(maxDepth) || maxDepth < 0) {
     throw new Error(`maxDepth must be an integer >= 0, got ${maxDepth}`);
   }
+  // The root may itself be a run folder that an interrupted save moved aside.
+  const recovered: RecoveredRun[] = [];
+  try {
+    const from = recoverUnlessLocked(root);
+    if (from !== undefined) recovered.push({ dir: root, id: path.basename(path.resolve(root)), from });
+  } catch (err) {
+    throw new Error(`runs folder ${root} cannot be read: ${(err as Error).message}`);
+  }
   const stat = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new Error(`runs folder ${root} does not exist`);
     throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
@@ -349,7 +420,7 @@ async function scanRuns(root: string, options: ListRunsOptions): Promise<RunList
   } catch (err) {
     throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
   }
-  return { runs: scan.runs.sort(byId), skipped: scan.skipped.sort(byId) };
+  return { runs: scan.runs.sort(byId), skipped: scan.skipped.sort(byId), recovered: [...recovered, ...scan.recovered].sort(byId) };
 }
 
 /**
@@ -363,6 +434,7 @@ export async function loadRuns(dirsOrRoot: string | readonly string[] = 'runs',
   if (typeof dirsOrRoot === 'string') return (await scanRuns(dirsOrRoot, options)).runs;
   const runs: RunDetails[] = [];
   for (const dir of dirsOrRoot) {
+    recoverUnlessLocked(dir);
     const names = new Set(await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
       throw new Error(err.code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${errorText(err)})`);
     }));

@@ -18,7 +18,7 @@ import {
 } from '../config';
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
-import { isProcessRunning, lockOwner } from './lock';
+import { liveLockOwner, recoverUnlessLocked } from './lock';
 import { RUN_FILE, RunRecordError, TRAINER_FILES, finalEvaluation, readRunRecord, type RunRecord } from './record';
 
 /** One setting and the values a sweep gives it. */
@@ -235,12 +235,6 @@ export type RunState =
    */
   | { kind: 'foreign'; reason: string };
 
-/** The live process holding the trainer's lock on `dir` (see lib/runs/lock.ts). */
-function liveLockOwner(dir: string): number | undefined {
-  const pid = lockOwner(dir);
-  return pid !== undefined && isProcessRunning(pid) ? pid : undefined;
-}
-
 /** "numSteps 3, this sweep 2000" for each setting the saved run differs in. */
 function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[] {
   const { crnn, train } = expectedConfigs(spec, run.point, run.seed);
@@ -259,7 +253,8 @@ function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[
 }
 
 /**
- * What the folder of `run` holds: nothing yet, a finished or stopped run
+ * What the folder of `run` holds, once a run an interrupted save moved aside
+ * is put back: nothing yet, a finished or stopped run
  * (with the sweep's settings or not), a run a killed trainer left
  * half-written, one in progress, or something that is not the sweep's.
  * Read from its run.json (through `readRunRecord`), before a run is trained
@@ -268,6 +263,11 @@ function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[
 export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   const owner = liveLockOwner(run.dir);
   if (owner !== undefined) return { kind: 'busy', pid: owner };
+  try {
+    recoverUnlessLocked(run.dir);
+  } catch (err) {
+    return { kind: 'foreign', reason: (err as Error).message };
+  }
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(run.dir, { withFileTypes: true });
