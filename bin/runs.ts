@@ -15,7 +15,7 @@ import {
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
-import { recordDigitProbe } from '../lib/runs/record';
+import { recordDigitProbe, runFile } from '../lib/runs/record';
 import { runMain } from './cli';
 
 function settingList(value: string): string[] {
@@ -98,18 +98,24 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
       console.log(`digit probe: ${run.id} skipped, it has no saved model`);
       continue;
     }
-    const loaded = await loadRun(run.dir);
     try {
-      if (loaded.dataLocation === undefined) {
-        console.log(`digit probe: ${run.id} skipped, its run.json does not say where its digits came from (dataLocation)`);
-        continue;
+      const loaded = await loadRun(run.dir);
+      try {
+        if (loaded.dataLocation === undefined) {
+          console.log(`digit probe: ${run.id} skipped, its run.json does not say where its digits came from (dataLocation)`);
+          continue;
+        }
+        const probe = measureDigitProbe(loaded.model, loadMnist({ source: loaded.dataLocation }));
+        await recordDigitProbe(run.dir, probe).catch((err: Error) => {
+          throw new Error(`cannot write it into ${runFile(run.dir)}, which is unchanged: ${err.message}`);
+        });
+        added++;
+        console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
+      } finally {
+        disposeCrnn(loaded.model);
       }
-      const probe = measureDigitProbe(loaded.model, loadMnist({ source: loaded.dataLocation }));
-      await recordDigitProbe(run.dir, probe);
-      added++;
-      console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
-    } finally {
-      disposeCrnn(loaded.model);
+    } catch (err) {
+      throw new Error(`${run.id}: ${(err as Error).message}`);
     }
   }
   return added;
@@ -142,7 +148,13 @@ async function main(argv: string[]): Promise<void> {
     }
   }
   if (opts.digitProbe) {
-    const added = await addDigitProbes(listed.runs);
+    let added;
+    try {
+      added = await addDigitProbes(listed.runs);
+    } catch (err) {
+      // A run that cannot be loaded or measured, or a full disk: a message, not a stack trace.
+      return fail(`--digit-probe: ${(err as Error).message}`);
+    }
     if (added > 0) listed = await listRuns(root, { maxDepth: opts.maxDepth });
   }
   const runs = sortRuns(listed.runs, opts.sort);

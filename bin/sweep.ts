@@ -8,7 +8,8 @@
  *   npm run sweep -- --grid cell=gru,lstm --set numSteps=2000 --root runs/cells --print | parallel -j 4
  *
  * Given the same --root again, a sweep skips the runs already finished and
- * trains the rest; each run's output goes to `<run folder>.log`.
+ * trains the rest; the output of each attempt to train a run goes to a log of
+ * its own beside the run folder: `<run folder>.log`, then `.attempt-2.log`, …
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { allowedValues, formatSetting } from '../lib/config';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, shellCommand, sweepableSettings,
+  clearRunFolder, inspectRun, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, shellCommand, sweepableSettings,
   type RunState, type SweepRun, type SweepSpec,
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
@@ -48,9 +49,10 @@ function settingsHelp(): string {
   const lines = sweepableSettings.map((s) =>
     `  ${s.name.padEnd(width)}  ${allowedValues(s)} (default: ${formatSetting(s.default)})`);
   return `\nSettings for --grid and --set (see train --help):\n${lines.join('\n')}\n\n` +
-    'Runs go to <root>/<key=value,...>/seed-<n>, each with its output in <folder>.log. Given the same\n' +
-    '--root, a sweep skips finished runs and trains the rest: runs stopped early, and folders a killed\n' +
-    'run left half-written, are trained again.\n';
+    'Runs go to <root>/<key=value,...>/seed-<n>, the output of each attempt to train one to a log of\n' +
+    'its own: <folder>.log, then <folder>.attempt-2.log, ... Given the same --root, a sweep skips\n' +
+    'finished runs and trains the rest: runs stopped early, and folders a killed run left half-written,\n' +
+    'are trained again.\n';
 }
 
 function buildProgram(): Command {
@@ -163,20 +165,22 @@ interface TrainResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   tail: string[];
+  /** The attempt's log. */
+  log: string;
 }
 
 /** The running trainer, for the signal handler. */
 let current: ReturnType<typeof spawn> | undefined;
 
 /**
- * Trains one run in its own process. Its output goes to `<folder>.log`; its
+ * Trains one run in its own process. Its output goes to the attempt's own log; its
  * evaluation lines update the progress bar (display only: the run's result
  * is read from its run.json afterwards). The trainer runs in its own process
  * group, so that a Ctrl-C on the terminal reaches it once, through the sweep.
  */
 function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
-  fs.mkdirSync(path.dirname(run.dir), { recursive: true });
-  const log = fs.createWriteStream(`${run.dir}.log`);
+  const attemptLog = openAttemptLog(run.dir);
+  const log = fs.createWriteStream('', { fd: attemptLog.fd });
   log.write(`$ ${shellCommand(['node', TRAINER, ...run.args])}\n`);
   const tail: string[] = [];
   const child = spawn(process.execPath, [TRAINER, ...run.args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -199,7 +203,7 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
       if (finished) return;
       finished = true;
       current = undefined;
-      log.end(() => resolve({ code, signal, tail }));
+      log.end(() => resolve({ code, signal, tail, log: attemptLog.file }));
     };
     child.on('error', (err) => {
       tail.push(err.message);
@@ -332,13 +336,13 @@ async function main(argv: string[]): Promise<void> {
       } else {
         const why = saved.kind === 'new' || saved.kind === 'partial' ? 'the trainer exited 0 but saved no run.json'
           : `the trainer exited 0, but its folder is not a finished run of this sweep: ${stateMessage(saved)}`;
-        failures.push({ run, why, log: `${run.dir}.log` });
+        failures.push({ run, why, log: result.log });
         progress.log(`${label}: failed: ${why}`);
       }
     } else {
       const how = result.signal ? `killed by ${result.signal}` : `exit ${result.code ?? 'error'}`;
       const last = result.tail.filter((l) => !l.startsWith('(run with --help')).slice(-1)[0] ?? '';
-      failures.push({ run, why: `${how}: ${last}`, log: `${run.dir}.log` });
+      failures.push({ run, why: `${how}: ${last}`, log: result.log });
       progress.log(`${label}: failed (${how}): ${last}`);
     }
   }

@@ -380,6 +380,36 @@ test('weights of another architecture are refused, naming the file and both byte
   [model, lstm].forEach((m) => m.dispose());
 });
 
+test('a model of another architecture than run.json describes is refused, naming the layer that differs', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  // An LSTM's model.json and weights beside a run.json that says cell: simple.
+  const lstmConfig = resolveCrnnConfig({ ...crnnConfig, cell: 'lstm' });
+  const lstm = buildCrnn(lstmConfig);
+  await saveRun(path.join(parent, 'lstm'), { ...run(lstm), crnnConfig: lstmConfig });
+  for (const file of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(parent, 'lstm', file), path.join(dir, file));
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadRun(dir), new RegExp(`^Error: ${dir}: model\\.json is not the model run\\.json describes ` +
+    '\\(cell simple, sharedCnn false, …\\): layer \\d+ is LSTM rnn_lstm \\[.*\\] in model\\.json, ' +
+    'SimpleRNN rnn_simple \\[.*\\] by run\\.json; are the two files of different runs\\?$'));
+  assert.equal(tf.memory().numTensors, before, 'both models disposed');
+
+  // A setting without weights of its own: dropout, in run.json only.
+  await saveRun(dir, run(model));
+  const runPath = path.join(dir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runPath, 'utf8'));
+  record.crnnConfig.dropout = 0.25;
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  await assert.rejects(loadRun(dir), /layer \d+ is Reshape step0_expand \[\] in model\.json, SeededDropout step0_dropout \[\] by run\.json/);
+  record.crnnConfig.dropout = 0;
+  record.crnnConfig.weightDecay = 0.001;
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  await assert.rejects(loadRun(dir), /Conv2D step0_conv1 \[.*\]: kernelRegularizer none in model\.json, \{"className":"L1L2".*\} by run\.json/);
+  [model, lstm].forEach((m) => disposeCrnn(m));
+});
+
 test('weights of the right size that are not numbers are refused, naming the file and the weight', async () => {
   const dir = path.join(tempDir(), 'run');
   const model = buildCrnn(crnnConfig);

@@ -592,6 +592,28 @@ test('runs --digit-probe loads each run\'s digits from where its record says, an
   assert.match(skipped.stdout, /^digit probe: run skipped, its run\.json does not say where its digits came from \(dataLocation\)\n/);
 });
 
+test('runs --digit-probe on a full disk says so and leaves run.json as it was, without a stack trace', async () => {
+  const { parent, dir } = await runWithoutProbe('data');
+  const before = fs.readFileSync(path.join(dir, 'run.json'), 'utf8');
+  // A full disk, injected: the record's temporary copy is half written, then the write fails.
+  const fullDisk = path.join(parent, 'full-disk.js');
+  fs.writeFileSync(fullDisk, `
+    const fs = require('node:fs');
+    const writeFile = fs.promises.writeFile;
+    fs.promises.writeFile = async (file, data, ...rest) => {
+      if (!String(file).endsWith('.tmp')) return writeFile(file, data, ...rest);
+      await writeFile(file, String(data).slice(0, 10));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+    };`);
+  const result = spawnSync(process.execPath, ['--require', fullDisk, runsCli, path.join(parent, 'runs'), '--digit-probe'],
+    { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.equal(result.stderr, `error: --digit-probe: run: cannot write it into ${path.join(dir, 'run.json')}, ` +
+    'which is unchanged: ENOSPC: no space left on device, write\n');
+  assert.equal(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'), before);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'run.json', 'weights.bin']);
+});
+
 test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
   const a = sampleStats([0.980, 0.982, 0.984])!;
   const b = sampleStats([0.986, 0.988, 0.990])!;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
+  clearRunFolder, inspectRun, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
   type SweepSpec,
 } from '../lib/runs/sweep';
 import { presetConfigs } from '../lib/presets';
@@ -250,7 +250,8 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.match(resumed.stderr, /cell=gru\/seed-1: was left half-written by a killed run; training it again/);
   assert.match(resumed.stderr, /2 runs: 1 trained, 1 finished earlier/);
   assert.ok(fs.existsSync(path.join(gru, 'run.json')));
-  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.log']);
+  // Each attempt kept its own log.
+  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.attempt-2.log', 'seed-1.log']);
 
   // A run stopped early (Ctrl-C) is trained again in full.
   const recordFile = path.join(simple, 'run.json');
@@ -263,9 +264,13 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.equal(JSON.parse(fs.readFileSync(recordFile, 'utf8')).history.endReason, 'completed');
 });
 
-test('a failed run is reported, the sweep goes on, and it exits non-zero with a summary', () => {
+test('a failed run is reported with its own log, the sweep goes on, and it exits non-zero with a summary', () => {
   const parent = tempDir();
   const root = path.join(parent, 'sweep');
+  // The log of another sweep's attempt at the first run, on the same root: not this sweep's to write or show.
+  const othersLog = path.join(root, 'default', 'seed-1.log');
+  fs.mkdirSync(path.dirname(othersLog), { recursive: true });
+  fs.writeFileSync(othersLog, 'the other sweep\'s training\n');
   const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings,
     '--data', path.join(parent, 'missing'), '--root', root]);
   assert.equal(status, 1);
@@ -273,6 +278,21 @@ test('a failed run is reported, the sweep goes on, and it exits non-zero with a 
   assert.match(stderr, /\[2\/2\] cell=gru\/seed-1: failed \(exit 1\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 2 failed/);
   assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
+  const ownLog = path.join(root, 'default', 'seed-1.attempt-2.log');
+  assert.ok(stderr.includes(`failed default/seed-1: exit 1: error: `) && stderr.includes(`(log ${ownLog})`), stderr);
+  assert.match(fs.readFileSync(ownLog, 'utf8'), /error: .*missing/);
+  assert.equal(fs.readFileSync(othersLog, 'utf8'), 'the other sweep\'s training\n');
+});
+
+test('each attempt at a run gets a log of its own, created exclusively', () => {
+  const dir = path.join(tempDir(), 'cell=gru', 'seed-1');
+  const logs = [openAttemptLog(dir), openAttemptLog(dir), openAttemptLog(dir)];
+  logs.forEach(({ fd }) => fs.closeSync(fd));
+  assert.deepEqual(logs.map((l) => path.basename(l.file)), ['seed-1.log', 'seed-1.attempt-2.log', 'seed-1.attempt-3.log']);
+  fs.rmSync(logs[1].file);
+  const again = openAttemptLog(dir);
+  fs.closeSync(again.fd);
+  assert.equal(again.file, logs[1].file, 'the first free name');
 });
 
 test('SIGTERM stops the running training, which saves, and then the sweep; a resumed sweep trains it again', async () => {

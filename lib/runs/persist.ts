@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { tf, backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig, History, TrainConfig } from '../types';
-import { compileCrnn } from '../model/build';
+import { buildCrnn, compileCrnn, disposeCrnn } from '../model/build';
 import { resolveCrnnConfig } from '../config';
 import { describeEnvironment } from './environment';
 import type { DigitProbeRecord } from '../evaluate/probe';
@@ -345,7 +345,54 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     throw err;
   }
   const model = await loadModel(dir, record.crnnConfig.learningRate);
+  try {
+    checkTopology(model, record, dir);
+  } catch (err) {
+    disposeCrnn(model);
+    throw err;
+  }
   return { ...record, model };
+}
+
+/** Layer settings that depend on the run's seed or are bookkeeping, not on the architecture. */
+const NOT_ARCHITECTURE = /Initializer$|^(name|trainable|seed)$/;
+
+/** A layer as its class, name, weight shapes and architectural settings: `LSTM rnn_lstm [16,64] … {"units":16,…}`. */
+function layerSignature(layer: tfTypes.layers.Layer): { head: string; settings: Record<string, string> } {
+  // null and absent mean the same (a deserialised LSTM has `implementation: null`, a built one none).
+  const settings = Object.fromEntries(Object.entries(layer.getConfig())
+    .filter(([key, value]) => !NOT_ARCHITECTURE.test(key) && value != null)
+    .map(([key, value]) => [key, JSON.stringify(value)]));
+  return { head: `${layer.getClassName()} ${layer.name} [${layer.weights.map((w) => w.shape.join('×')).join(', ')}]`, settings };
+}
+
+/**
+ * Checks that the model loaded from model.json is the one run.json's
+ * settings build, layer by layer: their classes, names, weight shapes and
+ * settings (not the initialisers). model.json and weights.bin that belong to
+ * another run (an LSTM beside a run.json that says `cell: simple`) would
+ * otherwise load and be reported with the wrong settings.
+ * @throws Error naming the folder and the first layer that differs.
+ */
+function checkTopology(model: tfTypes.LayersModel, record: RunRecord, dir: string): void {
+  const expected = buildCrnn(record.crnnConfig, { seed: record.trainConfig.seed });
+  try {
+    const [want, got] = [expected.layers.map(layerSignature), model.layers.map(layerSignature)];
+    for (let i = 0; i < Math.max(want.length, got.length); i++) {
+      const differing = want[i] && got[i] && want[i].head === got[i].head
+        ? Object.keys({ ...want[i].settings, ...got[i].settings })
+          .filter((key) => want[i].settings[key] !== got[i].settings[key]) : [];
+      if (want[i]?.head === got[i]?.head && differing.length === 0) continue;
+      const detail = differing.length > 0
+        ? `${got[i].head}: ${differing.map((key) => `${key} ${got[i].settings[key] ?? 'none'} in ${MODEL_FILE}, ` +
+          `${want[i].settings[key] ?? 'none'} by ${RUN_FILE}`).join('; ')}`
+        : `layer ${i + 1} is ${got[i]?.head ?? 'missing'} in ${MODEL_FILE}, ${want[i]?.head ?? 'missing'} by ${RUN_FILE}`;
+      throw new Error(`${dir}: ${MODEL_FILE} is not the model ${RUN_FILE} describes (cell ${record.crnnConfig.cell}, ` +
+        `sharedCnn ${record.crnnConfig.sharedCnn}, …): ${detail}; are the two files of different runs?`);
+    }
+  } finally {
+    disposeCrnn(expected);
+  }
 }
 
 /**

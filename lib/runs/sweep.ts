@@ -19,7 +19,9 @@ import {
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
 import { liveLockOwner, recoverUnlessLocked } from './lock';
-import { RUN_FILE, RunRecordError, TRAINER_FILES, finalEvaluation, readRunRecord, type RunRecord } from './record';
+import {
+  RUN_FILE, RunRecordError, TRAINER_FILES, attemptLogFile, finalEvaluation, readRunRecord, type RunRecord,
+} from './record';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -301,4 +303,23 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
 export function clearRunFolder(dir: string): void {
   for (const name of TRAINER_FILES) fs.rmSync(path.join(dir, name), { force: true });
   fs.rmdirSync(dir);
+}
+
+/**
+ * Creates the log of a new attempt to train the run folder `dir`: the first
+ * of `<dir>.log`, `<dir>.attempt-2.log`, … that does not exist, created
+ * exclusively, so that two sweeps on one root never write to one log, and a
+ * failed attempt's log is its own. Creates the parent folder.
+ * @returns the log's path and its open file descriptor (the caller closes it).
+ */
+export function openAttemptLog(dir: string): { file: string; fd: number } {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    const file = attemptLogFile(dir, attempt);
+    try {
+      return { file, fd: fs.openSync(file, 'wx') };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
