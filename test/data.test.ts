@@ -2,6 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+// The module object itself (not a namespace copy), so that a test can measure what lib/data/idx.ts decompresses.
+import zlib from 'node:zlib';
 import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist } from '../lib/data/data';
 import type { DigitSet } from '../lib/types';
 import { encodeIdx, makeDigitSet, makeTempDir, removeDir, writeDigitSet, writeFile } from './helpers/idx-fixtures';
@@ -44,6 +46,28 @@ test('rejects image and label files whose counts differ, naming both counts', ()
   const { imagesPath } = writeDigitSet(dir, makeDigitSet(5), 'train');
   const labelsPath = writeFile(dir, 'short-labels', encodeIdx([4], [0, 1, 2, 3]));
   assert.throws(() => loadIdxPair(imagesPath, labelsPath), /image and label counts differ: 5 images in .* but 4 labels in .*short-labels/);
+});
+
+test('a gzipped image file whose count disagrees with its labels is rejected from its header, before its data is decompressed', () => {
+  const dir = freshDir('bomb-count');
+  // 20,000 images of zeros, about 16 MB, in 16 kB of gzip, beside 4 labels.
+  const imagesPath = writeFile(dir, 'images.gz', zlib.gzipSync(Buffer.concat([encodeIdx([20000, 28, 28], []),
+    Buffer.alloc(20000 * 28 * 28)])));
+  const labelsPath = writeFile(dir, 'labels', encodeIdx([4], [0, 1, 2, 3]));
+  // Every decompression's output, measured where idx.ts calls it.
+  const gunzipSync = zlib.gunzipSync;
+  let largest = 0;
+  zlib.gunzipSync = (...args: Parameters<typeof gunzipSync>) => {
+    const out = gunzipSync(...args);
+    largest = Math.max(largest, out.length);
+    return out;
+  };
+  try {
+    assert.throws(() => loadIdxPair(imagesPath, labelsPath), /image and label counts differ: 20000 images in .*images\.gz but 4 labels/);
+  } finally {
+    zlib.gunzipSync = gunzipSync;
+  }
+  assert.ok(largest > 0 && largest <= 1 << 20, `decompressed ${largest} bytes at once`);
 });
 
 test('rejects labels outside 0..9, naming the label and its index', () => {
