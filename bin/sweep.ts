@@ -195,8 +195,8 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
       if (evaluation) progress.status(`step ${evaluation[1]}: eval accuracy ${evaluation[2]}`);
     }
   };
-  child.stdout!.on('data', scan);
-  child.stderr!.on('data', scan);
+  child.stdout.on('data', scan);
+  child.stderr.on('data', scan);
   return new Promise((resolve) => {
     let finished = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {

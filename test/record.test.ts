@@ -80,8 +80,8 @@ test('invalid configs, a missing history and a missing task are named', () => {
 
 test('a FIFO named run.json is refused at once instead of waiting for a writer', () => {
   const dir = tempDir();
-  const mkfifo = spawnSync('mkfifo', [path.join(dir, 'run.json')]);
-  if (mkfifo.status !== 0) return assert.fail(`mkfifo failed: ${mkfifo.stderr}`);
+  const mkfifo = spawnSync('mkfifo', [path.join(dir, 'run.json')], { encoding: 'utf8' });
+  assert.equal(mkfifo.status, 0, `mkfifo failed: ${mkfifo.stderr}`);
   // In a child process: a reader that blocks on the FIFO fails the test by the timeout, not by hanging it.
   const script = `
     const { readRunRecord } = require(${JSON.stringify(path.join(__dirname, '..', 'lib', 'runs', 'record'))});

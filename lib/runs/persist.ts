@@ -102,11 +102,11 @@ async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void
   // model.save never disposes: one tensor leaked per save. Collect what the
   // optimiser hands over that is not one of its variables, and dispose it.
   const optimizer = model.optimizer as tfTypes.Optimizer | undefined;
-  const getWeights = optimizer?.getWeights;
+  const getWeights = optimizer ? optimizer.getWeights.bind(optimizer) : undefined;
   const handedOver: tfTypes.Tensor[] = [];
   if (optimizer && getWeights) {
     optimizer.getWeights = async () => {
-      const weights = await getWeights.call(optimizer);
+      const weights = await getWeights();
       handedOver.push(...weights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
       return weights;
     };
@@ -305,7 +305,7 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
   }
   let modelJson: tfTypes.io.ModelJSON;
   try {
-    modelJson = JSON.parse(text);
+    modelJson = JSON.parse(text) as tfTypes.io.ModelJSON;
   } catch (err) {
     throw new Error(`${modelPath} is not valid JSON: ${(err as Error).message}`);
   }

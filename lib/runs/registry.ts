@@ -40,7 +40,6 @@ import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
-import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
 import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
 import {
   MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, holdsCompleteModel, parseSavingFolder,
@@ -252,7 +251,7 @@ function dirEntries(dir: string): string[] | undefined {
 }
 
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
-async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
+function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): string | null {
   if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
   const live = liveLockOwner(path.join(parent, name));
   if (live !== undefined) return `training in progress (process ${live}); nothing saved yet`;
@@ -355,7 +354,7 @@ class Scan {
         continue;
       }
       if (childEntries !== null && childEntries.length === 0) {
-        const reason = await reservedReason(dir, entry.name, names);
+        const reason = reservedReason(dir, entry.name, names);
         if (reason) {
           this.skip(child, childId, reason);
           found = true;
@@ -751,7 +750,7 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
       meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
       meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
       milestones: MILESTONES.map((_, k) => {
-        const reached = measured.flatMap((run) => (run.milestones[k] ? [run.milestones[k] as Milestone] : []));
+        const reached = measured.flatMap((run) => run.milestones[k] ?? []);
         const timed = reached.flatMap((m) => (m.seconds === null ? [] : [m.seconds]));
         return {
           reached: reached.length,
@@ -896,29 +895,4 @@ export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions
   });
   const align: Align[] = header.map((_, c) => (c <= settings.length || c === header.length - 1 ? 'left' : 'right'));
   return markdownTable(header, rows, align);
-}
-
-// ---------------------------------------------------------------------------
-// Chart
-
-/**
- * The evaluation-accuracy curves of the groups of a comparison, overlaid, as
- * an SVG string: per group the mean over its seeds with a band (min–max by
- * default), legend entries naming the settings that differ and n. The
- * default y axis is the error rate on a log scale, where 98.2% and 98.5%
- * are apart (see `comparisonCurvesSpec`).
- * @throws Error when a run was listed without its history: use `loadRuns`.
- */
-export async function comparisonChartSvg(comparison: Comparison<RunSummary & { history?: History }>,
-    options: ComparisonCurvesOptions = {}): Promise<string> {
-  const groups = comparison.groups.map((group) => ({
-    label: `${group.label} (n=${group.runs.length})`,
-    runs: group.runs.map((run) => {
-      if (!run.history) {
-        throw new Error(`run ${run.id} has no history: compare runs from loadRuns (listRuns leaves histories out)`);
-      }
-      return run.history.evals;
-    }),
-  }));
-  return comparisonCurvesSvg(groups, options);
 }

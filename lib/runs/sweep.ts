@@ -18,6 +18,7 @@ import {
 } from '../config';
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
+import { DEFAULT_TASK } from '../data/tasks';
 import { liveLockOwner, recoverUnlessLocked } from './lock';
 import {
   RUN_FILE, RunRecordError, TRAINER_FILES, attemptLogFile, finalEvaluation, readRunRecord, type RunRecord,
@@ -59,8 +60,6 @@ export interface SweepRun {
   args: string[];
 }
 
-/** The task the trainer uses without --task. */
-const DEFAULT_TASK = 'difference';
 
 /** Why a setting cannot be a key of a sweep, or undefined when it can. */
 function notSweepable(setting: Setting): string | undefined {
