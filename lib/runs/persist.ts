@@ -14,7 +14,8 @@
  * `.<name>.saving-XXXXXX.previous`, then the new one `.<name>.saving-XXXXXX`
  * to `<name>`. A process killed between them leaves no run folder, so
  * loading and saving (and reserving, listing and sweeping) first put a
- * complete `.previous` folder back (`recoverMovedAside`, lib/runs/record.ts);
+ * complete `.previous` folder back (`recoverUnlessLocked`, lib/runs/lock.ts,
+ * unless a running trainer holds the folder's lock);
  * the next save removes the leftovers.
  */
 import { promises as fs } from 'node:fs';
@@ -26,11 +27,12 @@ import type { CrnnConfig, History, TrainConfig } from '../types';
 import { buildCrnn, compileCrnn, disposeCrnn } from '../model/build';
 import { resolveCrnnConfig } from '../config';
 import { describeEnvironment } from './environment';
+import { recoverUnlessLocked } from './lock';
 import type { DigitProbeRecord } from '../evaluate/probe';
 import {
   MAX_MODEL_FILE_BYTES, MODEL_FILE, RUN_FILE, WEIGHTS_FILE, holdsCompleteModel, movedAsideFolder, newRunRecord,
   readRegularFile,
-  RunRecordError, readRunRecord, recoverMovedAside, runRecordJson, savingFolders, stagingFolder, weightBytes, type RunRecord,
+  RunRecordError, readRunRecord, runRecordJson, savingFolders, stagingFolder, weightBytes, type RunRecord,
 } from './record';
 
 /** What `saveRun` stores. */
@@ -162,7 +164,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   const files = options.files ?? {};
   Object.keys(files).forEach(checkFileName);
   const target = path.resolve(dir);
-  recoverMovedAside(target);
+  recoverUnlessLocked(target);
   if (await exists(target)) {
     const entries = await fs.readdir(target).catch(() => {
       throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
@@ -210,7 +212,7 @@ async function replaceFolder(staging: string, target: string,
     await fs.rename(staging, target);
     return;
   }
-  // The name recoverMovedAside and removeStaleSavingFolders look for.
+  // The name recoverMovedAside (lib/runs/record.ts) and removeStaleSavingFolders look for.
   const previous = movedAsideFolder(staging);
   await fs.rename(target, previous);
   try {
@@ -293,7 +295,7 @@ function checkFinite(data: ArrayBuffer, entries: tfTypes.io.WeightsManifestEntry
  *   or infinite float32 values (each error names the file).
  */
 export async function loadModel(dir: string, learningRate?: number): Promise<tfTypes.LayersModel> {
-  recoverMovedAside(dir);
+  recoverUnlessLocked(dir);
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   const modelPath = path.join(dir, MODEL_FILE);
   if (!(await exists(modelPath))) throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
@@ -329,7 +331,7 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
  * @throws Error when `dir` is not a saved run or its files are damaged.
  */
 export async function loadRun(dir: string): Promise<LoadedRun> {
-  recoverMovedAside(dir);
+  recoverUnlessLocked(dir);
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   if (!(await exists(path.join(dir, MODEL_FILE)))) {
     throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
