@@ -11,8 +11,7 @@
  *
  * Pure functions on plain arrays: no DOM, no TensorFlow.
  */
-import type { Task } from '../types';
-import type { DigitReadout } from '../evaluate/probe';
+import type { DigitReadout, Task } from '../types';
 import { classTable } from '../data/tasks';
 
 /** Digits 0..9. */

@@ -18,7 +18,9 @@
  */
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitSet } from '../types';
+import type { DigitProbeRecord, DigitReadout, DigitSet } from '../types';
+
+export type { DigitProbeRecord, DigitReadout } from '../types';
 import { createRng, shuffleInPlace } from '../random';
 
 /** The layers of a CNN, in order (see `cnnLayers` in model.ts). */
@@ -549,20 +551,6 @@ export interface ProbeResult {
   readout: DigitReadout;
 }
 
-/**
- * A fitted digit probe as plain numbers: class probabilities of a feature
- * vector f [d] are softmax(((f − mean) / scale) · weights + bias).
- */
-export interface DigitReadout {
-  /** [d] the training features' mean, subtracted first. */
-  mean: number[];
-  /** [d] their spread (+1e-6), divided by next. */
-  scale: number[];
-  /** [d · numClasses] row-major: weights[i · numClasses + k] links feature i to class k. */
-  weights: number[];
-  /** [numClasses] */
-  bias: number[];
-}
 
 function checkLabels(labels: ArrayLike<number>, n: number, numClasses: number, what: string): void {
   if (labels.length !== n) throw new Error(`${what}: ${labels.length} labels for ${n} feature vectors`);
@@ -708,15 +696,6 @@ export function sampleImages(set: DigitSet, n: number, seed: number | string): {
   return { indices, labels: Int32Array.from(indices, (i) => set.labels[i]) };
 }
 
-/** The digit probe of every CNN of a model, as a run records it (run.json `digitProbe`). */
-export interface DigitProbeRecord {
-  /** [T] the probe's accuracy p on the test digits, per time step (one CNN each, or the shared one T times). */
-  accuracy: number[];
-  /** Distinct training-split digits the probes were fitted on. */
-  trainDigits: number;
-  /** Distinct test-split digits they were measured on. */
-  testDigits: number;
-}
 
 /** Options of {@link measureDigitProbe}. */
 export interface MeasureDigitProbeOptions {
