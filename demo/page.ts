@@ -35,7 +35,7 @@ const DRAW_SCALE = 7;
 const PEN_WIDTH = 16;
 
 const hooks: DemoHooks = {
-  state: 'loading', error: null, backend: null, predictions: 0, inputs: [], probabilities: [],
+  state: 'loading', error: null, backend: null, predictions: 0, readyMs: null, inputs: [], probabilities: [],
   digitReadings: [], readingsFrom: null, sampleIndices: [],
 };
 window.crnnDemo = hooks;
@@ -356,6 +356,7 @@ class Page {
         hooks.probabilities = Array.from(probabilities);
         hooks.digitReadings = readings;
         hooks.predictions++;
+        hooks.readyMs ??= performance.now();
         this.syncHooks();
       }
     } catch (err) {

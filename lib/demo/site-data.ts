@@ -168,6 +168,8 @@ export interface DemoHooks {
   backend: string | null;
   /** Predictions made so far. */
   predictions: number;
+  /** Milliseconds from the start of the page's navigation to its first prediction shown. */
+  readyMs: number | null;
   /** [T][height · width] the inputs of the last prediction, grey levels in [0, 1]. */
   inputs: number[][];
   /** [numClasses] the answer probabilities of the last prediction. */
