@@ -99,7 +99,7 @@ async function main(): Promise<void> {
       `Downloads: app.js ${mib(built.bundleBytes)}, model ${mib(model)} (model.json and weights.bin as saved, Adam's state included), ` +
       `test digits ${mib(result.digitsBytes ?? 0)}, one WASM binary of ${wasm.map((f) => mib(f.bytes)).join(' / ')} on the WebAssembly backend; ` +
       `the whole site ${mib(built.totalBytes)}.\n\n${table}\n`;
-    const out = path.resolve(REPO, values.out!);
+    const out = path.resolve(REPO, values.out);
     fs.mkdirSync(path.dirname(out), { recursive: true });
     fs.writeFileSync(`${out}.md`, text);
     fs.writeFileSync(`${out}.json`, `${JSON.stringify(result, null, 1)}\n`);

@@ -91,8 +91,8 @@ async function startServer(command: string, args: string[], address: RegExp): Pr
         resolve(match[1]);
       }
     };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${command} ${args.join(' ')} ended (${code}) before serving: ${output}`));
@@ -173,18 +173,19 @@ async function checkSequences(report: Report, browser: Browser, ref: Reference, 
       for (let k = 0; k < 3; k++) {
         await page.click('#sample');
         state = await nextPrediction(page, state.predictions);
-        const indices = state.sampleIndices;
-        ensure(indices.length === seqLength && indices.every((i) => i !== null), `sample indices ${JSON.stringify(indices)}`);
+        const indices = state.sampleIndices.filter((i): i is number => i !== null);
+        ensure(state.sampleIndices.length === seqLength && indices.length === seqLength,
+          `sample indices ${JSON.stringify(state.sampleIndices)}`);
         state.inputs.forEach((input, t) => {
-          const digit = Array.from(ref.digits.images.subarray(indices[t]! * pixels, (indices[t]! + 1) * pixels), (v) => v / 255);
+          const digit = Array.from(ref.digits.images.subarray(indices[t] * pixels, (indices[t] + 1) * pixels), (v) => v / 255);
           ensure(maxAbsDiff(input, digit) < 1e-7, `step ${t} is not test digit ${indices[t]} as it is`);
         });
         const expected = nodeProbabilities(ref, state.inputs);
         const gap = maxAbsDiff(state.probabilities, expected);
         ensure(gap <= TOLERANCE, `digits ${indices.join(', ')}: probabilities off by ${gap.toExponential(2)}`);
-        const readingGap = maxAbsDiff(state.digitReadings.flat(), nodeReadings(ref, indices as number[], expected).flat());
+        const readingGap = maxAbsDiff(state.digitReadings.flat(), nodeReadings(ref, indices, expected).flat());
         ensure(readingGap <= TOLERANCE, `digits ${indices.join(', ')}: digit readings (${state.readingsFrom}) off by ${readingGap.toExponential(2)}`);
-        const labels = (indices as number[]).map((i) => ref.digits.labels[i]);
+        const labels = indices.map((i) => ref.digits.labels[i]);
         const truth = await page.textContent('#truth') ?? '';
         ensure(truth.startsWith(`Test digits ${labels.join(', ')}`), `#truth says "${truth}" for digits ${labels.join(', ')}`);
         gaps.push(`${gap.toExponential(1)}/${readingGap.toExponential(1)}`);
@@ -313,7 +314,7 @@ async function main(): Promise<void> {
     // The second run without its probe: the page reads the digits off the answer.
     const runC = path.join(work, 'runs', 'per-step-sum-no-probe');
     fs.cpSync(runB, runC, { recursive: true });
-    const record = JSON.parse(fs.readFileSync(path.join(runC, 'run.json'), 'utf8'));
+    const record = JSON.parse(fs.readFileSync(path.join(runC, 'run.json'), 'utf8')) as { digitProbe?: unknown };
     delete record.digitProbe;
     fs.writeFileSync(path.join(runC, 'run.json'), JSON.stringify(record));
 

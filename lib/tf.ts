@@ -30,7 +30,7 @@ export interface BackendInfo {
 /** @throws Error when tfjs-node runs on another copy of '@tensorflow/tfjs' than the one lib/model/ imports. */
 function checkOneEngine(native: Tf): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const shared: Tf = require('@tensorflow/tfjs');
+  const shared = require('@tensorflow/tfjs') as Tf;
   if (shared.engine() !== native.engine()) {
     throw new Error('@tensorflow/tfjs-node uses its own copy of @tensorflow/tfjs, not the one the model code ' +
       'imports; reinstall so that npm keeps one (both must be the same version)');
@@ -41,7 +41,7 @@ function checkOneEngine(native: Tf): void {
 function requireNative(): Tf | string {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('@tensorflow/tfjs-node');
+    return require('@tensorflow/tfjs-node') as Tf;
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return `@tensorflow/tfjs-node could not be loaded (${message}); run \`npm run install-libtensorflow\` to build it`;
@@ -70,8 +70,9 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
     reason = native;
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tf: Tf = require('@tensorflow/tfjs');
-  tf.setBackend('cpu');
+  const tf = require('@tensorflow/tfjs') as Tf;
+  // The cpu backend is registered synchronously, so the promise resolves at once.
+  void tf.setBackend('cpu');
   process.emitWarning(
     `Using the pure-JavaScript TensorFlow.js backend: ${reason}. ` +
       'Training will be several hundred times slower than on the native backend.',
