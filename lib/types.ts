@@ -120,7 +120,8 @@ export interface TrainConfig {
    * Input augmentation of the training batches (never the evaluation set):
    * each image shifted by dx, dy whole pixels drawn uniformly from
    * −augmentShift..augmentShift, the pixels shifted in filled with 0.
-   * Drawn from the run's seed. 0: none (the article).
+   * Drawn from the run's seed and the step's number (`augmentOfStep`).
+   * 0: none (the article).
    */
   augmentShift: number;   // 0
   /**
@@ -170,8 +171,9 @@ export interface History {
   /**
    * Where the training batches were made: 'graph' (gathered in the graph
    * from image indices drawn on the CPU, `stepsPerCall` steps per session
-   * call) or 'cpu' (`sampleSequenceBatch`, one step per call). The same
-   * seed gives the same batches either way.
+   * call, shifted and rotated there where the run augments) or 'cpu'
+   * (`makeSequenceBatch`, one step per call). The same seed gives the same
+   * batches either way (rotated pixels to float32 rounding).
    */
   sampler?: 'graph' | 'cpu';
   stepsPerCall?: number;

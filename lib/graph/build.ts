@@ -18,6 +18,7 @@ import {
   writeDataVariable, writeGatheredImages, writeImagesLoad, writeOneHot, writeSampledBatch, writeSamplerData,
   type ImagesShape, type SamplerSpec,
 } from './sampler';
+import { augments, checkAugmentOptions, type SteppedAugment } from '../data/augment';
 
 /** The loss the graph computes: tfjs's name for it. */
 const LOSS = 'categoricalCrossentropy';
@@ -136,9 +137,12 @@ export interface TrainingGraphOptions {
    * Also write `stepsPerCall` training steps in a row on batches the graph
    * gathers itself from the training data (sampler.ts), as the
    * `train_loop` signature (and one step, `train_step`), and `load_data`
-   * to load that data.
+   * to load that data. With `augment` (a shift or rotation above 0), each
+   * step's images are shifted and rotated by transforms drawn from
+   * [augment.seed, step] (`writeAugmentTransforms`), and the loops take the
+   * steps' numbers.
    */
-  sampler?: { spec: SamplerSpec; stepsPerCall: number };
+  sampler?: { spec: SamplerSpec; stepsPerCall: number; augment?: SteppedAugment };
   /**
    * Also write the evaluation of this fixed set of sequences in one call, in
    * batches (`evaluate_set`, the loss summed over the set and the number of
@@ -181,6 +185,11 @@ export interface TrainingGraph {
    * of the training step, which seeds the dropout masks.
    */
   takesStep: boolean;
+  /**
+   * Whether `train_loop` and `train_step` take `steps`, the int32 numbers of
+   * their steps, which seed the dropout masks and the augmentation.
+   */
+  loopTakesSteps: boolean;
 }
 
 /** What the layers' forward passes read and write besides their inputs (see LayerContext). */
@@ -457,6 +466,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   if (options.sampler !== undefined) {
     const { spec, stepsPerCall } = options.sampler;
     checkSamplerSpec(spec, model, stepsPerCall);
+    const augment = checkedAugment(options.sampler.augment);
     const data = writeSamplerData(g, spec);
     const loadData = g.inScope('load_data', () => {
       const images = writeImagesLoad(g, 'images', data.imagesHandle, spec);
@@ -491,7 +501,8 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       let done: string | undefined;
       for (let k = 0; k < callSteps; k++) {
         rows.push(g.inScope(`step${k}`, () => {
-          const batch = writeSampledBatch(g, spec, data, batchIndices[k]);
+          const batch = writeSampledBatch(g, spec, data, batchIndices[k],
+            augment === undefined ? undefined : { ...augment, step: stepNumber(k)() });
           // Each step reads the weights and statistics that the step before it wrote.
           const after = done === undefined ? [] : [`^${done}`];
           const read = (handle: string, shape: number[]) => {
@@ -569,7 +580,24 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     });
     signatures.evaluate_set = { inputs: {}, outputs: { loss_and_correct_sums: vector(total, 2) } };
   }
-  return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
+  return {
+    savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined,
+    loopTakesSteps: signatures.train_loop?.inputs.steps !== undefined,
+  };
+}
+
+/**
+ * The augmentation of a sampler, checked; undefined where it changes no
+ * image (absent, or no shift and no rotation).
+ * @throws Error naming the option and the value, or a seed that is not an int32.
+ */
+function checkedAugment(augment: SteppedAugment | undefined): SteppedAugment | undefined {
+  if (augment === undefined) return undefined;
+  checkAugmentOptions(augment);
+  if (!(Number.isInteger(augment.seed) && augment.seed >= -(2 ** 31) && augment.seed < 2 ** 31)) {
+    throw new Error(`the augmentation seed must be an int32, got ${augment.seed}`);
+  }
+  return augments(augment) ? augment : undefined;
 }
 
 /**

@@ -89,6 +89,8 @@ export class GraphTrainer {
     private readonly takesStep: boolean,
     /** Steps per `runSteps` call; undefined without a sampler. */
     readonly stepsPerCall: number | undefined,
+    /** Whether the loops take their steps' numbers (dropout masks, augmentation). */
+    private readonly loopTakesSteps: boolean,
   ) {
     this.iterations = this.adam.iterations_ ?? 0;
     this.push();
@@ -124,7 +126,7 @@ export class GraphTrainer {
     const names = Object.keys(graph.signatures) as (SignatureName | LoopSignatureName | EvalSignatureName)[];
     const signatures = await loadSignatures(graph.savedModel, names) as GraphTrainer['signatures'];
     const trainer = new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep,
-      graphOptions.sampler?.stepsPerCall);
+      graphOptions.sampler?.stepsPerCall, graph.loopTakesSteps);
     try {
       if (trainingSet !== undefined) trainer.loadData(trainingSet);
       if (evaluation !== undefined) trainer.loadEvalImages(evaluation.set);
@@ -253,6 +255,9 @@ export class GraphTrainer {
    * graph gathers from the training data it holds: `indices` holds each
    * step's image indices, [steps × batch × T] (sequence after sequence, as
    * `drawSequenceIndices` draws them), `learningRates` each step's rate.
+   * With the sampler's `augment`, the images of each step are shifted and
+   * rotated as `augmentOfStep` would for that step's number (Adam's step
+   * count after it).
    * Returns [steps, 3]: each step's [loss, accuracy, learning rate], as
    * `step` gives them; the caller disposes it.
    * @throws Error without a sampler, for a wrong number of rates or indices,
@@ -282,7 +287,7 @@ export class GraphTrainer {
       indices: inTensorFlowMemory(tf.tensor2d(indices, [k, indices.length / k], 'int32')),
       learning_rates: inTensorFlowMemory(tf.tensor1d(learningRates as number[])),
       adam: inTensorFlowMemory(tf.tensor2d(adamRows)),
-      ...(this.takesStep
+      ...(this.loopTakesSteps
         ? { steps: inTensorFlowMemory(tf.tensor1d(Array.from({ length: k }, (_, i) => first + i), 'int32')) }
         : {}),
     }));
