@@ -136,6 +136,14 @@ export interface TrainConfig {
    * evaluation set, use the true class. 0: none (the article).
    */
   labelSmoothing: number; // 0
+  /**
+   * Decay d in [0, 1) of an exponential moving average of the trainable
+   * weights, updated after every step (lib/train/ema.ts): the evaluations
+   * measure the average, and the model holds it when training ends (so
+   * predictions and the saved model use it; the moving statistics of batch
+   * normalisation are the training's). 0: none, the weights as trained.
+   */
+  emaDecay: number; // 0
 }
 
 export interface StepRecord {

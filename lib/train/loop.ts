@@ -13,6 +13,7 @@ import { getTask } from '../data/tasks';
 import { createRng, deriveSeed } from '../random';
 import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
 import { augmentOfStep, augments, type SteppedAugment } from '../data/augment';
+import { WeightAverage, writeTrainableWeights } from './ema';
 import { measureLossAccuracy } from '../evaluate/metrics';
 import { GraphTrainer } from '../graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
@@ -257,9 +258,15 @@ interface StepEngine {
    * [stepsPerCall, 3], each step's [loss, accuracy, rate].
    */
   sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
-  /** Mean loss and accuracy of the current weights over the fixed evaluation set. */
+  /**
+   * Mean loss and accuracy over the fixed evaluation set, of the current
+   * weights or, with a moving average, of their average.
+   */
   measure(): { loss: number; accuracy: number };
-  /** Makes the model and its optimiser current and frees the engine. */
+  /**
+   * Makes the model and its optimiser current (the model holding the
+   * average of the weights where there is one) and frees the engine.
+   */
   finish(): void;
 }
 
@@ -278,9 +285,14 @@ interface Evaluation {
   set: DigitSet;
 }
 
+/**
+ * Starts the engine that runs the steps: `choice`, or for 'auto' the graph
+ * where it can train the model. `emaDecay` above 0 keeps a moving average
+ * of the weights (lib/train/ema.ts), which the evaluations measure.
+ */
 async function startEngine(
-  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
-  sampling?: SamplerRequest,
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, emaDecay: number,
+  evaluation: Evaluation, sampling?: SamplerRequest,
 ): Promise<StepEngine> {
   const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
   if (choice === 'graph' && unsupported !== null) {
@@ -289,15 +301,23 @@ async function startEngine(
   if (choice === 'eager' || unsupported !== null) {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
+    const measure = () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE));
+    const average = emaDecay > 0 ? new WeightAverage(model, emaDecay) : undefined;
     return {
       name: 'eager',
       // tfjs's optimisers read their rate from this field on every step.
       step: (xs, ys, learningRate) => {
         optimizer.learningRate = learningRate;
-        return step(xs, ys);
+        const out = step(xs, ys);
+        average?.update();
+        return out;
       },
-      measure: () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE)),
-      finish: () => {},
+      measure: () => (average === undefined ? measure() : average.evaluate(measure)),
+      finish: () => {
+        if (average === undefined) return;
+        average.writeToModel();
+        average.dispose();
+      },
     };
   }
   const spec = sampling === undefined ? undefined : samplerSpecFor(sampling.set, sampling.task, sampling.seqLength);
@@ -308,6 +328,7 @@ async function startEngine(
       ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall, augment: sampling.augment }, trainingSet: sampling.set }
       : {}),
     evaluation: { ...evaluation, batchSize: EVAL_BATCH_SIZE },
+    emaDecay,
   });
   return {
     name: 'graph',
@@ -326,6 +347,11 @@ async function startEngine(
     finish: () => {
       try {
         trainer.pull();
+        if (emaDecay > 0) {
+          const averages = trainer.averagedWeights();
+          writeTrainableWeights(model, averages);
+          tf.dispose(averages);
+        }
       } finally {
         trainer.dispose();
       }
@@ -350,10 +376,12 @@ async function startEngine(
  * model's weight penalties (CrnnConfig.weightDecay), and records that
  * cross-entropy, without the penalties (see `createTrainStep`); the
  * evaluations measure the plain cross-entropy against the true class, on
- * both engines.
+ * both engines. With `emaDecay` above 0 they measure a moving average of the
+ * weights (lib/train/ema.ts), started with this call, and the model holds
+ * that average at the end.
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
- * again. Steps run on `engine` (see TrainConfig): with the graph engine the
+ * again (from the averaged weights, where there is an average). Steps run on `engine` (see TrainConfig): with the graph engine the
  * evaluations run in the graph too, the whole set in one session call on
  * the test images the graph holds, and the model's weights and Adam state
  * are brought up to date at the end, also when training stops on an error.
@@ -391,7 +419,7 @@ export async function trainSteps(
   const stepsBefore = model.optimizer.iterations;
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
   // Started last: everything above may throw, and the engine must then be freed.
-  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
+  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing }, config.emaDecay,
     { evalSet, set: data.test }, { set: data.train, task, seqLength, stepsPerCall, augment });
   const history: History = {
     steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
