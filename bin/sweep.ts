@@ -194,8 +194,8 @@ function train(run: SweepRun, progress: Progress): Promise<TrainResult> {
       if (final) finalAccuracy = final[1];
     }
   };
-  child.stdout!.on('data', scan);
-  child.stderr!.on('data', scan);
+  child.stdout.on('data', scan);
+  child.stderr.on('data', scan);
   return new Promise((resolve) => {
     let finished = false;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import { GraphBuilder, GraphTrainer } from '../lib/graph';
-import { loadSignatures, inTensorFlowMemory, type LoadedSignature } from '../lib/graph/session';
+import { loadSignatures, inTensorFlowMemory } from '../lib/graph/session';
 import {
   packedImages, samplerSpecFor, writeAugmentTransforms, writeImagesLoad, writeSampledBatch, writeSamplerData,
   type SamplerSpec,
@@ -64,7 +64,7 @@ async function augmentedBatchGraph(set: DigitSet, augment: SteppedAugment) {
         indices: inTensorFlowMemory(tf.tensor1d(batchIndices, 'int32')),
         step: inTensorFlowMemory(tf.scalar(stepNumber, 'int32')),
       }));
-      const out = (signatures.batch as LoadedSignature).predict(inputs);
+      const out = signatures.batch.predict(inputs);
       const result = { xs: out.xs.dataSync() as Float32Array, transforms: out.transforms.dataSync() as Float32Array };
       tf.dispose([...Object.values(inputs), ...Object.values(out)]);
       return result;
@@ -197,6 +197,7 @@ const tinyModel = { filters: [4, 4] as [number, number], denseUnits: 16, hiddenS
 
 async function historyOf(options: Partial<TrainOptions>, seed = 4) {
   const model = buildCrnn(tinyModel, { seed });
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
   const { runSteps } = GraphTrainer.prototype;
   let calls = 0;
   GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
