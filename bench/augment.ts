@@ -13,7 +13,9 @@
  *   runs trained before.
  *
  * A warm-up of each, then blocks of `steps` steps alternating in-graph, none,
- * CPU-side…, `repeats` of each; the median block per side, and the ratios.
+ * CPU-side…, `repeats` of each; the median block per side, and the ratios:
+ * of wall time, and of the CPU time the process spent (user + system, all
+ * threads), which other jobs on a shared machine disturb less.
  *
  *   node dist/bench/augment.js [steps=200] [repeats=3]
  */
@@ -85,24 +87,31 @@ async function main(): Promise<void> {
     }
   };
   const sides = [
-    { name: 'in-graph augmentation', run: looped(inGraph), ms: [] as number[] },
-    { name: 'no augmentation      ', run: looped(plain), ms: [] as number[] },
-    { name: 'CPU-side augmentation', run: oneByOne, ms: [] as number[] },
+    { name: 'in-graph augmentation', run: looped(inGraph), ms: [] as number[], cpuMs: [] as number[] },
+    { name: 'no augmentation      ', run: looped(plain), ms: [] as number[], cpuMs: [] as number[] },
+    { name: 'CPU-side augmentation', run: oneByOne, ms: [] as number[], cpuMs: [] as number[] },
   ];
   for (const side of sides) side.run(3); // graph optimisation, kernels, caches
   for (let r = 0; r < repeats; r++) {
     for (const side of sides) {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       side.run(calls);
+      const cpu = process.cpuUsage(cpuStart);
       side.ms.push((performance.now() - start) / (calls * k));
+      side.cpuMs.push((cpu.user + cpu.system) / 1000 / (calls * k));
     }
   }
-  const [graphMs, plainMs, cpuMs] = sides.map((side) => median(side.ms));
+  const show = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(', ');
   for (const side of sides) {
-    console.log(`${side.name}: ${median(side.ms).toFixed(2)} ms/step [${side.ms.map((x) => x.toFixed(2)).join(', ')}]`);
+    console.log(`${side.name}: ${median(side.ms).toFixed(2)} ms/step [${show(side.ms)}], ` +
+      `CPU ${median(side.cpuMs).toFixed(2)} ms/step [${show(side.cpuMs)}]`);
   }
-  console.log(`in-graph / none: ${(graphMs / plainMs).toFixed(3)} (the transform: ${(graphMs - plainMs).toFixed(2)} ms/step); ` +
-    `CPU-side / in-graph: ${(cpuMs / graphMs).toFixed(3)}`);
+  for (const [what, key] of [['wall', 'ms'], ['CPU', 'cpuMs']] as const) {
+    const [graphMs, plainMs, cpuSideMs] = sides.map((side) => median(side[key]));
+    console.log(`${what} time: in-graph / none ${(graphMs / plainMs).toFixed(3)} ` +
+      `(the transform: ${(graphMs - plainMs).toFixed(2)} ms/step), CPU-side / in-graph ${(cpuSideMs / graphMs).toFixed(3)}`);
+  }
   for (const trainer of [inGraph, plain, cpuSide]) trainer.dispose();
   disposeCrnn(model);
 }
