@@ -182,7 +182,7 @@ function settingsFrom<C>(config: Setting['config'], declarations: Declarations<C
   return Object.entries<Declaration<unknown>>(declarations).map(([name, d]) => Object.freeze({
     name,
     config,
-    type: d.type as SettingType,
+    type: d.type,
     default: d.default as SettingValue,
     optional: d.optional === true,
     help: d.help,
@@ -215,7 +215,7 @@ export function getSetting(name: string): Setting {
 
 function defaultsOf(config: Setting['config']): object {
   const entries = settings.filter((s) => s.config === config).map((s) => [s.name, s.default]);
-  return Object.freeze(Object.fromEntries(entries));
+  return Object.freeze(Object.fromEntries(entries) as Record<string, unknown>);
 }
 
 /** The article's CRNN: two 16-filter convolutions, dense 256, a tanh RNN of 256 units, 19 classes. */
@@ -383,7 +383,8 @@ export function parseSetting(name: string, text: string): SettingValue {
 export function formatSetting(value: unknown): string {
   if (value === undefined || value === null) return 'none';
   if (Array.isArray(value)) return value.map(formatSetting).join(',');
-  return String(value);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were handled above
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 /**

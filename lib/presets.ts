@@ -83,8 +83,8 @@ export function presetConfigs(
     Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined));
   return {
     ...(given.task === undefined ? {} : { task: given.task }),
-    model: { ...model, ...defined(given.model) } as Partial<CrnnConfig>,
-    train: { ...train, ...defined(given.train) } as Partial<TrainConfig>,
+    model: { ...model, ...defined(given.model) },
+    train: { ...train, ...defined(given.train) },
   };
 }
 

@@ -5,12 +5,11 @@ import {
   parseSetting, resolveCrnnConfig, resolveTrainConfig, settings, splitSettings,
   type Setting, type SettingValue,
 } from '../lib/config';
-import type { CrnnConfig, TrainConfig } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 
 const resolveOf = (setting: Setting) => (value: unknown) => (setting.config === 'model'
-  ? resolveCrnnConfig({ [setting.name]: value } as Partial<CrnnConfig>)
-  : resolveTrainConfig({ [setting.name]: value } as Partial<TrainConfig>));
+  ? resolveCrnnConfig({ [setting.name]: value })
+  : resolveTrainConfig({ [setting.name]: value }));
 
 test('every field of CrnnConfig and TrainConfig is declared once, with its default', () => {
   assert.deepEqual(settings.filter((s) => s.config === 'model').map((s) => s.name), Object.keys(defaultCrnnConfig));

@@ -151,7 +151,7 @@ export function checkTaskLength(task: Task, seqLength: number): void {
  * @throws Error for an unknown name (listing the known ones) or a seqLength
  *   below the task's minLength.
  */
-export function getTask(task: TaskName | string | Task, seqLength: number): Task {
+export function getTask(task: string | Task, seqLength: number): Task {
   checkSeqLength(seqLength);
   let resolved: Task;
   if (typeof task !== 'string') resolved = task;

@@ -234,15 +234,15 @@ export function createTrainStep(model: tfTypes.LayersModel, options: StepOptions
     const total = model.optimizer.minimize(() => {
       const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
       // The forward pass runs in its own scope: keep the accuracy out of it.
-      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean() as tfTypes.Scalar);
+      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean<tfTypes.Scalar>());
       // (1 − ε)·ys + ε/K, as the graph engine computes it (lib/graph/build.ts).
       const targets = labelSmoothing === 0 ? ys : tf.add(tf.mul(ys, 1 - labelSmoothing), labelSmoothing / numClasses);
-      crossEntropy = tf.keep(tf.metrics.categoricalCrossentropy(targets, probs).mean() as tfTypes.Scalar);
+      crossEntropy = tf.keep(tf.metrics.categoricalCrossentropy(targets, probs).mean<tfTypes.Scalar>());
       return regularisationPenalties(model).reduce((sum, penalty) => tf.add(sum, penalty), crossEntropy);
     }, true, variables) as tfTypes.Scalar;
     const both = tf.stack([crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
     // Without penalties `total` is the cross-entropy itself; disposing it twice is harmless.
-    tf.dispose([total, crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]);
+    tf.dispose([total, crossEntropy, accuracy]);
     return both;
   };
 }
