@@ -10,7 +10,7 @@ export {
 } from './data/data';
 export type { DataSource, LoadMnistOptions, LoadedDigitData } from './data/data';
 export { createRng, shuffleInPlace, checkRngState } from './random';
-export type { Rng, RngState } from './random';
+export type { Rng, ResumableRng, RngState } from './random';
 export {
   differenceTask, sumTask, customTask, getTask, checkTaskLength, checkedClassOf, validateTask,
   targetDistribution, TASK_NAMES, DEFAULT_TASK, MAX_ENUMERATED_SEQUENCES,

@@ -23,6 +23,10 @@ export interface Rng {
   next(): number;
   /** An integer uniformly drawn from 0..n-1; `n` must be a positive integer. */
   nextInt(n: number): number;
+}
+
+/** A generator whose place in its stream can be kept and taken up again (`createRng`'s). */
+export interface ResumableRng extends Rng {
   /** A copy of where the stream is: `createRng(seed, state)` goes on from here with the same numbers. */
   state(): RngState;
 }
@@ -50,7 +54,7 @@ export function checkRngState(state: unknown): asserts state is RngState {
  * @throws Error when the seed is neither a finite number nor a string, or
  *   the state is not one `state()` gives.
  */
-export function createRng(seed: number | string, state?: RngState): Rng {
+export function createRng(seed: number | string, state?: RngState): ResumableRng {
   if (!(typeof seed === 'string' || (typeof seed === 'number' && Number.isFinite(seed)))) {
     throw new Error(`seed must be a finite number or a string, got ${String(seed)}`);
   }

@@ -67,12 +67,13 @@ const cases: Case[] = [
   { name: 'graph engine, batches gathered in the graph', crnn: tiny, train: { engine: 'graph' }, skip: graphSkip },
   { name: 'eager engine', crnn: tiny, train: { engine: 'eager' } },
   {
-    name: 'graph engine with augmentation and dropout', crnn: { ...tiny, dropout: 0.2 },
-    train: { engine: 'graph', augmentShift: 2, augmentRotation: 10 }, skip: graphSkip,
+    name: 'graph engine with augmentation, dropout and a moving average of the weights', crnn: { ...tiny, dropout: 0.2 },
+    train: { engine: 'graph', augmentShift: 2, augmentRotation: 10, emaDecay: 0.9 }, skip: graphSkip,
   },
   {
-    name: 'eager engine with augmentation, dropout and batch normalisation', crnn: { ...tiny, dropout: 0.2, batchNorm: true },
-    train: { engine: 'eager', augmentShift: 2, augmentRotation: 10 },
+    name: 'eager engine with augmentation, dropout, batch normalisation and a moving average',
+    crnn: { ...tiny, dropout: 0.2, batchNorm: true },
+    train: { engine: 'eager', augmentShift: 2, augmentRotation: 10, emaDecay: 0.9 },
   },
 ];
 

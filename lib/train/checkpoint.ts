@@ -9,11 +9,14 @@
  * - model.json + weights.bin: the model, its weights and Adam's step count
  *   and moments, as `saveRun` writes a run's;
  * - checkpoint.json: the settings, task and data it was trained with, the
- *   step, the history so far, the states of the random streams (batch
- *   indices, augmentation; dropout follows Adam's step count), and Adam's
+ *   step, the history so far, the state of the batches' random stream
+ *   (dropout and augmentation follow Adam's step count), and Adam's
  *   running β powers, which tfjs's saved optimiser weights leave out (it
  *   recomputes them with `pow` on loading, which rounds otherwise than the
- *   running product of training).
+ *   running product of training);
+ * - average.bin, with `emaDecay` above 0: the moving average of each
+ *   trainable weight (float32, in `model.trainableWeights` order), whose
+ *   steps checkpoint.json counts.
  *
  * It is written all or nothing by the run's own folder write
  * (`writeFolderAtomically`): a kill while writing leaves the previous
@@ -36,10 +39,10 @@ import {
 import { checkRngState } from '../random';
 import type { TrainingState } from './loop';
 import type { AdamInternals } from '../graph/trainer';
+import { CHECKPOINT_FOLDER, isCheckpointEntry, readRegularFile, savingFolders } from '../runs/record';
 
-/** The checkpoint's folder in a run folder (persist.ts's name, repeated: importing it loads TensorFlow). */
-const CHECKPOINT_FOLDER = 'checkpoint';
 const CHECKPOINT_FILE = 'checkpoint.json';
+const AVERAGE_FILE = 'average.bin';
 const CHECKPOINT_FORMAT = 'crnn-mnist-checkpoint';
 const CHECKPOINT_VERSION = 1;
 /** checkpoint.json holds the history; a million steps of it stay far below this. */
@@ -66,7 +69,10 @@ export interface CheckpointRecord {
   trainConfig: TrainConfig;
   task: string;
   data: CheckpointData;
-  state: TrainingState;
+  /** The training state but the moving average's values, which average.bin holds. */
+  state: Omit<TrainingState, 'average'>;
+  /** With emaDecay above 0: the steps in the moving average of the weights (its values: average.bin). */
+  average?: { steps: number };
   /** tfjs Adam's running products β1^(t+1) and β2^(t+1) (float32 values), restored as they were. */
   adamBetaPowers: [number, number];
   /** ISO date of the write. */
@@ -83,9 +89,10 @@ export interface CheckpointRun {
   data: DigitData;
 }
 
-/** A checkpoint read back: its record and the model as it was, compiled, with Adam's state. */
+/** A checkpoint read back: its record, the model as it was, compiled, with Adam's state, and the whole training state. */
 export interface LoadedCheckpoint extends CheckpointRecord {
   model: tfTypes.LayersModel;
+  state: TrainingState;
 }
 
 /** The checkpoint folder of a run folder. */
@@ -110,6 +117,7 @@ function adamOf(model: tfTypes.LayersModel): AdamInternals {
  */
 export async function writeCheckpoint(runDir: string, run: CheckpointRun, state: TrainingState): Promise<void> {
   const adam = adamOf(run.model);
+  const { average, ...plain } = state;
   const record: CheckpointRecord = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -120,13 +128,18 @@ export async function writeCheckpoint(runDir: string, run: CheckpointRun, state:
       ...(run.data.location === undefined ? {} : { location: run.data.location }), description: run.data.source,
       train: run.data.train.count, test: run.data.test.count,
     },
-    state,
+    state: plain,
+    ...(average === undefined ? {} : { average: { steps: average.steps } }),
     adamBetaPowers: [adam.accBeta1.dataSync()[0], adam.accBeta2.dataSync()[0]],
     savedAt: new Date().toISOString(),
   };
   const { writeFolderAtomically, writeModel } = await persist();
   await writeFolderAtomically(checkpointDir(runDir), async (folder) => {
     await writeModel(run.model, folder);
+    if (average !== undefined) {
+      await fs.promises.writeFile(path.join(folder, AVERAGE_FILE), Buffer.concat(average.values.map((v) =>
+        Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
+    }
     await fs.promises.writeFile(path.join(folder, CHECKPOINT_FILE), JSON.stringify(record));
   });
 }
@@ -139,12 +152,7 @@ export async function writeCheckpoint(runDir: string, run: CheckpointRun, state:
 function checkpointFolderToRead(runDir: string): string | undefined {
   const folder = checkpointDir(runDir);
   if (fs.existsSync(folder)) return folder;
-  const movedAside = fs.readdirSync(runDir)
-    .filter((name) => /^\.checkpoint\.saving-[A-Za-z0-9]{6}\.previous$/.test(name))
-    .map((name) => path.join(runDir, name))
-    .filter((dir) => fs.existsSync(path.join(dir, CHECKPOINT_FILE)))
-    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs);
-  return movedAside[0];
+  return savingFolders(folder).find((f) => f.movedAside && fs.existsSync(path.join(f.path, CHECKPOINT_FILE)))?.path;
 }
 
 /** Whether `runDir` holds a checkpoint (whole or not): what a killed or stopped run leaves. */
@@ -171,13 +179,16 @@ export function readCheckpointRecord(runDir: string): CheckpointRecord {
   function damaged(why: string): never {
     throw new Error(`the checkpoint ${file} is damaged: ${why}; it was left as it is`);
   }
-  const stat = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (stat === undefined) damaged(`${CHECKPOINT_FILE} is missing`);
-  if (!stat.isFile()) damaged('it is not a regular file');
-  if (stat.size > MAX_RECORD_BYTES) damaged(`it holds ${stat.size} bytes, more than a checkpoint's ${MAX_RECORD_BYTES}`);
+  let text: string;
+  try {
+    text = readRegularFile(file, MAX_RECORD_BYTES).toString('utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return damaged(code === 'ENOENT' ? `${CHECKPOINT_FILE} is missing` : (err as Error).message.replace(`${file} `, 'it '));
+  }
   let record: CheckpointRecord;
   try {
-    record = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointRecord;
+    record = JSON.parse(text) as CheckpointRecord;
   } catch (err) {
     return damaged(`not valid JSON (${(err as Error).message})`);
   }
@@ -202,7 +213,7 @@ export function readCheckpointRecord(runDir: string): CheckpointRecord {
       !count(data.train) || !count(data.test)) {
     damaged('it does not name its data');
   }
-  const state = record.state as Partial<TrainingState> | undefined;
+  const state = record.state as Partial<CheckpointRecord['state']> | undefined;
   const history = state?.history;
   const step = state?.step;
   if (typeof step !== 'number' || !Number.isInteger(step) || step < 0 || step > trainConfig.numSteps ||
@@ -215,9 +226,13 @@ export function readCheckpointRecord(runDir: string): CheckpointRecord {
   }
   try {
     checkRngState(state.random?.batches);
-    checkRngState(state.random?.augment);
   } catch (err) {
     return damaged((err as Error).message);
+  }
+  const averaged = record.average?.steps;
+  if ((record.average !== undefined) !== (trainConfig.emaDecay > 0) ||
+      (averaged !== undefined && (!Number.isInteger(averaged) || averaged < 0))) {
+    damaged(`its moving average of the weights (${JSON.stringify(record.average)}) does not fit emaDecay ${trainConfig.emaDecay}`);
   }
   const powers = record.adamBetaPowers;
   if (!Array.isArray(powers) || powers.length !== 2 || !powers.every((p) => typeof p === 'number' && p > 0 && p < 1)) {
@@ -250,14 +265,42 @@ export async function loadCheckpoint(runDir: string): Promise<LoadedCheckpoint> 
   });
   // Saved at the base rate; set it again all the same, since training schedules from it.
   adam.learningRate = record.crnnConfig.learningRate;
-  return { ...record, model };
+  let state: TrainingState = record.state;
+  if (record.average !== undefined) {
+    try {
+      state = { ...state, average: { steps: record.average.steps, values: readAverage(checkpointDir(runDir), model) } };
+    } catch (err) {
+      model.optimizer.dispose();
+      model.dispose();
+      throw new Error(`the checkpoint in ${checkpointDir(runDir)} is damaged: ${(err as Error).message}; it was left as it is`);
+    }
+  }
+  return { ...record, state, model };
+}
+
+/**
+ * The moving average's values from `folder`/average.bin, one Float32Array
+ * per trainable weight of `model`.
+ * @throws Error when the file is missing, not the size of the weights, or holds a value that is not finite.
+ */
+function readAverage(folder: string, model: tfTypes.LayersModel): Float32Array[] {
+  const file = path.join(folder, AVERAGE_FILE);
+  const sizes = model.trainableWeights.map((w) => w.read().size);
+  const expected = 4 * sizes.reduce((a, b) => a + b, 0);
+  const bytes = readRegularFile(file, expected);
+  if (bytes.length !== expected) throw new Error(`${file} holds ${bytes.length} bytes; the weights' average takes ${expected}`);
+  const all = new Float32Array(Uint8Array.from(bytes).buffer);
+  const at = all.findIndex((v) => !Number.isFinite(v));
+  if (at >= 0) throw new Error(`${file} holds ${all[at]} at index ${at}`);
+  let offset = 0;
+  return sizes.map((size) => all.slice(offset, offset += size));
 }
 
 /** Removes the checkpoint of `runDir` and what killed writes of it left. */
 export async function removeCheckpoint(runDir: string): Promise<void> {
   const entries = await fs.promises.readdir(runDir).catch(() => [] as string[]);
   for (const name of entries) {
-    if (name === CHECKPOINT_FOLDER || name.startsWith(`.${CHECKPOINT_FOLDER}.saving-`)) {
+    if (isCheckpointEntry(name)) {
       await fs.promises.rm(path.join(runDir, name), { recursive: true, force: true });
     }
   }

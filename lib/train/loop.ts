@@ -12,6 +12,8 @@ import { resolveTrainConfig } from '../config';
 import { getTask } from '../data/tasks';
 import { createRng, deriveSeed, type RngState } from '../random';
 import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
+import { augmentOfStep, augments, type SteppedAugment } from '../data/augment';
+import { WeightAverage, writeTrainableWeights, type AverageState } from './ema';
 import { measureLossAccuracy } from '../evaluate/metrics';
 import { GraphTrainer } from '../graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
@@ -133,10 +135,10 @@ export const DEFAULT_STEPS_PER_CALL = 10;
 /**
  * Where a run stands between two steps, besides what its model holds
  * (weights, Adam's moments and step count): with the model, enough to go
- * on as if training had never stopped. Dropout masks follow Adam's step
- * count (lib/model/dropout.ts) and the evaluation set is drawn again from
- * `evalSeed`, so neither needs more. lib/train/checkpoint.ts writes and
- * reads it.
+ * on as if training had never stopped. Dropout masks and augmentation
+ * follow Adam's step count (lib/model/dropout.ts, `augmentOfStep`) and the
+ * evaluation set is drawn again from `evalSeed`, so none of them needs more.
+ * lib/train/checkpoint.ts writes and reads it.
  */
 export interface TrainingState {
   /** The last step trained. */
@@ -145,8 +147,10 @@ export interface TrainingState {
   numSteps: number;
   /** The records so far; its elapsedMs is the training time so far. */
   history: History;
-  /** The streams of batch indices and of augmentation, where the next step takes them up. */
-  random: { batches: RngState; augment: RngState };
+  /** The stream of batch indices, where the next step takes it up. */
+  random: { batches: RngState };
+  /** With emaDecay above 0: the moving average of the weights (lib/train/ema.ts). */
+  average?: AverageState;
 }
 
 /**
@@ -166,10 +170,11 @@ export interface TrainOptions extends Partial<TrainConfig> {
    * With the graph engine, the steps run per session call (default
    * DEFAULT_STEPS_PER_CALL), on batches the graph gathers from the training
    * images it holds: the same batches as the CPU sampler's, without copying
-   * them in at every step. Runs stop for each evaluation: the steps that do
-   * not fill a call before it run one per call. Runs with augmentation or a
-   * task without a class table (`classTable`) take one step per call on
-   * batches made on the CPU. It changes how fast training runs, not its result.
+   * them in at every step, augmented in the graph where the run augments.
+   * Runs stop for each evaluation: the steps that do not fill a call before
+   * it run one per call. Runs on a task without a class table (`classTable`)
+   * take one step per call on batches made on the CPU. It changes how fast
+   * training runs, not its result (to float rounding).
    */
   stepsPerCall?: number;
   /**
@@ -186,6 +191,12 @@ export interface TrainOptions extends Partial<TrainConfig> {
 
 /** Hooks into the training loop; all optional. */
 export interface TrainCallbacks {
+  /**
+   * When the clock of History.elapsedMs starts, right before the first step
+   * (the engine is ready): a progress display timed from here shows the same
+   * training time as the history.
+   */
+  onStart?(): void;
   /** After every step, with that batch's loss and accuracy. */
   onStep?(record: StepRecord): void;
   /** After every evaluation on the fixed set. */
@@ -198,24 +209,10 @@ export interface TrainCallbacks {
    * there), after an evaluation while all checkpoints stay within
    * CHECKPOINT_TIME_SHARE of the training time, and when `shouldStop` ends
    * training. During the call the model holds the weights and Adam state of
-   * `state.step`. Never called with `checkpointEvery` 0.
+   * `state.step` (the weights as trained, not their average). Never called
+   * with `checkpointEvery` 0.
    */
   saveCheckpoint?(state: TrainingState): Promise<void>;
-}
-
-function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: number, task: Task): void {
-  const [, modelSeqLength, height, width] = model.inputs[0].shape;
-  if (modelSeqLength !== seqLength) {
-    throw new Error(`the model was built for sequences of length ${modelSeqLength}, but seqLength is ${seqLength}`);
-  }
-  if (height !== data.train.height || width !== data.train.width) {
-    throw new Error(`the model takes ${height}×${width} images, but the data has ` +
-      `${data.train.height}×${data.train.width}`);
-  }
-  const numClasses = model.outputs[0].shape[1];
-  if (numClasses !== task.numClasses) {
-    throw new Error(`the model predicts ${numClasses} classes, but task "${task.name}" has ${task.numClasses}`);
-  }
 }
 
 /**
@@ -232,6 +229,21 @@ function checkResumable(state: TrainingState, numSteps: number): void {
   if (!Array.isArray(steps) || !Array.isArray(history.evals) || steps.length !== step ||
       (step > 0 && steps[step - 1]?.step !== step)) {
     throw new Error(`cannot resume at step ${step}: the history holds ${Array.isArray(steps) ? steps.length : 'no'} step records`);
+  }
+}
+
+function checkModelFits(model: tfTypes.LayersModel, data: DigitData, seqLength: number, task: Task): void {
+  const [, modelSeqLength, height, width] = model.inputs[0].shape;
+  if (modelSeqLength !== seqLength) {
+    throw new Error(`the model was built for sequences of length ${modelSeqLength}, but seqLength is ${seqLength}`);
+  }
+  if (height !== data.train.height || width !== data.train.width) {
+    throw new Error(`the model takes ${height}×${width} images, but the data has ` +
+      `${data.train.height}×${data.train.width}`);
+  }
+  const numClasses = model.outputs[0].shape[1];
+  if (numClasses !== task.numClasses) {
+    throw new Error(`the model predicts ${numClasses} classes, but task "${task.name}" has ${task.numClasses}`);
   }
 }
 
@@ -317,20 +329,31 @@ interface StepEngine {
    * [stepsPerCall, 3], each step's [loss, accuracy, rate].
    */
   sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
-  /** Mean loss and accuracy of the current weights over the fixed evaluation set. */
+  /**
+   * Mean loss and accuracy over the fixed evaluation set, of the current
+   * weights or, with a moving average, of their average.
+   */
   measure(): { loss: number; accuracy: number };
-  /** Makes the model and its optimiser current (for a checkpoint); training goes on. */
-  pull(): void;
-  /** Makes the model and its optimiser current and frees the engine. */
+  /**
+   * Makes the model and its optimiser current (for a checkpoint: the
+   * weights as trained), and returns the moving average where there is
+   * one; training goes on.
+   */
+  pull(): AverageState | undefined;
+  /**
+   * Makes the model and its optimiser current (the model holding the
+   * average of the weights where there is one) and frees the engine.
+   */
   finish(): void;
 }
 
-/** What a graph engine's sampler needs: the training set and task, and the steps per call. */
+/** What a graph engine's sampler needs: the training set and task, the steps per call, the augmentation. */
 interface SamplerRequest {
   set: DigitSet;
   task: Task;
   seqLength: number;
   stepsPerCall: number;
+  augment?: SteppedAugment;
 }
 
 /** The fixed evaluation set of a run and the images it was drawn from. */
@@ -360,31 +383,49 @@ export function trainingEngine(model: tfTypes.LayersModel, choice: TrainConfig['
   return 'eager';
 }
 
+/**
+ * Starts the engine that runs the steps: `choice`, or for 'auto' the graph
+ * where it can train the model. `emaDecay` above 0 keeps a moving average
+ * of the weights (lib/train/ema.ts), which the evaluations measure.
+ */
 async function startEngine(
-  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
-  sampling?: SamplerRequest,
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions,
+  ema: { decay: number; start?: AverageState }, evaluation: Evaluation, sampling?: SamplerRequest,
 ): Promise<StepEngine> {
+  const emaDecay = ema.decay;
   if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
+    const measure = () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE));
+    const average = emaDecay > 0 ? new WeightAverage(model, emaDecay, ema.start) : undefined;
     return {
       name: 'eager',
       // tfjs's optimisers read their rate from this field on every step.
       step: (xs, ys, learningRate) => {
         optimizer.learningRate = learningRate;
-        return step(xs, ys);
+        const out = step(xs, ys);
+        average?.update();
+        return out;
       },
-      measure: () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE)),
-      pull: () => {},
-      finish: () => {},
+      measure: () => (average === undefined ? measure() : average.evaluate(measure)),
+      pull: () => average?.state(),
+      finish: () => {
+        if (average === undefined) return;
+        average.writeToModel();
+        average.dispose();
+      },
     };
   }
   const spec = sampling === undefined ? undefined : samplerSpecFor(sampling.set, sampling.task, sampling.seqLength);
   const withSampler = sampling !== undefined && spec !== undefined && typeof spec !== 'string';
   const trainer = await GraphTrainer.create(model, {
     ...options,
-    ...(withSampler ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall }, trainingSet: sampling.set } : {}),
+    ...(withSampler
+      ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall, augment: sampling.augment }, trainingSet: sampling.set }
+      : {}),
     evaluation: { ...evaluation, batchSize: EVAL_BATCH_SIZE },
+    emaDecay,
+    ...(ema.start === undefined ? {} : { average: ema.start }),
   });
   return {
     name: 'graph',
@@ -400,10 +441,18 @@ async function startEngine(
       const count = evaluation.evalSet.size;
       return { loss: lossSum / count, accuracy: correct / count };
     },
-    pull: () => trainer.pull(),
+    pull: () => {
+      trainer.pull();
+      return emaDecay > 0 ? trainer.averageState() : undefined;
+    },
     finish: () => {
       try {
         trainer.pull();
+        if (emaDecay > 0) {
+          const averages = trainer.averagedWeights();
+          writeTrainableWeights(model, averages);
+          tf.dispose(averages);
+        }
       } finally {
         trainer.dispose();
       }
@@ -420,16 +469,22 @@ async function startEngine(
  * evaluated once, at step 0.
  *
  * Training batches are shifted and rotated at random by `augmentShift` and
- * `augmentRotation`, from a stream of their own derived from `seed`; the
- * evaluation set never is. Each step minimises the cross-entropy against
- * labels smoothed by `labelSmoothing` plus the model's weight penalties
- * (CrnnConfig.weightDecay), and records that cross-entropy, without the
- * penalties (see `createTrainStep`); the evaluations measure the plain
- * cross-entropy against the true class, on both engines.
+ * `augmentRotation`, by transforms drawn from a seed derived from `seed`
+ * and the step's number (Adam's step count, `augmentOfStep`), in the graph
+ * where it gathers the batches, else on the CPU: the same transforms on
+ * either engine. The evaluation set never is. Each step minimises the
+ * cross-entropy against labels smoothed by `labelSmoothing` plus the
+ * model's weight penalties (CrnnConfig.weightDecay), and records that
+ * cross-entropy, without the penalties (see `createTrainStep`); the
+ * evaluations measure the plain cross-entropy against the true class, on
+ * both engines. With `emaDecay` above 0 they measure a moving average of the
+ * weights (lib/train/ema.ts), started with this call, and the model holds
+ * that average at the end.
  *
  * Uses the model's compiled optimiser, so training can be continued by calling
- * again; `resume` continues a checkpointed run exactly, and the callback
- * `saveCheckpoint` writes the checkpoints. Steps run on `engine` (see TrainConfig): with the graph engine the
+ * again (from the averaged weights, where there is an average); `resume`
+ * continues a checkpointed run exactly, and the callback `saveCheckpoint`
+ * writes the checkpoints. Steps run on `engine` (see TrainConfig): with the graph engine the
  * evaluations run in the graph too, the whole set in one session call on
  * the test images the graph holds, and the model's weights and Adam state
  * are brought up to date at the end, also when training stops on an error.
@@ -455,21 +510,26 @@ export async function trainSteps(
   const task = getTask(taskOrName, seqLength);
   checkModelFits(model, data, seqLength, task);
   if (resume !== undefined) checkResumable(resume, config.numSteps);
+  if (resume !== undefined && (resume.average !== undefined) !== (config.emaDecay > 0)) {
+    throw new Error(`cannot resume: the state ${resume.average === undefined ? 'holds no' : 'holds a'} moving average ` +
+      `of the weights, and emaDecay is ${config.emaDecay}`);
+  }
   const optimizer = optimizerLearningRate(model);
   const baseLearningRate = optimizer.learningRate;
 
   const rng = createRng(config.seed, resume?.random.batches);
-  // Augmentation draws from a stream of its own: the same images are drawn with or without it.
-  const augmentSeed = deriveSeed(config.seed, 'augment');
-  const augment = {
-    maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(augmentSeed, resume?.random.augment),
+  // Augmentation draws from a key of its own, [seed, step]: the same images are drawn with or without it.
+  const augmentation: SteppedAugment = {
+    maxShift: config.augmentShift, maxRotation: config.augmentRotation, seed: deriveSeed(config.seed, 'augment') | 0,
   };
+  const augment = augments(augmentation) ? augmentation : undefined;
+  // Adam's step count before the run's first step: step s of the run is Adam's step stepsBefore + s on either engine.
+  const stepsBefore = model.optimizer.iterations - (resume?.step ?? 0);
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
-  // Augmented images are made on the CPU; otherwise the graph can gather the batches.
-  const augmented = config.augmentShift > 0 || config.augmentRotation > 0;
   // Started last: everything above may throw, and the engine must then be freed.
   const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
-    { evalSet, set: data.test }, augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
+    { decay: config.emaDecay, start: resume?.average }, { evalSet, set: data.test },
+    { set: data.train, task, seqLength, stepsPerCall, augment });
   const before = resume?.history;
   const history: History = {
     steps: [...before?.steps ?? []], evals: [...before?.evals ?? []], endReason: 'completed', elapsedMs: 0,
@@ -484,6 +544,7 @@ export async function trainSteps(
   const diverged = divergenceWatch(task.numClasses);
   // The divergence rule counts steps in a row: it takes up the count where it was.
   for (const record of history.steps) diverged(record.loss);
+  callbacks.onStart?.();
   // Times go on from the checkpoint's: the time of the steps lost is not counted.
   const start = performance.now() - (before?.elapsedMs ?? 0);
 
@@ -494,14 +555,15 @@ export async function trainSteps(
   const saveCheckpoint = async (step: number): Promise<void> => {
     if (callbacks.saveCheckpoint === undefined || config.checkpointEvery === 0) return;
     const begin = performance.now();
-    engine.pull();
+    const average = engine.pull();
     // The model as compiled: saved with the base rate, as after training.
     optimizer.learningRate = baseLearningRate;
     await callbacks.saveCheckpoint({
       step,
       numSteps: config.numSteps,
       history: { ...history, steps: [...history.steps], evals: [...history.evals], elapsedMs: begin - start },
-      random: { batches: rng.state(), augment: augment.rng.state() },
+      random: { batches: rng.state() },
+      ...(average === undefined ? {} : { average }),
     });
     lastCheckpoint = step;
     lastCheckpointMs = performance.now() - begin;
@@ -560,7 +622,8 @@ export async function trainSteps(
       } else {
         optimizer.learningRate = rates[0];
         const indices = drawSequenceIndices(data.train.count, config.batchSize, seqLength, rng);
-        const batch = makeSequenceBatch(data.train, indices, seqLength, task, augment);
+        const batch = makeSequenceBatch(data.train, indices, seqLength, task,
+          augment === undefined ? undefined : augmentOfStep(augment, indices.length, stepsBefore + step));
         try {
           const lossAndAccuracy = engine.step(batch.xs, batch.ys, rates[0]);
           // One small read per step: the native backend computes synchronously,
