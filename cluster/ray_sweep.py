@@ -49,15 +49,22 @@ NODE_IP_VARIABLE = "CRNN_RAY_NODE_IP"
 # Seconds between two looks at the tasks and their output.
 POLL_SECONDS = 0.2
 
+# Seconds cancelled tasks get to end their trainers before their workers are killed.
+CANCEL_GRACE_SECONDS = 5
+
 PR_SET_PDEATHSIG = 1
 
 
-def end_with_parent():
-    """Run in the trainer before it starts: the kernel kills it when the task's worker ends (Linux)."""
+def ended_with_parent():
+    """A function for Popen's preexec_fn: the kernel kills the trainer when the task's worker ends (Linux).
+
+    prctl is looked up before the fork: the child of a process with threads may only call what is ready.
+    """
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @ray.remote
@@ -83,15 +90,27 @@ def train_run(project, node_binary, run_id, args, threads, events):
                    **{NODE_ID_VARIABLE: node["id"], NODE_IP_VARIABLE: node["ip"]})
         trainer_process = subprocess.Popen(command, cwd=project, env=env, stdin=subprocess.DEVNULL,
                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           preexec_fn=end_with_parent)
-        try:
-            events.put({"event": "started", "id": run_id, "node": node, "pid": trainer_process.pid})
-            log = []
+                                           preexec_fn=ended_with_parent())
+        log = []
+
+        def forward_output():
             for raw in trainer_process.stdout:
                 line = raw.decode("utf-8", "replace")
                 log.append(line)
                 events.put({"event": "line", "id": run_id, "line": line.rstrip("\n")})
-            code = trainer_process.wait()
+
+        reader = threading.Thread(target=forward_output, daemon=True)
+        try:
+            events.put({"event": "started", "id": run_id, "node": node, "pid": trainer_process.pid})
+            reader.start()
+            # Waits in short spells: Ray's cancel raises KeyboardInterrupt between two of them.
+            while True:
+                try:
+                    code = trainer_process.wait(timeout=POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            reader.join()
         except BaseException:
             # Cancelled (KeyboardInterrupt) or failed here: the trainer must not outlive its task.
             trainer_process.kill()
@@ -182,7 +201,15 @@ class Sweep:
                 ray.cancel(task)
 
     def kill(self):
+        """Running trainers end without saving (their tasks are cancelled), and so do runs not started yet."""
         for task in self.tasks:
+            ray.cancel(task)
+
+    def abandon(self):
+        """The sweep is gone: cancels every task, giving them a moment to end their trainers and clean up."""
+        self.kill()
+        _, left = ray.wait(list(self.tasks), num_returns=len(self.tasks), timeout=CANCEL_GRACE_SECONDS)
+        for task in left:
             ray.cancel(task, force=True)
 
     def forward_events(self):
@@ -246,7 +273,7 @@ def main():
             sweep.forward_events()
             continue
         if command is None:  # the sweep closed its end, or is gone
-            sweep.kill()
+            sweep.abandon()
             break
         sweep.handle(command)
     ray.shutdown()
