@@ -171,11 +171,11 @@ class Progress {
     this.bar?.update({ status: this.running.size > 1 ? `${run.name}: ${text}` : text });
   }
 
-  /** `run` has ended (trained, failed, or cancelled before it started). */
-  end(run: SweepRun): void {
+  /** `run` has ended: trained or failed, or (`trained` false) cancelled before it started. */
+  end(run: SweepRun, trained = true): void {
     const start = this.running.get(run.name);
     this.running.delete(run.name);
-    if (start !== undefined) this.durations.push(Date.now() - start);
+    if (start !== undefined && trained) this.durations.push(Date.now() - start);
     this.toTrain = Math.max(0, this.toTrain - 1);
     this.bar?.update({ name: this.names() });
   }
@@ -345,7 +345,7 @@ async function main(argv: string[]): Promise<void> {
     progress.start(index, run);
     const training: Promise<void> = executor.train(run, { status: (text) => progress.status(run, text) })
       .then((result) => {
-        progress.end(run);
+        progress.end(run, !result.cancelled);
         if (!result.cancelled) progress.advance();
         settle(run, label, result);
       })

@@ -49,6 +49,9 @@ NODE_IP_VARIABLE = "CRNN_RAY_NODE_IP"
 # Seconds between two looks at the tasks and their output.
 POLL_SECONDS = 0.2
 
+# Seconds to wait for the head to answer a TCP connection.
+CONNECT_SECONDS = 10
+
 # Seconds cancelled tasks get to end their trainers before their workers are killed.
 CANCEL_GRACE_SECONDS = 5
 
@@ -247,12 +250,31 @@ class Sweep:
             emit({"event": "ended", "id": run_id, "folder": folder is not None, **result})
 
 
+def unreachable_reason(address):
+    """Why nothing answers at HOST:PORT, or None (also for `auto`, which Ray looks up itself).
+
+    Ray would retry an address where nothing listens for minutes; a TCP connection tells at once.
+    """
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as err:
+        return f"nothing answers there ({err})"
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--address", required=True, help="the Ray cluster: HOST:PORT of its head, or auto")
     parser.add_argument("--project", required=True, help="the project's folder, the same on every node")
     parser.add_argument("--node-binary", default="node", help="the node executable, where the nodes have it")
     options = parser.parse_args()
+    unreachable = unreachable_reason(options.address)
+    if unreachable:
+        emit({"event": "error", "message": f"cannot connect to the Ray cluster at {options.address}: {unreachable}"})
+        return 1
     try:
         ray.init(address=options.address, log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
     except Exception as err:  # Ray raises ConnectionError, ValueError or its own errors here

@@ -245,3 +245,12 @@ test('a run that fails on the cluster is reported with its log', { skip, timeout
   // Nothing else is left: the reserved folder and its lock are gone.
   assert.deepEqual(entries(root), ['default', 'default/seed-1.log']);
 });
+
+test('a sweep given an address where no cluster answers stops at once, creating nothing', { skip }, () => {
+  const root = path.join(tempDir(), 'sweep');
+  const [file, args] = cluster.command([process.execPath, sweeper, ...tinySettings, '--root', root, '--ray', '127.0.0.1:1']);
+  const result = spawnSync(file, args, { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /cannot connect to the Ray cluster at 127\.0\.0\.1:1: nothing answers there/);
+  assert.equal(fs.existsSync(root), false);
+});
