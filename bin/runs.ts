@@ -10,10 +10,11 @@
 import { promises as fs } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  compareRuns, comparisonChartSvg, differingSettings, listRuns, loadRuns, runsTable, settingNames,
+  compareRuns, differingSettings, listRuns, loadRuns, runsTable, settingNames,
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
+import { comparisonChartSvg } from '../lib/view/compare';
 import { runMain } from './cli';
 
 function settingList(value: string): string[] {

@@ -38,7 +38,7 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
   } else {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const tf: Tf = require('@tensorflow/tfjs-node');
+      const tf = require('@tensorflow/tfjs-node') as Tf;
       return { tf, info: { name: tf.getBackend(), native: true } };
     } catch (err) {
       const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -47,8 +47,9 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tf: Tf = require('@tensorflow/tfjs');
-  tf.setBackend('cpu');
+  const tf = require('@tensorflow/tfjs') as Tf;
+  // The cpu backend is registered synchronously, so the promise resolves at once.
+  void tf.setBackend('cpu');
   process.emitWarning(
     `Using the pure-JavaScript TensorFlow.js backend: ${reason}. ` +
       'Training will be several hundred times slower than on the native backend.',

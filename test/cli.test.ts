@@ -272,7 +272,7 @@ test('a second run on the same --out is refused at start while the first one tra
 test('a lock left by a process that has ended is taken over', () => {
   const parent = tempDir();
   const out = path.join(parent, 'run');
-  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  const ended = spawnSync(process.execPath, ['-e', '']).pid;
   fs.writeFileSync(path.join(parent, '.run.lock'), `${ended}\n`);
   const { status, stderr } = runTrainer([...tinyRun, '--steps', '2', '--out', out]);
   assert.equal(status, 0, stderr);

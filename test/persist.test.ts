@@ -426,7 +426,7 @@ test('a run with batch normalisation, dropout and 5×5 kernels loads back with i
   const config = resolveCrnnConfig({ ...crnnConfig, batchNorm: true, dropout: 0.3, kernelSize: 5 });
   const model = buildCrnn(config);
   // Training steps move the moving statistics away from 0 and 1.
-  const xs = tf.randomUniform([8, 2, 28, 28, 1], 0, 1, 'float32', 3) as tfTypes.Tensor5D;
+  const xs = tf.randomUniform<tfTypes.Rank.R5>([8, 2, 28, 28, 1], 0, 1, 'float32', 3);
   const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 19).toFloat() as tfTypes.Tensor2D;
   const step = createTrainStep(model);
   for (let k = 0; k < 2; k++) step(xs, ys).dispose();

@@ -35,7 +35,7 @@ test('stepFeatures gives [n, denseUnits] features, equal to the dense layer of t
   assert.deepEqual(f1.shape, [7, 5]);
 
   // The same features, read from the whole model with the images at step 1 of sequences.
-  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense').output as tfTypes.SymbolicTensor });
+  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense').output });
   const expected = tf.tidy(() => {
     const images = tf.tensor4d(Float32Array.from(indices.flatMap((i) =>
       Array.from(set.images.subarray(i * 64, (i + 1) * 64), (v) => v / 255))), [7, 8, 8, 1]);
@@ -164,7 +164,7 @@ test('pca on synthetic data recovers the dominant direction and its share of the
   const result = pca(features, 2);
   assert.deepEqual(result.projections.shape, [n, 2]);
   assert.deepEqual(result.components.shape, [d, 2]);
-  const [first, second] = tf.tidy(() => tf.transpose(result.components).arraySync() as number[][]);
+  const [first, second] = tf.tidy(() => tf.transpose(result.components).arraySync());
   const dot = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i], 0);
   assert.ok(Math.abs(dot(first, u)) > 0.999, `the first component is u: cos ${dot(first, u)}`);
   assert.ok(Math.abs(dot(second, w)) > 0.99, `the second component is w: cos ${dot(second, w)}`);

@@ -68,7 +68,7 @@ class TwoNodeCluster {
     const holder = spawn('unshare', ['--net', 'sh', '-c', 'ip link set lo up && echo up && exec sleep 86400'],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     const up = await new Promise<boolean>((resolve) => {
-      holder.stdout!.once('data', () => resolve(true));
+      holder.stdout.once('data', () => resolve(true));
       holder.once('close', () => resolve(false));
       holder.once('error', () => resolve(false));
     });
@@ -147,7 +147,7 @@ function startSweep(args: string[]): { child: ChildProcess; finished: Promise<Fi
   const [file, rest] = cluster.command([process.execPath, sweeper, ...args]);
   const child = spawn(file, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => { stderr += chunk; });
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
   const finished = new Promise<Finished>((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stderr })));
   return { child, finished };
 }

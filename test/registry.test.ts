@@ -6,10 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
-  compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
+  compareRuns, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
+import { comparisonChartSvg } from '../lib/view/compare';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -499,7 +500,7 @@ test('meanDifference gives the Welch interval of a difference and says whether t
   // Equal variances and sizes: df = 2(n − 1) = 4, t = 2.776, se = √(2 · 0.002² / 3) = 0.001633.
   const apart = meanDifference(a, b);
   assert.ok(Math.abs(apart.difference - 0.006) < 1e-12);
-  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95}`);
+  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95!.join(', ')}`);
   assert.equal(apart.beyondSeedSpread, true);
   const noisy = meanDifference(a, sampleStats([0.980, 0.984, 0.988])!);
   assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);

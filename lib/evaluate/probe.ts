@@ -504,9 +504,9 @@ export function pca(features: tfTypes.Tensor2D, k: number): PcaResult {
   const componentData = new Float32Array(d * k);
   for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) componentData[i * k + c] = eigen.vectors[c][i];
   return tf.tidy(() => {
-    const mean = tf.mean(features, 0) as tfTypes.Tensor1D;
+    const mean = tf.mean<tfTypes.Tensor1D>(features, 0);
     const components = tf.tensor2d(componentData, [d, k]);
-    const projections = tf.matMul(tf.sub(features, mean), components) as tfTypes.Tensor2D;
+    const projections = tf.matMul<tfTypes.Tensor2D>(tf.sub(features, mean), components);
     return {
       projections, components, mean, variances,
       explainedVarianceRatio: variances.map((v) => (trace > 0 ? v / trace : 0)),
@@ -599,7 +599,7 @@ export function trainDigitProbe(
   const bias = zeros([numClasses]);
   const moments = [zeros([d, numClasses]), zeros([d, numClasses]), zeros([numClasses]), zeros([numClasses])];
   // Standardised with the training features' statistics only.
-  const [mean, scale, xTrain, xTest, yTrain, yTest] = tf.tidy(() => {
+  const [mean, scale, xTrain, xTest, yTrain, yTest] = tf.tidy((): tfTypes.Tensor[] => {
     const m = tf.mean(trainFeatures, 0);
     const s = tf.add(tf.sqrt(tf.mean(tf.square(tf.sub(trainFeatures, m)), 0)), 1e-6);
     return [
@@ -640,7 +640,7 @@ export function trainDigitProbe(
         });
       }
     }
-    const [trainPredicted, testPredicted, testLoss] = tf.tidy(() => {
+    const [trainPredicted, testPredicted, testLoss] = tf.tidy((): tfTypes.Tensor[] => {
       const testLogits = logits(xTest);
       return [
         tf.argMax(logits(xTrain), 1), tf.argMax(testLogits, 1), tf.losses.softmaxCrossEntropy(yTest, testLogits),

@@ -167,11 +167,11 @@ async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void
   // model.save never disposes: one tensor leaked per save. Collect what the
   // optimiser hands over that is not one of its variables, and dispose it.
   const optimizer = model.optimizer as tfTypes.Optimizer | undefined;
-  const getWeights = optimizer?.getWeights;
+  const getWeights = optimizer ? optimizer.getWeights.bind(optimizer) : undefined;
   const handedOver: tfTypes.Tensor[] = [];
   if (optimizer && getWeights) {
     optimizer.getWeights = async () => {
-      const weights = await getWeights.call(optimizer);
+      const weights = await getWeights();
       handedOver.push(...weights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
       return weights;
     };
@@ -379,7 +379,7 @@ function checkFinite(data: ArrayBuffer, entries: tfTypes.io.WeightsManifestEntry
 async function holdsCompleteModel(dir: string): Promise<boolean> {
   try {
     const modelPath = path.join(dir, MODEL_FILE);
-    const modelJson: tfTypes.io.ModelJSON = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    const modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8')) as tfTypes.io.ModelJSON;
     for (const group of modelJson.weightsManifest) {
       const expected = group.weights.reduce((n, entry) => n + weightBytes(entry, modelPath), 0);
       let actual = 0;
@@ -409,7 +409,7 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
   if (!(await exists(modelPath))) throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
   let modelJson: tfTypes.io.ModelJSON;
   try {
-    modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8')) as tfTypes.io.ModelJSON;
   } catch (err) {
     throw new Error(`${modelPath} is not valid JSON: ${(err as Error).message}`);
   }
@@ -442,7 +442,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   if (!(await exists(runPath))) throw new Error(`${dir} holds a model but is not a saved run: missing ${RUN_FILE}`);
   let record: RunRecord;
   try {
-    record = JSON.parse(await fs.readFile(runPath, 'utf8'));
+    record = JSON.parse(await fs.readFile(runPath, 'utf8')) as RunRecord;
   } catch (err) {
     throw new Error(`${runPath} cannot be read: ${(err as Error).message}`);
   }
@@ -468,7 +468,7 @@ export async function recordDigitProbe(dir: string, digitProbe: DigitProbeRecord
   const runPath = path.join(dir, RUN_FILE);
   let record: RunRecord;
   try {
-    record = JSON.parse(await fs.readFile(runPath, 'utf8'));
+    record = JSON.parse(await fs.readFile(runPath, 'utf8')) as RunRecord;
   } catch (err) {
     throw new Error(`${runPath} cannot be read: ${(err as Error).message}`);
   }

@@ -39,7 +39,6 @@ import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting, resolveCrnnConfig, resolveTrainConfig } from '../config';
-import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
 import { isProcessRunning, lockFileOf, lockOwner } from './lock';
 
 // The names persist.ts writes (not imported from there: it loads TensorFlow).
@@ -166,7 +165,7 @@ async function readRunFolder(dir: string, id: string, names: ReadonlySet<string>
   }
   let record: Partial<RunRecord>;
   try {
-    record = JSON.parse(text);
+    record = JSON.parse(text) as Partial<RunRecord>;
   } catch (err) {
     return { reason: `run.json is not valid JSON (${(err as Error).message})` };
   }
@@ -249,7 +248,7 @@ function savingReason(name: string, previous: boolean, siblings: ReadonlySet<str
 }
 
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
-async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
+function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): string | null {
   if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
   const owner = lockOwner(path.join(parent, name));
   if (owner !== undefined && isProcessRunning(owner)) {
@@ -325,7 +324,7 @@ class Scan {
         continue;
       }
       if (childEntries !== null && childEntries.length === 0) {
-        const reason = await reservedReason(dir, entry.name, names);
+        const reason = reservedReason(dir, entry.name, names);
         if (reason) {
           this.skip(child, childId, reason);
           found = true;
@@ -710,7 +709,7 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
       meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
       meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
       milestones: MILESTONES.map((_, k) => {
-        const reached = measured.flatMap((run) => (run.milestones[k] ? [run.milestones[k] as Milestone] : []));
+        const reached = measured.flatMap((run) => run.milestones[k] ?? []);
         const timed = reached.flatMap((m) => (m.seconds === null ? [] : [m.seconds]));
         return {
           reached: reached.length,
@@ -855,29 +854,4 @@ export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions
   });
   const align: Align[] = header.map((_, c) => (c <= settings.length || c === header.length - 1 ? 'left' : 'right'));
   return markdownTable(header, rows, align);
-}
-
-// ---------------------------------------------------------------------------
-// Chart
-
-/**
- * The evaluation-accuracy curves of the groups of a comparison, overlaid, as
- * an SVG string: per group the mean over its seeds with a band (min–max by
- * default), legend entries naming the settings that differ and n. The
- * default y axis is the error rate on a log scale, where 98.2% and 98.5%
- * are apart (see `comparisonCurvesSpec`).
- * @throws Error when a run was listed without its history: use `loadRuns`.
- */
-export async function comparisonChartSvg(comparison: Comparison<RunSummary & { history?: History }>,
-    options: ComparisonCurvesOptions = {}): Promise<string> {
-  const groups = comparison.groups.map((group) => ({
-    label: `${group.label} (n=${group.runs.length})`,
-    runs: group.runs.map((run) => {
-      if (!run.history) {
-        throw new Error(`run ${run.id} has no history: compare runs from loadRuns (listRuns leaves histories out)`);
-      }
-      return run.history.evals;
-    }),
-  }));
-  return comparisonCurvesSvg(groups, options);
 }

@@ -277,7 +277,7 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   if (!entries.some((e) => e.name === 'run.json')) return { kind: 'partial' };
   let record: Record<string, unknown>;
   try {
-    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8')) as Record<string, unknown>;
   } catch (err) {
     return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
   }

@@ -35,7 +35,7 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
   // Viewers show notebook SVG through <img>, where ARIA labels are never read; without
   // them a 19×19 heatmap is less than half the size.
   const config = { ...(spec as { config?: object }).config, aria: false };
-  const view = new vega.View(vega.parse(vl.compile({ ...spec, config } as ChartSpec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vl.compile({ ...spec, config }).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

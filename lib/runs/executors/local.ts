@@ -46,8 +46,8 @@ export class LocalExecutor implements Executor {
       log.write(chunk);
       output.write(chunk.toString('utf8'), stream);
     };
-    child.stdout!.on('data', scan('stdout'));
-    child.stderr!.on('data', scan('stderr'));
+    child.stdout.on('data', scan('stdout'));
+    child.stderr.on('data', scan('stderr'));
     return new Promise((resolve) => {
       let finished = false;
       const finish = (code: number | null, signal: NodeJS.Signals | null) => {

@@ -117,11 +117,11 @@ export class RayExecutor implements Executor {
       '--node-binary', process.execPath], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     // Ray's own messages: kept for the report of a failure.
     const stderr: string[] = [];
-    driver.stderr!.on('data', (chunk: Buffer) => {
+    driver.stderr.on('data', (chunk: Buffer) => {
       stderr.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim()));
       stderr.splice(0, Math.max(0, stderr.length - DRIVER_TAIL));
     });
-    const lines = readline.createInterface({ input: driver.stdout! });
+    const lines = readline.createInterface({ input: driver.stdout });
     const first = await new Promise<DriverEvent | string>((resolve) => {
       lines.once('line', (line) => {
         try {
