@@ -210,6 +210,8 @@ class Sweep:
 
     def abandon(self):
         """The sweep is gone: cancels every task, giving them a moment to end their trainers and clean up."""
+        if not self.tasks:
+            return
         self.kill()
         _, left = ray.wait(list(self.tasks), num_returns=len(self.tasks), timeout=CANCEL_GRACE_SECONDS)
         for task in left:
