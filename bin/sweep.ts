@@ -188,6 +188,8 @@ class Progress {
 
   stop(): void {
     if (this.ticker) clearInterval(this.ticker);
+    // A redraw first: MultiBar writes the lines logged since the last one only when it redraws.
+    this.bars?.update();
     this.bars?.stop();
   }
 }
