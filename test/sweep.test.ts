@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
+  clearRunFolder, inspectRun, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
   type SweepSpec,
 } from '../lib/runs/sweep';
-import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
+import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { tensorflowThreadEnvironment, tensorflowThreads, threadsPerJob } from '../lib/runs/cpu';
 import { TrainerOutput } from '../lib/runs/executors/executor';
 import { RayExecutor } from '../lib/runs/executors/ray';
@@ -103,7 +103,7 @@ test('runs at once share the cores, at least one TensorFlow thread each, set in 
   assert.deepEqual([read.intraOp, read.interOp], [3, 3]);
 });
 
-test('a trainer\'s output is read by whole lines, stream by stream, for its evaluations and final accuracy', () => {
+test('a trainer\'s output is read by whole lines, stream by stream, its evaluations passed on to the progress', () => {
   const statuses: string[] = [];
   const output = new TrainerOutput((text) => statuses.push(text));
   output.write('backend tensorflow\nstep 3: eval loss 2.9', 'stdout');
@@ -112,7 +112,6 @@ test('a trainer\'s output is read by whole lines, stream by stream, for its eval
   output.write(' and its end\nfinal accuracy 6.25% on 16 test sequences', 'stderr');
   output.end();
   assert.deepEqual(statuses, ['step 3: eval accuracy 12.50%']);
-  assert.equal(output.finalAccuracy, '6.25%');
   assert.deepEqual(output.tail, ['backend tensorflow', 'step 3: eval loss 2.9439, accuracy 12.50%',
     'warning: half a line and its end', 'final accuracy 6.25% on 16 test sequences']);
   for (let i = 0; i < 30; i++) output.line(`line ${i}`);
@@ -129,15 +128,14 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.equal(inspectRun(s, run).kind, 'partial');
   fs.writeFileSync(path.join(run.dir, 'model.json'), '{}');
   assert.equal(inspectRun(s, run).kind, 'partial');
-  const record = (numSteps: number, endReason: string) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }),
-    task: 'difference', history: { endReason, steps: [{}, {}] },
+  const record = (numSteps: number, endReason: 'completed' | 'stopped') => testRecord({
+    crnnConfig: { cell: 'gru' }, trainConfig: { numSteps, seed: 1 }, endReason,
   });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'completed'));
-  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'stopped'));
-  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 2 });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(5, 'completed'));
+  writeRecord(run.dir, record(3, 'completed'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.5 });
+  writeRecord(run.dir, record(3, 'stopped'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 100 });
+  writeRecord(run.dir, record(5, 'completed'));
   assert.deepEqual(inspectRun(s, run), { kind: 'mismatch', differences: ['numSteps 5, this sweep 3'] });
   const lock = path.join(path.dirname(run.dir), '.seed-1.lock');
   fs.writeFileSync(lock, `${process.pid}\n`);
@@ -151,6 +149,45 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.equal(inspectRun(s, run).kind, 'new');
 });
 
+test('a run.json holding null, of another format or of a newer version is reported, never taken for a finished run', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const cases: [string, string][] = [
+    ['null', 'its run.json holds null, not a run record'],
+    ['{"format": "keras-run"}', 'its run.json is not a run record: format "keras-run", expected "crnn-mnist-run"'],
+    [JSON.stringify({ ...testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }), version: 99 }),
+      'its run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it'],
+  ];
+  for (const [text, reason] of cases) {
+    writeRecord(run.dir, text);
+    assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason });
+  }
+  fs.rmSync(path.join(run.dir, 'run.json'));
+  fs.mkdirSync(path.join(run.dir, 'run.json'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason: 'its run.json is not a regular file' });
+  fs.rmdirSync(path.join(run.dir, 'run.json'));
+  clearRunFolder(run.dir);
+  assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a run moved aside by a killed save is put back and found finished, not trained again over it', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const movedAside = path.join(path.dirname(run.dir), '.seed-1.saving-Abc123.previous');
+  writeTinyModel(movedAside);
+  writeRecord(movedAside, testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }));
+  age(movedAside, 2 * 3600);
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.5 });
+  assert.deepEqual(fs.readdirSync(path.dirname(run.dir)), ['seed-1']);
+  // Not while a trainer holds the folder's lock: it may be between its two renames.
+  fs.renameSync(run.dir, movedAside);
+  fs.writeFileSync(path.join(path.dirname(run.dir), '.seed-1.lock'), `${process.pid}\n`);
+  assert.deepEqual(inspectRun(s, run), { kind: 'busy', pid: process.pid });
+  assert.ok(fs.existsSync(movedAside));
+});
+
 test('a sweep over a preset names its runs after it, passes it to the trainer, and checks finished runs against it', () => {
   const root = tempDir();
   const s: SweepSpec = { ...spec(['learningRate=0.005,0.007'], ['numSteps=3'], [1], root), preset: 'fast' };
@@ -162,13 +199,10 @@ test('a sweep over a preset names its runs after it, passes it to the trainer, a
   const [run] = runs;
   fs.mkdirSync(run.dir, { recursive: true });
   const configs = presetConfigs('fast', { model: { learningRate: 0.005 }, train: { numSteps: 3, seed: 1 } });
-  const record = (model: object, train: object) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig(model), trainConfig: resolveTrainConfig(train),
-    task: 'difference', history: { endReason: 'completed', steps: [{}, {}, {}] },
-  });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(configs.model, configs.train));
-  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
+  const record = (model: object, train: object) => testRecord({ crnnConfig: model, trainConfig: train, accuracies: [0.4, 0.6] });
+  writeRecord(run.dir, record(configs.model, configs.train));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.6 });
+  writeRecord(run.dir, record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
   const state = inspectRun(s, run);
   assert.equal(state.kind, 'mismatch');
   assert.ok(state.kind === 'mismatch' && state.differences.some((d) => d.startsWith('sharedCnn false')), JSON.stringify(state));
@@ -254,9 +288,11 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   const sweep = runSweep(args);
   assert.equal(sweep.status, 0, sweep.stderr);
   assert.match(sweep.stderr, /\[1\/2\] default\/seed-1: finished earlier \(completed\), skipped/);
-  assert.match(sweep.stderr, /\[2\/2\] cell=gru\/seed-1: done, final accuracy [\d.]+%/);
   assert.match(sweep.stderr, /2 runs: 1 trained, 1 finished earlier/);
   const record = JSON.parse(fs.readFileSync(path.join(gru, 'run.json'), 'utf8'));
+  // The result as the run's record holds it.
+  const final = (100 * record.history.evals[record.history.evals.length - 1].accuracy).toFixed(2);
+  assert.ok(sweep.stderr.includes(`[2/2] cell=gru/seed-1: done, final accuracy ${final}%\n`), sweep.stderr);
   assert.equal(record.crnnConfig.cell, 'gru');
   assert.deepEqual(record.crnnConfig.filters, [2, 2]);
   assert.equal(record.trainConfig.numSteps, 3);
@@ -281,7 +317,8 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.match(resumed.stderr, /cell=gru\/seed-1: was left half-written by a killed run; training it again/);
   assert.match(resumed.stderr, /2 runs: 1 trained, 1 finished earlier/);
   assert.ok(fs.existsSync(path.join(gru, 'run.json')));
-  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.log']);
+  // Each attempt kept its own log.
+  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.attempt-2.log', 'seed-1.log']);
 
   // A run stopped early (Ctrl-C) is trained again in full.
   const recordFile = path.join(simple, 'run.json');
@@ -311,9 +348,13 @@ test('the printed commands run by GNU parallel, two at once, fill the folders th
     assert.match(sweep.stderr, /2 runs: 0 trained, 2 finished earlier/);
   });
 
-test('a failed run is reported, the sweep goes on, and it exits non-zero with a summary', () => {
+test('a failed run is reported with its own log, the sweep goes on, and it exits non-zero with a summary', () => {
   const parent = tempDir();
   const root = path.join(parent, 'sweep');
+  // The log of another sweep's attempt at the first run, on the same root: not this sweep's to write or show.
+  const othersLog = path.join(root, 'default', 'seed-1.log');
+  fs.mkdirSync(path.dirname(othersLog), { recursive: true });
+  fs.writeFileSync(othersLog, 'the other sweep\'s training\n');
   const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings,
     '--data', path.join(parent, 'missing'), '--root', root]);
   assert.equal(status, 1);
@@ -321,6 +362,21 @@ test('a failed run is reported, the sweep goes on, and it exits non-zero with a 
   assert.match(stderr, /\[2\/2\] cell=gru\/seed-1: failed \(exit 1\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 2 failed/);
   assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
+  const ownLog = path.join(root, 'default', 'seed-1.attempt-2.log');
+  assert.ok(stderr.includes(`failed default/seed-1: exit 1: error: `) && stderr.includes(`(log ${ownLog})`), stderr);
+  assert.match(fs.readFileSync(ownLog, 'utf8'), /error: .*missing/);
+  assert.equal(fs.readFileSync(othersLog, 'utf8'), 'the other sweep\'s training\n');
+});
+
+test('each attempt at a run gets a log of its own, created exclusively', () => {
+  const dir = path.join(tempDir(), 'cell=gru', 'seed-1');
+  const logs = [openAttemptLog(dir), openAttemptLog(dir), openAttemptLog(dir)];
+  logs.forEach(({ fd }) => fs.closeSync(fd));
+  assert.deepEqual(logs.map((l) => path.basename(l.file)), ['seed-1.log', 'seed-1.attempt-2.log', 'seed-1.attempt-3.log']);
+  fs.rmSync(logs[1].file);
+  const again = openAttemptLog(dir);
+  fs.closeSync(again.fd);
+  assert.equal(again.file, logs[1].file, 'the first free name');
 });
 
 test('SIGTERM stops the running training, which saves, and then the sweep; a resumed sweep trains it again', async () => {
@@ -339,7 +395,7 @@ test('SIGTERM stops the running training, which saves, and then the sweep; a res
   child.kill('SIGTERM');
   assert.equal(await exited, 143, stderr);
   assert.match(stderr, /SIGTERM: stopping the running training \(it saves what it trained\), then the sweep/);
-  assert.match(stderr, /default\/seed-1: stopped early and saved/);
+  assert.match(stderr, /default\/seed-1: stopped early and saved \(\d+ steps\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 1 stopped early, 1 not started/);
   assert.match(fs.readFileSync(log, 'utf8'), /SIGTERM: stopping after this step and saving/);
   const dir = path.join(root, 'default', 'seed-1');

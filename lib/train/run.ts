@@ -19,6 +19,7 @@ import { DEFAULT_TASK, getTask } from '../data/tasks';
 import { buildCrnn, disposeCrnn, expectedParamCount } from '../model/build';
 import { measureDigitProbe, type DigitProbeRecord } from '../evaluate/probe';
 import { historyCsv, saveRun } from '../runs/persist';
+import { CURVES_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE } from '../runs/record';
 import { reserveRunFolder, type RunFolderReservation } from '../runs/lock';
 import { checkTrainingMemory } from './limits';
 import { trainingEngine, trainSteps, type TrainCallbacks } from './loop';
@@ -165,19 +166,20 @@ export async function trainRun(run: ResolvedRun, options: TrainRunOptions): Prom
     if (outDir === undefined || (history.endReason === 'stopped' && history.steps.length === 0)) return trained;
 
     const files: Record<string, string> = {
-      'history.json': JSON.stringify(history, null, 1),
-      'history.csv': historyCsv(history),
+      [HISTORY_JSON_FILE]: JSON.stringify(history, null, 1),
+      [HISTORY_CSV_FILE]: historyCsv(history),
     };
     if (options.curvesSvg) {
       try {
-        files['training-curves.svg'] = await options.curvesSvg(history);
+        files[CURVES_FILE] = await options.curvesSvg(history);
       } catch (err) {
-        console.warn(`warning: training-curves.svg not written: ${messageOf(err)}`);
+        console.warn(`warning: ${CURVES_FILE} not written: ${messageOf(err)}`);
       }
     }
     try {
       await saveRun(outDir, {
-        model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source, digitProbe,
+        model, crnnConfig, trainConfig, task: task.name, history, dataSource: data.source,
+        dataLocation: data.location, digitProbe,
       }, { files });
     } catch (err) {
       throw new RunFolderError(`could not save the run to ${outDir}: ${messageOf(err)}`, 'save', trained);

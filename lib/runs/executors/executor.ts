@@ -5,8 +5,9 @@
  * or tasks on a Ray cluster (ray.ts).
  *
  * An executor trains a run into its folder under the sweep's root and
- * leaves the trainer's output beside it, in `<folder>.log`; when the
- * trainer saved nothing the folder is absent. It trains up to `slots` runs
+ * leaves the trainer's output beside it, in the attempt's log (`<folder>.log`,
+ * then `<folder>.attempt-2.log`, …); when the trainer saved nothing the
+ * folder is absent. The sweep reads the result from the folder's run.json. It trains up to `slots` runs
  * at once, each with `threads` TensorFlow threads.
  */
 import path from 'node:path';
@@ -30,8 +31,8 @@ export interface TrainResult {
   signal: NodeJS.Signals | null;
   /** Its last lines of output (at most TAIL_LINES). */
   tail: string[];
-  /** "91.20%", from its last line about the final accuracy. */
-  finalAccuracy?: string;
+  /** The log of this attempt (`<folder>.log`, `<folder>.attempt-2.log`, …: see `openAttemptLog`), if one was written. */
+  log?: string;
   /** Where it ran, when not on this machine: "node 10.0.0.5 (3a30a0df)". */
   where?: string;
   /** True when it never started: the sweep stopped while the run waited for a free node. */
@@ -73,12 +74,12 @@ export interface Executor {
 const TAIL_LINES = 20;
 
 /**
- * Reads a trainer's output as it comes: keeps its last lines, reports its
- * evaluations, and notes its final accuracy.
+ * Reads a trainer's output as it comes: keeps its last lines (for the report
+ * of a failure) and passes its evaluations on to the progress line (display
+ * only: the run's result is read from its run.json).
  */
 export class TrainerOutput {
   readonly tail: string[] = [];
-  finalAccuracy?: string;
   /** The unfinished last line of each stream. */
   private readonly partial = new Map<string, string>();
 
@@ -104,7 +105,5 @@ export class TrainerOutput {
     if (this.tail.length > TAIL_LINES) this.tail.shift();
     const evaluation = /^step (\d+): eval loss [\d.]+, accuracy ([\d.]+%)/.exec(line);
     if (evaluation) this.onStatus?.(`step ${evaluation[1]}: eval accuracy ${evaluation[2]}`);
-    const final = /^final accuracy ([\d.]+%)/.exec(line);
-    if (final) this.finalAccuracy = final[1];
   }
 }

@@ -3,10 +3,9 @@
  * the cores split between them through TensorFlow's thread pools.
  */
 import * as fs from 'node:fs';
-import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tensorflowThreadEnvironment } from '../cpu';
-import type { SweepRun } from '../sweep';
+import { openAttemptLog, type SweepRun } from '../sweep';
 import { logHeader, TRAINER, TrainerOutput, type Executor, type TrainEvents, type TrainResult } from './executor';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -28,13 +27,13 @@ export class LocalExecutor implements Executor {
   }
 
   /**
-   * Trains one run in its own process. Its output goes to `<folder>.log`;
-   * its evaluations to `events`. The trainer runs in its own process group,
+   * Trains one run in its own process. Its output goes to the attempt's own
+   * log; its evaluations to `events`. The trainer runs in its own process group,
    * so that a Ctrl-C on the terminal reaches it once, through the sweep.
    */
   train(run: SweepRun, events: TrainEvents): Promise<TrainResult> {
-    fs.mkdirSync(path.dirname(run.dir), { recursive: true });
-    const log = fs.createWriteStream(`${run.dir}.log`);
+    const attemptLog = openAttemptLog(run.dir);
+    const log = fs.createWriteStream('', { fd: attemptLog.fd });
     log.write(logHeader(['node', TRAINER, ...run.args]));
     const output = new TrainerOutput((text) => events.status(text));
     const child = spawn(process.execPath, [TRAINER, ...run.args], {
@@ -55,7 +54,7 @@ export class LocalExecutor implements Executor {
         finished = true;
         this.running.delete(child);
         output.end();
-        log.end(() => resolve({ code, signal, tail: output.tail, finalAccuracy: output.finalAccuracy }));
+        log.end(() => resolve({ code, signal, tail: output.tail, log: attemptLog.file }));
       };
       child.on('error', (err) => {
         output.line(err.message);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import * as readline from 'node:readline';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { reserveRunFolder, type RunFolderReservation } from '../lock';
-import type { SweepRun } from '../sweep';
+import { openAttemptLog, type SweepRun } from '../sweep';
 import {
   logHeader, PROJECT_ROOT, TrainerOutput, type Executor, type TrainEvents, type TrainResult,
 } from './executor';
@@ -209,17 +209,26 @@ export class RayExecutor implements Executor {
     }
   }
 
-  /** Writes the log of a run that ended, and moves its folder, if it came back, into the root. */
+  /**
+   * Writes the log of a run that ended (an attempt's log, opened now: a run
+   * whose sweep was killed meanwhile has none), and moves its folder, if it
+   * came back, into the root.
+   */
   private arrived(pending: Pending, ended: Extract<DriverEvent, { event: 'ended' }>): TrainResult {
     const { run, reservation, staging } = pending;
     const where = ended.node ? `${nodeName(ended.node)}, host ${ended.node.hostname}` : undefined;
     const header = ended.command.length ? logHeader(ended.command) : '';
-    fs.writeFileSync(`${run.dir}.log`, `${header}${where ? `# on Ray ${where}\n` : ''}${ended.log}`);
+    const attemptLog = openAttemptLog(run.dir);
+    try {
+      fs.writeFileSync(attemptLog.fd, `${header}${where ? `# on Ray ${where}\n` : ''}${ended.log}`);
+    } finally {
+      fs.closeSync(attemptLog.fd);
+    }
     const output = new TrainerOutput();
     output.write(ended.log);
     output.end();
     const result: TrainResult = {
-      code: ended.code, signal: ended.signal, tail: output.tail, finalAccuracy: output.finalAccuracy,
+      code: ended.code, signal: ended.signal, tail: output.tail, log: attemptLog.file,
       ...(ended.node ? { where: nodeName(ended.node) } : {}),
     };
     try {
