@@ -24,6 +24,12 @@ const graphImport = {
   message: 'lib/graph/ is the engine behind lib/train/: import it only from lib/train/ and lib/index.ts.',
 };
 
+// The model code and the page's pure modules also run in the browser (demo/).
+const browserImport = {
+  group: ['**/tf', 'node:*', '@tensorflow/tfjs-node'],
+  message: 'lib/model/ and the page\'s modules run in the browser too: import @tensorflow/tfjs itself, not lib/tf.ts, and no Node module.',
+};
+
 export default tseslint.config(
   {
     ignores: [
@@ -61,6 +67,10 @@ export default tseslint.config(
     files: ['lib/**/*.ts'],
     ignores: ['lib/view/**', 'lib/index.ts', 'lib/train/**', 'lib/graph/**'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [viewImport, graphImport] }] },
+  },
+  {
+    files: ['lib/model/**/*.ts', 'lib/demo/preprocess.ts', 'lib/demo/readings.ts', 'lib/demo/site-data.ts', 'demo/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [viewImport, graphImport, browserImport] }] },
   },
   {
     files: ['lib/train/**/*.ts', 'lib/graph/**/*.ts'],

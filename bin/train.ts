@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<void> {
   if (history.sampler === 'graph') {
     console.log(`batches gathered in the graph from the seeded image indices, ${history.stepsPerCall} steps per session call`);
   } else if (history.engine === 'graph') {
-    console.log('batches made on the CPU (augmentation, or a task without a class table), one step per session call');
+    console.log('batches made on the CPU (a task without a class table), one step per session call');
   }
   if (last) {
     console.log(`final accuracy ${percent(last.accuracy)} on ${trainConfig.evalSize} test sequences ` +

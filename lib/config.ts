@@ -172,6 +172,12 @@ const trainDeclarations: Declarations<TrainConfig> = {
     type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
     help: 'training targets (1-ε)·one-hot + ε/classes; evaluation loss and accuracy use the true class; 0: none',
   },
+  emaDecay: {
+    type: { kind: 'number', min: 0, max: 1, maxExclusive: true }, default: 0,
+    help: 'evaluate an exponential moving average of the trainable weights, decaying by this per step ' +
+      '(bias-corrected: the first average is the first step\'s weights); the model left after training, ' +
+      'and saved, holds the average; 0: none',
+  },
 };
 
 function kebabCase(name: string): string {

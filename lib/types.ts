@@ -125,7 +125,8 @@ export interface TrainConfig {
    * Input augmentation of the training batches (never the evaluation set):
    * each image shifted by dx, dy whole pixels drawn uniformly from
    * −augmentShift..augmentShift, the pixels shifted in filled with 0.
-   * Drawn from the run's seed. 0: none (the article).
+   * Drawn from the run's seed and the step's number (`augmentOfStep`).
+   * 0: none (the article).
    */
   augmentShift: number;   // 0
   /**
@@ -140,6 +141,14 @@ export interface TrainConfig {
    * evaluation set, use the true class. 0: none (the article).
    */
   labelSmoothing: number; // 0
+  /**
+   * Decay d in [0, 1) of an exponential moving average of the trainable
+   * weights, updated after every step (lib/train/ema.ts): the evaluations
+   * measure the average, and the model holds it when training ends (so
+   * predictions and the saved model use it; the moving statistics of batch
+   * normalisation are the training's). 0: none, the weights as trained.
+   */
+  emaDecay: number; // 0
 }
 
 export interface StepRecord {
@@ -175,8 +184,9 @@ export interface History {
   /**
    * Where the training batches were made: 'graph' (gathered in the graph
    * from image indices drawn on the CPU, `stepsPerCall` steps per session
-   * call) or 'cpu' (`sampleSequenceBatch`, one step per call). The same
-   * seed gives the same batches either way.
+   * call, shifted and rotated there where the run augments) or 'cpu'
+   * (`makeSequenceBatch`, one step per call). The same seed gives the same
+   * batches either way (rotated pixels to float32 rounding).
    */
   sampler?: 'graph' | 'cpu';
   stepsPerCall?: number;
@@ -186,4 +196,29 @@ export interface History {
    * saved before it was recorded).
    */
   peakRssMiB?: number;
+}
+
+/** The digit probe of every CNN of a model, as a run records it (run.json `digitProbe`). */
+export interface DigitProbeRecord {
+  /** [T] the probe's accuracy p on the test digits, per time step (one CNN each, or the shared one T times). */
+  accuracy: number[];
+  /** Distinct training-split digits the probes were fitted on. */
+  trainDigits: number;
+  /** Distinct test-split digits they were measured on. */
+  testDigits: number;
+}
+
+/**
+ * A fitted digit probe as plain numbers: class probabilities of a feature
+ * vector f [d] are softmax(((f − mean) / scale) · weights + bias).
+ */
+export interface DigitReadout {
+  /** [d] the training features' mean, subtracted first. */
+  mean: number[];
+  /** [d] their spread (+1e-6), divided by next. */
+  scale: number[];
+  /** [d · numClasses] row-major: weights[i · numClasses + k] links feature i to class k. */
+  weights: number[];
+  /** [numClasses] */
+  bias: number[];
 }

@@ -185,7 +185,7 @@ test('invalid augmentation options are refused, naming the option', () => {
 
 test('trainSteps augments the training batches only: the evaluations are those of unaugmented test sequences', async () => {
   const options: TrainOptions = {
-    seqLength: 2, task: 'difference', batchSize: 16, evalSize: 64, evalEvery: 2, numSteps: 4, seed: 4,
+    seqLength: 2, task: 'difference', batchSize: 16, evalSize: 64, evalEvery: 2, numSteps: 4, seed: 4, stepsPerCall: 2,
   };
   // A learning rate so small that the weights stay put: every evaluation is the untrained model's.
   const run = async (augment: Partial<TrainOptions>) => {
@@ -218,7 +218,7 @@ test('an augmented run is reproducible from its seed, and its augmentation strea
   const run = async (seed: number) => {
     const model = buildCrnn({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 }, { seed });
     const history = await trainSteps(model, data, {
-      seqLength: 2, task: 'difference', batchSize: 8, evalSize: 16, evalEvery: 3, numSteps: 3, seed,
+      seqLength: 2, task: 'difference', batchSize: 8, evalSize: 16, evalEvery: 3, numSteps: 3, seed, stepsPerCall: 3,
       augmentShift: 2, augmentRotation: 10,
     });
     disposeCrnn(model);

@@ -188,3 +188,4 @@ test(
     assert.deepEqual(labelCounts(data.test), new Array(10).fill(1000));
   },
 );
+

@@ -325,11 +325,11 @@ test('in a cosine run, the graph applies the scheduled rate at every step', { sk
     return out;
   };
   try {
-    // Steps 1–3 and 4–6 in calls of 3, step 7 alone; then the same on the CPU's batches, with augmentation.
-    for (const augmentShift of [0, 1]) {
+    // Steps 1–3 and 4–6 in calls of 3, step 7 alone; then the same run one step per call.
+    for (const stepsPerCall of [3, 1]) {
       const history = await trainSteps(model, data, {
         seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
-        stepsPerCall: 3, evalEvery: 3, augmentShift,
+        stepsPerCall, evalEvery: 3,
       });
       assert.equal(history.steps.length, 7);
     }
@@ -515,17 +515,21 @@ test('trainSteps runs K steps per call where it can and gives the history of one
   disposeCrnn(reference);
 });
 
-test('augmented runs make their batches on the CPU; the graph sampler leaves the tensor count flat', { skip }, async () => {
+test('augmented runs gather their batches in the graph too; the graph sampler leaves the tensor count flat', { skip }, async () => {
   const data: DigitData = loadMnist();
   const options = { seqLength: 2, task: 'difference', batchSize: 8, evalSize: 16, numSteps: 8, evalEvery: 4 } as const;
   const model = buildCrnn(small);
-  const augmented = await trainSteps(model, data, { ...options, augmentShift: 1 });
-  assert.deepEqual([augmented.sampler, augmented.stepsPerCall], ['cpu', undefined]);
-  await trainSteps(model, data, { ...options, stepsPerCall: 2 });
-  const before = tf.memory().numTensors;
-  const again = await trainSteps(model, data, { ...options, stepsPerCall: 2 });
-  assert.equal(again.sampler, 'graph');
-  assert.equal(tf.memory().numTensors, before);
+  for (const augment of [{}, { augmentShift: 1, augmentRotation: 5 }]) {
+    await trainSteps(model, data, { ...options, ...augment, stepsPerCall: 2 });
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    const again = await trainSteps(model, data, { ...options, ...augment, stepsPerCall: 2 }, {
+      onStep: () => counts.push(tf.memory().numTensors),
+    });
+    assert.deepEqual([again.sampler, again.stepsPerCall], ['graph', 2]);
+    assert.equal(new Set(counts).size, 1, `tensor counts at the steps: ${counts.join(', ')}`);
+    assert.equal(tf.memory().numTensors, before);
+  }
   await assert.rejects(trainSteps(model, data, { ...options, stepsPerCall: 1.5 }), /stepsPerCall must be a positive integer, got 1.5/);
   disposeCrnn(model);
 });
@@ -650,14 +654,18 @@ test('trainSteps on the graph engine evaluates in one session call, with or with
     calls.evaluate++;
     return evaluate.apply(this, args);
   };
-  let graph, augmented;
+  // Sequences of 7 digits: 10^7 of them, too many for a class table, so their batches are made on the CPU.
+  const longTask = sumTask(7);
+  const longModel = buildCrnn({ ...small, seqLength: 7, numClasses: longTask.numClasses });
+  let graph, cpu;
   try {
     graph = await trainSteps(model, data, options);
-    augmented = await trainSteps(model, data, { ...options, augmentShift: 1 });
+    cpu = await trainSteps(longModel, data, { ...options, seqLength: 7, task: longTask });
   } finally {
     Object.assign(GraphTrainer.prototype, { evaluateSet, evaluate });
   }
-  assert.deepEqual([graph.sampler, augmented.sampler], ['graph', 'cpu']);
+  assert.deepEqual([graph.sampler, cpu.engine, cpu.sampler], ['graph', 'graph', 'cpu']);
+  disposeCrnn(longModel);
   assert.deepEqual(calls, { evaluateSet: 4, evaluate: 0 });
   // The eager engine, evaluating in batches from JavaScript, records the same.
   const eager = await trainSteps(reference, data, { ...options, engine: 'eager' });

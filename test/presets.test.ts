@@ -67,9 +67,11 @@ function assertTrainedWith(preset: string, runs: ReturnType<typeof committedRuns
   const crnn = resolveCrnnConfig(model);
   const training = resolveTrainConfig(train);
   const leftOut = { seed: 0, ...ignoring };
+  const asJson = (value: unknown) => JSON.parse(JSON.stringify(value));
   for (const { name, run } of runs) {
     assert.deepEqual(run.crnnConfig, crnn, name);
-    assert.deepEqual({ ...run.trainConfig, ...leftOut }, JSON.parse(JSON.stringify({ ...training, ...leftOut })), name);
+    // Resolved as loadRun reads it: a setting added after the run was saved takes its default, the run's value.
+    assert.deepEqual(asJson({ ...resolveTrainConfig(run.trainConfig), ...leftOut }), asJson({ ...training, ...leftOut }), name);
   }
 }
 

@@ -20,7 +20,7 @@ const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, e
 test('the default training config is the article\'s schedule with a cosine learning rate', () => {
   assert.deepEqual(resolveTrainConfig(), {
     numSteps: 10000, batchSize: 128, evalEvery: 100, evalSize: 10000, seed: 42, evalSeed: 42, targetAccuracy: undefined,
-    lrSchedule: 'cosine', engine: 'auto', augmentShift: 0, augmentRotation: 0, labelSmoothing: 0,
+    lrSchedule: 'cosine', engine: 'auto', augmentShift: 0, augmentRotation: 0, labelSmoothing: 0, emaDecay: 0,
   });
   assert.ok(Object.isFrozen(defaultTrainConfig));
 });

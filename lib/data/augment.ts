@@ -5,12 +5,19 @@
  * (`sampleSequenceBatch`) to training batches only; the fixed evaluation set
  * and predictions never see it.
  *
+ * Training (`trainSteps`) draws a step's transforms from TensorFlow's
+ * stateless generator keyed by [seed, step] (`augmentOfStep`): the numbers
+ * the graph draws when it augments the batches it gathers
+ * (lib/graph/sampler.ts), so that a step's images are shifted and rotated
+ * alike whichever engine or sampler makes them.
+ *
  * The transform is computed straight from the uint8 pixels into the batch's
  * float32 buffer, while the bytes are scaled to [0, 1] anyway: a shift is an
  * offset copy with zeros shifted in, a rotation (with its shift) maps every
  * output pixel back into the input and samples it bilinearly, zero outside.
  */
 import type { Rng } from '../random';
+import { statelessUniform } from '../model/dropout';
 
 /** How training images are augmented (see TrainConfig.augmentShift and augmentRotation). */
 export interface AugmentOptions {
@@ -33,10 +40,21 @@ export interface ImageTransform {
 }
 
 /**
+ * Augmentation whose draws follow from a seed and the training step alone
+ * (`augmentOfStep`), as the graph draws them (lib/graph/sampler.ts).
+ */
+export interface SteppedAugment {
+  maxShift: number;
+  maxRotation: number;
+  /** An int32: with the step, the key of the stateless generator. */
+  seed: number;
+}
+
+/**
  * Checks augmentation options.
  * @throws Error naming the option and the value.
  */
-export function checkAugmentOptions(options: AugmentOptions): void {
+export function checkAugmentOptions(options: Pick<AugmentOptions, 'maxShift' | 'maxRotation'>): void {
   if (!Number.isInteger(options.maxShift) || options.maxShift < 0) {
     throw new Error(`augmentation maxShift must be an integer >= 0, got ${options.maxShift}`);
   }
@@ -46,14 +64,50 @@ export function checkAugmentOptions(options: AugmentOptions): void {
 }
 
 /** True when the options change images at all (a shift or rotation above 0). */
-export function augments(options: AugmentOptions | undefined): options is AugmentOptions {
+export function augments<Options extends Pick<AugmentOptions, 'maxShift' | 'maxRotation'>>(
+  options: Options | undefined,
+): options is Options {
   return options !== undefined && (options.maxShift > 0 || options.maxRotation > 0);
+}
+
+/**
+ * The augmentation of `count` images at training step `step`: an
+ * AugmentOptions whose rng hands out, in order, the count × 3 uniforms of
+ * StatelessRandomUniform([count, 3], [seed, step]), the dx, dy and angle
+ * draws of each image (`drawTransform`). The graph draws the very same
+ * numbers for its batch of that step, and maps them to transforms by the
+ * same rule, in float32 (see `writeAugmentTransforms`).
+ * @throws Error for invalid options, a seed or step that is not an int32, or
+ *   (from its rng) a draw beyond the count × 3.
+ */
+export function augmentOfStep(augment: SteppedAugment, count: number, step: number): AugmentOptions {
+  checkAugmentOptions(augment);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`augmentOfStep: count must be a positive integer, got ${count}`);
+  const uniforms = statelessUniform([count, 3], [augment.seed, step]);
+  const values = uniforms.dataSync();
+  uniforms.dispose();
+  let drawn = 0;
+  const next = () => {
+    if (drawn >= values.length) throw new Error(`the augmentation of step ${step} holds ${values.length} draws, all drawn`);
+    return values[drawn++];
+  };
+  return {
+    maxShift: augment.maxShift,
+    maxRotation: augment.maxRotation,
+    rng: { seed: `${augment.seed}/${step}`, next, nextInt: (n) => Math.floor(next() * n) },
+  };
 }
 
 /**
  * Draws one image's transform. Always three draws, dx, dy, then the angle,
  * so that for a given seed the shifts are the same whatever the rotation,
  * and the other way round.
+ *
+ * The graph computes the same rule in float32 on the uniforms of
+ * `augmentOfStep`, which are multiples of 2⁻²³: there, u·(2·maxShift + 1)
+ * rounds to float32 without crossing an integer for every shift the
+ * settings allow (tested), so the shifts are the same integers; the angle
+ * differs by float32 rounding.
  */
 export function drawTransform(options: AugmentOptions): ImageTransform {
   const { maxShift, maxRotation, rng } = options;

@@ -18,6 +18,7 @@ import {
   writeDataVariable, writeGatheredImages, writeImagesLoad, writeOneHot, writeSampledBatch, writeSamplerData,
   type ImagesShape, type SamplerSpec,
 } from './sampler';
+import { augments, checkAugmentOptions, type SteppedAugment } from '../data/augment';
 
 /** The loss the graph computes: tfjs's name for it. */
 const LOSS = 'categoricalCrossentropy';
@@ -105,6 +106,8 @@ export type SignatureName = 'train' | 'gradients' | 'evaluate' | 'assign' | 'rea
 export type LoopSignatureName = 'load_data' | 'train_loop' | 'train_step';
 /** The signatures of a graph written with an evaluation set: load its images, evaluate the whole set. */
 export type EvalSignatureName = 'load_eval_data' | 'evaluate_set';
+/** The signature of a graph written with a moving average of the weights: read the averages. */
+export type AverageSignatureName = 'read_averages';
 
 /**
  * A fixed set of sequences that the graph evaluates whole in one call
@@ -136,9 +139,12 @@ export interface TrainingGraphOptions {
    * Also write `stepsPerCall` training steps in a row on batches the graph
    * gathers itself from the training data (sampler.ts), as the
    * `train_loop` signature (and one step, `train_step`), and `load_data`
-   * to load that data.
+   * to load that data. With `augment` (a shift or rotation above 0), each
+   * step's images are shifted and rotated by transforms drawn from
+   * [augment.seed, step] (`writeAugmentTransforms`), and the loops take the
+   * steps' numbers.
    */
-  sampler?: { spec: SamplerSpec; stepsPerCall: number };
+  sampler?: { spec: SamplerSpec; stepsPerCall: number; augment?: SteppedAugment };
   /**
    * Also write the evaluation of this fixed set of sequences in one call, in
    * batches (`evaluate_set`, the loss summed over the set and the number of
@@ -146,6 +152,15 @@ export interface TrainingGraphOptions {
    * `load_eval_data` to load its images.
    */
   evaluation?: EvalGraphSpec;
+  /**
+   * Also keep an exponential moving average of each trainable weight
+   * (lib/train/ema.ts): a variable per weight, set to the weight by
+   * `assign`, and after every training step moved to the updated weight at
+   * the rate fed with the step (`ema_rate` to `train`, `ema_rates` to the
+   * loops). The evaluations (`evaluate`, `evaluate_set`) then run on the
+   * averages, which `read_averages` reads (`average${k}`).
+   */
+  movingAverage?: boolean;
   /**
    * Write each convolution that reaches a 2×2 max-pool through its bias and
    * ELU only as conv → max-pool → bias → ELU (default true): the same values,
@@ -171,7 +186,8 @@ export function labelSmoothingOf(options: TrainingGraphOptions): number {
 /** What the compiled graph consists of, for the trainer. */
 export interface TrainingGraph {
   savedModel: Uint8Array;
-  signatures: Record<SignatureName, Signature> & Partial<Record<LoopSignatureName | EvalSignatureName, Signature>>;
+  signatures: Record<SignatureName, Signature>
+    & Partial<Record<LoopSignatureName | EvalSignatureName | AverageSignatureName, Signature>>;
   /** In `model.trainableWeights` order. */
   weights: GraphWeight[];
   /** In `model.nonTrainableWeights` order. */
@@ -181,6 +197,11 @@ export interface TrainingGraph {
    * of the training step, which seeds the dropout masks.
    */
   takesStep: boolean;
+  /**
+   * Whether `train_loop` and `train_step` take `steps`, the int32 numbers of
+   * their steps, which seed the dropout masks and the augmentation.
+   */
+  loopTakesSteps: boolean;
 }
 
 /** What the layers' forward passes read and write besides their inputs (see LayerContext). */
@@ -279,10 +300,17 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       const handle = resource('value');
       const value = g.node('ReadVariableOp', [handle], { dtype: FLOAT }, 'read');
       g.setShape(value, shape);
-      return { layerWeight, modelIndex, shape, handle, m: resource('adam_m'), v: resource('adam_v'), value };
+      // The moving average of the weight, and its value as the evaluations read it.
+      const average = options.movingAverage === true ? resource('average') : undefined;
+      const averageValue = average === undefined ? undefined : g.node('ReadVariableOp', [average], { dtype: FLOAT }, 'read_average');
+      if (averageValue !== undefined) g.setShape(averageValue, shape);
+      return {
+        layerWeight, modelIndex, shape, handle, m: resource('adam_m'), v: resource('adam_v'), value, average, averageValue,
+      };
     });
   });
   const valueOf = new Map(variables.map((w) => [w.layerWeight, w.value]));
+  const averageOf = new Map(variables.map((w) => [w.layerWeight, w.averageValue]));
 
   // The non-trainable weights: a variable each, updated by training steps.
   const states: GraphState[] = model.nonTrainableWeights.map((layerWeight, modelIndex) => {
@@ -304,6 +332,10 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     return value;
   };
   const weightValue = (w: tfTypes.LayerVariable) => known(valueOf, w, 'trainable');
+  // What the evaluations read: the weights' moving averages, where the graph keeps them.
+  const evaluatedValue = options.movingAverage === true
+    ? (w: tfTypes.LayerVariable) => known(averageOf, w, 'trainable') as string
+    : weightValue;
   // The step number, fed with each step, for the layers that draw random masks.
   let step: TensorSpec | undefined;
   const stepPlaceholder = () => {
@@ -379,6 +411,16 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       setting('beta1'), setting('beta2'), setting('epsilon'), grads[i],
     ], { T: FLOAT, use_locking: { b: false }, use_nesterov: { b: false } }));
   });
+  // The moving averages: after a step's Adam updates, each average moves to
+  // its updated weight, average − α·(average − w), at the rate α fed with the step.
+  const averageUpdates = (updates: string[], rate: string, after: string[]) => (options.movingAverage !== true ? []
+    : g.inScope('moving_average', () => variables.map((w, i) => {
+      const updated = g.node('ReadVariableOp', [w.handle, `^${updates[i]}`], { dtype: FLOAT }, 'updated');
+      const average = g.node('ReadVariableOp', [w.average as string, ...after], { dtype: FLOAT }, 'average');
+      const delta = g.node('Sub', [average, updated], { T: FLOAT }, 'delta');
+      return g.node('ResourceApplyGradientDescent', [w.average as string, rate, delta],
+        { T: FLOAT, use_locking: { b: false } }, 'update');
+    })));
   const packed = (name: string, values: string[], controls: string[] = []) => g.node('Pack',
     [...values, ...controls.map((c) => `^${c}`)], { T: FLOAT, N: { i: values.length }, axis: { i: 0 } }, name);
 
@@ -388,9 +430,9 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   const xs = g.placeholder('xs', 'float32', [-1, ...(input.shape.slice(1) as number[])]);
   const ys = g.placeholder('ys', 'float32', [-1, numClasses]);
   const pass = trainingPass(xs.ref, ys.ref, { weightValue, stateValue }, stepPlaceholder);
-  const evaluated = differsInTraining(model)
+  const evaluated = differsInTraining(model) || options.movingAverage === true
     ? g.inScope('inference', () => measures(writeForward(g, ops, model, xs.ref,
-      context(false, { weightValue, stateValue }, stepPlaceholder, []), poolFirst), ys.ref))
+      context(false, { weightValue: evaluatedValue, stateValue }, stepPlaceholder, []), poolFirst), ys.ref))
     : pass.trained;
   // For evaluation in batches: the loss summed over the batch and the number right.
   const lossAndCorrectSums = g.node('Pack', [ops.sum(evaluated.crossEntropy), ops.sum(evaluated.correct)],
@@ -401,6 +443,8 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
   const learningRate = g.placeholder('learning_rate', 'float32', []);
   const adamSettings = g.placeholder('adam', 'float32', [ADAM_INPUTS.length]);
   const updates = adamUpdates(pass.grads, adamSettings.ref, learningRate.ref);
+  const averageRate = options.movingAverage === true ? g.placeholder('ema_rate', 'float32', []) : undefined;
+  const stepAverageUpdates = averageRate === undefined ? [] : averageUpdates(updates, averageRate.ref, []);
   const vector = (ref: string, size: number): TensorSpec => ({ ref, dtype: 'float32', shape: [size] });
   const key = (slot: string, w: GraphWeight) => `${slot}${w.modelIndex}`;
 
@@ -415,19 +459,27 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     const input = g.placeholder(v.key, 'float32', v.shape);
     return { ...v, input, op: g.node('AssignVariableOp', [v.handle, input.ref], { dtype: FLOAT }) };
   }));
-  const assigned = ops.identity(g.scalar(1, 'one'), assigns.map((a) => a.op), 'assigned');
+  // Each average starts at its weight.
+  const averageAssigns = options.movingAverage !== true ? [] : g.inScope('assign', () => variables.map((w, i) => {
+    const input = assigns.find((a) => a.key === key('value', weights[i]))?.input as TensorSpec;
+    return g.node('AssignVariableOp', [w.average as string, input.ref], { dtype: FLOAT }, 'average');
+  }));
+  const assigned = ops.identity(g.scalar(1, 'one'), [...assigns.map((a) => a.op), ...averageAssigns], 'assigned');
   const reads = g.inScope('read', () => variableSlots.map((v) => (
     { ...v, ref: g.node('ReadVariableOp', [v.handle], { dtype: FLOAT }, v.key) })));
   const stepInput: Record<string, TensorSpec> = step === undefined ? {} : { step };
 
   const signatures: TrainingGraph['signatures'] = {
     train: {
-      inputs: { xs, ys, learning_rate: learningRate, adam: adamSettings, ...stepInput },
+      inputs: {
+        xs, ys, learning_rate: learningRate, adam: adamSettings, ...stepInput,
+        ...(averageRate === undefined ? {} : { ema_rate: averageRate }),
+      },
       // The rate is read back as Adam received it, once the updates (of the
-      // weights, and of the moving statistics) are done.
+      // weights, the moving statistics and averages) are done.
       outputs: {
         loss_accuracy_rate: vector(packed('loss_accuracy_rate', [pass.loss, pass.accuracy, learningRate.ref],
-          [...updates, ...pass.stateUpdates]), 3),
+          [...updates, ...pass.stateUpdates, ...stepAverageUpdates]), 3),
       },
     },
     // The training pass's loss and gradients (dropout masks of the fed step,
@@ -453,10 +505,21 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     },
   };
 
+  if (options.movingAverage === true) {
+    signatures.read_averages = g.inScope('read_averages', () => ({
+      inputs: {},
+      outputs: Object.fromEntries(variables.map((w) => [`average${w.modelIndex}`, {
+        ref: g.node('ReadVariableOp', [w.average as string], { dtype: FLOAT }, `average${w.modelIndex}`),
+        dtype: 'float32', shape: w.shape,
+      } satisfies TensorSpec])),
+    }));
+  }
+
   // Training steps in a row, on batches the graph gathers itself (sampler.ts).
   if (options.sampler !== undefined) {
     const { spec, stepsPerCall } = options.sampler;
     checkSamplerSpec(spec, model, stepsPerCall);
+    const augment = checkedAugment(options.sampler.augment);
     const data = writeSamplerData(g, spec);
     const loadData = g.inScope('load_data', () => {
       const images = writeImagesLoad(g, 'images', data.imagesHandle, spec);
@@ -472,6 +535,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       const indices = g.placeholder('indices', 'int32', [callSteps, -1]);
       const rates = g.placeholder('learning_rates', 'float32', [callSteps]);
       const adamRows = g.placeholder('adam', 'float32', [callSteps, ADAM_INPUTS.length]);
+      const averageRates = options.movingAverage === true ? g.placeholder('ema_rates', 'float32', [callSteps]) : undefined;
       const unpack = (x: string, dtype: Attr, name: string) => {
         const node = g.node('Unpack', [x], { T: dtype, num: { i: callSteps }, axis: { i: 0 } }, name);
         return Array.from({ length: callSteps }, (_, k) => outputRefOf(node, k));
@@ -479,6 +543,7 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       const batchIndices = unpack(indices.ref, INT, 'indices_by_step');
       const stepRates = unpack(rates.ref, FLOAT, 'rates_by_step');
       const stepAdam = unpack(adamRows.ref, FLOAT, 'adam_by_step');
+      const stepAverageRates = averageRates === undefined ? [] : unpack(averageRates.ref, FLOAT, 'ema_rates_by_step');
       let steps: { spec: TensorSpec; each: string[] } | undefined;
       const stepNumber = (k: number) => () => {
         if (steps === undefined) {
@@ -491,7 +556,8 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
       let done: string | undefined;
       for (let k = 0; k < callSteps; k++) {
         rows.push(g.inScope(`step${k}`, () => {
-          const batch = writeSampledBatch(g, spec, data, batchIndices[k]);
+          const batch = writeSampledBatch(g, spec, data, batchIndices[k],
+            augment === undefined ? undefined : { ...augment, step: stepNumber(k)() });
           // Each step reads the weights and statistics that the step before it wrote.
           const after = done === undefined ? [] : [`^${done}`];
           const read = (handle: string, shape: number[]) => {
@@ -506,14 +572,18 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
             stateValue: (w) => known(stateReads, w, 'non-trainable'),
           }, stepNumber(k));
           const stepUpdates = adamUpdates(stepPass.grads, stepAdam[k], stepRates[k]);
+          const averaged = averageRates === undefined ? [] : averageUpdates(stepUpdates, stepAverageRates[k], after);
           done = packed('loss_accuracy_rate', [stepPass.loss, stepPass.accuracy, stepRates[k]],
-            [...stepUpdates, ...stepPass.stateUpdates]);
+            [...stepUpdates, ...stepPass.stateUpdates, ...averaged]);
           return done;
         }));
       }
       const out = g.node('Pack', rows, { T: FLOAT, N: { i: callSteps }, axis: { i: 0 } }, 'loss_accuracy_rate');
       return {
-        inputs: { indices, learning_rates: rates, adam: adamRows, ...(steps === undefined ? {} : { steps: steps.spec }) },
+        inputs: {
+          indices, learning_rates: rates, adam: adamRows, ...(steps === undefined ? {} : { steps: steps.spec }),
+          ...(averageRates === undefined ? {} : { ema_rates: averageRates }),
+        },
         out,
       };
     });
@@ -556,7 +626,8 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
           const targets = g.constant({ dtype: 'int32', shape: [end - start], values: evaluation.targets.subarray(start, end) }, 'targets');
           // A batch's images are gathered once the batch before it is summed: one batch's activations at a time.
           const batchXs = writeGatheredImages(g, evalImages.value, indices, { seqLength, height, width }, sum === undefined ? [] : [sum]);
-          const logits = writeForward(g, ops, model, batchXs, context(false, { weightValue, stateValue }, noStep, []), poolFirst);
+          const logits = writeForward(g, ops, model, batchXs,
+            context(false, { weightValue: evaluatedValue, stateValue }, noStep, []), poolFirst);
           const measured = measures(logits, writeOneHot(g, targets, numClasses));
           const sums = g.node('Pack', [ops.sum(measured.crossEntropy), ops.sum(measured.correct)],
             { T: FLOAT, N: { i: 2 }, axis: { i: 0 } }, 'sums');
@@ -569,7 +640,24 @@ export function buildTrainingGraph(model: tfTypes.LayersModel, options: Training
     });
     signatures.evaluate_set = { inputs: {}, outputs: { loss_and_correct_sums: vector(total, 2) } };
   }
-  return { savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined };
+  return {
+    savedModel: g.toSavedModel(signatures), signatures, weights, states, takesStep: step !== undefined,
+    loopTakesSteps: signatures.train_loop?.inputs.steps !== undefined,
+  };
+}
+
+/**
+ * The augmentation of a sampler, checked; undefined where it changes no
+ * image (absent, or no shift and no rotation).
+ * @throws Error naming the option and the value, or a seed that is not an int32.
+ */
+function checkedAugment(augment: SteppedAugment | undefined): SteppedAugment | undefined {
+  if (augment === undefined) return undefined;
+  checkAugmentOptions(augment);
+  if (!(Number.isInteger(augment.seed) && augment.seed >= -(2 ** 31) && augment.seed < 2 ** 31)) {
+    throw new Error(`the augmentation seed must be an int32, got ${augment.seed}`);
+  }
+  return augments(augment) ? augment : undefined;
 }
 
 /**

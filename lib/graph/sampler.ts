@@ -12,10 +12,16 @@
  * The indices are drawn on the CPU by the run's seeded Rng, exactly as
  * `sampleSequenceBatch` draws them: a run's batches are the same with
  * either sampler, and so are its results (to float rounding).
+ *
+ * Augmented batches are shifted and rotated in the graph too
+ * (`writeAugmented`), by transforms drawn from TensorFlow's stateless
+ * generator keyed by [seed, step], as `augmentOfStep` draws them for the
+ * batches made on the CPU.
  */
 import type { GraphBuilder, TensorSpec } from './def';
 import type { DigitSet, Task } from '../types';
 import { classTable } from '../data/tasks';
+import type { SteppedAugment } from '../data/augment';
 
 const FLOAT = { type: 'float32' } as const;
 const INT = { type: 'int32' } as const;
@@ -121,6 +127,74 @@ export function packedImages(set: DigitSet): Int32Array {
   return words;
 }
 
+/** The augmentation of one step's batch in the graph: the settings and seed, and the int32 step number. */
+export interface StepAugment extends SteppedAugment {
+  /** The int32 scalar tensor of the step's number. */
+  step: string;
+}
+
+/**
+ * Writes the transforms of the images of a batch, the rule of
+ * `drawTransform` and `transformImage` (lib/data/augment.ts) in float32:
+ * `count` is an int32 [1] tensor holding the number of images n. The
+ * uniforms are StatelessRandomUniform([n, 3], [seed, step]), each row the
+ * dx, dy and angle draws of one image, as `augmentOfStep` draws them.
+ * Returns the float32 [n, 8] rows of ImageProjectiveTransformV2, each
+ * mapping an output pixel (x, y) to its source point
+ * R(−angle)·(x − dx − cx, y − dy − cy) + (cx, cy).
+ */
+export function writeAugmentTransforms(g: GraphBuilder, count: string, augment: StepAugment, height: number, width: number): string {
+  return g.inScope('augment', () => {
+    const float = (name: string, value: number) => g.scalar(value, name);
+    const binary = (op: string, a: string, b: string, name: string) => g.node(op, [a, b], { T: FLOAT }, name);
+    const seed = g.node('Pack', [g.constant({ dtype: 'int32', shape: [], values: [augment.seed] }, 'seed'), augment.step],
+      { T: INT, N: { i: 2 }, axis: { i: 0 } }, 'step_seed');
+    const shape = g.node('ConcatV2', [count, g.ints([3], 'draws_per_image'), g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0')],
+      { T: INT, N: { i: 2 }, Tidx: INT }, 'draws_shape');
+    const uniforms = g.node('StatelessRandomUniform', [shape, seed], { dtype: FLOAT, T: INT, Tseed: INT }, 'uniforms');
+    const draws = g.node('Unpack', [uniforms], { T: FLOAT, num: { i: 3 }, axis: { i: 1 } }, 'draws');
+    // dx, dy: floor(u·(2·maxShift + 1)) − maxShift; the angle (2u − 1)·maxRotation, in radians.
+    const shiftOf = (u: string, name: string) => binary('Sub',
+      g.node('Floor', [binary('Mul', u, float(`${name}_choices`, 2 * augment.maxShift + 1), `${name}_scaled`)], { T: FLOAT }, `${name}_floor`),
+      float(`${name}_max`, augment.maxShift), name);
+    const dx = shiftOf(`${draws}:0`, 'dx');
+    const dy = shiftOf(`${draws}:1`, 'dy');
+    const angle = binary('Mul', binary('Sub', binary('Mul', `${draws}:2`, float('two', 2), 'twice_u'), float('one', 1), 'centred_u'),
+      float('max_radians', augment.maxRotation * (Math.PI / 180)), 'angle');
+    const cos = g.node('Cos', [angle], { T: FLOAT }, 'cos');
+    const sin = g.node('Sin', [angle], { T: FLOAT }, 'sin');
+    const cx = (width - 1) / 2;
+    const cy = (height - 1) / 2;
+    // The source point of (0, 0), relative to the centre: (−dx − cx, −dy − cy).
+    const px = binary('Sub', float('minus_cx', -cx), dx, 'px');
+    const py = binary('Sub', float('minus_cy', -cy), dy, 'py');
+    const add = (a: string, b: string, name: string) => binary('AddV2', a, b, name);
+    const a2 = add(add(binary('Mul', cos, px, 'cos_px'), binary('Mul', sin, py, 'sin_py'), 'x_turned'), float('cx', cx), 'x_offset');
+    const a5 = add(binary('Sub', binary('Mul', cos, py, 'cos_py'), binary('Mul', sin, px, 'sin_px'), 'y_turned'), float('cy', cy), 'y_offset');
+    const minusSin = g.node('Neg', [sin], { T: FLOAT }, 'minus_sin');
+    const zeros = g.node('ZerosLike', [cos], { T: FLOAT }, 'zeros');
+    return g.node('Pack', [cos, sin, a2, minusSin, cos, a5, zeros, zeros], { T: FLOAT, N: { i: 8 }, axis: { i: 1 } }, 'transforms');
+  });
+}
+
+/**
+ * Writes `byteValues` (float32 [n, height, width], the bytes as floats)
+ * shifted and rotated by the transforms of `writeAugmentTransforms`:
+ * bilinear sampling with zeros outside the image, as `transformImage`
+ * samples (an exact offset copy where the angle is 0). `count`: an int32
+ * [1] tensor holding n.
+ */
+function writeAugmented(g: GraphBuilder, byteValues: string, count: string, augment: StepAugment, height: number, width: number): string {
+  const transforms = writeAugmentTransforms(g, count, augment, height, width);
+  return g.inScope('augment', () => {
+    const images = g.node('Reshape', [byteValues, g.ints([-1, height, width, 1], 'images_shape')], { T: FLOAT, Tshape: INT }, 'images');
+    const moved = g.node('ImageProjectiveTransformV2', [images, transforms, g.ints([height, width], 'output_shape')], {
+      dtype: FLOAT, interpolation: { s: 'BILINEAR' }, fill_mode: { s: 'CONSTANT' },
+    }, 'transformed');
+    return g.node('Reshape', [moved, g.ints([-1, height, width], 'transformed_shape')], { T: FLOAT, Tshape: INT }, 'byte_values');
+  });
+}
+
 /**
  * Writes the images of `indices`, an int32 [batch·T] vector of indices into
  * `images` (uint8 [count, height, width]), as the float32 batch
@@ -130,21 +204,26 @@ export function packedImages(set: DigitSet): Int32Array {
  * division by a constant into a product by its reciprocal, which rounds
  * otherwise for 126 of the 256 bytes. (A lookup table of byte / 255 is
  * exact too, but gathering from it took 5× as long as the division.)
- * `after`: control inputs of the gathering.
+ * `after`: control inputs of the gathering. With `augment`, the images are
+ * shifted and rotated before the division (`writeAugmented`), as
+ * `makeSequenceBatch` does with `augmentOfStep`'s options: the same pixels
+ * for shifts alone, within float32 rounding with rotations.
  */
 export function writeGatheredImages(
   g: GraphBuilder, images: string, indices: string, shape: { seqLength: number; height: number; width: number },
-  after: string[] = [],
+  after: string[] = [], augment?: StepAugment,
 ): string {
   const { seqLength, height, width } = shape;
   const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
   const bytes = g.node('GatherV2', [images, indices, axis0, ...after.map((c) => `^${c}`)],
     { Tparams: UINT8, Tindices: INT, Taxis: INT, batch_dims: { i: 0 } }, 'images');
-  const byteValues = g.node('Cast', [bytes], { SrcT: UINT8, DstT: FLOAT, Truncate: { b: false } }, 'byte_values');
+  const gathered = g.node('Cast', [bytes], { SrcT: UINT8, DstT: FLOAT, Truncate: { b: false } }, 'byte_values');
+  const byteValues = augment === undefined ? gathered
+    : writeAugmented(g, gathered, g.node('Shape', [indices], { T: INT, out_type: INT }, 'image_count'), augment, height, width);
   const divisor = g.node('PlaceholderWithDefault', [g.scalar(255, 'byte_max')], { dtype: FLOAT, shape: { shape: [] } }, 'divisor');
   const pixels = g.node('RealDiv', [byteValues, divisor], { T: FLOAT }, 'pixels');
   // Known shapes, for the ops that look through the reshape below (ops.reshape).
-  for (const ref of [bytes, byteValues, pixels]) g.setShape(ref, [-1, height, width]);
+  for (const ref of [bytes, gathered, byteValues, pixels]) g.setShape(ref, [-1, height, width]);
   const shapeOut = [-1, seqLength, height, width, 1];
   const xs = g.node('Reshape', [pixels, g.ints(shapeOut, 'xs_shape')], { T: FLOAT, Tshape: INT }, 'xs');
   g.setShape(xs, shapeOut);
@@ -154,13 +233,14 @@ export function writeGatheredImages(
 /**
  * Writes one batch from `indices`, an int32 [batch·T] vector of image
  * indices, sequence after sequence: xs [batch, T, height, width, 1] and
- * one-hot ys [batch, numClasses], as `makeSequenceBatch` builds them.
+ * one-hot ys [batch, numClasses], as `makeSequenceBatch` builds them
+ * (shifted and rotated with `augment`, see `writeGatheredImages`).
  */
 export function writeSampledBatch(
-  g: GraphBuilder, spec: SamplerSpec, data: SamplerData, indices: string,
+  g: GraphBuilder, spec: SamplerSpec, data: SamplerData, indices: string, augment?: StepAugment,
 ): { xs: string; ys: string } {
   const { seqLength, numClasses } = spec;
-  const xs = writeGatheredImages(g, data.images, indices, spec);
+  const xs = writeGatheredImages(g, data.images, indices, spec, [], augment);
   // The sequence's digits as one base-10 number, the row of the class table.
   const axis0 = g.constant({ dtype: 'int32', shape: [], values: [0] }, 'axis0');
   const gather = (params: string, ids: string, name: string) => {

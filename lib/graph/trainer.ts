@@ -26,9 +26,10 @@
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import {
-  ADAM_INPUTS, buildTrainingGraph, type EvalSignatureName, type GraphState, type GraphWeight, type LoopSignatureName,
-  type SignatureName, type TrainingGraphOptions,
+  ADAM_INPUTS, buildTrainingGraph, type AverageSignatureName, type EvalSignatureName, type GraphState, type GraphWeight,
+  type LoopSignatureName, type SignatureName, type TrainingGraphOptions,
 } from './build';
+import { checkEmaDecay, emaRate } from '../train/ema';
 import type { DigitSet } from '../types';
 import type { EvalSet } from '../data/sequences';
 import { packedImages } from './sampler';
@@ -47,8 +48,11 @@ interface AdamInternals {
   accumulatedSecondMoment: ({ originalName: string; variable: tfTypes.Variable } | undefined)[];
 }
 
-/** What `GraphTrainer.create` takes: the graph's options, the data of its sampler, the set it evaluates. */
-export interface GraphTrainerOptions extends Omit<TrainingGraphOptions, 'evaluation'> {
+/**
+ * What `GraphTrainer.create` takes: the graph's options, the data of its
+ * sampler, the set it evaluates, the decay of the weights' moving average.
+ */
+export interface GraphTrainerOptions extends Omit<TrainingGraphOptions, 'evaluation' | 'movingAverage'> {
   /** The training images and labels the sampler gathers from (with `sampler`). */
   trainingSet?: DigitSet;
   /**
@@ -57,6 +61,13 @@ export interface GraphTrainerOptions extends Omit<TrainingGraphOptions, 'evaluat
    * (`evaluateSet`), `batchSize` sequences per forward pass.
    */
   evaluation?: { evalSet: EvalSet; set: DigitSet; batchSize: number };
+  /**
+   * Decay d in [0, 1) of a moving average of the trainable weights
+   * (lib/train/ema.ts), started from the model's weights and updated after
+   * every step; the evaluations run on it, `averagedWeights` reads it.
+   * 0 (the default): none.
+   */
+  emaDecay?: number;
 }
 
 function checkSetFits(set: DigitSet, spec: { count: number; height: number; width: number }): void {
@@ -79,16 +90,22 @@ export class GraphTrainer {
   private iterations: number;
   /** Images in the sampler's training data, once loaded. */
   private sampledImages = 0;
+  /** Steps in the moving average of the weights so far. */
+  private averagedSteps = 0;
 
   private constructor(
     private readonly model: tfTypes.LayersModel,
     private readonly signatures: Record<SignatureName, LoadedSignature>
-      & Partial<Record<LoopSignatureName | EvalSignatureName, LoadedSignature>>,
+      & Partial<Record<LoopSignatureName | EvalSignatureName | AverageSignatureName, LoadedSignature>>,
     private readonly weights: GraphWeight[],
     private readonly states: GraphState[],
     private readonly takesStep: boolean,
     /** Steps per `runSteps` call; undefined without a sampler. */
     readonly stepsPerCall: number | undefined,
+    /** Whether the loops take their steps' numbers (dropout masks, augmentation). */
+    private readonly loopTakesSteps: boolean,
+    /** The decay of the weights' moving average; 0: none. */
+    private readonly emaDecay: number,
   ) {
     this.iterations = this.adam.iterations_ ?? 0;
     this.push();
@@ -103,7 +120,8 @@ export class GraphTrainer {
    *   invalid label smoothing.
    */
   static async create(model: tfTypes.LayersModel, options: GraphTrainerOptions = {}): Promise<GraphTrainer> {
-    const { trainingSet, evaluation, ...graphOptions } = options;
+    const { trainingSet, evaluation, emaDecay = 0, ...graphOptions } = options;
+    checkEmaDecay(emaDecay);
     if ((trainingSet === undefined) !== (graphOptions.sampler === undefined)) {
       throw new Error('a sampler needs its trainingSet, and a trainingSet a sampler');
     }
@@ -114,6 +132,7 @@ export class GraphTrainer {
     }
     const graph = buildTrainingGraph(model, {
       ...graphOptions,
+      movingAverage: emaDecay > 0,
       ...(evaluation === undefined ? {} : {
         evaluation: {
           images: { count: evaluation.set.count, height: evaluation.set.height, width: evaluation.set.width },
@@ -121,10 +140,10 @@ export class GraphTrainer {
         },
       }),
     });
-    const names = Object.keys(graph.signatures) as (SignatureName | LoopSignatureName | EvalSignatureName)[];
+    const names = Object.keys(graph.signatures) as (keyof GraphTrainer['signatures'])[];
     const signatures = await loadSignatures(graph.savedModel, names) as GraphTrainer['signatures'];
     const trainer = new GraphTrainer(model, signatures, graph.weights, graph.states, graph.takesStep,
-      graphOptions.sampler?.stepsPerCall);
+      graphOptions.sampler?.stepsPerCall, graph.loopTakesSteps, emaDecay);
     try {
       if (trainingSet !== undefined) trainer.loadData(trainingSet);
       if (evaluation !== undefined) trainer.loadEvalImages(evaluation.set);
@@ -212,7 +231,8 @@ export class GraphTrainer {
    * and accuracy before the update, as `createTrainStep`'s steps give them,
    * and the rate that Adam applied, as the graph read it; the caller disposes it.
    * The step's number (Adam's step count after it) seeds its dropout masks;
-   * batch normalisation's moving statistics are updated with the weights.
+   * batch normalisation's moving statistics are updated with the weights,
+   * and so is the weights' moving average, where there is one.
    */
   step(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D, learningRate: number = this.adam.learningRate): tfTypes.Tensor1D {
     this.checkLive();
@@ -223,10 +243,14 @@ export class GraphTrainer {
       learning_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(learningRate))),
       adam: tf.tidy(() => inTensorFlowMemory(tf.tensor1d(this.adamSettings(t)))),
       ...this.stepFeed(t),
+      ...(this.emaDecay > 0
+        ? { ema_rate: tf.tidy(() => inTensorFlowMemory(tf.scalar(emaRate(this.emaDecay, this.averagedSteps + 1)))) }
+        : {}),
     };
     try {
       const out = this.signatures.train.predict(feeds);
       this.iterations = t;
+      if (this.emaDecay > 0) this.averagedSteps++;
       return out.loss_accuracy_rate as tfTypes.Tensor1D;
     } finally {
       tf.dispose(Object.values(feeds));
@@ -253,6 +277,9 @@ export class GraphTrainer {
    * graph gathers from the training data it holds: `indices` holds each
    * step's image indices, [steps × batch × T] (sequence after sequence, as
    * `drawSequenceIndices` draws them), `learningRates` each step's rate.
+   * With the sampler's `augment`, the images of each step are shifted and
+   * rotated as `augmentOfStep` would for that step's number (Adam's step
+   * count after it).
    * Returns [steps, 3]: each step's [loss, accuracy, learning rate], as
    * `step` gives them; the caller disposes it.
    * @throws Error without a sampler, for a wrong number of rates or indices,
@@ -278,17 +305,22 @@ export class GraphTrainer {
     }
     const first = this.iterations + 1;
     const adamRows = Array.from({ length: k }, (_, i) => this.adamSettings(first + i));
+    const averageRates = Array.from({ length: k }, (_, i) => emaRate(this.emaDecay, this.averagedSteps + 1 + i));
     const feeds: NamedTensors = tf.tidy(() => ({
       indices: inTensorFlowMemory(tf.tensor2d(indices, [k, indices.length / k], 'int32')),
       learning_rates: inTensorFlowMemory(tf.tensor1d(learningRates as number[])),
       adam: inTensorFlowMemory(tf.tensor2d(adamRows)),
-      ...(this.takesStep
+      ...(this.loopTakesSteps
         ? { steps: inTensorFlowMemory(tf.tensor1d(Array.from({ length: k }, (_, i) => first + i), 'int32')) }
+        : {}),
+      ...(this.emaDecay > 0
+        ? { ema_rates: inTensorFlowMemory(tf.tensor1d(averageRates)) }
         : {}),
     }));
     try {
       const out = loop.predict(feeds);
       this.iterations += k;
+      if (this.emaDecay > 0) this.averagedSteps += k;
       return out.loss_accuracy_rate as tfTypes.Tensor2D;
     } finally {
       tf.dispose(Object.values(feeds));
@@ -319,8 +351,9 @@ export class GraphTrainer {
 
   /**
    * The loss summed over a batch and the number of sequences classified
-   * right, [lossSum, correct], with the graph's current weights (no copy into
-   * the model needed); the caller disposes it.
+   * right, [lossSum, correct], with the graph's current weights, or their
+   * moving average where there is one (no copy into the model needed); the
+   * caller disposes it.
    */
   evaluate(xs: tfTypes.Tensor5D, ys: tfTypes.Tensor2D): tfTypes.Tensor1D {
     this.checkLive();
@@ -335,7 +368,8 @@ export class GraphTrainer {
   /**
    * The loss summed over the whole evaluation set given to `create` and the
    * number of its sequences classified right, [lossSum, correct], with the
-   * graph's current weights, in one session call: the sums `evaluate` gives
+   * graph's current weights (or their moving average, as `evaluate`), in
+   * one session call: the sums `evaluate` gives
    * for its batches, added up in order. The caller disposes it.
    * @throws Error when the trainer was created without an evaluation set.
    */
@@ -344,6 +378,19 @@ export class GraphTrainer {
     const signature = this.signatures.evaluate_set;
     if (signature === undefined) throw new Error('this GraphTrainer holds no evaluation set: create it with `evaluation`');
     return signature.predict({}).loss_and_correct_sums as tfTypes.Tensor1D;
+  }
+
+  /**
+   * The moving average of each trainable weight, in `model.trainableWeights`
+   * order, as the graph holds it now; the caller disposes them.
+   * @throws Error when the trainer keeps no average (emaDecay 0).
+   */
+  averagedWeights(): tfTypes.Tensor[] {
+    this.checkLive();
+    const signature = this.signatures.read_averages;
+    if (signature === undefined) throw new Error('this GraphTrainer keeps no moving average: create it with an emaDecay above 0');
+    const out = signature.predict({});
+    return this.weights.map((w) => out[`average${w.modelIndex}`]);
   }
 
   /**

@@ -12,6 +12,8 @@ import { resolveTrainConfig } from '../config';
 import { getTask } from '../data/tasks';
 import { createRng, deriveSeed } from '../random';
 import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
+import { augmentOfStep, augments, type SteppedAugment } from '../data/augment';
+import { WeightAverage, writeTrainableWeights } from './ema';
 import { measureLossAccuracy } from '../evaluate/metrics';
 import { GraphTrainer } from '../graph/trainer';
 import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
@@ -140,10 +142,11 @@ export interface TrainOptions extends Partial<TrainConfig> {
    * With the graph engine, the steps run per session call (default
    * DEFAULT_STEPS_PER_CALL), on batches the graph gathers from the training
    * images it holds: the same batches as the CPU sampler's, without copying
-   * them in at every step. Runs stop for each evaluation: the steps that do
-   * not fill a call before it run one per call. Runs with augmentation or a
-   * task without a class table (`classTable`) take one step per call on
-   * batches made on the CPU. It changes how fast training runs, not its result.
+   * them in at every step, augmented in the graph where the run augments.
+   * Runs stop for each evaluation: the steps that do not fill a call before
+   * it run one per call. Runs on a task without a class table (`classTable`)
+   * take one step per call on batches made on the CPU. It changes how fast
+   * training runs, not its result (to float rounding).
    */
   stepsPerCall?: number;
 }
@@ -255,18 +258,25 @@ interface StepEngine {
    * [stepsPerCall, 3], each step's [loss, accuracy, rate].
    */
   sampler?: { stepsPerCall: number; runSteps(indices: Int32Array, learningRates: number[]): tfTypes.Tensor2D };
-  /** Mean loss and accuracy of the current weights over the fixed evaluation set. */
+  /**
+   * Mean loss and accuracy over the fixed evaluation set, of the current
+   * weights or, with a moving average, of their average.
+   */
   measure(): { loss: number; accuracy: number };
-  /** Makes the model and its optimiser current and frees the engine. */
+  /**
+   * Makes the model and its optimiser current (the model holding the
+   * average of the weights where there is one) and frees the engine.
+   */
   finish(): void;
 }
 
-/** What a graph engine's sampler needs: the training set and task, and the steps per call. */
+/** What a graph engine's sampler needs: the training set and task, the steps per call, the augmentation. */
 interface SamplerRequest {
   set: DigitSet;
   task: Task;
   seqLength: number;
   stepsPerCall: number;
+  augment?: SteppedAugment;
 }
 
 /** The fixed evaluation set of a run and the images it was drawn from. */
@@ -296,30 +306,46 @@ export function trainingEngine(model: tfTypes.LayersModel, choice: TrainConfig['
   return 'eager';
 }
 
+/**
+ * Starts the engine that runs the steps: `choice`, or for 'auto' the graph
+ * where it can train the model. `emaDecay` above 0 keeps a moving average
+ * of the weights (lib/train/ema.ts), which the evaluations measure.
+ */
 async function startEngine(
-  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
-  sampling?: SamplerRequest,
+  model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, emaDecay: number,
+  evaluation: Evaluation, sampling?: SamplerRequest,
 ): Promise<StepEngine> {
   if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
+    const measure = () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE));
+    const average = emaDecay > 0 ? new WeightAverage(model, emaDecay) : undefined;
     return {
       name: 'eager',
       // tfjs's optimisers read their rate from this field on every step.
       step: (xs, ys, learningRate) => {
         optimizer.learningRate = learningRate;
-        return step(xs, ys);
+        const out = step(xs, ys);
+        average?.update();
+        return out;
       },
-      measure: () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE)),
-      finish: () => {},
+      measure: () => (average === undefined ? measure() : average.evaluate(measure)),
+      finish: () => {
+        if (average === undefined) return;
+        average.writeToModel();
+        average.dispose();
+      },
     };
   }
   const spec = sampling === undefined ? undefined : samplerSpecFor(sampling.set, sampling.task, sampling.seqLength);
   const withSampler = sampling !== undefined && spec !== undefined && typeof spec !== 'string';
   const trainer = await GraphTrainer.create(model, {
     ...options,
-    ...(withSampler ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall }, trainingSet: sampling.set } : {}),
+    ...(withSampler
+      ? { sampler: { spec, stepsPerCall: sampling.stepsPerCall, augment: sampling.augment }, trainingSet: sampling.set }
+      : {}),
     evaluation: { ...evaluation, batchSize: EVAL_BATCH_SIZE },
+    emaDecay,
   });
   return {
     name: 'graph',
@@ -338,6 +364,11 @@ async function startEngine(
     finish: () => {
       try {
         trainer.pull();
+        if (emaDecay > 0) {
+          const averages = trainer.averagedWeights();
+          writeTrainableWeights(model, averages);
+          tf.dispose(averages);
+        }
       } finally {
         trainer.dispose();
       }
@@ -354,15 +385,20 @@ async function startEngine(
  * evaluated once, at step 0.
  *
  * Training batches are shifted and rotated at random by `augmentShift` and
- * `augmentRotation`, from a stream of their own derived from `seed`; the
- * evaluation set never is. Each step minimises the cross-entropy against
- * labels smoothed by `labelSmoothing` plus the model's weight penalties
- * (CrnnConfig.weightDecay), and records that cross-entropy, without the
- * penalties (see `createTrainStep`); the evaluations measure the plain
- * cross-entropy against the true class, on both engines.
+ * `augmentRotation`, by transforms drawn from a seed derived from `seed`
+ * and the step's number (Adam's step count, `augmentOfStep`), in the graph
+ * where it gathers the batches, else on the CPU: the same transforms on
+ * either engine. The evaluation set never is. Each step minimises the
+ * cross-entropy against labels smoothed by `labelSmoothing` plus the
+ * model's weight penalties (CrnnConfig.weightDecay), and records that
+ * cross-entropy, without the penalties (see `createTrainStep`); the
+ * evaluations measure the plain cross-entropy against the true class, on
+ * both engines. With `emaDecay` above 0 they measure a moving average of the
+ * weights (lib/train/ema.ts), started with this call, and the model holds
+ * that average at the end.
  *
  * Uses the model's compiled optimiser, so training can be resumed by calling
- * again. Steps run on `engine` (see TrainConfig): with the graph engine the
+ * again (from the averaged weights, where there is an average). Steps run on `engine` (see TrainConfig): with the graph engine the
  * evaluations run in the graph too, the whole set in one session call on
  * the test images the graph holds, and the model's weights and Adam state
  * are brought up to date at the end, also when training stops on an error.
@@ -391,16 +427,17 @@ export async function trainSteps(
   const baseLearningRate = optimizer.learningRate;
 
   const rng = createRng(config.seed);
-  // Augmentation draws from a stream of its own: the same images are drawn with or without it.
-  const augment = {
-    maxShift: config.augmentShift, maxRotation: config.augmentRotation, rng: createRng(deriveSeed(config.seed, 'augment')),
+  // Augmentation draws from a key of its own, [seed, step]: the same images are drawn with or without it.
+  const augmentation: SteppedAugment = {
+    maxShift: config.augmentShift, maxRotation: config.augmentRotation, seed: deriveSeed(config.seed, 'augment') | 0,
   };
+  const augment = augments(augmentation) ? augmentation : undefined;
+  // Adam's step count before the first step: step s of this call is Adam's step stepsBefore + s on either engine.
+  const stepsBefore = model.optimizer.iterations;
   const evalSet = createEvalSet(data.test, { size: config.evalSize, seqLength, task, seed: config.evalSeed });
-  // Augmented images are made on the CPU; otherwise the graph can gather the batches.
-  const augmented = config.augmentShift > 0 || config.augmentRotation > 0;
   // Started last: everything above may throw, and the engine must then be freed.
-  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing },
-    { evalSet, set: data.test }, augmented ? undefined : { set: data.train, task, seqLength, stepsPerCall });
+  const engine = await startEngine(model, config.engine, { labelSmoothing: config.labelSmoothing }, config.emaDecay,
+    { evalSet, set: data.test }, { set: data.train, task, seqLength, stepsPerCall, augment });
   const history: History = {
     steps: [], evals: [], endReason: 'completed', elapsedMs: 0, startedAt: new Date().toISOString(),
     engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
@@ -450,7 +487,8 @@ export async function trainSteps(
       } else {
         optimizer.learningRate = rates[0];
         const indices = drawSequenceIndices(data.train.count, config.batchSize, seqLength, rng);
-        const batch = makeSequenceBatch(data.train, indices, seqLength, task, augment);
+        const batch = makeSequenceBatch(data.train, indices, seqLength, task,
+          augment === undefined ? undefined : augmentOfStep(augment, indices.length, stepsBefore + step));
         try {
           const lossAndAccuracy = engine.step(batch.xs, batch.ys, rates[0]);
           // One small read per step: the native backend computes synchronously,
