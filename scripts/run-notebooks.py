@@ -12,14 +12,19 @@ error. Options:
                  right after it, assigns the given values (`numSteps = 40;`),
                  so the cells below see them. VALUE is a TypeScript literal: a
                  number, true, false, undefined, a quoted string ('sum' or
-                 "sum") or JSON. From a shell, quote the quotes too:
-                 -p "task='sum'". Repeatable. Each applies to the notebooks
+                 "sum"), JSON, or an object or array of those with names
+                 unquoted ({ task: 'sum', seqLength: 3 }). From a shell,
+                 quote the quotes too: -p "preset='fast'". Repeatable. Each applies to the notebooks
                  whose parameters cell declares NAME; a NAME that none of them
                  declares is refused, with the names they do. Relative paths
                  are relative to notebooks/, like the notebooks' own.
   --small        a quick configuration: the parameters of SMALL_PARAMETERS
                  (few training steps, a small evaluation set) for the
-                 notebooks that declare them; -p wins over them. Unless -p
+                 notebooks that declare them; -p wins over them, and an
+                 object given with -p for a parameter --small sets too
+                 (notebook 3's `overrides`) is spread over --small's, so
+                 that `--small -p "overrides={ task: 'sum' }"` stays small
+                 and learns the sum. Unless -p
                  runDir is given, runDir is a temporary folder (removed
                  afterwards), so notebook 3's small model never replaces
                  ../runs/notebook-model and notebooks 4 and 6 read that small
@@ -47,7 +52,7 @@ is installed into this Python environment when it is missing.
 
 Usage: .venv/bin/python scripts/run-notebooks.py [--small] [-p NAME=VALUE ...] [--write]
            [notebooks/01-data-sampling.ipynb ...]
-Example: .venv/bin/python scripts/run-notebooks.py --small -p "task='sum'" -p seqLength=3 \
+Example: .venv/bin/python scripts/run-notebooks.py --small -p "overrides={ task: 'sum', seqLength: 3 }" \
            --output-dir /tmp/executed notebooks/03-training.ipynb notebooks/04-predictions.ipynb
 """
 from __future__ import annotations
@@ -72,11 +77,16 @@ KERNEL_NAME = 'tslab'
 
 # --small: small enough for a 2-core CI machine, large enough to exercise every
 # cell. Notebook parameters as TypeScript literals; e2e/expectations.ts has the same.
-SMALL_PARAMETERS = {
+SMALL_TRAINING = {
     'numSteps': '40',
     'batchSize': '32',
     'evalEvery': '20',
     'evalSize': '256',
+}
+SMALL_PARAMETERS = {
+    **SMALL_TRAINING,
+    # Notebook 3 takes its settings by name, over a preset.
+    'overrides': '{ ' + ', '.join(f'{name}: {value}' for name, value in SMALL_TRAINING.items()) + ' }',
 }
 
 PARAMETERS_TAG = 'parameters'
@@ -104,9 +114,65 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+# The pieces of a TypeScript object or array literal: punctuation, names, literals.
+TOKEN = re.compile(r"""\s*(?:(?P<punct>[{}\[\],:])|(?P<literal>"(?:[^"\\\n]|\\.)*"|""" + TS_LITERAL.pattern +
+                   r""")|(?P<name>[A-Za-z_$][A-Za-z0-9_$]*))""")
+KEYWORDS = ('true', 'false', 'null', 'undefined')
+
+
+def tokens(text: str) -> list[tuple[str, str]] | None:
+    """(kind, text) of each token of `text`, or None where something else stands."""
+    found, position = [], 0
+    while position < len(text.rstrip()):
+        match = TOKEN.match(text, position)
+        if not match:
+            return None
+        kind = match.lastgroup
+        found.append((kind, match.group(kind)))
+        position = match.end()
+    return found
+
+
+def is_composite_literal(text: str) -> bool:
+    """True for an object or array literal whose values are literals: { task: 'sum', filters: [8, 8] }."""
+    found = tokens(text)
+    if not found or found[0][1] not in '{[':
+        return False
+    position = 0
+
+    def value() -> bool:
+        nonlocal position
+        if position >= len(found):
+            return False
+        kind, token = found[position]
+        position += 1
+        if kind == 'literal' or (kind == 'name' and token in KEYWORDS):
+            return True
+        if token not in ('{', '['):
+            return False
+        close = '}' if token == '{' else ']'
+        while position < len(found) and found[position][1] != close:
+            if token == '{':
+                if found[position][0] not in ('name', 'literal') or position + 1 >= len(found) \
+                        or found[position + 1][1] != ':':
+                    return False
+                position += 2
+            if not value():
+                return False
+            if position < len(found) and found[position][1] == ',':
+                position += 1
+            elif position < len(found) and found[position][1] != close:
+                return False
+        position += 1
+        return position <= len(found)
+
+    return value() and position == len(found)
+
+
 def is_literal(value: str) -> bool:
-    """True for a TypeScript literal: a number, true, false, undefined, a quoted string or JSON."""
-    if TS_LITERAL.fullmatch(value):
+    """True for a TypeScript literal: a number, true, false, undefined, a quoted string, JSON,
+    or an object or array of those with unquoted names."""
+    if TS_LITERAL.fullmatch(value) or is_composite_literal(value):
         return True
     try:
         json.loads(value)
@@ -123,7 +189,8 @@ def parse_param(text: str) -> tuple[str, str]:
         fail(f"-p {text}: expected NAME=VALUE, e.g. -p numSteps=40 or -p \"task='sum'\"")
     if not is_literal(value):
         fail(f'-p {text}: {value} is not a TypeScript literal (a number, true, false, undefined, a quoted '
-             f"string or JSON). Quote strings, and from a shell quote the quotes: -p \"{name}='{value}'\"")
+             f"string, JSON, or an object of those). Quote strings, and from a shell quote the quotes: "
+             f"-p \"{name}='{value}'\"")
     return name, value
 
 
@@ -405,7 +472,11 @@ def main() -> None:
         # A small model must not replace the one a full run saved in runs/.
         temporary_run_dir = tempfile.mkdtemp(prefix='crnn-notebook-run-')
         requested['runDir'] = json.dumps(temporary_run_dir)
-    requested.update(explicit)
+    for name, value in explicit.items():
+        small = requested.get(name, '')
+        # An object over --small's object: its names win, the others stay small.
+        both_objects = small.startswith('{') and value.startswith('{')
+        requested[name] = f'{{ ...{small}, ...{value} }}' if both_objects else value
 
     # The kernel spec starts `tslab` from PATH: use the project's own tslab, so
     # that the library's display helpers talk to the kernel that runs them.

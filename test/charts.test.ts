@@ -61,7 +61,8 @@ test('the training-curves spec keeps every evaluation and thins the per-step cur
   // The second panel draws the error rate, 1 − accuracy, on a log axis.
   const errorPanel = spec.hconcat[1];
   assert.equal(errorPanel.title, 'Error rate');
-  assert.deepEqual(errorPanel.layer[0].encoding.y.scale, { type: 'log' });
+  // Both axes span the data: not rounded out to the next power of ten.
+  assert.deepEqual(errorPanel.layer[0].encoding.y.scale, { type: 'log', nice: false });
   const errorRows = errorPanel.layer[0].data.values as { series: string; value: number }[];
   assert.deepEqual(errorRows.filter((r) => r.series.startsWith('fixed')).map((r) => r.value),
     history.evals.map((e) => 1 - e.accuracy));
@@ -86,12 +87,15 @@ test('a perfect batch (error rate 0) is left off the log axis, and the learning 
   assert.equal((trainingCurvesSpec(fakeHistory(20, 10)) as Spec).hconcat.length, 2, 'no rates recorded: no panel');
 });
 
-test('the accuracy panel has a dashed rule at the article\'s 98% unless turned off', () => {
+test('the accuracy panel has a dashed rule at the article\'s 98%, named in the legend, unless turned off', () => {
   const withRule = trainingCurvesSpec(fakeHistory(10, 5)) as Spec;
   const rule = withRule.hconcat[1].layer[1];
   assert.equal(rule.mark.type, 'rule');
-  assert.deepEqual(rule.mark.strokeDash, [6, 4]);
-  assert.deepEqual(rule.data.values, [{ value: 1 - ARTICLE_ACCURACY }]);
+  assert.deepEqual(rule.encoding.strokeDash.scale, { domain: ['article: 98% (2% error)'], range: [[6, 4]] });
+  assert.equal(rule.encoding.strokeDash.legend.orient, 'bottom');
+  assert.deepEqual(rule.data.values, [{ value: 1 - ARTICLE_ACCURACY, label: 'article: 98% (2% error)' }]);
+  assert.ok(withRule.hconcat[1].layer.every((layer: Spec) => layer.mark.type !== 'text'),
+    'no label beside the line, where the curves would cross it');
   const without = trainingCurvesSpec(fakeHistory(10, 5), { referenceAccuracy: null }) as Spec;
   assert.ok(without.hconcat[1].layer.every((layer: Spec) => layer.mark.type !== 'rule'));
 });
@@ -99,7 +103,7 @@ test('the accuracy panel has a dashed rule at the article\'s 98% unless turned o
 test('the loss axis falls back to a linear scale when a loss is 0', () => {
   const history = fakeHistory(10, 5);
   const lossScale = (h: History) => (trainingCurvesSpec(h) as Spec).hconcat[0].layer[0].encoding.y.scale;
-  assert.deepEqual(lossScale(history), { type: 'log' });
+  assert.deepEqual(lossScale(history), { type: 'log', nice: false });
   history.steps[3].loss = 0;
   assert.deepEqual(lossScale(history), { zero: true });
 });
@@ -216,6 +220,15 @@ test('the progress and summary lines report step, loss, accuracy and the article
     'stopped after 0 steps · no evaluation yet · 0.0 s');
   assert.match(summaryLine(history), /final evaluation accuracy \d+\.\d\d% \(article: 98%\)/);
   assert.match(summaryLine(history, null), /final evaluation accuracy \d+\.\d\d% · /);
+});
+
+test('the live chart times its progress line from training\'s start, as the history does, not from its own creation', () => {
+  let clock = 0;
+  const live = new LiveTrainingChart({ numSteps: 10, display: recorder(), now: () => clock });
+  clock = 5000; // the engine's set-up: a graph built, the evaluation set drawn
+  live.onStart();
+  clock = 7500;
+  assert.match(live.progressText(), / · 2\.5 s$/);
 });
 
 test('the live chart rejects a negative interval and a fractional step count', () => {

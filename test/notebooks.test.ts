@@ -13,6 +13,8 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { presetConfigs } from '../lib/presets';
+import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 
 const root = path.resolve(__dirname, '..', '..');
 const script = path.join(root, 'scripts', 'run-notebooks.py');
@@ -181,8 +183,10 @@ test('every notebook runs top to bottom without an error output', { skip }, () =
     assert.deepEqual(notebook.errors, [], `${notebook.notebook} failed`);
   }
   assert.equal(result.status, 0, result.stderr);
-  assert.equal(reportOf('03-training').parameters.numSteps, String(STEPS));
-  assert.equal(reportOf('03-training').parameters.evalSize, '256', '--small fills in the other parameters');
+  assert.equal(reportOf('03-training').parameters.overrides, '{ numSteps: 40, batchSize: 32, evalEvery: 20, evalSize: 256 }',
+    '--small gives notebook 3 its training settings by name');
+  assert.equal(reportOf('06-what-the-network-learned').parameters.numSteps, String(STEPS));
+  assert.equal(reportOf('06-what-the-network-learned').parameters.evalSize, '256', '--small fills in the other parameters');
   assert.deepEqual(reportOf('04-predictions').parameters, { runDir: JSON.stringify(runDir) },
     'each notebook gets the parameters it declares');
   assert.deepEqual(reportOf('01-data-sampling').parameters, {});
@@ -238,9 +242,10 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
   const [chart] = pictures(training);
   assert.ok(chart.png.length > 10_000, 'the chart is a real picture');
   assert.ok(chart.alt.startsWith(`Training: completed after ${STEPS} steps`), 'the final drawing carries the summary line');
-  assert.ok(fs.readFileSync(path.join(runDir, 'curves.svg'), 'utf8').includes('>Loss (cross-entropy)<'),
+  assert.ok(fs.readFileSync(path.join(runDir, 'training-curves.svg'), 'utf8').includes('>Loss (cross-entropy)<'),
     'the saved SVG chart has both panels');
   const text = nb.cells.map(stdout).join('');
+  assert.match(text, /^preset article, with numSteps 40, batchSize 32, evalEvery 20, evalSize 256$/m);
   assert.match(text, /task: difference of T = 2 digits, 19 classes/);
   const match = FINAL_ACCURACY.exec(text);
   assert.ok(match, 'the final accuracy line is printed');
@@ -248,17 +253,26 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
   assert.equal(Number(match[1]), 256);
   assert.ok(Number(match[2]) >= 0 && Number(match[2]) <= 100);
   assert.equal(Number(match[3]), STEPS);
-  for (const file of ['model.json', 'weights.bin', 'run.json', 'history.csv', 'curves.svg']) {
-    assert.ok(fs.existsSync(path.join(runDir, file)), `the run folder has ${file}`);
-  }
+  assert.deepEqual(fs.readdirSync(runDir).sort(),
+    ['history.csv', 'history.json', 'model.json', 'run.json', 'training-curves.svg', 'weights.bin'],
+    'the run folder npm run train writes');
+  // One training time for the run: the chart's final line, the saved chart's and the result cell's.
+  const seconds = /training time (\d+\.\d) s for 40 steps and 2 evaluations/.exec(text);
+  assert.ok(seconds, 'the training time is printed');
+  assert.ok(chart.alt.endsWith(` · ${seconds[1]} s`), `the chart says ${chart.alt}, the result ${seconds[1]} s`);
+  // The saved chart is of the run saved last (--rerun-check trains again): its time is that run's.
+  const saved = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { history: { elapsedMs: number } };
+  assert.ok(fs.readFileSync(path.join(runDir, 'training-curves.svg'), 'utf8')
+    .includes(` · ${(saved.history.elapsedMs / 1000).toFixed(1)} s<`), 'the saved chart gives the saved run\'s training time');
   // How often each training image came back: steps × batch × T / 60,000, as the prose explains.
   const seen = /(\d+) steps × (\d+) sequences × (\d+) digits: each of the 60000 training images appeared in about ([\d.]+) sequences/
     .exec(text);
   assert.ok(seen, 'the images-seen line is printed');
   assert.deepEqual(seen.slice(1, 4).map(Number), [STEPS, 32, 2]);
   assert.equal(Number(seen[4]), Number((STEPS * 32 * 2 / 60000).toPrecision(2)));
-  assert.match(text, /last evaluation \(step 40\), fixed test set: loss \d+\.\d+, error rate \d+\.\d\d%; its loss is \d+\.\d× the training loss/);
-  assert.match(text, /the curves had not parted|from step \d+ on, the evaluation loss stayed above twice/);
+  assert.match(text, /last evaluation \(step 40\), fixed test set: error rate \d+\.\d\d%, loss \d+\.\d+/);
+  assert.match(text, /the gap: the evaluation's error rate is \d+\.\d\d points (above|below) the training batches'/);
+  assert.match(text, /the curves had not parted|from step \d+ on, the evaluation's error rate stayed above twice/);
   // The prose: after training, the weights and Adam's state (two moments per weight and two scalars), nothing else.
   const before = census(text, 'before saving: ');
   assert.equal(before.weights, 17);
@@ -367,21 +381,30 @@ test('notebook 4 without a saved run stops and says to run notebook 3 first', { 
   assert.match(alone.stderr, /cannot load a run from .*no-such-run .*Run notebook 3 \(03-training\.ipynb\) first/);
 });
 
-test('notebook 4 reads the task and T of the run notebook 3 trained (the sum of 3 digits)', { skip }, () => {
+test('notebook 3 trains the preset with the overrides over it, and notebook 4 reads the task and T of that run (the sum of 3 digits)', { skip }, () => {
   const sumRun = path.join(work, 'sum-run');
   const out = path.join(work, 'sum-executed');
   const reportFile = path.join(work, 'report-sum.json');
-  const run = runNotebooks(['--small', '-p', "task='sum'", '-p', 'seqLength=3', ...stringParam('runDir', sumRun),
-    '--output-dir', out, '--report', reportFile,
+  const run = runNotebooks(['--small', '-p', "preset='fast'", '-p', "overrides={ task: 'sum', seqLength: 3, batchSize: 16 }",
+    ...stringParam('runDir', sumRun), '--output-dir', out, '--report', reportFile,
     path.join(notebookDir, '03-training.ipynb'), path.join(notebookDir, '04-predictions.ipynb')]);
   const sumReport = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
   for (const notebook of sumReport.notebooks) assert.deepEqual(notebook.errors, [], `${notebook.notebook} failed`);
   assert.equal(run.status, 0, run.stderr);
+  // The saved run has the preset's settings, --small's over them, and the overrides over those.
   const saved = JSON.parse(fs.readFileSync(path.join(sumRun, 'run.json'), 'utf8')) as
-    { task: string; crnnConfig: { seqLength: number; numClasses: number } };
-  assert.deepEqual([saved.task, saved.crnnConfig.seqLength, saved.crnnConfig.numClasses], ['sum', 3, 28]);
+    { task: string; crnnConfig: Record<string, unknown>; trainConfig: Record<string, unknown> };
+  const fast = presetConfigs('fast');
+  assert.deepEqual(saved.crnnConfig, { ...resolveCrnnConfig(fast.model), seqLength: 3, numClasses: 28 });
+  assert.deepEqual(saved.trainConfig, JSON.parse(JSON.stringify({
+    ...resolveTrainConfig(fast.train), numSteps: STEPS, batchSize: 16, evalEvery: 20, evalSize: 256,
+  })));
+  assert.equal(saved.task, 'sum');
   const text03 = readNotebook(path.join(out, '03-training.ipynb')).cells.map(stdout).join('');
+  assert.match(text03, /^preset fast, with seqLength 3, numSteps 40, batchSize 16, evalEvery 20, evalSize 256$/m);
   assert.match(text03, /task: sum of T = 3 digits, 28 classes/);
+  // What notebook 3 prints follows the run: nothing of the article's task.
+  assert.doesNotMatch(text03, /difference|two CNNs|two digits|98%/);
   const nb = readNotebook(path.join(out, '04-predictions.ipynb'));
   const text = nb.cells.map(stdout).join('');
   assert.match(text, /task: sum of T = 3 digits \(28 classes\)/, 'notebook 4 read the task and T from the run');
@@ -400,30 +423,37 @@ test('-p injects a cell right after the parameters cell; unknown names and non-l
   const file = path.join(work, 'params.ipynb');
   writeNotebook(file, [
     code('a', "console.log('before');"),
-    code('p', "let numSteps = 10;\nlet label = 'default';\nconst fixed = 1;", ['parameters']),
+    code('p', "let numSteps = 10;\nlet label = 'default';\nlet settings: object = {};\nconst fixed = 1;", ['parameters']),
     { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
-    code('c', 'console.log(`numSteps ${numSteps}, label ${label}`);'),
+    code('c', 'console.log(`numSteps ${numSteps}, label ${label}, settings ${JSON.stringify(settings)}`);'),
   ]);
   const out = path.join(work, 'params-out');
-  const run = runNotebooks(['-p', 'numSteps=1_000', '-p', "label='a b'", '--output-dir', out, file]);
+  const run = runNotebooks(['-p', 'numSteps=1_000', '-p', "label='a b'",
+    '-p', "settings={ task: 'sum', filters: [8, 8], nested: { on: true }, }", '--output-dir', out, file]);
   assert.equal(run.status, 0, run.stderr);
   const nb = readNotebook(path.join(out, 'params.ipynb'));
   assert.deepEqual(nb.cells.map((c) => c.metadata.tags ?? []), [[], ['parameters'], ['injected-parameters'], [], []]);
-  assert.match(join(nb.cells[2].source), /^ {2}numSteps = 1_000;\n {2}label = 'a b';$/m);
+  assert.match(join(nb.cells[2].source), /^ {2}numSteps = 1_000;\n {2}label = 'a b';\n {2}settings = \{ task: 'sum', /m);
   assert.deepEqual(nb.cells[2].outputs, [], 'the injected cell prints nothing');
-  assert.equal(stdout(nb.cells[4]), 'numSteps 1000, label a b\n');
+  assert.equal(stdout(nb.cells[4]),
+    'numSteps 1000, label a b, settings {"task":"sum","filters":[8,8],"nested":{"on":true}}\n');
   assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, 2, 3, undefined, 4]);
 
   const unknown = runNotebooks(['-p', 'numStep=5', file]);
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown parameter numStep: not assigned in the `parameters` cell/);
-  assert.match(unknown.stderr, /params\.ipynb: numSteps, label$/m, 'the known parameters are listed');
+  assert.match(unknown.stderr, /params\.ipynb: numSteps, label, settings$/m, 'the known parameters are listed');
   const constant = runNotebooks(['-p', 'fixed=5', file]);
   assert.equal(constant.status, 2);
   assert.match(constant.stderr, /fixed is declared with const there/);
   const bare = runNotebooks(['-p', 'label=abc', file]);
   assert.equal(bare.status, 2);
   assert.match(bare.stderr, /abc is not a TypeScript literal/);
+  for (const value of ['{ task: sum }', '{ task: 1 seqLength: 3 }', '{ ...other }', "{ task: 'sum' }; run()"]) {
+    const refused = runNotebooks(['-p', `settings=${value}`, file]);
+    assert.equal(refused.status, 2, value);
+    assert.match(refused.stderr, /is not a TypeScript literal/, value);
+  }
 });
 
 test('--write leaves the injected cell out of the saved notebook', { skip }, () => {
@@ -444,12 +474,13 @@ test('--write leaves the injected cell out of the saved notebook', { skip }, () 
 test('--small keeps its model in a temporary folder and numbers the executed cells', { skip }, () => {
   const file = path.join(work, 'where.ipynb');
   writeNotebook(file, [
-    code('a', "let runDir = '../runs/notebook-model';\nlet numSteps = 10_000;", ['parameters']),
+    code('a', "let runDir = '../runs/notebook-model';\nlet numSteps = 10_000;\nlet overrides: object = {};", ['parameters']),
     { cell_type: 'markdown', id: 'b', metadata: {}, source: 'between' },
-    code('c', "console.log('run dir: ' + runDir);\nconsole.log('steps: ' + numSteps);"),
+    code('c', "console.log('run dir: ' + runDir);\nconsole.log('steps: ' + numSteps);\n" +
+      "console.log('overrides: ' + JSON.stringify(overrides));"),
   ]);
   const out = path.join(work, 'where-out');
-  const run = runNotebooks(['--small', '--output-dir', out, file]);
+  const run = runNotebooks(['--small', '-p', "overrides={ task: 'sum', numSteps: 7 }", '--output-dir', out, file]);
   assert.equal(run.status, 0, run.stderr);
   const nb = readNotebook(path.join(out, 'where.ipynb'));
   const text = nb.cells.map(stdout).join('');
@@ -457,6 +488,8 @@ test('--small keeps its model in a temporary folder and numbers the executed cel
   assert.ok(runDirUsed.startsWith(path.join(os.tmpdir(), 'crnn-notebook-run-')), `--small ran with runDir ${runDirUsed}`);
   assert.ok(!fs.existsSync(runDirUsed), 'the temporary run folder is removed afterwards');
   assert.match(text, /steps: 40/, 'the small configuration sets the parameters');
+  assert.match(text, /^overrides: \{"numSteps":7,"batchSize":32,"evalEvery":20,"evalSize":256,"task":"sum"\}$/m,
+    'an object given with -p is spread over the small one, its names winning');
   assert.deepEqual(nb.cells.map((c) => c.execution_count), [1, 2, undefined, 3]);
 });
 
@@ -489,8 +522,8 @@ test('each tutorial notebook has a header with links to its neighbours, one impo
     assert.match(header, /^# \d\. /, `${name} starts with its title`);
     if (i > 0) assert.ok(header.includes(`](${NOTEBOOKS[i - 1]}.ipynb)`), `${name} links to the previous notebook`);
     if (i < NOTEBOOKS.length - 1) assert.ok(header.includes(`](${NOTEBOOKS[i + 1]}.ipynb)`), `${name} links to the next notebook`);
-    assert.match(header, /\*\*What this notebook does\*\*/);
-    assert.match(header, /\*\*How long it takes\*\*/);
+    assert.match(header, /\*\*What (this notebook does|you will learn)\*\*/);
+    assert.match(header, /\*\*How long it takes[.*]/);
     const code = nb.cells.filter((c) => c.cell_type === 'code').map((c) => join(c.source)).join('\n');
     assert.equal([...code.matchAll(/from '\.\.\/dist\/lib'/g)].length, 1, `${name} imports the library once, from its index`);
     assert.doesNotMatch(code, /\.\.\/dist\/lib\//, `${name} imports no single file of the library`);
@@ -502,11 +535,18 @@ test('each tutorial notebook has a header with links to its neighbours, one impo
   });
 });
 
-test('notebook 3\'s "each image comes back in dozens of sequences" holds for its default parameters', () => {
+test('notebook 3 takes a preset and overrides by name, and its default run sees each image in dozens of sequences', () => {
   const nb = readNotebook(path.join(notebookDir, '03-training.ipynb'));
   const parameters = join(nb.cells.find((c) => c.metadata.tags?.includes('parameters'))!.source);
-  const value = (name: string) => Number(new RegExp(`^let ${name} = ([\\d_]+);`, 'm').exec(parameters)![1].replace(/_/g, ''));
-  const appearances = value('numSteps') * value('batchSize') * value('seqLength') / 60_000;
+  const assignments = parameters.split('\n').filter((l) => l.startsWith('let '));
+  assert.deepEqual(assignments, [
+    "let preset: PresetName = 'article';",
+    'let overrides: Partial<Settings> = {};',
+    "let runDir = '../runs/notebook-model';",
+  ]);
+  const { model, train } = presetConfigs('article');
+  const [crnn, training] = [resolveCrnnConfig(model), resolveTrainConfig(train)];
+  const appearances = training.numSteps * training.batchSize * crnn.seqLength / 60_000;
   assert.ok(appearances >= 24 && appearances < 100, `each image appears in ${appearances} sequences`);
 });
 

@@ -55,11 +55,11 @@ test('trainRun builds, trains, probes and saves the run, calling its hooks in or
   const result = await trainRun(run, {
     data, outDir,
     onBuilt: (b) => { built = b; calls.push('built'); },
-    callbacks: { onStep: () => calls.push('step'), onEval: () => calls.push('eval') },
+    callbacks: { onStart: () => calls.push('start'), onStep: () => calls.push('step'), onEval: () => calls.push('eval') },
     onTrained: () => { calls.push('trained'); },
     curvesSvg: () => Promise.resolve('<svg></svg>'),
   });
-  assert.deepEqual(calls, ['built', 'step', 'step', 'eval', 'step', 'step', 'eval', 'trained']);
+  assert.deepEqual(calls, ['built', 'start', 'step', 'step', 'eval', 'step', 'step', 'eval', 'trained']);
   assert.equal(built?.model, result.model);
   assert.ok(built?.engine === 'graph' || built?.engine === 'eager');
   assert.equal(result.savedTo, outDir);

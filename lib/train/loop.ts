@@ -153,6 +153,12 @@ export interface TrainOptions extends Partial<TrainConfig> {
 
 /** Hooks into the training loop; all optional. */
 export interface TrainCallbacks {
+  /**
+   * When the clock of History.elapsedMs starts, right before the first step
+   * (the engine is ready): a progress display timed from here shows the same
+   * training time as the history.
+   */
+  onStart?(): void;
   /** After every step, with that batch's loss and accuracy. */
   onStep?(record: StepRecord): void;
   /** After every evaluation on the fixed set. */
@@ -444,6 +450,7 @@ export async function trainSteps(
     ...(engine.sampler ? { stepsPerCall: engine.sampler.stepsPerCall } : {}),
   };
   const diverged = divergenceWatch(task.numClasses);
+  callbacks.onStart?.();
   const start = performance.now();
 
   const evaluate = (step: number): boolean => {

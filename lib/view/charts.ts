@@ -151,9 +151,11 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
     mark: { type: 'point', filled: true, size: 18 },
     encoding: { x, y, color },
   });
+  // The axes span the data (`nice` would round a log axis out to the next
+  // power of ten: a loss of at most 2.2 drawn up to 10).
   const lossY = {
     field: 'value', type: 'quantitative', title: 'loss',
-    scale: useLog ? { type: 'log' } : { zero: true },
+    scale: useLog ? { type: 'log', nice: false } : { zero: true },
   };
   const lossPanel = {
     width, height, title: 'Loss (cross-entropy)',
@@ -165,8 +167,8 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
   };
 
   const accuracyY = errorAxis
-    ? { field: 'value', type: 'quantitative', title: 'error rate (1 − accuracy)', scale: { type: 'log' },
-      axis: { format: '.1~%' } }
+    ? { field: 'value', type: 'quantitative', title: 'error rate (1 − accuracy)', scale: { type: 'log', nice: false },
+      axis: { format: '.2~%' } }
     : { field: 'value', type: 'quantitative', title: 'accuracy', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
   const accuracyLayers: object[] = [{
     data: { values: accuracyRows },
@@ -177,18 +179,18 @@ export function trainingCurvesSpec(history: History, options: TrainingCurvesOpti
     const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%` +
       (errorAxis ? ` (${((1 - referenceAccuracy) * 100).toFixed(0)}% error)` : '');
     const value = errorAxis ? 1 - referenceAccuracy : referenceAccuracy;
-    accuracyLayers.push(
-      {
-        data: { values: [{ value }] },
-        mark: { type: 'rule', strokeDash: [6, 4], color: '#555' },
-        encoding: { y: { field: 'value', type: 'quantitative' } },
+    // Named in the legend, not beside the line, where the curves would cross it.
+    accuracyLayers.push({
+      data: { values: [{ value, label }] },
+      mark: { type: 'rule', color: '#555' },
+      encoding: {
+        y: { field: 'value', type: 'quantitative' },
+        strokeDash: {
+          field: 'label', type: 'nominal', title: null,
+          scale: { domain: [label], range: [[6, 4]] }, legend: { orient: 'bottom', labelLimit: 0, symbolType: 'stroke', symbolSize: 400, symbolStrokeColor: '#555' },
+        },
       },
-      {
-        data: { values: [{ value, label }] },
-        mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 3, x: 0, color: '#555' },
-        encoding: { y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } },
-      },
-    );
+    });
   }
   accuracyLayers.push({ data: { values: accuracyRows }, ...evalPoints(accuracyY) });
   const accuracyPanel = { width, height, title: errorAxis ? 'Error rate' : 'Accuracy', layer: accuracyLayers };

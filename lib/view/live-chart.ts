@@ -43,7 +43,7 @@ export class LiveTrainingChart {
   lastSvg: string | null = null;
   private readonly display: Display;
   private readonly now: () => number;
-  private readonly started: number;
+  private started: number;
   private lastDraw = -Infinity;
   private drawing: Promise<void> | null = null;
 
@@ -61,6 +61,15 @@ export class LiveTrainingChart {
     this.started = this.now();
   }
 
+  /**
+   * Training callback: training's clock starts, and the progress line's with
+   * it, so that it shows the training time the history records, without the
+   * engine's set-up.
+   */
+  readonly onStart = (): void => {
+    this.started = this.now();
+  };
+
   /** Training callback: records a step and redraws if the last drawing is old enough. */
   readonly onStep = (record: StepRecord): void => {
     this.history.steps.push(record);
@@ -73,7 +82,7 @@ export class LiveTrainingChart {
     this.maybeDraw();
   };
 
-  /** The progress line: step, latest batch loss, latest evaluation accuracy, time. */
+  /** The progress line: step, latest batch loss, latest evaluation accuracy, training time so far. */
   progressText(history: History = this.history, elapsedMs = this.now() - this.started): string {
     const last = history.steps[history.steps.length - 1];
     const lastEval = history.evals[history.evals.length - 1];
