@@ -53,7 +53,7 @@ POLL_SECONDS = 0.2
 CONNECT_SECONDS = 10
 
 # Seconds cancelled tasks get to end their trainers before their workers are killed.
-CANCEL_GRACE_SECONDS = 5
+CANCEL_GRACE_SECONDS = 15
 
 PR_SET_PDEATHSIG = 1
 
