@@ -1,14 +1,40 @@
-// ESLint flat config: typescript-eslint's recommended rules (syntactic, no
-// type information) over the library, CLI, tests, benchmark and e2e harness,
-// plus the plain Node scripts.
+// ESLint flat config: typescript-eslint's recommended type-checked rules over
+// the library, CLIs, tests, benchmark and e2e harness (they read the types, so
+// a promise left floating or an `any` spreading is an error), the boundaries
+// between folders, and the recommended rules for the plain Node scripts.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+// node:test's test() and describe() return promises that the runner awaits itself.
+const nodeTestCalls = {
+  from: 'package',
+  package: 'node:test',
+  name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+};
+
+// Folder boundaries (lib/README in the design): the view is drawn on top of
+// the library, never below it, and the graph engine sits behind lib/train/.
+const viewImport = {
+  group: ['**/view', '**/view/*'],
+  message: 'lib/view/ is imported only by the CLIs, the notebooks and lib/index.ts; return data and let the caller draw it.',
+};
+const graphImport = {
+  group: ['**/graph', '**/graph/*'],
+  message: 'lib/graph/ is the engine behind lib/train/: import it only from lib/train/ and lib/index.ts.',
+};
+
+// The model code and the page's pure modules also run in the browser (demo/).
+const browserImport = {
+  group: ['**/tf', 'node:*', '@tensorflow/tfjs-node'],
+  message: 'lib/model/ and the page\'s modules run in the browser too: import @tensorflow/tfjs itself, not lib/tf.ts, and no Node module.',
+};
 
 export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      'dist-exp/**',
       'node_modules/**',
       '.venv/**',
       'bench/results/**',
@@ -17,11 +43,46 @@ export default tseslint.config(
   },
   {
     files: ['**/*.ts'],
-    extends: [js.configs.recommended, ...tseslint.configs.recommended],
+    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [nodeTestCalls] }],
+    },
+  },
+  {
+    // Tests read run.json and model.json as plain JSON and corrupt them on
+    // purpose; typing each fixture would add casts, not safety.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  {
+    files: ['lib/**/*.ts'],
+    ignores: ['lib/view/**', 'lib/index.ts', 'lib/train/**', 'lib/graph/**'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [viewImport, graphImport] }] },
+  },
+  {
+    files: ['lib/model/**/*.ts', 'lib/demo/preprocess.ts', 'lib/demo/readings.ts', 'lib/demo/site-data.ts', 'demo/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [viewImport, graphImport, browserImport] }] },
+  },
+  {
+    files: ['lib/train/**/*.ts', 'lib/graph/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [viewImport] }] },
+  },
+  {
+    files: ['bin/**/*.ts'],
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [graphImport] }] },
   },
   {
     files: ['scripts/**/*.js'],
-    extends: [js.configs.recommended],
+    extends: [js.configs.recommended, tseslint.configs.disableTypeChecked],
     languageOptions: {
       sourceType: 'commonjs',
       globals: { ...globals.node },

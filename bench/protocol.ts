@@ -193,11 +193,14 @@ export function parsePeerArgs(argv: readonly string[], description: string): Pee
     .option('--seed <n>', 'random seed', integer(0), 42)
     .exitOverride()
     .parse([...argv], { from: 'user' });
-  const o = program.opts();
-  if (!BENCH_MODES.includes(o.mode)) {
+  // The flags as commander parsed them: the mode unchecked, the counts without their mode's default.
+  const o = program.opts<Omit<PeerOptions, 'mode' | 'steps' | 'warmup' | 'repeats'> & {
+    mode: string; steps?: number; warmup?: number; repeats?: number;
+  }>();
+  const mode = o.mode as BenchMode;
+  if (!BENCH_MODES.includes(mode)) {
     throw new Error(`--mode must be one of ${BENCH_MODES.join(', ')}, got "${o.mode}"`);
   }
-  const mode = o.mode as BenchMode;
   if (mode === 'to-target' && o.seqLength < 2) {
     throw new Error(`--seq-length must be at least 2 for the difference task, got ${o.seqLength}`);
   }

@@ -198,7 +198,10 @@ export function parsePlan(argv: readonly string[]): BenchPlan {
     .option('--timeout <seconds>', 'limit of one run', integer(1))
     .exitOverride()
     .parse([...argv], { from: 'user' });
-  const o = program.opts();
+  // The flags as commander parsed them; those without a default may be missing.
+  const o = program.opts<Pick<BenchPlan, 'tiny' | 'batchSize' | 'seqLength' | 'threads' | 'onednn' | 'sgemm' |
+    'toTarget' | 'target' | 'targetSteps' | 'evalSize' | 'python'> & Partial<Pick<BenchPlan, 'peers' | 'variants' |
+    'seqLengths' | 'batchSizes' | 'steps' | 'warmup' | 'repeats'>> & { out?: string; timeout?: number }>();
   const tiny = Boolean(o.tiny);
   const mode: BenchMode = tiny ? 'tiny' : 'throughput';
   const defaults = modeDefaults(mode);
@@ -417,7 +420,7 @@ function machineInfo(runs: RunRecord[], loadStart: number): MachineInfo {
   const keras = reportOf('keras') ?? reportOf('tf1');
   const torch = reportOf('torch');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tfjsVersion: string = require('@tensorflow/tfjs-node/package.json').version;
+  const tfjsVersion = (require('@tensorflow/tfjs-node/package.json') as { version: string }).version;
   return {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     cpuFlags: readCpuFlags(),
@@ -589,7 +592,7 @@ export function resultsMarkdown(results: BenchResults): string {
       const sampling = r.samplingMsPerBatch as PeerReport['msPerStep'];
       lines.push(`| ${run.peer} | ${run.options.shared ? 'shared' : 'per step'} | ${fmt(loop?.median)} | ${fmt(sampling?.median, 2)} |`);
     }
-    const byCall = tfjsMain.filter((r) => Object.keys((r.report!.byStepsPerCall ?? {}) as object).length > 0);
+    const byCall = tfjsMain.filter((r) => Object.keys((r.report!.byStepsPerCall ?? {})).length > 0);
     if (byCall.length > 0) {
       const perCall = [...new Set(byCall.flatMap((r) => Object.keys(r.report!.byStepsPerCall as object)))]
         .map(Number).sort((a, b) => a - b);
@@ -655,7 +658,7 @@ function lineChartSpec(rows: { peer: string; x: number; y: number }[], xTitle: s
       y: { field: 'y', type: 'quantitative', title: yTitle },
       color: { field: 'peer', type: 'nominal', title: null },
     },
-  } as ChartSpec;
+  };
 }
 
 /** Writes the charts that have data; returns the file names written. */

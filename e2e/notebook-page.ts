@@ -165,9 +165,9 @@ export function readNotebook(page: Page): Promise<NotebookState> {
     const visuals: Visual[] = [];
     const texts: string[] = [];
     cellWidgets.forEach((widget, i) => {
-      for (const output of Array.from(widget.node.querySelectorAll('.jp-OutputArea-output')) as HTMLElement[]) {
+      for (const output of Array.from(widget.node.querySelectorAll<HTMLElement>('.jp-OutputArea-output'))) {
         texts.push(output.innerText || output.textContent || '');
-        for (const el of Array.from(output.querySelectorAll('img, svg')) as Element[]) {
+        for (const el of Array.from(output.querySelectorAll('img, svg'))) {
           // Only outermost pictures: the pieces of a chart are not charts.
           if (el.parentElement?.closest('svg')) continue;
           const rect = el.getBoundingClientRect();
@@ -338,7 +338,7 @@ export async function runAllCells(page: Page, options: RunOptions): Promise<RunR
 /** Waits (bounded) for every image of the outputs to finish decoding. */
 export async function waitForImages(page: Page, timeoutMs = 10_000): Promise<void> {
   await page.waitForFunction(
-    () => (Array.from(document.querySelectorAll('.jp-OutputArea-output img')) as HTMLImageElement[]).every((i) => i.complete),
+    () => Array.from(document.querySelectorAll<HTMLImageElement>('.jp-OutputArea-output img')).every((i) => i.complete),
     undefined,
     { timeout: timeoutMs },
   ).catch(() => undefined);

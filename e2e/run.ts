@@ -305,7 +305,7 @@ async function main(): Promise<number> {
     const parameters = fixtures ? {} : { ...NOTEBOOK_RUN_PARAMETERS, runDir: JSON.stringify(path.join(runDir, 'notebook-model')) };
     report.note(`JupyterLab on ${path.relative(REPO, rootDir)}/` +
       Object.entries(env).map(([k, v]) => ` with ${k}=${v}`).join('') +
-      (fixtures ? '' : `; notebook parameters ${Object.entries(parameters).map(([k, v]) => `${k}=${v}`).join(' ')}`));
+      (fixtures ? '' : `; notebook parameters ${Object.entries(parameters).map(([k, v]) => `${k}=${String(v)}`).join(' ')}`));
     lab = await startJupyterLab({
       venv: process.env.CRNN_VENV ?? path.join(REPO, '.venv'),
       rootDir,

@@ -10,6 +10,7 @@
  * TensorFlow.js or after an hour of training.
  */
 import type { CrnnConfig, TrainConfig } from './types';
+import { TASK_NAMES, type TaskName } from './data/tasks';
 
 /** The value of a setting, as it appears in CrnnConfig or TrainConfig. */
 export type SettingValue = number | boolean | string | readonly number[] | undefined;
@@ -181,7 +182,7 @@ function settingsFrom<C>(config: Setting['config'], declarations: Declarations<C
   return Object.entries<Declaration<unknown>>(declarations).map(([name, d]) => Object.freeze({
     name,
     config,
-    type: d.type as SettingType,
+    type: d.type,
     default: d.default as SettingValue,
     optional: d.optional === true,
     help: d.help,
@@ -214,7 +215,7 @@ export function getSetting(name: string): Setting {
 
 function defaultsOf(config: Setting['config']): object {
   const entries = settings.filter((s) => s.config === config).map((s) => [s.name, s.default]);
-  return Object.freeze(Object.fromEntries(entries));
+  return Object.freeze(Object.fromEntries(entries) as Record<string, unknown>);
 }
 
 /** The article's CRNN: two 16-filter convolutions, dense 256, a tanh RNN of 256 units, 19 classes. */
@@ -382,7 +383,62 @@ export function parseSetting(name: string, text: string): SettingValue {
 export function formatSetting(value: unknown): string {
   if (value === undefined || value === null) return 'none';
   if (Array.isArray(value)) return value.map(formatSetting).join(',');
-  return String(value);
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects were handled above
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Every setting of a run by name, as a notebook's `overrides` and the run
+ * registry name them: the task, then the model's and training's settings.
+ * Height, width and numClasses follow from the data and the task.
+ */
+export type Settings = { task: TaskName } & CrnnConfig & TrainConfig;
+
+/**
+ * A run's settings split by config, each over its defaults: what
+ * `presetConfigs` gives and `resolveRun` (lib/train/run.ts) takes.
+ */
+export interface RunSettings {
+  /** The task's name; default DEFAULT_TASK (lib/data/tasks.ts). */
+  task?: string;
+  model?: Partial<CrnnConfig>;
+  train?: Partial<TrainConfig>;
+}
+
+/**
+ * Settings by name, `{ task: 'sum', seqLength: 3, numSteps: 300 }`, split
+ * into the model's and training's, each value checked against the table as
+ * it is given; an undefined value counts as not given.
+ * @param what the object's name in messages (`overrides`).
+ * @throws Error naming the setting: an unknown name (listing the known ones),
+ *   one that follows from the data or the task, or a value it does not allow.
+ */
+export function splitSettings(given: Partial<Settings>, what = 'settings'): RunSettings & Required<Omit<RunSettings, 'task'>> {
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+    throw new Error(`${what} must be an object of settings by name, got ${describe(given)}`);
+  }
+  const split: RunSettings & Required<Omit<RunSettings, 'task'>> = { model: {}, train: {} };
+  for (const [name, value] of Object.entries(given) as [string, unknown][]) {
+    if (value === undefined) continue;
+    if (name === 'task') {
+      if (typeof value !== 'string' || !(TASK_NAMES as readonly string[]).includes(value)) {
+        throw new Error(`${what}.task must be one of ${TASK_NAMES.join(', ')}, got ${describe(value)}`);
+      }
+      split.task = value;
+      continue;
+    }
+    const setting = findSetting(name);
+    if (!setting) {
+      throw new Error(`Unknown setting '${name}' in ${what}; known settings: task, ` +
+        settings.filter((s) => s.flag !== null).map((s) => s.name).join(', '));
+    }
+    if (setting.flag === null) {
+      throw new Error(`${what}.${name} cannot be set: it follows from the data and the task (set task and seqLength)`);
+    }
+    checkSetting(setting, value, what);
+    (split[setting.config] as Record<string, unknown>)[name] = value;
+  }
+  return split;
 }
 
 function rejectUnknownFields(what: string, config: Setting['config'], partial: object): void {

@@ -13,7 +13,7 @@ export { createRng, shuffleInPlace } from './random';
 export type { Rng } from './random';
 export {
   differenceTask, sumTask, customTask, getTask, checkTaskLength, checkedClassOf, validateTask,
-  targetDistribution, TASK_NAMES, MAX_ENUMERATED_SEQUENCES,
+  targetDistribution, TASK_NAMES, DEFAULT_TASK, MAX_ENUMERATED_SEQUENCES,
 } from './data/tasks';
 export type { TaskName, TaskValues } from './data/tasks';
 export { sampleSequenceBatch, makeSequenceBatch, drawSequenceIndices, createEvalSet, evalBatches } from './data/sequences';
@@ -29,9 +29,11 @@ export {
 export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './model/dropout';
 export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE, DEFAULT_STEPS_PER_CALL,
-  divergenceLossLimit, divergenceWatch,
+  divergenceLossLimit, divergenceWatch, trainingEngine, GraphEngineUnsupportedError,
 } from './train/loop';
 export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions } from './train/loop';
+export { resolveRun, trainRun, RunFolderError } from './train/run';
+export type { ResolvedRun, BuiltRun, TrainedRun, RunResult, TrainRunOptions } from './train/run';
 export { GraphTrainer, graphEngineSupport, GraphBuilder, samplerSpecFor } from './graph';
 export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
 export {
@@ -47,13 +49,15 @@ export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
   DigitProbeRecord, MeasureDigitProbeOptions,
 } from './evaluate/probe';
-export { saveRun, loadRun, loadModel, historyCsv, recordDigitProbe } from './runs/persist';
+export { saveRun, loadRun, loadModel, historyCsv } from './runs/persist';
+export { readRunRecord, recordDigitProbe, RunRecordError } from './runs/record';
+export type { RunRecord, RunRecordProblem } from './runs/record';
 export { describeEnvironment } from './runs/environment';
 export type { RunEnvironment } from './runs/environment';
-export type { RunToSave, RunRecord, LoadedRun, SaveRunOptions } from './runs/persist';
+export type { RunToSave, LoadedRun, SaveRunOptions } from './runs/persist';
 
 export {
-  listRuns, loadRuns, differingSettings, compareRuns, comparisonChartSvg, runsTable, runSettings, settingNames,
+  listRuns, loadRuns, differingSettings, compareRuns, runsTable, runSettings, settingNames,
   formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
   differenceLines,
 } from './runs/registry';

@@ -15,7 +15,10 @@
  *   when the model is measured, not how it trains.
  */
 import type { CrnnConfig, TrainConfig } from './types';
-import { checkSetting, getSetting, type SettingValue } from './config';
+import {
+  checkSetting, formatSetting, getSetting, resolveCrnnConfig, resolveTrainConfig, settings, type RunSettings,
+  type SettingValue,
+} from './config';
 
 /** One named configuration. */
 export interface Preset {
@@ -55,14 +58,17 @@ export const PRESET_NAMES = Object.freeze(Object.keys(presets) as PresetName[]);
 
 /**
  * The settings of preset `name`, split into the model's and training's, and
- * overridden by `given` where it has a defined value: pass the results to
- * `resolveCrnnConfig` and `resolveTrainConfig`.
+ * overridden by `given` where it has a defined value, its task passed on:
+ * pass the result to `resolveRun` (lib/train/run.ts), or its parts to
+ * `resolveCrnnConfig` and `resolveTrainConfig`. Settings by name, as a
+ * notebook's `overrides`, go through `splitSettings` first:
+ * `presetConfigs('fast', splitSettings({ task: 'sum', numSteps: 300 }))`.
  * @throws Error for an unknown preset, naming the known ones.
  */
 export function presetConfigs(
   name: string,
-  given: { model?: Partial<CrnnConfig>; train?: Partial<TrainConfig> } = {},
-): { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
+  given: RunSettings = {},
+): RunSettings & { model: Partial<CrnnConfig>; train: Partial<TrainConfig> } {
   if (!Object.hasOwn(presets, name)) {
     throw new Error(`Unknown preset '${name}'; presets: ${PRESET_NAMES.join(', ')}`);
   }
@@ -76,7 +82,25 @@ export function presetConfigs(
   const defined = (partial: object | undefined) =>
     Object.fromEntries(Object.entries(partial ?? {}).filter(([, v]) => v !== undefined));
   return {
-    model: { ...model, ...defined(given.model) } as Partial<CrnnConfig>,
-    train: { ...train, ...defined(given.train) } as Partial<TrainConfig>,
+    ...(given.task === undefined ? {} : { task: given.task }),
+    model: { ...model, ...defined(given.model) },
+    train: { ...train, ...defined(given.train) },
   };
+}
+
+/**
+ * The settings of a run that differ from preset `name`'s, as `name value`
+ * (`['seed 1', 'numSteps 300']`), in the table's order; those that follow
+ * from the data and the task are left out.
+ * @throws Error for an unknown preset, naming the known ones.
+ */
+export function changedFromPreset(name: string, crnnConfig: CrnnConfig, trainConfig: TrainConfig): string[] {
+  const base = presetConfigs(name);
+  const baseConfigs = { model: resolveCrnnConfig(base.model), train: resolveTrainConfig(base.train) };
+  const runConfigs = { model: crnnConfig, train: trainConfig };
+  return settings.filter((s) => s.flag !== null).flatMap((s) => {
+    const value = formatSetting((runConfigs[s.config] as unknown as Record<string, unknown>)[s.name]);
+    const presetValue = formatSetting((baseConfigs[s.config] as unknown as Record<string, unknown>)[s.name]);
+    return value === presetValue ? [] : [`${s.name} ${value}`];
+  });
 }

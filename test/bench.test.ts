@@ -49,7 +49,7 @@ function runTinyBench(peers: string[]): BenchResults {
 }
 
 function assertPositive(value: unknown, what: string): void {
-  assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${what} should be a positive number, got ${value}`);
+  assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${what} should be a positive number, got ${String(value)}`);
 }
 
 function assertThroughputReport(report: PeerReport | undefined, peer: string): void {
@@ -110,9 +110,9 @@ test('the Python peers run the same tiny benchmark with the same parameter count
     assert.equal(r.error, undefined, `${r.peer}: ${r.error}`);
     assertThroughputReport(r.report, r.peer);
     assert.ok(r.report!.cpu && r.report!.onednn && r.report!.threadsInUse, `${r.peer}: settings missing`);
-    assert.equal(r.report!.onednn!.setting, '1', r.peer);
+    assert.equal(r.report!.onednn.setting, '1', r.peer);
     // TensorFlow reads the setting the bench passed; PyTorch answers for itself.
-    if (r.peer !== 'torch') assert.equal(r.report!.onednn!.on, true, r.peer);
+    if (r.peer !== 'torch') assert.equal(r.report!.onednn.on, true, r.peer);
   }
   assert.equal(results.sgemm?.report?.probe, 'numpy');
   assert.ok(results.machine.tensorflow?.startsWith('2.15'), `TensorFlow ${results.machine.tensorflow}`);
@@ -123,12 +123,12 @@ function assertToTarget(report: PeerReport, steps: number): void {
   assert.equal(report.mode, 'to-target');
   assert.equal(typeof report.reached, 'boolean');
   assert.ok(report.evals && report.evals.length > 0, 'no evaluations');
-  for (const e of report.evals!) {
+  for (const e of report.evals) {
     assert.ok(e.step > 0 && e.step <= steps, `eval at step ${e.step}`);
     assert.ok(e.accuracy >= 0 && e.accuracy <= 1, `accuracy ${e.accuracy}`);
     assertPositive(e.loss, `eval loss at step ${e.step}`);
   }
-  assert.equal(report.finalAccuracy, report.evals![report.evals!.length - 1].accuracy);
+  assert.equal(report.finalAccuracy, report.evals[report.evals.length - 1].accuracy);
   assertPositive(report.trainSeconds, 'trainSeconds');
   // An accuracy of 1.0 in 4 steps of 16 pairs cannot happen: the target is not reached.
   assert.equal(report.reached, false);

@@ -136,7 +136,7 @@ test('a bar chart draws one bar per label, in the given order', async () => {
   assert.equal(bars.length, 5);
   // Bars are paths 'M x,y h width v height h -width Z': the middle bar is three times the first.
   const heights = bars.map((bar) => Number(/ d="M[\d.,]+h[\d.]+v([\d.]+)/.exec(bar)![1]));
-  assert.ok(Math.abs(heights[2] / heights[0] - 3) < 1e-6, `heights ${heights}`);
+  assert.ok(Math.abs(heights[2] / heights[0] - 3) < 1e-6, `heights ${heights.join(', ')}`);
   assert.ok((await barChartSvg(['a'], [1])).startsWith('<svg'));
 });
 

@@ -9,6 +9,7 @@ import { presets } from '../lib/presets';
 import { formatSetting, settings, type Setting } from '../lib/config';
 import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
+import { age, writeRecord, writeTinyModel } from './helpers/run-folders';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -241,6 +242,26 @@ test('an existing run folder is never replaced', () => {
   assert.equal(fs.readFileSync(path.join(out, 'model.json'), 'utf8'), '{"keep": true}');
 });
 
+test('a run moved aside by a killed save is put back, not deleted, by a train on its folder', () => {
+  const parent = tempDir();
+  const data = path.join(parent, 'data');
+  fs.mkdirSync(data);
+  writeDigitSet(data, makeDigitSet(40, 12, 12), 'train');
+  writeDigitSet(data, makeDigitSet(20, 12, 12), 't10k');
+  // What a save over `run` killed between its renames leaves, two hours ago: no `run`, the old run moved aside.
+  const movedAside = path.join(parent, '.run.saving-Abc123.previous');
+  writeTinyModel(movedAside);
+  writeRecord(movedAside);
+  age(movedAside, 2 * 3600);
+  const before = fs.readFileSync(path.join(movedAside, 'run.json'), 'utf8');
+  const out = path.join(parent, 'run');
+  const { status, stderr } = runTrainer(['--data', data, ...tinyRun, '--steps', '2', '--out', out]);
+  assert.notEqual(status, 0);
+  assert.match(stderr, /run already exists and is not empty; choose a new folder/);
+  assert.equal(fs.readFileSync(path.join(out, 'run.json'), 'utf8'), before);
+  assert.deepEqual(fs.readdirSync(parent).sort(), ['data', 'run']);
+});
+
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   test(`${signal} stops training after the current step and saves, as Ctrl-C does`, async () => {
     const out = path.join(tempDir(), 'run');
@@ -272,7 +293,7 @@ test('a second run on the same --out is refused at start while the first one tra
 test('a lock left by a process that has ended is taken over', () => {
   const parent = tempDir();
   const out = path.join(parent, 'run');
-  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  const ended = spawnSync(process.execPath, ['-e', '']).pid;
   fs.writeFileSync(path.join(parent, '.run.lock'), `${ended}\n`);
   const { status, stderr } = runTrainer([...tinyRun, '--steps', '2', '--out', out]);
   assert.equal(status, 0, stderr);

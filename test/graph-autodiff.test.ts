@@ -43,7 +43,7 @@ const cases: Case[] = [
   ...([[false, false], [false, true], [true, false], [true, true]] as const).map(([ta, tb]): Case => ({
     op: 'MatMul', name: `matMul transposes ${ta} ${tb}`,
     inputs: [{ shape: ta ? [5, 3] : [3, 5], declared: ta ? [5, -1] : [-1, 5] }, { shape: tb ? [4, 5] : [5, 4] }],
-    graph: (ops, [a, b]) => [ops.matMul(a, b, ta, tb)], tfjs: ([a, b]) => [tf.matMul(a as tfTypes.Tensor2D, b as tfTypes.Tensor2D, ta, tb)],
+    graph: (ops, [a, b]) => [ops.matMul(a, b, ta, tb)], tfjs: ([a, b]) => [tf.matMul(a, b, ta, tb)],
   })),
   { op: 'BiasAdd', name: 'biasAdd over images', inputs: [{ shape: [2, 3, 3, 4], declared: [-1, 3, 3, 4] }, { shape: [4] }],
     graph: (ops, [x, b]) => [ops.biasAdd(x, b)], tfjs: ([x, b]) => [tf.add(x, b)] },

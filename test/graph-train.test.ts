@@ -40,7 +40,7 @@ test('the graph gives the loss and the gradients of every weight that tfjs compu
     const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
     const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
     const eager = tf.variableGrads(
-      () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar,
+      () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean<tfTypes.Scalar>(),
       variables,
     );
     const label = JSON.stringify(config);
@@ -80,7 +80,7 @@ test('a model assembled from other settings the graph computes gets tfjs\'s grad
   const { lossAndAccuracy, grads } = trainer.gradients(xs, ys);
   const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
   const eager = tf.variableGrads(
-    () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar, variables);
+    () => tf.metrics.categoricalCrossentropy(ys, model.apply(xs) as tfTypes.Tensor).mean<tfTypes.Scalar>(), variables);
   assert.ok(Math.abs(lossAndAccuracy.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5);
   variables.forEach((v, i) => {
     const reference = eager.grads[v.name];
@@ -312,6 +312,7 @@ test('in a cosine run, the graph applies the scheduled rate at every step', { sk
   const data: DigitData = loadMnist();
   const model = buildCrnn({ ...small, learningRate: 2e-3 });
   const applied: number[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
   const { step, runSteps } = GraphTrainer.prototype;
   GraphTrainer.prototype.step = function (this: GraphTrainer, ...args: Parameters<typeof step>) {
     const out = step.apply(this, args);
@@ -320,7 +321,7 @@ test('in a cosine run, the graph applies the scheduled rate at every step', { sk
   };
   GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
     const out = runSteps.apply(this, args);
-    (out.arraySync() as number[][]).forEach((row) => applied.push(row[2]));
+    (out.arraySync()).forEach((row) => applied.push(row[2]));
     return out;
   };
   try {
@@ -487,6 +488,7 @@ test('trainSteps runs K steps per call where it can and gives the history of one
   const model = buildCrnn({ ...small, dropout: 0.1 });
   const reference = twin(model, { ...small, dropout: 0.1 });
   const calls: number[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
   const runSteps = GraphTrainer.prototype.runSteps;
   GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
     calls.push(args[1].length);
@@ -637,6 +639,7 @@ test('trainSteps on the graph engine evaluates in one session call, with or with
   const options = { seqLength: 2, task: 'difference', batchSize: 8, evalSize: 1500, seed: 4, numSteps: 4, evalEvery: 2 } as const;
   const model = buildCrnn(small);
   const reference = twin(model, small);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
   const { evaluateSet, evaluate } = GraphTrainer.prototype;
   const calls = { evaluateSet: 0, evaluate: 0 };
   GraphTrainer.prototype.evaluateSet = function (this: GraphTrainer) {

@@ -132,6 +132,14 @@ test('rejects a header declaring more data than the size limit, raw or gzipped',
   assert.throws(() => parseIdx(zlib.gzipSync(huge), 'huge'), message);
 });
 
+test('rejects a gzipped file whose header declares more than its compressed size can hold, before decompressing it', () => {
+  // Just under the 1 GiB cap, with a thousand bytes of data: at most 1032 times its size can come out.
+  const gz = zlib.gzipSync(Buffer.concat([encodeIdx([1_300_000, 28, 28], []), Buffer.alloc(1000)]));
+  assert.throws(() => parseIdx(gz, 'short.gz'), new RegExp(`^Error: short\\.gz: truncated IDX file: dimensions ` +
+    `\\[1300000, 28, 28\\] need 1019200000 bytes of data, more than its ${gz.length} gzipped bytes can hold ` +
+    '\\(at most 1032 times as many\\)$'));
+});
+
 test('reports a missing file with its path', () => {
   const missing = path.join(dir, 'no-such-file-idx1-ubyte');
   assert.throws(() => readIdxFile(missing), new RegExp(`IDX file not found: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));

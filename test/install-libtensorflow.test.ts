@@ -20,6 +20,7 @@ interface Installer {
 // The installer is a plain Node script (it runs before the build); requiring it runs nothing.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const installer: Installer = require(path.resolve(__dirname, '..', '..', 'scripts', 'install-libtensorflow.js'));
+// eslint-disable-next-line @typescript-eslint/unbound-method -- plain functions of a CommonJS module
 const { chooseRoutes, WANTED_VERSION, TFJS_LIBTENSORFLOW_VERSION } = installer;
 
 const auto = (facts: Partial<Facts>) => chooseRoutes({

@@ -120,7 +120,7 @@ test('graph gradients of models with dropout, batch normalisation and 5×5 kerne
     setDropoutStep(model, 5);
     const variables = model.trainableWeights.map((w) => w.read() as tfTypes.Variable);
     const eager = tf.variableGrads(() => tf.metrics.categoricalCrossentropy(
-      ys, model.apply(xs, { training: true }) as tfTypes.Tensor).mean() as tfTypes.Scalar, variables);
+      ys, model.apply(xs, { training: true }) as tfTypes.Tensor).mean<tfTypes.Scalar>(), variables);
     const label = JSON.stringify(config);
     const [graphLoss, eagerLoss] = [lossAndAccuracy.dataSync()[0], eager.value.dataSync()[0]];
     assert.ok(Math.abs(graphLoss - eagerLoss) < 1e-5, `${label}: loss ${graphLoss} vs ${eagerLoss}`);
@@ -206,7 +206,7 @@ test('batch normalisation: a graph step updates the moving statistics by tfjs\'s
   const eagerModel = twin(model, config);
   const [xs, ys] = randomBatch(model, 16, 31);
   // The input of the first normalisation: the first convolution, linear, of step 0's images.
-  const conv1 = tf.model({ inputs: model.inputs, outputs: model.getLayer('step0_conv1').output as tfTypes.SymbolicTensor });
+  const conv1 = tf.model({ inputs: model.inputs, outputs: model.getLayer('step0_conv1').output });
   const x = (conv1.predict(xs) as tfTypes.Tensor4D);
   const channels = x.shape[3];
   const values = x.dataSync();
@@ -327,7 +327,7 @@ test('the probe reads a batch-normalised CNN through its normalisations and ELUs
   }
   const indices = [3, 8, 13];
   const batch = makeSequenceBatch(data.test, Int32Array.from(indices.flatMap((i) => [i, i])), 2, differenceTask);
-  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense_elu').output as tfTypes.SymbolicTensor });
+  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense_elu').output });
   const expected = inside.predict(batch.xs) as tfTypes.Tensor;
   const features = stepFeatures(model, data.test, indices, 1);
   assert.deepEqual(features.shape, [3, 16]);

@@ -126,7 +126,7 @@ test('the graph\'s gradients with weight decay are those of the loss plus λ·Σ
     assert.equal(kernels.length, 2 * 3 + 2 + 1);
     // The definition, written out: smoothed cross-entropy plus λ·ΣW²; the loss reported is the first term.
     const crossEntropy = () => tf.metrics.categoricalCrossentropy(
-      tf.add(tf.mul(ys, 0.9), 0.1 / 19), model.apply(xs) as tfTypes.Tensor).mean() as tfTypes.Scalar;
+      tf.add(tf.mul(ys, 0.9), 0.1 / 19), model.apply(xs) as tfTypes.Tensor).mean<tfTypes.Scalar>();
     const reference = tf.variableGrads(() => tf.tidy(() => tf.addN([
       crossEntropy(), ...kernels.map((k) => tf.mul(lambda, tf.sum(tf.square(k)))),
     ]) as tfTypes.Scalar), variables);

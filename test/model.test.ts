@@ -86,7 +86,7 @@ test('the new settings left at their defaults build the article\'s model: the sa
 
 test('maps [batch, T, 28, 28, 1] sequences to [batch, 19] probabilities, leaving no tensors behind', () => {
   const model = buildCrnn();
-  const xs = tf.randomUniform([3, 2, 28, 28, 1]) as tfTypes.Tensor5D;
+  const xs = tf.randomUniform<tfTypes.Rank.R5>([3, 2, 28, 28, 1]);
   const before = tf.memory().numTensors;
   const sums = tf.tidy(() => (model.predict(xs) as tfTypes.Tensor2D).sum(1).arraySync() as number[]);
   assert.equal(tf.memory().numTensors, before);
@@ -237,7 +237,7 @@ test('the shared CNN reads every step as if applied to each step on its own', ()
     const features = featureModel.predict(xs) as tfTypes.Tensor; // [4, 3, 16]
     assert.deepEqual(features.shape, [4, 3, 16]);
     const perStep = [0, 1, 2].map((t) => cnn.reduce(
-      (x, layer) => layer.apply(x) as tfTypes.Tensor, xs.slice([0, t], [-1, 1]).squeeze([1]) as tfTypes.Tensor));
+      (x, layer) => layer.apply(x) as tfTypes.Tensor, xs.slice([0, t], [-1, 1]).squeeze([1])));
     return features.sub(tf.stack(perStep, 1)).abs().max().dataSync()[0];
   });
   assert.ok(gap < 1e-5, `features differ by ${gap}`);

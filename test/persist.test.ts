@@ -11,6 +11,8 @@ import { createTrainStep } from '../lib/train/loop';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/runs/persist';
 import type { History } from '../lib/types';
+import { reserveRunFolder } from '../lib/runs/lock';
+import { age } from './helpers/run-folders';
 
 const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 });
 const trainConfig = resolveTrainConfig({ numSteps: 2, batchSize: 8, evalSize: 16, targetAccuracy: 0.9 });
@@ -210,6 +212,65 @@ test('saving after a killed save puts the previous run back first, then removes 
   [second, loaded.model].forEach((m) => m.dispose());
 });
 
+test('a run moved aside by a killed save survives a new training on its folder: reserving the folder puts it back', async () => {
+  const { parent, firstWeights } = await killedSave();
+  const dir = path.join(parent, 'run');
+  // Two hours later, older than any clean-up's grace period.
+  for (const name of fs.readdirSync(parent)) age(path.join(parent, name), 2 * 3600);
+  const second = buildCrnn(crnnConfig);
+  // What the trainer does: reserve the folder, train, save, release.
+  let refused: Error | undefined;
+  try {
+    const reservation = reserveRunFolder(dir);
+    await saveRun(dir, run(second));
+    reservation.release();
+  } catch (err) {
+    refused = err as Error;
+  }
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'weights.bin')), firstWeights, 'the first run is lost');
+  assert.match(String(refused?.message), /run already exists and is not empty; choose a new folder/);
+  assert.equal((await loadRun(dir).then((r) => (r.model.dispose(), r.task))), 'difference');
+  second.dispose();
+});
+
+test('loading puts a moved-aside run back into an empty run folder, the newest complete copy', async () => {
+  const { parent, firstWeights } = await killedSave();
+  const dir = path.join(parent, 'run');
+  const [, previous] = fs.readdirSync(parent).sort();
+  for (const name of fs.readdirSync(parent)) age(path.join(parent, name), 2 * 3600);
+  // The run folder is back but empty (made by hand, or by a trainer killed before it saved).
+  fs.mkdirSync(dir);
+  const second = buildCrnn(crnnConfig);
+  await saveRun(path.join(parent, 'other'), run(second));
+  fs.cpSync(path.join(parent, 'other'), path.join(parent, '.run.saving-Zzzzzz.previous'), { recursive: true });
+  age(path.join(parent, '.run.saving-Zzzzzz.previous'), 3 * 3600);
+  // Loading puts back the newest complete copy, into the empty folder; the older one stays.
+  const loaded = await loadRun(dir);
+  assert.deepEqual(fs.readFileSync(path.join(dir, 'weights.bin')), firstWeights);
+  assert.ok(fs.existsSync(path.join(parent, '.run.saving-Zzzzzz.previous')));
+  assert.ok(!fs.existsSync(path.join(parent, previous)));
+  [second, loaded.model].forEach((m) => m.dispose());
+});
+
+test('a save never deletes a moved-aside run while its run folder holds no complete model', async () => {
+  const { parent, firstWeights } = await killedSave();
+  const dir = path.join(parent, 'run');
+  const [staging, previous] = fs.readdirSync(parent).sort();
+  // The run folder holds the model description only: its weights were never written.
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(parent, previous, 'model.json'), path.join(dir, 'model.json'));
+  for (const name of fs.readdirSync(parent)) age(path.join(parent, name), 2 * 3600);
+  const second = buildCrnn(crnnConfig);
+  await saveRun(dir, run(second));
+  assert.deepEqual(fs.readdirSync(parent).sort(), [previous, 'run'], `the stale ${staging} goes, the run moved aside stays`);
+  assert.deepEqual(fs.readFileSync(path.join(parent, previous, 'weights.bin')), firstWeights);
+  // With a complete run in place, the next save removes it.
+  age(path.join(parent, previous), 2 * 3600);
+  await saveRun(dir, run(second));
+  assert.deepEqual(fs.readdirSync(parent), ['run']);
+  second.dispose();
+});
+
 test('only a complete moved-aside run is put back, the newest first, and the only copy is never deleted',
   async () => {
     const parent = tempDir();
@@ -286,7 +347,10 @@ test('loading a folder that is not a saved run says what is missing', async () =
   fs.rmSync(path.join(dir, 'run.json'));
   await assert.rejects(loadRun(dir), /holds a model but is not a saved run: missing run.json/);
   fs.writeFileSync(path.join(dir, 'run.json'), '{"format": "something"}');
-  await assert.rejects(loadRun(dir), /is not a run record \(format "something"\)/);
+  await assert.rejects(loadRun(dir), { message: `${path.join(dir, 'run.json')} is not a run record: ` +
+    'format "something", expected "crnn-mnist-run"' });
+  fs.writeFileSync(path.join(dir, 'run.json'), 'null');
+  await assert.rejects(loadRun(dir), { message: `${path.join(dir, 'run.json')} holds null, not a run record` });
   fs.writeFileSync(path.join(dir, 'model.json'), '{not json');
   await assert.rejects(loadModel(dir), /model.json is not valid JSON/);
   model.dispose();
@@ -314,6 +378,36 @@ test('weights of another architecture are refused, naming the file and both byte
   fs.truncateSync(weightsPath, expected - 4);
   await assert.rejects(loadModel(dir), new RegExp(`holds ${expected - 4} bytes but .* describes ${expected}`));
   [model, lstm].forEach((m) => m.dispose());
+});
+
+test('a model of another architecture than run.json describes is refused, naming the layer that differs', async () => {
+  const parent = tempDir();
+  const dir = path.join(parent, 'run');
+  const model = buildCrnn(crnnConfig);
+  await saveRun(dir, run(model));
+  // An LSTM's model.json and weights beside a run.json that says cell: simple.
+  const lstmConfig = resolveCrnnConfig({ ...crnnConfig, cell: 'lstm' });
+  const lstm = buildCrnn(lstmConfig);
+  await saveRun(path.join(parent, 'lstm'), { ...run(lstm), crnnConfig: lstmConfig });
+  for (const file of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(parent, 'lstm', file), path.join(dir, file));
+  const before = tf.memory().numTensors;
+  await assert.rejects(loadRun(dir), new RegExp(`^Error: ${dir}: model\\.json is not the model run\\.json describes ` +
+    '\\(cell simple, sharedCnn false, …\\): layer \\d+ is LSTM rnn_lstm \\[.*\\] in model\\.json, ' +
+    'SimpleRNN rnn_simple \\[.*\\] by run\\.json; are the two files of different runs\\?$'));
+  assert.equal(tf.memory().numTensors, before, 'both models disposed');
+
+  // A setting without weights of its own: dropout, in run.json only.
+  await saveRun(dir, run(model));
+  const runPath = path.join(dir, 'run.json');
+  const record = JSON.parse(fs.readFileSync(runPath, 'utf8'));
+  record.crnnConfig.dropout = 0.25;
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  await assert.rejects(loadRun(dir), /layer \d+ is Reshape step0_expand \[\] in model\.json, SeededDropout step0_dropout \[\] by run\.json/);
+  record.crnnConfig.dropout = 0;
+  record.crnnConfig.weightDecay = 0.001;
+  fs.writeFileSync(runPath, JSON.stringify(record));
+  await assert.rejects(loadRun(dir), /Conv2D step0_conv1 \[.*\]: kernelRegularizer none in model\.json, \{"className":"L1L2".*\} by run\.json/);
+  [model, lstm].forEach((m) => disposeCrnn(m));
 });
 
 test('weights of the right size that are not numbers are refused, naming the file and the weight', async () => {
@@ -426,7 +520,7 @@ test('a run with batch normalisation, dropout and 5×5 kernels loads back with i
   const config = resolveCrnnConfig({ ...crnnConfig, batchNorm: true, dropout: 0.3, kernelSize: 5 });
   const model = buildCrnn(config);
   // Training steps move the moving statistics away from 0 and 1.
-  const xs = tf.randomUniform([8, 2, 28, 28, 1], 0, 1, 'float32', 3) as tfTypes.Tensor5D;
+  const xs = tf.randomUniform<tfTypes.Rank.R5>([8, 2, 28, 28, 1], 0, 1, 'float32', 3);
   const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 19).toFloat() as tfTypes.Tensor2D;
   const step = createTrainStep(model);
   for (let k = 0; k < 2; k++) step(xs, ys).dispose();

@@ -31,16 +31,16 @@ test('MaxPool2x2 computes tf.maxPool and the same gradient, for even and odd siz
   // Normal samples: no two values of a window are equal, so the gradient is unique.
   for (const [shape, seed] of [[[3, 8, 6, 4], 1], [[2, 7, 5, 3], 2], [[1, 9, 9, 1], 3]] as const) {
     tf.tidy(() => {
-      const x = tf.randomNormal([...shape], 0, 1, 'float32', seed) as tfTypes.Tensor4D;
+      const x = tf.randomNormal<tfTypes.Rank.R4>([...shape], 0, 1, 'float32', seed);
       const pooledShape = [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]];
       const weights = tf.randomNormal(pooledShape, 0, 1, 'float32', seed + 10);
       const ours = outputAndGradient((input) => layer.apply(input) as tfTypes.Tensor, x, weights);
       const reference = outputAndGradient((input) => tf.maxPool(input, 2, 2, 'valid'), x, weights);
       assert.deepEqual(ours.y.shape, pooledShape);
-      assert.deepEqual(ours.y.arraySync(), reference.y.arraySync(), `forward, shape ${shape}`);
+      assert.deepEqual(ours.y.arraySync(), reference.y.arraySync(), `forward, shape ${shape.join('×')}`);
       assert.deepEqual(ours.grad.shape, x.shape);
       const gap = maxGap(ours.grad, reference.grad);
-      assert.ok(gap <= 1e-6, `gradient differs by ${gap} for shape ${shape}`);
+      assert.ok(gap <= 1e-6, `gradient differs by ${gap} for shape ${shape.join('×')}`);
       // Each window sends its whole gradient to one input: as many non-zeros as outputs.
       assert.equal(tf.notEqual(ours.grad, 0).sum().dataSync()[0], weights.size);
     });
@@ -80,7 +80,7 @@ test('MaxPool2x2 halves the spatial shape and rejects inputs that are not 4-D', 
 
 test('MaxPool2x2 leaves no tensors behind, forward or backward', () => {
   const layer = new MaxPool2x2({});
-  const x = tf.randomNormal([4, 6, 6, 2]) as tfTypes.Tensor4D;
+  const x = tf.randomNormal<tfTypes.Rank.R4>([4, 6, 6, 2]);
   const run = () => {
     const y = layer.apply(x) as tfTypes.Tensor;
     const grad = tf.grad((input: tfTypes.Tensor) => (layer.apply(input) as tfTypes.Tensor).square().sum())(x);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultCrnnConfig, defaultTrainConfig, resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
+import { changedFromPreset, PRESET_NAMES, presetConfigs, presets } from '../lib/presets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -33,6 +33,18 @@ test('values given explicitly override the preset\'s, undefined ones do not', ()
   assert.equal(train.numSteps, 300);
   assert.equal(train.batchSize, presets.fast.settings.batchSize);
   assert.equal(presetConfigs('fast').train.numSteps, presets.fast.settings.numSteps);
+});
+
+test('the task given is passed on; none given, none is set', () => {
+  assert.equal(presetConfigs('fast', { task: 'sum' }).task, 'sum');
+  assert.ok(!('task' in presetConfigs('fast')));
+});
+
+test('changedFromPreset names the settings that differ from the preset\'s, in the table\'s order', () => {
+  const { model, train } = presetConfigs('fast', { model: { seqLength: 3 }, train: { seed: 1, numSteps: 300 } });
+  const crnn = resolveCrnnConfig({ ...model, numClasses: 28 });
+  assert.deepEqual(changedFromPreset('fast', crnn, resolveTrainConfig(train)), ['seqLength 3', 'numSteps 300', 'seed 1']);
+  assert.deepEqual(changedFromPreset('article', resolveCrnnConfig(), resolveTrainConfig()), []);
 });
 
 test('an unknown preset is refused, naming the known ones', () => {

@@ -5,8 +5,9 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn } from '../lib/model/build';
 import {
   featureMaps, firstLayerFilters, layerActivations, matchFilters, pca, sampleImages, signedImages, stepFeatures,
-  stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn, measureDigitProbe,
+  stepsOf, symmetricEigen, trainDigitProbe, cnnPrefix, hasSharedCnn, measureDigitProbe, fitDigitProbes,
 } from '../lib/evaluate/probe';
+import { digitProbabilities } from '../lib/demo/readings';
 import { scatterChartSpec, scatterChartSvg } from '../lib/view/charts';
 import { createRng } from '../lib/random';
 import type { CrnnConfig } from '../lib/types';
@@ -35,7 +36,7 @@ test('stepFeatures gives [n, denseUnits] features, equal to the dense layer of t
   assert.deepEqual(f1.shape, [7, 5]);
 
   // The same features, read from the whole model with the images at step 1 of sequences.
-  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense').output as tfTypes.SymbolicTensor });
+  const inside = tf.model({ inputs: model.inputs, outputs: model.getLayer('step1_dense').output });
   const expected = tf.tidy(() => {
     const images = tf.tensor4d(Float32Array.from(indices.flatMap((i) =>
       Array.from(set.images.subarray(i * 64, (i + 1) * 64), (v) => v / 255))), [7, 8, 8, 1]);
@@ -164,7 +165,7 @@ test('pca on synthetic data recovers the dominant direction and its share of the
   const result = pca(features, 2);
   assert.deepEqual(result.projections.shape, [n, 2]);
   assert.deepEqual(result.components.shape, [d, 2]);
-  const [first, second] = tf.tidy(() => tf.transpose(result.components).arraySync() as number[][]);
+  const [first, second] = tf.tidy(() => tf.transpose(result.components).arraySync());
   const dot = (x: number[], y: number[]) => x.reduce((s, v, i) => s + v * y[i], 0);
   assert.ok(Math.abs(dot(first, u)) > 0.999, `the first component is u: cos ${dot(first, u)}`);
   assert.ok(Math.abs(dot(second, w)) > 0.99, `the second component is w: cos ${dot(second, w)}`);
@@ -274,4 +275,31 @@ test('measureDigitProbe gives one p per time step, one probe for a shared CNN, t
   const model = buildCrnn(TINY);
   assert.throws(() => measureDigitProbe(model, data, { testDigits: 81 }), /n must be an integer in 1..80, got 81/);
   model.dispose();
+});
+
+test('fitDigitProbes gives measureDigitProbe\'s record and read-outs that predict as the probe did', () => {
+  const data = { train: makeDigitSet(120, 8, 8), test: makeDigitSet(80, 8, 8) };
+  for (const batchNorm of [false, true]) {
+    const model = buildCrnn({ ...TINY, seqLength: 2, batchNorm }, { seed: 5 });
+    const before = tf.memory().numTensors;
+    const probes = fitDigitProbes(model, data, { trainDigits: 100 });
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(probes.record, measureDigitProbe(model, data, { trainDigits: 100 }));
+    assert.deepEqual(probes.featureLayers, batchNorm ? ['step0_dense_elu', 'step1_dense_elu'] : ['step0_dense', 'step1_dense']);
+    // The read-out applied to the test digits' features finds the accuracy the record states.
+    const { indices, labels } = sampleImages(data.test, 80, 'probe-test');
+    probes.readouts.forEach((readout, step) => {
+      assert.deepEqual([readout.mean.length, readout.weights.length, readout.bias.length], [5, 50, 10]);
+      const features = stepFeatures(model, data.test, indices, step);
+      const rows = features.arraySync();
+      features.dispose();
+      const right = rows.filter((row, i) => {
+        const p = digitProbabilities(row, readout);
+        return p.indexOf(Math.max(...p)) === labels[i];
+      }).length;
+      // Within one digit of 80: a near tie may break the other way in float64 here than in tfjs's float32.
+      assert.ok(Math.abs(right / 80 - probes.record.accuracy[step]) <= 1 / 80, `${right} / 80 against ${probes.record.accuracy[step]}`);
+    });
+    model.dispose();
+  }
 });

@@ -6,10 +6,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
-  compareRuns, comparisonChartSvg, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
+  compareRuns, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
   sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
 import { comparisonCurvesSpec } from '../lib/view/charts';
+import { recordDigitProbe } from '../lib/runs/record';
+import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
+import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
+import { comparisonChartSvg } from '../lib/view/compare';
 import type { CrnnConfig, EvalRecord, History } from '../lib/types';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
@@ -184,7 +188,8 @@ test('listRuns explains moved-aside copies, stale reservations and invalid confi
   const { runs, skipped } = await listRuns(dir, { maxDepth: 3 });
   assert.deepEqual(runs.map((r) => r.id), ['leftover']);
   const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
-  assert.match(reasons['.kept.saving-AAAAAA.previous'], /kept was moved aside here and is missing; loading or saving/);
+  assert.match(reasons['.kept.saving-AAAAAA.previous'],
+    /^kept moved aside by an interrupted save, and incomplete \(no complete model\): not put back; kept is missing$/);
   assert.match(reasons['.leftover.saving-BBBBBB.previous'], /leftover of an interrupted save of leftover/);
   assert.match(reasons.killed, new RegExp(`reserved by a training run \\(process ${ended}\\) that ended without saving`));
   assert.match(reasons['bad-config'], /invalid config: CrnnConfig\.cell must be one of simple, gru, lstm, got "transformer"/);
@@ -192,6 +197,65 @@ test('listRuns explains moved-aside copies, stale reservations and invalid confi
   assert.deepEqual((await listRuns(dir, { maxDepth: 2 })).skipped.filter((s) => s.id.startsWith('a/')), [],
     'what lies deeper than a run folder past the limit is not looked at');
   assert.equal((await listRuns(dir)).runs.length, 2, 'the default depth reaches a/b/c/deep');
+});
+
+test('a run.json holding null, of a newer version, or that is a FIFO is listed as skipped with the reason, at once', () => {
+  const dir = tempDir();
+  writeRecord(path.join(dir, 'null'), 'null');
+  writeRecord(path.join(dir, 'newer'), JSON.stringify({ ...testRecord(), version: 99 }));
+  fs.mkdirSync(path.join(dir, 'fifo'));
+  const mkfifo = spawnSync('mkfifo', [path.join(dir, 'fifo', 'run.json')]);
+  assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
+  writeRecord(path.join(dir, 'good'));
+  // The CLI in a child process: a reader blocked on the FIFO fails by the timeout instead of hanging the tests.
+  const { status, stdout, stderr } = runCli([dir, '--json']);
+  assert.equal(status, 0, stderr);
+  const { runs, skipped } = JSON.parse(stdout) as { runs: { id: string }[]; skipped: { id: string; reason: string }[] };
+  assert.deepEqual(runs.map((r) => r.id), ['good']);
+  assert.deepEqual(Object.fromEntries(skipped.map((s) => [s.id, s.reason])), {
+    fifo: 'run.json is a FIFO, not a regular file',
+    newer: 'run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it',
+    null: 'run.json holds null, not a run record',
+  });
+});
+
+test('listRuns puts back a run an interrupted save moved aside, and says why it leaves other copies', async () => {
+  const dir = tempDir();
+  // `kept` moved aside two hours ago by a killed save; its folder is missing.
+  const kept = path.join(dir, '.kept.saving-AAAAAA.previous');
+  writeTinyModel(kept);
+  writeRecord(kept, testRecord({ accuracies: [0.7] }));
+  age(kept, 2 * 3600);
+  // `reserved`: the same, then a trainer reserved the empty folder and was killed.
+  writeTinyModel(path.join(dir, '.reserved.saving-BBBBBB.previous'));
+  writeRecord(path.join(dir, '.reserved.saving-BBBBBB.previous'));
+  fs.mkdirSync(path.join(dir, 'reserved'));
+  // `saving`: a trainer (this process) holds the lock, and may be between its renames.
+  writeTinyModel(path.join(dir, '.saving.saving-CCCCCC.previous'));
+  writeRecord(path.join(dir, '.saving.saving-CCCCCC.previous'));
+  fs.writeFileSync(path.join(dir, '.saving.lock'), `${process.pid}\n`);
+  // `partial`: the copy moved aside is incomplete (its weights half deleted).
+  writeRecord(path.join(dir, '.partial.saving-DDDDDD.previous'));
+  writeTinyModel(path.join(dir, '.partial.saving-DDDDDD.previous'));
+  fs.truncateSync(path.join(dir, '.partial.saving-DDDDDD.previous', 'weights.bin'), 4);
+
+  const { runs, skipped, recovered } = await listRuns(dir);
+  assert.deepEqual(runs.map((r) => [r.id, r.finalAccuracy]), [['kept', 0.7], ['reserved', 0.5]]);
+  assert.deepEqual(recovered.map((r) => [r.id, path.basename(r.from)]),
+    [['kept', '.kept.saving-AAAAAA.previous'], ['reserved', '.reserved.saving-BBBBBB.previous']]);
+  const reasons = Object.fromEntries(skipped.map((s) => [s.id, s.reason]));
+  assert.deepEqual(Object.keys(reasons).sort(), ['.partial.saving-DDDDDD.previous', '.saving.saving-CCCCCC.previous']);
+  assert.match(reasons['.saving.saving-CCCCCC.previous'],
+    new RegExp(`^saving moved aside by a save in progress \\(process ${process.pid}\\)`));
+  assert.match(reasons['.partial.saving-DDDDDD.previous'],
+    /^partial moved aside by an interrupted save, and incomplete \(no complete model\): not put back; partial is missing/);
+
+  // The runs CLI says what it put back.
+  fs.renameSync(path.join(dir, 'kept'), kept);
+  const { status, stdout, stderr } = runCli([dir]);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^Put back kept from \.kept\.saving-AAAAAA\.previous, where an interrupted save had moved it\.\n/);
+  assert.match(stdout, /\| kept +\|/);
 });
 
 test('listRuns takes a run folder as its root, and fails clearly for a missing root', async () => {
@@ -462,7 +526,7 @@ test('a run saved by saveRun is listed with its settings, model and environment'
 
 test('a run\'s digit probe, recorded by saveRun or added later, shows as p and ∏ p columns; runs without it show none', async () => {
   const { buildCrnn } = await import('../lib/model/build');
-  const { saveRun, recordDigitProbe } = await import('../lib/runs/persist');
+  const { saveRun } = await import('../lib/runs/persist');
   const dir = tempDir();
   const crnnConfig = resolveCrnnConfig({ filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
   const model = buildCrnn(crnnConfig, { seed: 1 });
@@ -493,13 +557,71 @@ test('a run\'s digit probe, recorded by saveRun or added later, shows as p and �
   await assert.rejects(recordDigitProbe(path.join(root, 'other'), digitProbe), /is not a run record/);
 });
 
+/** A saved run of a tiny 12×12 model without a digit probe, its data in `dataLocation`, and the folder of both. */
+async function runWithoutProbe(dataLocation?: string): Promise<{ parent: string; dir: string; data: string }> {
+  const { buildCrnn, disposeCrnn } = await import('../lib/model/build');
+  const { saveRun } = await import('../lib/runs/persist');
+  const parent = tempDir();
+  const data = path.join(parent, 'digits');
+  fs.mkdirSync(data);
+  writeDigitSet(data, makeDigitSet(40, 12, 12), 'train');
+  writeDigitSet(data, makeDigitSet(20, 12, 12), 't10k');
+  const crnnConfig = resolveCrnnConfig({ height: 12, width: 12, filters: [2, 2], denseUnits: 8, hiddenSize: 8 });
+  const model = buildCrnn(crnnConfig, { seed: 1 });
+  const dir = path.join(parent, 'runs', 'run');
+  await saveRun(dir, {
+    model, crnnConfig, trainConfig: resolveTrainConfig({ seed: 1 }), task: 'difference',
+    history: fakeHistory({ seed: 1, final: 0.5, numSteps: 100 }), dataSource: 'twelve-pixel digits',
+    ...(dataLocation === undefined ? {} : { dataLocation: dataLocation === 'data' ? data : dataLocation }),
+  });
+  disposeCrnn(model);
+  return { parent, dir, data };
+}
+
+test('runs --digit-probe loads each run\'s digits from where its record says, and skips a run that does not say', async () => {
+  const { parent, dir } = await runWithoutProbe('data');
+  const { status, stdout, stderr } = runCli([path.join(parent, 'runs'), '--digit-probe']);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^digit probe: run: p = [\d.]+%, [\d.]+%\n/);
+  const { digitProbe } = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
+  assert.equal(digitProbe.accuracy.length, 2);
+  assert.deepEqual([digitProbe.trainDigits, digitProbe.testDigits], [40, 20]);
+
+  const unknown = await runWithoutProbe();
+  const skipped = runCli([path.join(unknown.parent, 'runs'), '--digit-probe']);
+  assert.equal(skipped.status, 0, skipped.stderr);
+  assert.match(skipped.stdout, /^digit probe: run skipped, its run\.json does not say where its digits came from \(dataLocation\)\n/);
+});
+
+test('runs --digit-probe on a full disk says so and leaves run.json as it was, without a stack trace', async () => {
+  const { parent, dir } = await runWithoutProbe('data');
+  const before = fs.readFileSync(path.join(dir, 'run.json'), 'utf8');
+  // A full disk, injected: the record's temporary copy is half written, then the write fails.
+  const fullDisk = path.join(parent, 'full-disk.js');
+  fs.writeFileSync(fullDisk, `
+    const fs = require('node:fs');
+    const writeFile = fs.promises.writeFile;
+    fs.promises.writeFile = async (file, data, ...rest) => {
+      if (!String(file).endsWith('.tmp')) return writeFile(file, data, ...rest);
+      await writeFile(file, String(data).slice(0, 10));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 });
+    };`);
+  const result = spawnSync(process.execPath, ['--require', fullDisk, runsCli, path.join(parent, 'runs'), '--digit-probe'],
+    { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.equal(result.stderr, `error: --digit-probe: run: cannot write it into ${path.join(dir, 'run.json')}, ` +
+    'which is unchanged: ENOSPC: no space left on device, write\n');
+  assert.equal(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'), before);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'run.json', 'weights.bin']);
+});
+
 test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
   const a = sampleStats([0.980, 0.982, 0.984])!;
   const b = sampleStats([0.986, 0.988, 0.990])!;
   // Equal variances and sizes: df = 2(n − 1) = 4, t = 2.776, se = √(2 · 0.002² / 3) = 0.001633.
   const apart = meanDifference(a, b);
   assert.ok(Math.abs(apart.difference - 0.006) < 1e-12);
-  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95}`);
+  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95!.join(', ')}`);
   assert.equal(apart.beyondSeedSpread, true);
   const noisy = meanDifference(a, sampleStats([0.980, 0.984, 0.988])!);
   assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);

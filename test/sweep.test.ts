@@ -5,11 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
+  clearRunFolder, inspectRun, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
   type SweepSpec,
 } from '../lib/runs/sweep';
-import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
+import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -101,15 +101,14 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.equal(inspectRun(s, run).kind, 'partial');
   fs.writeFileSync(path.join(run.dir, 'model.json'), '{}');
   assert.equal(inspectRun(s, run).kind, 'partial');
-  const record = (numSteps: number, endReason: string) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig({ cell: 'gru' }), trainConfig: resolveTrainConfig({ numSteps, seed: 1 }),
-    task: 'difference', history: { endReason, steps: [{}, {}] },
+  const record = (numSteps: number, endReason: 'completed' | 'stopped') => testRecord({
+    crnnConfig: { cell: 'gru' }, trainConfig: { numSteps, seed: 1 }, endReason,
   });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'completed'));
-  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(3, 'stopped'));
-  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 2 });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(5, 'completed'));
+  writeRecord(run.dir, record(3, 'completed'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.5 });
+  writeRecord(run.dir, record(3, 'stopped'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'stopped', steps: 100 });
+  writeRecord(run.dir, record(5, 'completed'));
   assert.deepEqual(inspectRun(s, run), { kind: 'mismatch', differences: ['numSteps 5, this sweep 3'] });
   const lock = path.join(path.dirname(run.dir), '.seed-1.lock');
   fs.writeFileSync(lock, `${process.pid}\n`);
@@ -123,6 +122,45 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   assert.equal(inspectRun(s, run).kind, 'new');
 });
 
+test('a run.json holding null, of another format or of a newer version is reported, never taken for a finished run', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const cases: [string, string][] = [
+    ['null', 'its run.json holds null, not a run record'],
+    ['{"format": "keras-run"}', 'its run.json is not a run record: format "keras-run", expected "crnn-mnist-run"'],
+    [JSON.stringify({ ...testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }), version: 99 }),
+      'its run.json is version 99 of the run record, newer than this code reads (up to 1): update the project to read it'],
+  ];
+  for (const [text, reason] of cases) {
+    writeRecord(run.dir, text);
+    assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason });
+  }
+  fs.rmSync(path.join(run.dir, 'run.json'));
+  fs.mkdirSync(path.join(run.dir, 'run.json'));
+  assert.deepEqual(inspectRun(s, run), { kind: 'foreign', reason: 'its run.json is not a regular file' });
+  fs.rmdirSync(path.join(run.dir, 'run.json'));
+  clearRunFolder(run.dir);
+  assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('a run moved aside by a killed save is put back and found finished, not trained again over it', () => {
+  const root = tempDir();
+  const s = spec(['cell=gru'], ['numSteps=3'], [1], root);
+  const [run] = planSweep(s);
+  const movedAside = path.join(path.dirname(run.dir), '.seed-1.saving-Abc123.previous');
+  writeTinyModel(movedAside);
+  writeRecord(movedAside, testRecord({ crnnConfig: { cell: 'gru' }, trainConfig: { numSteps: 3, seed: 1 } }));
+  age(movedAside, 2 * 3600);
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.5 });
+  assert.deepEqual(fs.readdirSync(path.dirname(run.dir)), ['seed-1']);
+  // Not while a trainer holds the folder's lock: it may be between its two renames.
+  fs.renameSync(run.dir, movedAside);
+  fs.writeFileSync(path.join(path.dirname(run.dir), '.seed-1.lock'), `${process.pid}\n`);
+  assert.deepEqual(inspectRun(s, run), { kind: 'busy', pid: process.pid });
+  assert.ok(fs.existsSync(movedAside));
+});
+
 test('a sweep over a preset names its runs after it, passes it to the trainer, and checks finished runs against it', () => {
   const root = tempDir();
   const s: SweepSpec = { ...spec(['learningRate=0.005,0.007'], ['numSteps=3'], [1], root), preset: 'fast' };
@@ -134,13 +172,10 @@ test('a sweep over a preset names its runs after it, passes it to the trainer, a
   const [run] = runs;
   fs.mkdirSync(run.dir, { recursive: true });
   const configs = presetConfigs('fast', { model: { learningRate: 0.005 }, train: { numSteps: 3, seed: 1 } });
-  const record = (model: object, train: object) => JSON.stringify({
-    crnnConfig: resolveCrnnConfig(model), trainConfig: resolveTrainConfig(train),
-    task: 'difference', history: { endReason: 'completed', steps: [{}, {}, {}] },
-  });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record(configs.model, configs.train));
-  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed' });
-  fs.writeFileSync(path.join(run.dir, 'run.json'), record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
+  const record = (model: object, train: object) => testRecord({ crnnConfig: model, trainConfig: train, accuracies: [0.4, 0.6] });
+  writeRecord(run.dir, record(configs.model, configs.train));
+  assert.deepEqual(inspectRun(s, run), { kind: 'finished', endReason: 'completed', finalAccuracy: 0.6 });
+  writeRecord(run.dir, record({ learningRate: 0.005 }, { numSteps: 3, seed: 1 }));
   const state = inspectRun(s, run);
   assert.equal(state.kind, 'mismatch');
   assert.ok(state.kind === 'mismatch' && state.differences.some((d) => d.startsWith('sharedCnn false')), JSON.stringify(state));
@@ -186,9 +221,11 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   const sweep = runSweep(args);
   assert.equal(sweep.status, 0, sweep.stderr);
   assert.match(sweep.stderr, /\[1\/2\] default\/seed-1: finished earlier \(completed\), skipped/);
-  assert.match(sweep.stderr, /\[2\/2\] cell=gru\/seed-1: done, final accuracy [\d.]+%/);
   assert.match(sweep.stderr, /2 runs: 1 trained, 1 finished earlier/);
   const record = JSON.parse(fs.readFileSync(path.join(gru, 'run.json'), 'utf8'));
+  // The result as the run's record holds it.
+  const final = (100 * record.history.evals[record.history.evals.length - 1].accuracy).toFixed(2);
+  assert.ok(sweep.stderr.includes(`[2/2] cell=gru/seed-1: done, final accuracy ${final}%\n`), sweep.stderr);
   assert.equal(record.crnnConfig.cell, 'gru');
   assert.deepEqual(record.crnnConfig.filters, [2, 2]);
   assert.equal(record.trainConfig.numSteps, 3);
@@ -206,14 +243,15 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   // What a killed trainer leaves: its folder without run.json, and its lock.
   fs.rmSync(gru, { recursive: true });
   fs.mkdirSync(gru);
-  const ended = spawnSync(process.execPath, ['-e', '']).pid!;
+  const ended = spawnSync(process.execPath, ['-e', '']).pid;
   fs.writeFileSync(path.join(path.dirname(gru), '.seed-1.lock'), `${ended}\n`);
   const resumed = runSweep(args);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /cell=gru\/seed-1: was left half-written by a killed run; training it again/);
   assert.match(resumed.stderr, /2 runs: 1 trained, 1 finished earlier/);
   assert.ok(fs.existsSync(path.join(gru, 'run.json')));
-  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.log']);
+  // Each attempt kept its own log.
+  assert.deepEqual(fs.readdirSync(path.dirname(gru)).sort(), ['seed-1', 'seed-1.attempt-2.log', 'seed-1.log']);
 
   // A run stopped early (Ctrl-C) is trained again in full.
   const recordFile = path.join(simple, 'run.json');
@@ -226,9 +264,13 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.equal(JSON.parse(fs.readFileSync(recordFile, 'utf8')).history.endReason, 'completed');
 });
 
-test('a failed run is reported, the sweep goes on, and it exits non-zero with a summary', () => {
+test('a failed run is reported with its own log, the sweep goes on, and it exits non-zero with a summary', () => {
   const parent = tempDir();
   const root = path.join(parent, 'sweep');
+  // The log of another sweep's attempt at the first run, on the same root: not this sweep's to write or show.
+  const othersLog = path.join(root, 'default', 'seed-1.log');
+  fs.mkdirSync(path.dirname(othersLog), { recursive: true });
+  fs.writeFileSync(othersLog, 'the other sweep\'s training\n');
   const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings,
     '--data', path.join(parent, 'missing'), '--root', root]);
   assert.equal(status, 1);
@@ -236,6 +278,21 @@ test('a failed run is reported, the sweep goes on, and it exits non-zero with a 
   assert.match(stderr, /\[2\/2\] cell=gru\/seed-1: failed \(exit 1\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 2 failed/);
   assert.match(stderr, /failed cell=gru\/seed-1: exit 1: .*\(log .*cell=gru\/seed-1\.log\)/);
+  const ownLog = path.join(root, 'default', 'seed-1.attempt-2.log');
+  assert.ok(stderr.includes(`failed default/seed-1: exit 1: error: `) && stderr.includes(`(log ${ownLog})`), stderr);
+  assert.match(fs.readFileSync(ownLog, 'utf8'), /error: .*missing/);
+  assert.equal(fs.readFileSync(othersLog, 'utf8'), 'the other sweep\'s training\n');
+});
+
+test('each attempt at a run gets a log of its own, created exclusively', () => {
+  const dir = path.join(tempDir(), 'cell=gru', 'seed-1');
+  const logs = [openAttemptLog(dir), openAttemptLog(dir), openAttemptLog(dir)];
+  logs.forEach(({ fd }) => fs.closeSync(fd));
+  assert.deepEqual(logs.map((l) => path.basename(l.file)), ['seed-1.log', 'seed-1.attempt-2.log', 'seed-1.attempt-3.log']);
+  fs.rmSync(logs[1].file);
+  const again = openAttemptLog(dir);
+  fs.closeSync(again.fd);
+  assert.equal(again.file, logs[1].file, 'the first free name');
 });
 
 test('SIGTERM stops the running training, which saves, and then the sweep; a resumed sweep trains it again', async () => {
@@ -254,7 +311,7 @@ test('SIGTERM stops the running training, which saves, and then the sweep; a res
   child.kill('SIGTERM');
   assert.equal(await exited, 143, stderr);
   assert.match(stderr, /SIGTERM: stopping the running training \(it saves what it trained\), then the sweep/);
-  assert.match(stderr, /default\/seed-1: stopped early and saved/);
+  assert.match(stderr, /default\/seed-1: stopped early and saved \(\d+ steps\)/);
   assert.match(stderr, /2 runs: 0 trained, 0 finished earlier, 1 stopped early, 1 not started/);
   assert.match(fs.readFileSync(log, 'utf8'), /SIGTERM: stopping after this step and saving/);
   const dir = path.join(root, 'default', 'seed-1');

@@ -207,7 +207,7 @@ test('the cosine schedule falls from the learning rate to 1% of it, the constant
   assert.ok(Math.abs(scheduledLearningRate('cosine', 1e-3, 5000.5, 10000) - 0.505e-3) < 1e-12);
   assert.ok(Math.abs(scheduledLearningRate('cosine', 1e-3, 10000, 10000) - 1e-5) < 1e-15);
   const rates = [1, 2500, 5000, 7500, 10000].map((s) => scheduledLearningRate('cosine', 1, s, 10000));
-  rates.slice(1).forEach((rate, i) => assert.ok(rate < rates[i], `not decreasing: ${rates}`));
+  rates.slice(1).forEach((rate, i) => assert.ok(rate < rates[i], `not decreasing: ${rates.join(', ')}`));
 });
 
 test('the one-cycle schedule warms up linearly to the learning rate over the first 20% of the steps, then follows the cosine down', () => {
@@ -220,9 +220,9 @@ test('the one-cycle schedule warms up linearly to the learning rate over the fir
   assert.ok(Math.abs(rate(601) - 0.505e-3) < 1e-12);
   assert.ok(Math.abs(rate(1001) - 1e-5) < 1e-15, 'ends at the cosine\'s floor');
   const warmUp = [1, 50, 100, 150, 200].map(rate);
-  warmUp.slice(1).forEach((r, i) => assert.ok(r > warmUp[i], `not rising: ${warmUp}`));
+  warmUp.slice(1).forEach((r, i) => assert.ok(r > warmUp[i], `not rising: ${warmUp.join(', ')}`));
   const descent = [201, 400, 600, 800, 1001].map(rate);
-  descent.slice(1).forEach((r, i) => assert.ok(r < descent[i], `not falling: ${descent}`));
+  descent.slice(1).forEach((r, i) => assert.ok(r < descent[i], `not falling: ${descent.join(', ')}`));
 });
 
 test('a cosine run changes the optimiser\'s rate while training and restores it afterwards', async () => {
@@ -242,7 +242,7 @@ test('createTrainStep takes the same Adam step as model.trainOnBatch and returns
   const ours = buildCrnn(small);
   const reference = buildCrnn(small);
   reference.setWeights(ours.getWeights());
-  const xs = tf.randomUniform([8, 2, 28, 28, 1], 0, 1, 'float32', 7) as tfTypes.Tensor5D;
+  const xs = tf.randomUniform<tfTypes.Rank.R5>([8, 2, 28, 28, 1], 0, 1, 'float32', 7);
   const ys = tf.oneHot(tf.tensor1d([0, 3, 9, 18, 9, 4, 1, 12], 'int32'), 19) as tfTypes.Tensor2D;
   const initialHead = ours.getLayer('class_probabilities').getWeights()[0].clone();
   const step = createTrainStep(ours);

@@ -57,6 +57,6 @@ if (require.main === module) {
     .option('--n <n>', 'matrix size', integer, 2048)
     .option('--repeats <n>', 'timed products (the best counts)', integer, 5)
     .parse(process.argv)
-    .opts();
+    .opts<{ n: number; repeats: number }>();
   process.stdout.write(`${JSON.stringify(runTfjsSgemm(o.n, o.repeats))}\n`);
 }

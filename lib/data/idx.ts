@@ -63,6 +63,20 @@ const TRAILING_SLACK_BYTES = 64 * 1024;
  */
 const HEAD_OUTPUT_LIMIT = 1024 * 1024;
 
+/**
+ * The most a deflate stream inflates: 258 bytes from a match coded in about
+ * 2 bits, 1032:1. A gzipped file cannot decompress to more than this many
+ * times its own size.
+ */
+const MAX_INFLATE_RATIO = 1032;
+
+/**
+ * A check of an IDX file's dimensions, run on its header before the data is
+ * decompressed (loadIdxPair checks an image file's count against its labels'):
+ * it throws to reject the file.
+ */
+export type DimsCheck = (dims: readonly number[]) => void;
+
 /** What an IDX header says: the dimensions and where the data starts. */
 interface IdxHeader {
   dims: number[];
@@ -161,14 +175,22 @@ function gunzipHead(gz: Uint8Array, want: number, name: string): Buffer {
 
 /**
  * Decompresses a gzipped IDX file, checking its header first so that a file
- * that is not IDX, or that decompresses to more than its header declares,
+ * that is not IDX, that declares more than its compressed size can hold, that
+ * fails `checkDims`, or that decompresses to more than its header declares,
  * fails without being decompressed whole.
  */
-function gunzipIdx(gz: Uint8Array, name: string): Buffer {
+function gunzipIdx(gz: Uint8Array, name: string, checkDims?: DimsCheck): Buffer {
   const head = gunzipHead(gz, MAX_HEADER_BYTES, name);
-  // A stream shorter than the longest header: the checks on the result report what is wrong.
-  const header = head.length >= MAX_HEADER_BYTES ? parseHeader(head, name) : undefined;
+  // A stream shorter than its header: the checks on the result report what is wrong.
+  const header = head.length >= 4 && head.length >= 4 + 4 * head[3] ? parseHeader(head, name) : undefined;
   const declared = header ? header.headerLength + header.dataLength : MAX_HEADER_BYTES;
+  if (header && declared > gz.length * MAX_INFLATE_RATIO) {
+    throw new Error(
+      `${name}: truncated IDX file: dimensions [${header.dims.join(', ')}] need ${header.dataLength} bytes of ` +
+        `data, more than its ${gz.length} gzipped bytes can hold (at most ${MAX_INFLATE_RATIO} times as many)`,
+    );
+  }
+  if (header) checkDims?.(header.dims);
   try {
     return zlib.gunzipSync(gz, { maxOutputLength: declared + TRAILING_SLACK_BYTES });
   } catch (err) {
@@ -189,16 +211,20 @@ function gunzipIdx(gz: Uint8Array, name: string): Buffer {
  *
  * @param buffer the file contents.
  * @param name the file's name or path, used in error messages.
+ * @param checkDims a check of the dimensions, run before a gzipped file's
+ *   data is decompressed; what it throws is thrown.
  * @throws Error naming the file when the magic number is wrong, the type is
  *   not unsigned bytes, the dimensions declare more than
  *   {@link MAX_IDX_DATA_BYTES}, the data is shorter than its dimensions say
- *   (truncated), or longer (trailing bytes; for a gzipped file far longer, that
- *   it decompresses to more than its header declares), or a gzipped file cannot
- *   be decompressed.
+ *   (truncated; for a gzipped file, found from its compressed size when it
+ *   cannot hold them), or longer (trailing bytes; for a gzipped file far
+ *   longer, that it decompresses to more than its header declares), or a
+ *   gzipped file cannot be decompressed.
  */
-export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
-  const bytes = isGzip(buffer) ? gunzipIdx(buffer, name) : buffer;
+export function parseIdx(buffer: Uint8Array, name: string, checkDims?: DimsCheck): IdxArray {
+  const bytes = isGzip(buffer) ? gunzipIdx(buffer, name, checkDims) : buffer;
   const { dims, headerLength, dataLength: expected } = parseHeader(bytes, name);
+  checkDims?.(dims);
   const actual = bytes.length - headerLength;
   if (actual < expected) {
     throw new Error(
@@ -216,11 +242,12 @@ export function parseIdx(buffer: Uint8Array, name: string): IdxArray {
 }
 
 /**
- * Reads and parses an IDX file of unsigned bytes (raw or `.gz`).
+ * Reads and parses an IDX file of unsigned bytes (raw or `.gz`); `checkDims`
+ * as for {@link parseIdx}.
  * @throws Error naming the path when the file is missing or unreadable, or any
  *   error of {@link parseIdx}.
  */
-export function readIdxFile(path: string): IdxArray {
+export function readIdxFile(path: string, checkDims?: DimsCheck): IdxArray {
   let buffer: Buffer;
   try {
     buffer = fs.readFileSync(path);
@@ -231,5 +258,5 @@ export function readIdxFile(path: string): IdxArray {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(`cannot read IDX file ${path}: ${reason}`);
   }
-  return parseIdx(buffer, path);
+  return parseIdx(buffer, path, checkDims);
 }

@@ -121,6 +121,8 @@ export function customTask(
 export const TASK_NAMES = ['difference', 'sum'] as const;
 /** A built-in task's name: 'difference' or 'sum'. */
 export type TaskName = (typeof TASK_NAMES)[number];
+/** The article's task, the one a run learns unless told otherwise. */
+export const DEFAULT_TASK: TaskName = 'difference';
 
 /** @throws Error when seqLength is not a positive integer. */
 function checkSeqLength(seqLength: number): void {
@@ -149,7 +151,7 @@ export function checkTaskLength(task: Task, seqLength: number): void {
  * @throws Error for an unknown name (listing the known ones) or a seqLength
  *   below the task's minLength.
  */
-export function getTask(task: TaskName | string | Task, seqLength: number): Task {
+export function getTask(task: string | Task, seqLength: number): Task {
   checkSeqLength(seqLength);
   let resolved: Task;
   if (typeof task !== 'string') resolved = task;

@@ -18,7 +18,9 @@
  */
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { DigitSet } from '../types';
+import type { DigitProbeRecord, DigitReadout, DigitSet } from '../types';
+
+export type { DigitProbeRecord, DigitReadout } from '../types';
 import { createRng, shuffleInPlace } from '../random';
 
 /** The layers of a CNN, in order (see `cnnLayers` in model.ts). */
@@ -504,9 +506,9 @@ export function pca(features: tfTypes.Tensor2D, k: number): PcaResult {
   const componentData = new Float32Array(d * k);
   for (let c = 0; c < k; c++) for (let i = 0; i < d; i++) componentData[i * k + c] = eigen.vectors[c][i];
   return tf.tidy(() => {
-    const mean = tf.mean(features, 0) as tfTypes.Tensor1D;
+    const mean = tf.mean<tfTypes.Tensor1D>(features, 0);
     const components = tf.tensor2d(componentData, [d, k]);
-    const projections = tf.matMul(tf.sub(features, mean), components) as tfTypes.Tensor2D;
+    const projections = tf.matMul<tfTypes.Tensor2D>(tf.sub(features, mean), components);
     return {
       projections, components, mean, variances,
       explainedVarianceRatio: variances.map((v) => (trace > 0 ? v / trace : 0)),
@@ -545,7 +547,10 @@ export interface ProbeResult {
   predicted: Int32Array;
   /** Mean cross-entropy on the test features. */
   testLoss: number;
+  /** The fitted classifier, to apply to other features (`digitProbabilities` in lib/demo/readings.ts). */
+  readout: DigitReadout;
 }
+
 
 function checkLabels(labels: ArrayLike<number>, n: number, numClasses: number, what: string): void {
   if (labels.length !== n) throw new Error(`${what}: ${labels.length} labels for ${n} feature vectors`);
@@ -599,7 +604,7 @@ export function trainDigitProbe(
   const bias = zeros([numClasses]);
   const moments = [zeros([d, numClasses]), zeros([d, numClasses]), zeros([numClasses]), zeros([numClasses])];
   // Standardised with the training features' statistics only.
-  const [mean, scale, xTrain, xTest, yTrain, yTest] = tf.tidy(() => {
+  const [mean, scale, xTrain, xTest, yTrain, yTest] = tf.tidy((): tfTypes.Tensor[] => {
     const m = tf.mean(trainFeatures, 0);
     const s = tf.add(tf.sqrt(tf.mean(tf.square(tf.sub(trainFeatures, m)), 0)), 1e-6);
     return [
@@ -640,7 +645,7 @@ export function trainDigitProbe(
         });
       }
     }
-    const [trainPredicted, testPredicted, testLoss] = tf.tidy(() => {
+    const [trainPredicted, testPredicted, testLoss] = tf.tidy((): tfTypes.Tensor[] => {
       const testLogits = logits(xTest);
       return [
         tf.argMax(logits(xTrain), 1), tf.argMax(testLogits, 1), tf.losses.softmaxCrossEntropy(yTest, testLogits),
@@ -649,10 +654,13 @@ export function trainDigitProbe(
     let trainPred: Int32Array;
     let predicted: Int32Array;
     let loss: number;
+    let readout: DigitReadout;
     try {
       trainPred = Int32Array.from(trainPredicted.dataSync());
       predicted = Int32Array.from(testPredicted.dataSync());
       loss = testLoss.dataSync()[0];
+      const [m, s, w, b] = [mean, scale, weights, bias].map((t) => Array.from(t.dataSync()));
+      readout = { mean: m, scale: s, weights: w, bias: b };
     } finally {
       tf.dispose([trainPredicted, testPredicted, testLoss]);
     }
@@ -667,7 +675,7 @@ export function trainDigitProbe(
     return {
       accuracy: correct.reduce((a, b) => a + b, 0) / nTest,
       perClass: correct.map((c, k) => (total[k] === 0 ? NaN : c / total[k])),
-      correct, total, trainAccuracy: trainRight / nTrain, predicted, testLoss: loss,
+      correct, total, trainAccuracy: trainRight / nTrain, predicted, testLoss: loss, readout,
     };
   } finally {
     tf.dispose([weights, bias, ...moments, mean, scale, xTrain, xTest, yTrain, yTest]);
@@ -688,15 +696,6 @@ export function sampleImages(set: DigitSet, n: number, seed: number | string): {
   return { indices, labels: Int32Array.from(indices, (i) => set.labels[i]) };
 }
 
-/** The digit probe of every CNN of a model, as a run records it (run.json `digitProbe`). */
-export interface DigitProbeRecord {
-  /** [T] the probe's accuracy p on the test digits, per time step (one CNN each, or the shared one T times). */
-  accuracy: number[];
-  /** Distinct training-split digits the probes were fitted on. */
-  trainDigits: number;
-  /** Distinct test-split digits they were measured on. */
-  testDigits: number;
-}
 
 /** Options of {@link measureDigitProbe}. */
 export interface MeasureDigitProbeOptions {
@@ -704,6 +703,15 @@ export interface MeasureDigitProbeOptions {
   trainDigits?: number;
   /** Test-split digits to measure it on (default: all of the test split). */
   testDigits?: number;
+}
+
+/** The digit probes of a model: the record a run keeps, and the probes themselves. */
+export interface DigitProbes {
+  record: DigitProbeRecord;
+  /** [T] the probe of each time step (one object for all steps of a shared CNN). */
+  readouts: DigitReadout[];
+  /** [T] the layer whose output each probe reads: the step's CNN features (see `stepFeatures`). */
+  featureLayers: string[];
 }
 
 /**
@@ -722,24 +730,47 @@ export interface MeasureDigitProbeOptions {
 export function measureDigitProbe(
   model: tfTypes.LayersModel, data: { train: DigitSet; test: DigitSet }, options: MeasureDigitProbeOptions = {},
 ): DigitProbeRecord {
+  return fitDigitProbes(model, data, options).record;
+}
+
+/**
+ * `measureDigitProbe` with the probes it fits: deterministic, so the same
+ * model, data and options give again the probes a run's record measured
+ * (to rounding), for example to read a drawn digit off its features.
+ * @throws Error as `measureDigitProbe`.
+ */
+export function fitDigitProbes(
+  model: tfTypes.LayersModel, data: { train: DigitSet; test: DigitSet }, options: MeasureDigitProbeOptions = {},
+): DigitProbes {
   const trainDigits = options.trainDigits ?? Math.min(10_000, data.train.count);
   const testDigits = options.testDigits ?? data.test.count;
   const train = sampleImages(data.train, trainDigits, 'probe-train');
   const test = sampleImages(data.test, testDigits, 'probe-test');
-  const byCnn = new Map<string, number>();
-  const accuracy = Array.from({ length: stepsOf(model) }, (_, step) => {
+  const byCnn = new Map<string, { accuracy: number; readout: DigitReadout }>();
+  const probes = Array.from({ length: stepsOf(model) }, (_, step) => {
     const prefix = cnnPrefix(model, step);
     const known = byCnn.get(prefix);
     if (known !== undefined) return known;
     const trainFeatures = stepFeatures(model, data.train, train.indices, step);
     const testFeatures = stepFeatures(model, data.test, test.indices, step);
     try {
-      const p = trainDigitProbe(trainFeatures, train.labels, testFeatures, test.labels).accuracy;
-      byCnn.set(prefix, p);
-      return p;
+      const { accuracy, readout } = trainDigitProbe(trainFeatures, train.labels, testFeatures, test.labels);
+      byCnn.set(prefix, { accuracy, readout });
+      return { accuracy, readout };
     } finally {
       tf.dispose([trainFeatures, testFeatures]);
     }
   });
-  return { accuracy, trainDigits, testDigits };
+  return {
+    record: { accuracy: probes.map((p) => p.accuracy), trainDigits, testDigits },
+    readouts: probes.map((p) => p.readout),
+    featureLayers: probes.map((_, step) => featureLayer(model, step)),
+  };
+}
+
+/** The layer whose output `stepFeatures` returns for `step`: the CNN's dense ELU. */
+export function featureLayer(model: tfTypes.LayersModel, step: number): string {
+  const prefix = cnnPrefix(model, step);
+  // With batch normalisation the ELU is a layer of its own (see cnnLayers in lib/model/build.ts).
+  return hasLayer(model, `${prefix}_dense_elu`) ? `${prefix}_dense_elu` : `${prefix}_dense`;
 }

@@ -12,6 +12,9 @@
  * needs to know about them: each node's definition, looked up by name, and
  * the static shape of each output that ops.ts could infer.
  */
+import { protoMessages, type ProtoMessages } from './proto';
+import type * as proto from './proto';
+
 /** Element types the graphs here use. */
 export type GraphDType = 'float32' | 'int32' | 'uint8' | 'bool' | 'resource';
 
@@ -77,15 +80,6 @@ export function outputRef(node: string, index: number): string {
 function canonical(ref: string): string {
   const { node, index } = parseRef(ref);
   return outputRef(node, index);
-}
-
-// The generated classes are untyped JavaScript; this is the part used here.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Messages = Record<string, any>;
-
-function protoMessages(): Messages {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('@tensorflow/tfjs-node/dist/proto/api_pb.js');
 }
 
 const DT: Record<GraphDType, string> = {
@@ -225,7 +219,7 @@ export class GraphBuilder {
   }
 }
 
-function tensorShape(m: Messages, shape: number[]): any {
+function tensorShape(m: ProtoMessages, shape: number[]): proto.TensorShape {
   const proto = new m.TensorShape();
   for (const size of shape) {
     const dim = new m.TensorShape.Dim();
@@ -235,7 +229,7 @@ function tensorShape(m: Messages, shape: number[]): any {
   return proto;
 }
 
-function tensorProto(m: Messages, value: ConstValue): any {
+function tensorProto(m: ProtoMessages, value: ConstValue): proto.TensorProto {
   const proto = new m.Tensor();
   proto.setDtype(m.DataType[DT[value.dtype]]);
   proto.setTensorShape(tensorShape(m, value.shape));
@@ -245,7 +239,7 @@ function tensorProto(m: Messages, value: ConstValue): any {
   return proto;
 }
 
-function attrValue(m: Messages, attr: Attr): any {
+function attrValue(m: ProtoMessages, attr: Attr): proto.AttrValue {
   const proto = new m.AttrValue();
   if ('type' in attr) proto.setType(m.DataType[DT[attr.type]]);
   else if ('shape' in attr) proto.setShape(tensorShape(m, attr.shape));
@@ -261,7 +255,7 @@ function attrValue(m: Messages, attr: Attr): any {
   return proto;
 }
 
-function nodeDef(m: Messages, spec: NodeSpec): any {
+function nodeDef(m: ProtoMessages, spec: NodeSpec): proto.NodeDef {
   const proto = new m.NodeDef();
   proto.setName(spec.name);
   proto.setOp(spec.op);
@@ -270,7 +264,7 @@ function nodeDef(m: Messages, spec: NodeSpec): any {
   return proto;
 }
 
-function signatureDef(m: Messages, signature: Signature): any {
+function signatureDef(m: ProtoMessages, signature: Signature): proto.SignatureDef {
   const proto = new m.SignatureDef();
   proto.setMethodName('tensorflow/serving/predict');
   const tensorInfo = (spec: TensorSpec) => {
@@ -284,5 +278,4 @@ function signatureDef(m: Messages, signature: Signature): any {
   for (const [key, spec] of Object.entries(signature.outputs)) proto.getOutputsMap().set(key, tensorInfo(spec));
   return proto;
 }
-/* eslint-enable @typescript-eslint/no-explicit-any */
 

@@ -131,7 +131,7 @@ const REGULARISERS = [
   'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'recurrentRegularizer',
   'kernelConstraint', 'biasConstraint', 'recurrentConstraint',
 ];
-const initialisers = Object.fromEntries(INITIALISERS.map((k) => [k, 'ignored' as Setting]));
+const initialisers = Object.fromEntries(INITIALISERS.map((k) => [k, 'ignored']));
 const regularisers = Object.fromEntries(REGULARISERS.map((k) => [k, none]));
 
 function staticShape(layer: Layer, which: 'input' | 'output'): (number | null)[] {
@@ -183,9 +183,9 @@ function recurrentRule(cell: RnnCell): LayerRule {
       // Unrolled or not, tfjs computes the same steps; and it computes every
       // `implementation` as one (the kernels' gates in one product).
       unroll: 'ignored',
-      ...(cell === 'SimpleRNN' ? {} : { implementation: 'ignored' as Setting }),
+      ...(cell === 'SimpleRNN' ? {} : { implementation: 'ignored' }),
       ...(cell === 'GRU' ? { resetAfter: oneOf(false) } : {}),
-      ...(cell === 'LSTM' ? { unitForgetBias: 'ignored' as Setting } : {}),
+      ...(cell === 'LSTM' ? { unitForgetBias: 'ignored' } : {}),
     },
     penalties: { kernelRegularizer: 0, recurrentRegularizer: 1 },
     check: (layer) => {

@@ -104,8 +104,8 @@ function addSizes(sizes: number[]): number {
 /** NumPy broadcasting of two static shapes. */
 export function broadcastShapes(a: Shape, b: Shape): Shape {
   const rank = Math.max(a.length, b.length);
-  const pa = [...new Array(rank - a.length).fill(1), ...a];
-  const pb = [...new Array(rank - b.length).fill(1), ...b];
+  const pa = [...new Array<number>(rank - a.length).fill(1), ...a];
+  const pb = [...new Array<number>(rank - b.length).fill(1), ...b];
   return pa.map((x, i) => {
     const y = pb[i];
     if (x === y || y === 1) return x;

@@ -15,11 +15,11 @@
  *
  * StatelessRandomUniform is TensorFlow's counter-based generator (Philox):
  * on the native backend the eager layer runs that very op, so both engines
- * draw identical masks for a step. On the pure-JavaScript backend, which has
- * no such op, the mask comes from tf.randomUniform seeded by [seed, step]:
+ * draw identical masks for a step. On the other backends (pure JavaScript,
+ * or a browser's), which have no such op, the mask comes from tf.randomUniform seeded by [seed, step]:
  * still reproducible, but other numbers.
  */
-import { tf, backend } from '../tf';
+import * as tf from '@tensorflow/tfjs';
 import type * as tfTypes from '@tensorflow/tfjs';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -28,6 +28,14 @@ type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 interface NativeBackend {
   binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
   executeSingleOutput(name: string, attrs: { name: string; type: number; value: number }[], inputs: tfTypes.Tensor[]): tfTypes.Tensor;
+}
+
+/** tfjs-node's backend when it is the active one (lib/tf.ts loads it in Node), else undefined. */
+function nativeBackend(): NativeBackend | undefined {
+  if (tf.getBackend() !== 'tensorflow') return undefined;
+  const active = tf.backend() as unknown as Partial<NativeBackend>;
+  return active.binding !== undefined && typeof active.executeSingleOutput === 'function'
+    ? active as NativeBackend : undefined;
 }
 
 const INT32_MIN = -(2 ** 31);
@@ -46,8 +54,8 @@ export function statelessUniform(shape: number[], seed: [number, number]): tfTyp
     throw new Error(`statelessUniform: the seed must be two int32 values, got [${seed.join(', ')}]`);
   }
   return tf.tidy(() => {
-    if (backend.native) {
-      const native = tf.backend() as unknown as NativeBackend;
+    const native = nativeBackend();
+    if (native !== undefined) {
       const { TF_ATTR_TYPE, TF_FLOAT, TF_INT32 } = native.binding;
       return native.executeSingleOutput('StatelessRandomUniform', [
         { name: 'dtype', type: TF_ATTR_TYPE, value: TF_FLOAT },

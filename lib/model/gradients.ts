@@ -4,7 +4,7 @@
  * (lib/model/build.ts) calls it, so every model compiled for training here
  * computes its eager gradients with them.
  */
-import { tf } from '../tf';
+import * as tf from '@tensorflow/tfjs';
 import type * as tfTypes from '@tensorflow/tfjs';
 
 type GradConfig = Parameters<typeof tf.registerGradient>[0];

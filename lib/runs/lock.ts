@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
+import { recoverMovedAside } from './record';
 
 /** A reserved run folder; `release` gives it up (also at process exit). */
 export interface RunFolderReservation {
@@ -88,16 +89,38 @@ export interface ReserveOptions {
   bytesNeeded?: number;
 }
 
+/** The running process whose lock holds the run folder `dir`, if any. */
+export function liveLockOwner(dir: string): number | undefined {
+  const pid = lockOwner(dir);
+  return pid !== undefined && isProcessRunning(pid) ? pid : undefined;
+}
+
+/**
+ * Puts back the run that an interrupted save of `dir` moved aside (see
+ * `recoverMovedAside`), unless a running trainer holds the folder's lock:
+ * that one may be between the two renames of its save.
+ * @returns the copy put back, or undefined.
+ */
+export function recoverUnlessLocked(dir: string): string | undefined {
+  return liveLockOwner(path.resolve(dir)) === undefined ? recoverMovedAside(dir) : undefined;
+}
+
 /**
  * Reserves `dir` for a new run: checks that it is a new or empty folder whose
  * parent can be written and has room for the save, locks it against other
- * runs, and creates it.
+ * runs, and creates it. A run an interrupted save moved aside is put back
+ * first, so that it is found, not trained over.
  * @throws Error naming the folder when it exists and is not an empty folder,
  *   cannot be created or written, lacks disk space, or is locked by a
  *   running process.
  */
 export function reserveRunFolder(dir: string, options: ReserveOptions = {}): RunFolderReservation {
   const target = path.resolve(dir);
+  try {
+    recoverUnlessLocked(target);
+  } catch (err) {
+    throw new Error(`cannot use the run folder ${dir}: ${(err as Error).message}`);
+  }
   let stat: fs.Stats | undefined;
   try {
     stat = fs.statSync(target);

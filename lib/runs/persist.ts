@@ -1,7 +1,8 @@
 /**
  * Saving and loading training runs: the model (topology, weights and Adam
  * state, in the tfjs `model.json` + `weights.bin` layout) and `run.json`
- * (configs, task, history, backend, date).
+ * (configs, task, history, backend, date). The run folder and its record
+ * are described in lib/runs/record.ts.
  *
  * Files are written with Node's `fs` through `tf.io.withSaveHandler`, not the
  * `file://` scheme of tfjs-node, so the same code works on the pure-JS
@@ -12,8 +13,10 @@
  * Replacing takes two renames: the old run folder `<name>` to
  * `.<name>.saving-XXXXXX.previous`, then the new one `.<name>.saving-XXXXXX`
  * to `<name>`. A process killed between them leaves no run folder, so
- * loading and saving first put a complete `.previous` folder back; the next
- * save removes the leftovers.
+ * loading and saving (and reserving, listing and sweeping) first put a
+ * complete `.previous` folder back (`recoverUnlessLocked`, lib/runs/lock.ts,
+ * unless a running trainer holds the folder's lock);
+ * the next save removes the leftovers.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -21,16 +24,16 @@ import { randomBytes } from 'node:crypto';
 import { tf, backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { CrnnConfig, History, TrainConfig } from '../types';
-import { compileCrnn } from '../model/build';
-import { resolveCrnnConfig, resolveTrainConfig } from '../config';
-import { describeEnvironment, type RunEnvironment } from './environment';
+import { buildCrnn, compileCrnn, disposeCrnn } from '../model/build';
+import { resolveCrnnConfig } from '../config';
+import { describeEnvironment } from './environment';
+import { recoverUnlessLocked } from './lock';
 import type { DigitProbeRecord } from '../evaluate/probe';
-
-const MODEL_FILE = 'model.json';
-const WEIGHTS_FILE = 'weights.bin';
-const RUN_FILE = 'run.json';
-const RUN_FORMAT = 'crnn-mnist-run';
-const RUN_FORMAT_VERSION = 1;
+import {
+  MAX_MODEL_FILE_BYTES, MODEL_FILE, RUN_FILE, WEIGHTS_FILE, holdsCompleteModel, movedAsideFolder, newRunRecord,
+  readRegularFile,
+  RunRecordError, readRunRecord, runRecordJson, savingFolders, stagingFolder, weightBytes, type RunRecord,
+} from './record';
 
 /** What `saveRun` stores. */
 export interface RunToSave {
@@ -40,28 +43,11 @@ export interface RunToSave {
   /** Name of the task the model was trained on ('difference', 'sum', …). */
   task: string;
   history: History;
-  /** Where the digits came from (DigitData.source), for the record. */
+  /** Where the digits came from, in words (DigitData.source), for the record. */
   dataSource?: string;
+  /** Where to load them again (LoadedDigitData.location): see `RunRecord.dataLocation`. */
+  dataLocation?: string;
   /** Per-digit accuracy of the trained model (`measureDigitProbe`), for the record. */
-  digitProbe?: DigitProbeRecord;
-}
-
-/** The contents of `run.json`. */
-export interface RunRecord {
-  format: typeof RUN_FORMAT;
-  version: number;
-  crnnConfig: CrnnConfig;
-  trainConfig: TrainConfig;
-  task: string;
-  history: History;
-  dataSource?: string;
-  /** tfjs backend that trained the model ('tensorflow' or 'cpu'). */
-  backend: string;
-  /** ISO date of the save. */
-  savedAt: string;
-  /** The machine and software of the process that trained and saved the run. */
-  environment?: RunEnvironment;
-  /** Per-digit accuracy of the trained model, when measured (`measureDigitProbe`). */
   digitProbe?: DigitProbeRecord;
 }
 
@@ -96,67 +82,18 @@ async function exists(p: string): Promise<boolean> {
   return fs.stat(p).then(() => true, () => false);
 }
 
-interface SavingFolder {
-  path: string;
-  /** True for a run moved aside (`….previous`), false for a staging folder. */
-  previous: boolean;
-  mtimeMs: number;
-}
-
-/** The folders saves of `target` left beside it: `.<name>.saving-XXXXXX[.previous]`. */
-async function savingFolders(target: string): Promise<SavingFolder[]> {
-  const parent = path.dirname(target);
-  const name = path.basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const pattern = new RegExp(`^\\.${name}\\.saving-[A-Za-z0-9]{6}(\\.previous)?$`);
-  const found: SavingFolder[] = [];
-  for (const entry of await fs.readdir(parent).catch(() => [])) {
-    const match = pattern.exec(entry);
-    if (!match) continue;
-    const stat = await fs.lstat(path.join(parent, entry)).catch(() => undefined);
-    if (stat?.isDirectory()) {
-      found.push({ path: path.join(parent, entry), previous: match[1] !== undefined, mtimeMs: stat.mtimeMs });
-    }
-  }
-  return found;
-}
-
-/**
- * Puts back the run a killed save moved aside: when `target` is missing, the
- * newest (by mtime) `.previous` folder holding a complete model is renamed
- * to `target`. Only `.previous` folders qualify: each is a run folder that
- * was complete when it was moved aside, whereas a staging folder is a save
- * that never finished (as far as its caller knows) and may be half-written.
- * A `.previous` folder that is not complete (a crash while deleting it) is
- * left alone.
- */
-async function restoreMovedAside(target: string): Promise<void> {
-  if (await exists(target)) return;
-  const candidates = (await savingFolders(target)).filter((f) => f.previous)
-    .sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const candidate of candidates) {
-    if (!(await holdsCompleteModel(candidate.path))) continue;
-    try {
-      await fs.rename(candidate.path, target);
-    } catch (err) {
-      if (await exists(target)) return; // another process put it back first
-      throw new Error(`${target} is missing and its previous copy ${candidate.path} could not be ` +
-        `put back: ${(err as Error).message}`);
-    }
-    return;
-  }
-}
-
 /**
  * Removes what killed saves of `target` left: staging folders, and runs
- * moved aside, but those only while `target` exists so that the only copy
- * of a run is never deleted. Folders changed in the last STALE_AFTER_MS are
+ * moved aside, but those only while `target` holds a complete model, so
+ * that the only copy of a run is never deleted (an empty `target`, reserved
+ * by a trainer, is no copy). Folders changed in the last STALE_AFTER_MS are
  * kept.
  */
 async function removeStaleSavingFolders(target: string): Promise<void> {
-  const targetExists = await exists(target);
+  const targetComplete = holdsCompleteModel(target);
   const now = Date.now();
-  for (const folder of await savingFolders(target)) {
-    if (now - folder.mtimeMs < STALE_AFTER_MS || (folder.previous && !targetExists)) continue;
+  for (const folder of savingFolders(target)) {
+    if (now - folder.mtimeMs < STALE_AFTER_MS || (folder.movedAside && !targetComplete)) continue;
     await fs.rm(folder.path, { recursive: true, force: true });
   }
 }
@@ -167,11 +104,11 @@ async function writeModel(model: tfTypes.LayersModel, dir: string): Promise<void
   // model.save never disposes: one tensor leaked per save. Collect what the
   // optimiser hands over that is not one of its variables, and dispose it.
   const optimizer = model.optimizer as tfTypes.Optimizer | undefined;
-  const getWeights = optimizer?.getWeights;
+  const getWeights = optimizer ? optimizer.getWeights.bind(optimizer) : undefined;
   const handedOver: tfTypes.Tensor[] = [];
   if (optimizer && getWeights) {
     optimizer.getWeights = async () => {
-      const weights = await getWeights.call(optimizer);
+      const weights = await getWeights();
       handedOver.push(...weights.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
       return weights;
     };
@@ -227,7 +164,7 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   const files = options.files ?? {};
   Object.keys(files).forEach(checkFileName);
   const target = path.resolve(dir);
-  await restoreMovedAside(target);
+  recoverUnlessLocked(target);
   if (await exists(target)) {
     const entries = await fs.readdir(target).catch(() => {
       throw new Error(`${dir} exists and is not a folder; refusing to replace it`);
@@ -242,24 +179,22 @@ export async function saveRun(dir: string, run: RunToSave, options: SaveRunOptio
   await removeStaleSavingFolders(target);
   // Not mkdtemp, which makes 0700 folders: the run folder gets mkdir's usual mode.
   const suffix = randomBytes(6).toString('base64url').replace(/[-_]/g, '0').slice(0, 6);
-  const staging = path.join(parent, `.${path.basename(target)}.saving-${suffix}`);
+  const staging = stagingFolder(target, suffix);
   await fs.mkdir(staging);
   try {
     await writeModel(run.model, staging);
-    const record: RunRecord = {
-      format: RUN_FORMAT,
-      version: RUN_FORMAT_VERSION,
+    const record = newRunRecord({
       crnnConfig: run.crnnConfig,
       trainConfig: run.trainConfig,
       task: run.task,
       history: run.history,
       ...(run.dataSource !== undefined ? { dataSource: run.dataSource } : {}),
+      ...(run.dataLocation !== undefined ? { dataLocation: run.dataLocation } : {}),
       backend: backend.name,
-      savedAt: new Date().toISOString(),
       environment: describeEnvironment(),
       ...(run.digitProbe !== undefined ? { digitProbe: run.digitProbe } : {}),
-    };
-    await fs.writeFile(path.join(staging, RUN_FILE), JSON.stringify(record, null, 1));
+    });
+    await fs.writeFile(path.join(staging, RUN_FILE), runRecordJson(record));
     for (const [name, contents] of Object.entries(files)) {
       await fs.writeFile(path.join(staging, name), contents);
     }
@@ -277,8 +212,8 @@ async function replaceFolder(staging: string, target: string,
     await fs.rename(staging, target);
     return;
   }
-  // The name restoreMovedAside and removeStaleSavingFolders look for.
-  const previous = `${staging}.previous`;
+  // The name recoverMovedAside (lib/runs/record.ts) and removeStaleSavingFolders look for.
+  const previous = movedAsideFolder(staging);
   await fs.rename(target, previous);
   try {
     await betweenRenames?.();
@@ -288,29 +223,6 @@ async function replaceFolder(staging: string, target: string,
     throw err;
   }
   await fs.rm(previous, { recursive: true, force: true });
-}
-
-/**
- * Bytes per stored value, by dtype (a quantized weight is stored in its
- * quantization dtype). Strings have no fixed size and never occur in a layers
- * model, so they are refused rather than guessed at.
- */
-const BYTES_PER_VALUE: Record<string, number> = {
-  float32: 4, int32: 4, complex64: 8, bool: 1, uint8: 1, uint16: 2, float16: 2,
-};
-
-/** How many bytes one manifest entry takes in the weights data. */
-function weightBytes(entry: tfTypes.io.WeightsManifestEntry, modelPath: string): number {
-  const stored = entry.quantization?.dtype ?? entry.dtype;
-  const size = BYTES_PER_VALUE[stored];
-  if (size === undefined) {
-    throw new Error(`${modelPath}: weight ${entry.name} is stored as ${JSON.stringify(stored)}, ` +
-      'which has no fixed size; only numeric and bool weights can be loaded');
-  }
-  if (!Array.isArray(entry.shape) || !entry.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new Error(`${modelPath}: weight ${entry.name} has an invalid shape ${JSON.stringify(entry.shape)}`);
-  }
-  return entry.shape.reduce((n, d) => n * d, 1) * size;
 }
 
 /**
@@ -373,26 +285,6 @@ function checkFinite(data: ArrayBuffer, entries: tfTypes.io.WeightsManifestEntry
 }
 
 /**
- * Whether `dir` holds model.json and every weights file it lists, each of
- * the size its manifest describes (what a folder being deleted lacks).
- */
-async function holdsCompleteModel(dir: string): Promise<boolean> {
-  try {
-    const modelPath = path.join(dir, MODEL_FILE);
-    const modelJson: tfTypes.io.ModelJSON = JSON.parse(await fs.readFile(modelPath, 'utf8'));
-    for (const group of modelJson.weightsManifest) {
-      const expected = group.weights.reduce((n, entry) => n + weightBytes(entry, modelPath), 0);
-      let actual = 0;
-      for (const file of group.paths) actual += (await fs.stat(path.join(dir, file))).size;
-      if (actual !== expected) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Loads the model saved in `dir` (model.json + weight files), compiled and
  * with its Adam state when it was saved with one. When `dir` is missing
  * because a save was killed midway, the run that save moved aside is put
@@ -403,13 +295,19 @@ async function holdsCompleteModel(dir: string): Promise<boolean> {
  *   or infinite float32 values (each error names the file).
  */
 export async function loadModel(dir: string, learningRate?: number): Promise<tfTypes.LayersModel> {
-  await restoreMovedAside(path.resolve(dir));
+  recoverUnlessLocked(dir);
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   const modelPath = path.join(dir, MODEL_FILE);
   if (!(await exists(modelPath))) throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
+  let text: string;
+  try {
+    text = readRegularFile(modelPath, MAX_MODEL_FILE_BYTES).toString('utf8');
+  } catch (err) {
+    throw new Error(`${modelPath} cannot be read: ${(err as Error).message.replace(`${modelPath} `, '')}`);
+  }
   let modelJson: tfTypes.io.ModelJSON;
   try {
-    modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8'));
+    modelJson = JSON.parse(text) as tfTypes.io.ModelJSON;
   } catch (err) {
     throw new Error(`${modelPath} is not valid JSON: ${(err as Error).message}`);
   }
@@ -433,53 +331,69 @@ export async function loadModel(dir: string, learningRate?: number): Promise<tfT
  * @throws Error when `dir` is not a saved run or its files are damaged.
  */
 export async function loadRun(dir: string): Promise<LoadedRun> {
-  const runPath = path.join(dir, RUN_FILE);
-  await restoreMovedAside(path.resolve(dir));
+  recoverUnlessLocked(dir);
   if (!(await exists(dir))) throw new Error(`${dir} does not exist`);
   if (!(await exists(path.join(dir, MODEL_FILE)))) {
     throw new Error(`${dir} is not a saved model folder: missing ${MODEL_FILE}`);
   }
-  if (!(await exists(runPath))) throw new Error(`${dir} holds a model but is not a saved run: missing ${RUN_FILE}`);
+  // Validated before the weights are read: a hand-edited run.json fails here, not during training.
   let record: RunRecord;
   try {
-    record = JSON.parse(await fs.readFile(runPath, 'utf8'));
+    record = readRunRecord(dir);
   } catch (err) {
-    throw new Error(`${runPath} cannot be read: ${(err as Error).message}`);
+    if (err instanceof RunRecordError && err.problem === 'missing') {
+      throw new Error(`${dir} holds a model but is not a saved run: missing ${RUN_FILE}`);
+    }
+    throw err;
   }
-  if (record?.format !== RUN_FORMAT) {
-    throw new Error(`${runPath} is not a run record (format ${JSON.stringify(record?.format)})`);
+  const model = await loadModel(dir, record.crnnConfig.learningRate);
+  try {
+    checkTopology(model, record, dir);
+  } catch (err) {
+    disposeCrnn(model);
+    throw err;
   }
-  // Re-validate: a hand-edited run.json should fail here, not during training.
-  const crnnConfig = resolveCrnnConfig(record.crnnConfig);
-  // Runs saved before evalSeed existed drew their evaluation set from `seed`.
-  const saved: Partial<TrainConfig> = record.trainConfig ?? {};
-  const trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
-  const model = await loadModel(dir, crnnConfig.learningRate);
-  return { ...record, crnnConfig, trainConfig, model };
+  return { ...record, model };
+}
+
+/** Layer settings that depend on the run's seed or are bookkeeping, not on the architecture. */
+const NOT_ARCHITECTURE = /Initializer$|^(name|trainable|seed)$/;
+
+/** A layer as its class, name, weight shapes and architectural settings: `LSTM rnn_lstm [16,64] … {"units":16,…}`. */
+function layerSignature(layer: tfTypes.layers.Layer): { head: string; settings: Record<string, string> } {
+  // null and absent mean the same (a deserialised LSTM has `implementation: null`, a built one none).
+  const settings = Object.fromEntries(Object.entries(layer.getConfig())
+    .filter(([key, value]) => !NOT_ARCHITECTURE.test(key) && value != null)
+    .map(([key, value]) => [key, JSON.stringify(value)]));
+  return { head: `${layer.getClassName()} ${layer.name} [${layer.weights.map((w) => w.shape.join('×')).join(', ')}]`, settings };
 }
 
 /**
- * Adds (or replaces) the digit probe in the run.json of the saved run `dir`,
- * for runs saved before it was measured. The file is replaced in one rename:
- * a crash leaves the old record or the new one, never half of either.
- * @throws Error when `dir` holds no run record.
+ * Checks that the model loaded from model.json is the one run.json's
+ * settings build, layer by layer: their classes, names, weight shapes and
+ * settings (not the initialisers). model.json and weights.bin that belong to
+ * another run (an LSTM beside a run.json that says `cell: simple`) would
+ * otherwise load and be reported with the wrong settings.
+ * @throws Error naming the folder and the first layer that differs.
  */
-export async function recordDigitProbe(dir: string, digitProbe: DigitProbeRecord): Promise<void> {
-  const runPath = path.join(dir, RUN_FILE);
-  let record: RunRecord;
+function checkTopology(model: tfTypes.LayersModel, record: RunRecord, dir: string): void {
+  const expected = buildCrnn(record.crnnConfig, { seed: record.trainConfig.seed });
   try {
-    record = JSON.parse(await fs.readFile(runPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${runPath} cannot be read: ${(err as Error).message}`);
-  }
-  if (record?.format !== RUN_FORMAT) throw new Error(`${runPath} is not a run record`);
-  const staging = `${runPath}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await fs.writeFile(staging, JSON.stringify({ ...record, digitProbe }, null, 1));
-    await fs.rename(staging, runPath);
-  } catch (err) {
-    await fs.rm(staging, { force: true });
-    throw err;
+    const [want, got] = [expected.layers.map(layerSignature), model.layers.map(layerSignature)];
+    for (let i = 0; i < Math.max(want.length, got.length); i++) {
+      const differing = want[i] && got[i] && want[i].head === got[i].head
+        ? Object.keys({ ...want[i].settings, ...got[i].settings })
+          .filter((key) => want[i].settings[key] !== got[i].settings[key]) : [];
+      if (want[i]?.head === got[i]?.head && differing.length === 0) continue;
+      const detail = differing.length > 0
+        ? `${got[i].head}: ${differing.map((key) => `${key} ${got[i].settings[key] ?? 'none'} in ${MODEL_FILE}, ` +
+          `${want[i].settings[key] ?? 'none'} by ${RUN_FILE}`).join('; ')}`
+        : `layer ${i + 1} is ${got[i]?.head ?? 'missing'} in ${MODEL_FILE}, ${want[i]?.head ?? 'missing'} by ${RUN_FILE}`;
+      throw new Error(`${dir}: ${MODEL_FILE} is not the model ${RUN_FILE} describes (cell ${record.crnnConfig.cell}, ` +
+        `sharedCnn ${record.crnnConfig.sharedCnn}, …): ${detail}; are the two files of different runs?`);
+    }
+  } finally {
+    disposeCrnn(expected);
   }
 }
 

@@ -8,18 +8,20 @@
  *
  * How a folder under the root is classified (the root itself included):
  *
- * - It holds run.json: a **run** when run.json is a valid record
- *   (format 'crnn-mnist-run', configs that pass validation, a history);
- *   otherwise **skipped** with the reason (not valid JSON, another format, an
- *   invalid config). Either way it is not searched further: a run folder's
+ * - It holds run.json: a **run** when `readRunRecord` (lib/runs/record.ts)
+ *   reads it; otherwise **skipped** with the reason (not a regular file, not
+ *   valid JSON, another format, a newer version, an invalid config). Either way it is not searched further: a run folder's
  *   contents belong to the run (and `saveRun` replaces it as a whole).
  *   A run whose weights were deleted is still a run (`hasModel: false`).
  * - It holds model.json or weights.bin but no run.json: **skipped**, half-written
  *   (`saveRun` writes run.json with the model, so this is not its work).
  * - `.<name>.saving-XXXXXX`: **skipped**, an unfinished save (in progress,
- *   or killed); `.<name>.saving-XXXXXX.previous`: **skipped**, a run an
- *   interrupted save moved aside (loading or saving `<name>` puts it back
- *   when `<name>` is missing, else the next save removes it).
+ *   or killed). `.<name>.saving-XXXXXX.previous`, a run an interrupted save
+ *   moved aside: when `<name>` is missing or empty, it is **put back** first
+ *   and listed as `<name>` (see `recovered`), unless a running trainer holds
+ *   the lock of `<name>` or the copy is incomplete; otherwise **skipped**
+ *   with the reason (beside a run folder `<name>`, it is a leftover that a
+ *   later save removes).
  * - An empty folder with a `.<name>.lock` beside it: **skipped**, reserved by
  *   a training run that is still going, or that was killed before saving.
  * - Any other folder is searched: a sweep's folders (`sweep/cell-gru/seed-1`)
@@ -33,23 +35,19 @@
  * The settings of a run are its task and the fields of its crnnConfig and
  * trainConfig, by field name (`cell`, `sharedCnn`, `seed`, …).
  */
-import { promises as fs, type Dirent } from 'node:fs';
+import { promises as fs, readdirSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
-import type { RunRecord } from './persist';
 import type { RunEnvironment } from './environment';
-import { defaultCrnnConfig, defaultTrainConfig, formatSetting, resolveCrnnConfig, resolveTrainConfig } from '../config';
-import { comparisonCurvesSvg, type ComparisonCurvesOptions } from '../view/charts';
-import { isProcessRunning, lockFileOf, lockOwner } from './lock';
+import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
+import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
+import {
+  MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, holdsCompleteModel, parseSavingFolder,
+  readRunRecord, RunRecordError, type RunRecord,
+} from './record';
 
-// The names persist.ts writes (not imported from there: it loads TensorFlow).
-const RUN_FILE = 'run.json';
-const MODEL_FILE = 'model.json';
-const WEIGHTS_FILE = 'weights.bin';
-const RUN_FORMAT = 'crnn-mnist-run';
-const SAVING_FOLDER = /^\.(.+)\.saving-[A-Za-z0-9]{6}(\.previous)?$/;
 /** Files of a run folder that, without run.json, mark a save that did not finish. */
-const RUN_PARTS = [MODEL_FILE, WEIGHTS_FILE, 'history.json', 'history.csv', 'training-curves.svg'];
+const RUN_PARTS = TRAINER_FILES.filter((name) => name !== RUN_FILE);
 
 /** One saved run, from its run.json. */
 export interface RunSummary {
@@ -141,10 +139,21 @@ export interface ListRunsOptions {
   maxDepth?: number;
 }
 
+/** A run folder put back from where an interrupted save had moved it aside (see `recoverMovedAside`). */
+export interface RecoveredRun {
+  dir: string;
+  /** The folder relative to the root. */
+  id: string;
+  /** Where it was: `.<name>.saving-XXXXXX.previous` beside it. */
+  from: string;
+}
+
 export interface RunList<T extends RunSummary = RunSummary> {
   /** The runs, sorted by id (numbers in names in numeric order: seed-2 before seed-10). */
   runs: T[];
   skipped: SkippedFolder[];
+  /** The run folders put back while searching, sorted by id; they are among `runs` (or `skipped`). */
+  recovered: RecoveredRun[];
 }
 
 const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id, 'en', { numeric: true });
@@ -156,41 +165,14 @@ function errorText(err: unknown): string {
 
 type ReadResult = { run: RunDetails } | { reason: string };
 
-/** Reads and checks `dir`/run.json; never throws. */
-async function readRunFolder(dir: string, id: string, names: ReadonlySet<string>): Promise<ReadResult> {
-  let text: string;
+/** Reads and checks `dir`/run.json (see `readRunRecord`); never throws. */
+function readRunFolder(dir: string, id: string, names: ReadonlySet<string>): ReadResult {
   try {
-    text = await fs.readFile(path.join(dir, RUN_FILE), 'utf8');
+    return { run: summarize(dir, id, readRunRecord(dir), names.has(MODEL_FILE)) };
   } catch (err) {
-    return { reason: `run.json cannot be read (${errorText(err)})` };
+    if (err instanceof RunRecordError) return { reason: err.reason };
+    return { reason: `${RUN_FILE} cannot be read (${errorText(err)})` };
   }
-  let record: Partial<RunRecord>;
-  try {
-    record = JSON.parse(text);
-  } catch (err) {
-    return { reason: `run.json is not valid JSON (${(err as Error).message})` };
-  }
-  if (record === null || typeof record !== 'object' || record.format !== RUN_FORMAT) {
-    const format = record !== null && typeof record === 'object' ? record.format : undefined;
-    return { reason: `run.json is not a run record: format ${JSON.stringify(format) ?? 'missing'}, ` +
-      `expected "${RUN_FORMAT}"` };
-  }
-  let crnnConfig: CrnnConfig;
-  let trainConfig: TrainConfig;
-  try {
-    crnnConfig = resolveCrnnConfig(record.crnnConfig);
-    // As loadRun does: runs saved before evalSeed existed drew their evaluation set from `seed`.
-    const saved: Partial<TrainConfig> = record.trainConfig ?? {};
-    trainConfig = resolveTrainConfig({ ...saved, evalSeed: saved.evalSeed ?? saved.seed });
-  } catch (err) {
-    return { reason: `run.json has an invalid config: ${(err as Error).message}` };
-  }
-  const history = record.history;
-  if (!history || !Array.isArray(history.steps) || !Array.isArray(history.evals)) {
-    return { reason: 'run.json has no training history (history.steps and history.evals)' };
-  }
-  if (typeof record.task !== 'string') return { reason: 'run.json names no task' };
-  return { run: summarize(dir, id, { ...record, crnnConfig, trainConfig, history } as RunRecord, names.has(MODEL_FILE)) };
 }
 
 /** The probe's per-step accuracies of a record, if it has valid ones. */
@@ -208,7 +190,7 @@ export function digitProduct(accuracy: readonly number[]): number {
 function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean): RunDetails {
   const { history } = record;
   const evals = history.evals.filter((e) => Number.isFinite(e.accuracy));
-  const final = evals.reduce<EvalRecord | undefined>((last, e) => (!last || e.step >= last.step ? e : last), undefined);
+  const final = finalEvaluation(history);
   const best = evals.reduce<EvalRecord | undefined>((top, e) =>
     (!top || e.accuracy > top.accuracy || (e.accuracy === top.accuracy && e.step < top.step) ? e : top), undefined);
   const steps = history.steps.reduce((max, s) => Math.max(max, s.step), 0);
@@ -240,33 +222,78 @@ function summarize(dir: string, id: string, record: RunRecord, hasModel: boolean
   };
 }
 
-/** Why a hidden `.<name>.saving-…` folder is there. */
-function savingReason(name: string, previous: boolean, siblings: ReadonlySet<string>): string {
-  if (!previous) return `unfinished save of ${name} (a save in progress, or killed; the next save of ${name} removes it)`;
-  return siblings.has(name)
-    ? `leftover of an interrupted save of ${name}: its previous copy (the next save of ${name} removes it)`
-    : `interrupted save: ${name} was moved aside here and is missing; loading or saving ${name} puts it back`;
+/**
+ * Why a hidden `.<name>.saving-…` folder is still there after the scan put
+ * back what it could (a moved-aside copy of a run folder that is missing or
+ * empty is put back unless a trainer holds the lock or the copy is incomplete).
+ */
+function savingReason(parent: string, entry: string, name: string, movedAside: boolean): string {
+  if (!movedAside) return `unfinished save of ${name} (a save in progress, or killed; the next save of ${name} removes it)`;
+  const target = path.join(parent, name);
+  const inPlace = (dirEntries(target)?.length ?? 0) > 0;
+  if (inPlace) return `leftover of an interrupted save of ${name}: its previous copy (a later save of ${name} removes it)`;
+  const owner = liveLockOwner(target);
+  if (owner !== undefined) return `${name} moved aside by a save in progress (process ${owner})`;
+  if (!holdsCompleteModel(path.join(parent, entry))) {
+    return `${name} moved aside by an interrupted save, and incomplete (no complete model): not put back; ` +
+      `${name} is missing`;
+  }
+  return `${name} moved aside by an interrupted save; ${name} is missing`;
+}
+
+/** The entries of a folder, or undefined when it cannot be read. */
+function dirEntries(dir: string): string[] | undefined {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why an empty folder with a lock file beside it is there, or null without a lock. */
-async function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): Promise<string | null> {
+function reservedReason(parent: string, name: string, siblings: ReadonlySet<string>): string | null {
   if (!siblings.has(path.basename(lockFileOf(path.join(parent, name))))) return null;
-  const owner = lockOwner(path.join(parent, name));
-  if (owner !== undefined && isProcessRunning(owner)) {
-    return `training in progress (process ${owner}); nothing saved yet`;
-  }
-  return `empty, reserved by a training run (process ${owner ?? '?'}) that ended without saving (killed?)`;
+  const live = liveLockOwner(path.join(parent, name));
+  if (live !== undefined) return `training in progress (process ${live}); nothing saved yet`;
+  return `empty, reserved by a training run (process ${lockOwner(path.join(parent, name)) ?? '?'}) ` +
+    'that ended without saving (killed?)';
 }
 
 class Scan {
   readonly runs: RunDetails[] = [];
   readonly skipped: SkippedFolder[] = [];
+  readonly recovered: RecoveredRun[] = [];
   private readonly visited = new Set<string>();
 
   constructor(private readonly rootName: string, private readonly maxDepth: number) {}
 
   private skip(dir: string, id: string, reason: string): void {
     this.skipped.push({ dir, id, reason });
+  }
+
+  /**
+   * Puts back the runs that interrupted saves moved aside in `dir`, before
+   * they are listed (see `recoverUnlessLocked`); a copy that cannot be put
+   * back is skipped with the reason. Returns whether anything was put back.
+   */
+  recover(dir: string, id: string, entries: readonly Dirent[]): boolean {
+    let any = false;
+    for (const entry of entries) {
+      const saving = parseSavingFolder(entry.name);
+      if (!saving?.movedAside || !entry.isDirectory()) continue;
+      const target = path.join(dir, saving.run);
+      const targetId = id ? `${id}/${saving.run}` : saving.run;
+      try {
+        const from = recoverUnlessLocked(target);
+        if (from !== undefined) {
+          this.recovered.push({ dir: target, id: targetId, from });
+          any = true;
+        }
+      } catch (err) {
+        this.skip(path.join(dir, entry.name), id ? `${id}/${entry.name}` : entry.name, (err as Error).message);
+      }
+    }
+    return any;
   }
 
   /** Searches `dir`; returns whether anything run-like (a run or a skipped folder) was found in it. */
@@ -284,7 +311,7 @@ class Scan {
     }
     const names = new Set(entries.map((e) => e.name));
     if (names.has(RUN_FILE)) {
-      const result = await readRunFolder(dir, id || this.rootName, names);
+      const result = readRunFolder(dir, id || this.rootName, names);
       if ('run' in result) this.runs.push(result.run);
       else this.skip(dir, id || this.rootName, result.reason);
       return true;
@@ -294,6 +321,8 @@ class Scan {
       this.skip(dir, id || this.rootName, `half-written: no run.json (holds ${parts.join(', ')})`);
       return true;
     }
+    if (this.recover(dir, id, entries)) entries = await fs.readdir(dir, { withFileTypes: true });
+    const skippedBefore = new Set(this.skipped.map((s) => s.dir));
     let found = false;
     const files: string[] = [];
     for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))) {
@@ -302,9 +331,9 @@ class Scan {
       const isDir = entry.isDirectory() ||
         (entry.isSymbolicLink() && (await fs.stat(child).then((s) => s.isDirectory(), () => false)));
       if (entry.name.startsWith('.')) {
-        const saving = SAVING_FOLDER.exec(entry.name);
+        const saving = parseSavingFolder(entry.name);
         if (saving && isDir) {
-          this.skip(child, childId, savingReason(saving[1], saving[2] !== undefined, names));
+          if (!skippedBefore.has(child)) this.skip(child, childId, savingReason(dir, entry.name, saving.run, saving.movedAside));
           found = true;
         }
         continue;
@@ -325,7 +354,7 @@ class Scan {
         continue;
       }
       if (childEntries !== null && childEntries.length === 0) {
-        const reason = await reservedReason(dir, entry.name, names);
+        const reason = reservedReason(dir, entry.name, names);
         if (reason) {
           this.skip(child, childId, reason);
           found = true;
@@ -347,12 +376,14 @@ class Scan {
 /**
  * Finds the saved runs under `root` (searched recursively, see the rules at
  * the top of this file) and the folders that look like runs but are not,
- * each with the reason. Reads only run.json files.
+ * each with the reason; puts back the runs interrupted saves moved aside.
+ * Reads run.json files, and the model.json of a run moved aside; never weights.
  * @throws Error when `root` does not exist or is not a folder.
  */
 export async function listRuns(root = 'runs', options: ListRunsOptions = {}): Promise<RunList> {
-  const { runs, skipped } = await scanRuns(root, options);
+  const { runs, skipped, recovered } = await scanRuns(root, options);
   return {
+    recovered,
     runs: runs.map((run) => {
       const summary: RunSummary & Partial<Pick<RunDetails, 'history' | 'dataSource' | 'environment'>> = { ...run };
       delete summary.history;
@@ -369,6 +400,14 @@ async function scanRuns(root: string, options: ListRunsOptions): Promise<RunList
   if (!Number.isInteger(maxDepth) || maxDepth < 0) {
     throw new Error(`maxDepth must be an integer >= 0, got ${maxDepth}`);
   }
+  // The root may itself be a run folder that an interrupted save moved aside.
+  const recovered: RecoveredRun[] = [];
+  try {
+    const from = recoverUnlessLocked(root);
+    if (from !== undefined) recovered.push({ dir: root, id: path.basename(path.resolve(root)), from });
+  } catch (err) {
+    throw new Error(`runs folder ${root} cannot be read: ${(err as Error).message}`);
+  }
   const stat = await fs.stat(root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new Error(`runs folder ${root} does not exist`);
     throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
@@ -380,7 +419,7 @@ async function scanRuns(root: string, options: ListRunsOptions): Promise<RunList
   } catch (err) {
     throw new Error(`runs folder ${root} cannot be read (${errorText(err)})`);
   }
-  return { runs: scan.runs.sort(byId), skipped: scan.skipped.sort(byId) };
+  return { runs: scan.runs.sort(byId), skipped: scan.skipped.sort(byId), recovered: [...recovered, ...scan.recovered].sort(byId) };
 }
 
 /**
@@ -394,11 +433,12 @@ export async function loadRuns(dirsOrRoot: string | readonly string[] = 'runs',
   if (typeof dirsOrRoot === 'string') return (await scanRuns(dirsOrRoot, options)).runs;
   const runs: RunDetails[] = [];
   for (const dir of dirsOrRoot) {
+    recoverUnlessLocked(dir);
     const names = new Set(await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
       throw new Error(err.code === 'ENOENT' ? `${dir} does not exist` : `${dir} cannot be read (${errorText(err)})`);
     }));
     if (!names.has(RUN_FILE)) throw new Error(`${dir} is not a saved run: no run.json`);
-    const result = await readRunFolder(dir, dir, names);
+    const result = readRunFolder(dir, dir, names);
     if ('reason' in result) throw new Error(`${dir} is not a saved run: ${result.reason}`);
     runs.push(result.run);
   }
@@ -710,7 +750,7 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
       meanSteps: group.reduce((s, run) => s + run.steps, 0) / group.length,
       meanSeconds: group.reduce((s, run) => s + run.elapsedSeconds, 0) / group.length,
       milestones: MILESTONES.map((_, k) => {
-        const reached = measured.flatMap((run) => (run.milestones[k] ? [run.milestones[k] as Milestone] : []));
+        const reached = measured.flatMap((run) => run.milestones[k] ?? []);
         const timed = reached.flatMap((m) => (m.seconds === null ? [] : [m.seconds]));
         return {
           reached: reached.length,
@@ -855,29 +895,4 @@ export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions
   });
   const align: Align[] = header.map((_, c) => (c <= settings.length || c === header.length - 1 ? 'left' : 'right'));
   return markdownTable(header, rows, align);
-}
-
-// ---------------------------------------------------------------------------
-// Chart
-
-/**
- * The evaluation-accuracy curves of the groups of a comparison, overlaid, as
- * an SVG string: per group the mean over its seeds with a band (min–max by
- * default), legend entries naming the settings that differ and n. The
- * default y axis is the error rate on a log scale, where 98.2% and 98.5%
- * are apart (see `comparisonCurvesSpec`).
- * @throws Error when a run was listed without its history: use `loadRuns`.
- */
-export async function comparisonChartSvg(comparison: Comparison<RunSummary & { history?: History }>,
-    options: ComparisonCurvesOptions = {}): Promise<string> {
-  const groups = comparison.groups.map((group) => ({
-    label: `${group.label} (n=${group.runs.length})`,
-    runs: group.runs.map((run) => {
-      if (!run.history) {
-        throw new Error(`run ${run.id} has no history: compare runs from loadRuns (listRuns leaves histories out)`);
-      }
-      return run.history.evals;
-    }),
-  }));
-  return comparisonCurvesSvg(groups, options);
 }

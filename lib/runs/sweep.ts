@@ -18,7 +18,11 @@ import {
 } from '../config';
 import type { CrnnConfig, TrainConfig } from '../types';
 import { presetConfigs } from '../presets';
-import { isProcessRunning, lockOwner } from './lock';
+import { DEFAULT_TASK } from '../data/tasks';
+import { liveLockOwner, recoverUnlessLocked } from './lock';
+import {
+  RUN_FILE, RunRecordError, TRAINER_FILES, attemptLogFile, finalEvaluation, readRunRecord, type RunRecord,
+} from './record';
 
 /** One setting and the values a sweep gives it. */
 export interface GridAxis {
@@ -56,8 +60,6 @@ export interface SweepRun {
   args: string[];
 }
 
-/** The task the trainer uses without --task. */
-const DEFAULT_TASK = 'difference';
 
 /** Why a setting cannot be a key of a sweep, or undefined when it can. */
 function notSweepable(setting: Setting): string | undefined {
@@ -211,17 +213,15 @@ export function shellCommand(words: string[]): string {
   return words.map(shellQuote).join(' ');
 }
 
-/** The files a run folder holds: what the trainer's save writes. */
-export const RUN_FILES: readonly string[] = [
-  'model.json', 'weights.bin', 'run.json', 'history.json', 'history.csv', 'training-curves.svg',
-];
-
 /** What a run's folder holds when the sweep comes to it. */
 export type RunState =
   /** No folder: the run is to be trained. */
   | { kind: 'new' }
-  /** A complete save of a run that ended by itself (all steps, or the target accuracy). */
-  | { kind: 'finished'; endReason: string }
+  /**
+   * A complete save of a run that ended by itself (all steps, or the target
+   * accuracy), with its accuracy at the last evaluation (null without one).
+   */
+  | { kind: 'finished'; endReason: string; finalAccuracy: number | null }
   /** A complete save of a run stopped early (Ctrl-C, SIGTERM): trained again, replacing it. */
   | { kind: 'stopped'; steps: number }
   /** A folder without run.json, holding only what a trainer writes: left by a killed run. */
@@ -230,20 +230,17 @@ export type RunState =
   | { kind: 'busy'; pid: number }
   /** A save of other settings than the sweep's: never touched. */
   | { kind: 'mismatch'; differences: string[] }
-  /** Anything else (other files, a file instead of a folder, an unreadable run.json): never touched. */
+  /**
+   * Anything else (other files, a file instead of a folder, a run.json that
+   * is unreadable, of another format or of a newer version): never touched.
+   */
   | { kind: 'foreign'; reason: string };
 
-/** The live process holding the trainer's lock on `dir` (see lib/runs/lock.ts). */
-function liveLockOwner(dir: string): number | undefined {
-  const pid = lockOwner(dir);
-  return pid !== undefined && isProcessRunning(pid) ? pid : undefined;
-}
-
 /** "numSteps 3, this sweep 2000" for each setting the saved run differs in. */
-function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unknown>): string[] {
+function differences(spec: SweepSpec, run: SweepRun, record: RunRecord): string[] {
   const { crnn, train } = expectedConfigs(spec, run.point, run.seed);
   const expected: Record<string, unknown> = { ...crnn, ...train };
-  const saved = { ...record.crnnConfig as object, ...record.trainConfig as object } as Record<string, unknown>;
+  const saved: Record<string, unknown> = { ...record.crnnConfig, ...record.trainConfig };
   const found: string[] = [];
   for (const setting of [...sweepableSettings, findSetting('seed')!]) {
     const [want, got] = [expected[setting.name], saved[setting.name]] as SettingValue[];
@@ -252,18 +249,26 @@ function differences(spec: SweepSpec, run: SweepRun, record: Record<string, unkn
     }
   }
   const task = spec.task ?? DEFAULT_TASK;
-  if (record.task !== task) found.push(`task ${String(record.task)}, this sweep ${task}`);
+  if (record.task !== task) found.push(`task ${record.task}, this sweep ${task}`);
   return found;
 }
 
 /**
- * What the folder of `run` holds: nothing yet, a finished or stopped run
+ * What the folder of `run` holds, once a run an interrupted save moved aside
+ * is put back: nothing yet, a finished or stopped run
  * (with the sweep's settings or not), a run a killed trainer left
  * half-written, one in progress, or something that is not the sweep's.
+ * Read from its run.json (through `readRunRecord`), before a run is trained
+ * and after: the sweep learns the result of a run from there.
  */
 export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   const owner = liveLockOwner(run.dir);
   if (owner !== undefined) return { kind: 'busy', pid: owner };
+  try {
+    recoverUnlessLocked(run.dir);
+  } catch (err) {
+    return { kind: 'foreign', reason: (err as Error).message };
+  }
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(run.dir, { withFileTypes: true });
@@ -272,20 +277,22 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
     if (code === 'ENOENT') return { kind: 'new' };
     return { kind: 'foreign', reason: code === 'ENOTDIR' ? 'it is not a folder' : String(err) };
   }
-  const strange = entries.filter((e) => !e.isFile() || !RUN_FILES.includes(e.name)).map((e) => e.name);
+  const strange = entries.filter((e) => !TRAINER_FILES.includes(e.name)).map((e) => e.name);
   if (strange.length > 0) return { kind: 'foreign', reason: `it holds ${strange.join(', ')}, which no run writes` };
-  if (!entries.some((e) => e.name === 'run.json')) return { kind: 'partial' };
-  let record: Record<string, unknown>;
+  const notFiles = entries.filter((e) => !e.isFile()).map((e) => e.name);
+  if (notFiles.length > 0) return { kind: 'foreign', reason: `its ${notFiles.join(', ')} is not a regular file` };
+  if (!entries.some((e) => e.name === RUN_FILE)) return { kind: 'partial' };
+  let record: RunRecord;
   try {
-    record = JSON.parse(fs.readFileSync(path.join(run.dir, 'run.json'), 'utf8'));
+    record = readRunRecord(run.dir);
   } catch (err) {
-    return { kind: 'foreign', reason: `its run.json cannot be read (${(err as Error).message})` };
+    return { kind: 'foreign', reason: err instanceof RunRecordError ? `its ${err.reason}` : String(err) };
   }
   const differ = differences(spec, run, record);
   if (differ.length > 0) return { kind: 'mismatch', differences: differ };
-  const history = (record.history ?? {}) as { endReason?: string; steps?: unknown[] };
-  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps?.length ?? 0 };
-  return { kind: 'finished', endReason: String(history.endReason) };
+  const { history } = record;
+  if (history.endReason === 'stopped') return { kind: 'stopped', steps: history.steps.length };
+  return { kind: 'finished', endReason: history.endReason, finalAccuracy: finalEvaluation(history)?.accuracy ?? null };
 }
 
 /**
@@ -293,6 +300,25 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
  * the files a trainer writes, then the folder, which must then be empty.
  */
 export function clearRunFolder(dir: string): void {
-  for (const name of RUN_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  for (const name of TRAINER_FILES) fs.rmSync(path.join(dir, name), { force: true });
   fs.rmdirSync(dir);
+}
+
+/**
+ * Creates the log of a new attempt to train the run folder `dir`: the first
+ * of `<dir>.log`, `<dir>.attempt-2.log`, … that does not exist, created
+ * exclusively, so that two sweeps on one root never write to one log, and a
+ * failed attempt's log is its own. Creates the parent folder.
+ * @returns the log's path and its open file descriptor (the caller closes it).
+ */
+export function openAttemptLog(dir: string): { file: string; fd: number } {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    const file = attemptLogFile(dir, attempt);
+    try {
+      return { file, fd: fs.openSync(file, 'wx') };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }

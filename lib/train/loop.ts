@@ -228,15 +228,15 @@ export function createTrainStep(model: tfTypes.LayersModel, options: StepOptions
     const total = model.optimizer.minimize(() => {
       const probs = model.apply(xs, { training: true }) as tfTypes.Tensor2D;
       // The forward pass runs in its own scope: keep the accuracy out of it.
-      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean() as tfTypes.Scalar);
+      accuracy = tf.keep(tf.metrics.categoricalAccuracy(ys, probs).mean<tfTypes.Scalar>());
       // (1 − ε)·ys + ε/K, as the graph engine computes it (lib/graph/build.ts).
       const targets = labelSmoothing === 0 ? ys : tf.add(tf.mul(ys, 1 - labelSmoothing), labelSmoothing / numClasses);
-      crossEntropy = tf.keep(tf.metrics.categoricalCrossentropy(targets, probs).mean() as tfTypes.Scalar);
+      crossEntropy = tf.keep(tf.metrics.categoricalCrossentropy(targets, probs).mean<tfTypes.Scalar>());
       return regularisationPenalties(model).reduce((sum, penalty) => tf.add(sum, penalty), crossEntropy);
     }, true, variables) as tfTypes.Scalar;
     const both = tf.stack([crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]) as tfTypes.Tensor1D;
     // Without penalties `total` is the cross-entropy itself; disposing it twice is harmless.
-    tf.dispose([total, crossEntropy as tfTypes.Scalar, accuracy as tfTypes.Scalar]);
+    tf.dispose([total, crossEntropy, accuracy]);
     return both;
   };
 }
@@ -275,15 +275,32 @@ interface Evaluation {
   set: DigitSet;
 }
 
+/** Why engine 'graph' was asked for a model it cannot train: the reason is `graphEngineSupport`'s. */
+export class GraphEngineUnsupportedError extends Error {
+  constructor(readonly reason: string) {
+    super(`engine 'graph' cannot train this model: ${reason}; use engine 'eager'`);
+    this.name = 'GraphEngineUnsupportedError';
+  }
+}
+
+/**
+ * The engine that trains `model` for the setting `choice` (TrainConfig.engine):
+ * 'auto' takes the graph engine wherever `graphEngineSupport` allows it.
+ * @throws GraphEngineUnsupportedError for 'graph' on a model it cannot train.
+ */
+export function trainingEngine(model: tfTypes.LayersModel, choice: TrainConfig['engine']): 'graph' | 'eager' {
+  if (choice === 'eager') return 'eager';
+  const unsupported = graphEngineSupport(model);
+  if (unsupported === null) return 'graph';
+  if (choice === 'graph') throw new GraphEngineUnsupportedError(unsupported);
+  return 'eager';
+}
+
 async function startEngine(
   model: tfTypes.LayersModel, choice: TrainConfig['engine'], options: StepOptions, evaluation: Evaluation,
   sampling?: SamplerRequest,
 ): Promise<StepEngine> {
-  const unsupported = choice === 'eager' ? null : graphEngineSupport(model);
-  if (choice === 'graph' && unsupported !== null) {
-    throw new Error(`engine 'graph' cannot train this model: ${unsupported}; use engine 'eager'`);
-  }
-  if (choice === 'eager' || unsupported !== null) {
+  if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
     return {

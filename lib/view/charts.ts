@@ -40,7 +40,7 @@ export async function renderSvg(spec: ChartSpec): Promise<string> {
   // Viewers show notebook SVG through <img>, where ARIA labels are never read; without
   // them a 19×19 heatmap is less than half the size.
   const config = { ...(spec as { config?: object }).config, aria: false };
-  const view = new vega.View(vega.parse(vl.compile({ ...spec, config } as ChartSpec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vl.compile({ ...spec, config }).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
@@ -632,7 +632,7 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
   if (given && !(range[0] >= 0 && range[1] <= 1 && range[0] < range[1])) {
     throw new Error(`range must be [lo, hi] with 0 <= lo < hi <= 1, 'all' or 'late', got [${range.join(', ')}]`);
   }
-  if (!given && range !== 'all' && range !== 'late') throw new Error(`range must be [lo, hi], 'all' or 'late', got ${range}`);
+  if (!given && range !== 'all' && range !== 'late') throw new Error(`range must be [lo, hi], 'all' or 'late', got ${String(range)}`);
   const logError = yScale === 'error-log';
   const accRows = groupCurveRows(groups, band);
 

@@ -21,6 +21,7 @@ export {
   downsampleMean, symlogLegendValues, ARTICLE_ACCURACY, comparisonCurvesSpec, comparisonCurvesSvg,
   scatterChartSpec, scatterChartSvg,
 } from './charts';
+export { comparisonChartSvg } from './compare';
 export type {
   ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions, CurveGroup, ComparisonCurvesOptions,
   ScatterPoint, ScatterChartOptions,

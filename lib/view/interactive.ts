@@ -64,7 +64,7 @@ export function interactiveTraces(history: History, options: TrainingCurvesOptio
  */
 export function openInteractive(history: History, options: TrainingCurvesOptions = {}): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { plot } = require('nodeplotlib') as { plot(data: object[], layout?: object): void };
+  const { plot } = require('nodeplotlib') as { plot: (data: object[], layout?: object) => void };
   plot(interactiveTraces(history, options), {
     title: options.title ?? 'Training',
     grid: { rows: 1, columns: 2, pattern: 'independent' },

@@ -23,8 +23,8 @@ export interface LayerRow {
 const STEP_NAME = /^step\d+_/;
 
 function outputShape(layer: tfTypes.layers.Layer): (number | null)[] {
-  const shape = layer.outputShape as (number | null)[] | (number | null)[][];
-  return Array.isArray(shape[0]) ? (shape[0] as (number | null)[]) : (shape as (number | null)[]);
+  const shape = layer.outputShape;
+  return Array.isArray(shape[0]) ? (shape[0]) : (shape as (number | null)[]);
 }
 
 /** The rows of the table, in the model's layer order. */

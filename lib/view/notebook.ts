@@ -61,7 +61,7 @@ function loadTslabKernel(): TslabKernel {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('tslab/dist/jupyter') as TslabKernel;
   } catch (err) {
-    throw new Error(`Cannot load tslab to show output (${err instanceof Error ? err.message : err}); ` +
+    throw new Error(`Cannot load tslab to show output (${err instanceof Error ? err.message : String(err)}); ` +
       'run this inside the tslab kernel, or pass a Display');
   }
 }

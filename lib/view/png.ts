@@ -47,7 +47,7 @@ function checkPixels({ data, width, height, channels }: Pixels): void {
   if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) {
     throw new Error(`PNG size must be integers >= 1, got ${width}×${height}`);
   }
-  if (channels !== 1 && channels !== 3 && channels !== 4) throw new Error(`channels must be 1, 3 or 4, got ${channels}`);
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new Error(`channels must be 1, 3 or 4, got ${String(channels)}`);
   if (!(data instanceof Uint8Array) || data.length !== width * height * channels) {
     throw new Error(`expected ${width}×${height}×${channels} = ${width * height * channels} bytes of pixels, ` +
       `got ${data instanceof Uint8Array ? data.length : Object.prototype.toString.call(data)}`);
@@ -176,7 +176,7 @@ export function svgToPng(svg: string, options: SvgToPngOptions = {}): Buffer {
       logLevel: 'error',
     });
   } catch (err) {
-    throw new Error(`svgToPng cannot parse the SVG: ${err instanceof Error ? err.message : err}`);
+    throw new Error(`svgToPng cannot parse the SVG: ${err instanceof Error ? err.message : String(err)}`);
   }
   const image = renderer.render();
   return encodePng({ data: image.pixels, width: image.width, height: image.height, channels: 4, premultiplied: true });

@@ -24,5 +24,5 @@ export function assertAllClose(
   }
   assert.equal(typeof actual, 'number', `${path || 'value'} is not a number`);
   const gap = Math.abs((actual as number) - (expected as number));
-  assert.ok(gap <= tolerance, `${path || 'value'}: ${actual} vs ${expected}, off by ${gap} (tolerance ${tolerance})`);
+  assert.ok(gap <= tolerance, `${path || 'value'}: ${String(actual)} vs ${String(expected)}, off by ${gap} (tolerance ${tolerance})`);
 }

@@ -9,8 +9,8 @@ export function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed:
   const [, seqLength, height, width] = model.inputs[0].shape as number[];
   const numClasses = model.outputs[0].shape[1] as number;
   return tf.tidy(() => [
-    tf.randomUniform([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed) as tfTypes.Tensor5D,
-    tf.oneHot(tf.randomUniform([batchSize], 0, numClasses, 'int32', seed + 1) as tfTypes.Tensor1D, numClasses)
+    tf.randomUniform<tfTypes.Rank.R5>([batchSize, seqLength, height, width, 1], 0, 1, 'float32', seed),
+    tf.oneHot(tf.randomUniform<tfTypes.Rank.R1>([batchSize], 0, numClasses, 'int32', seed + 1), numClasses)
       .toFloat() as tfTypes.Tensor2D,
   ]);
 }
