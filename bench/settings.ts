@@ -4,7 +4,7 @@
  * of it on the TensorFlow side. Pure functions; no TensorFlow import.
  */
 import { tensorflowOnednn } from '../lib/runs/cpu';
-import type { OnednnReport, ThreadsReport } from './protocol';
+import type { OnednnReport } from './protocol';
 
 /** The settings the bench pins for every peer. */
 export interface PinnedSettings {
@@ -35,26 +35,8 @@ export function peerEnvironment(base: NodeJS.ProcessEnv, pinned: PinnedSettings)
   return env;
 }
 
-/**
- * TensorFlow's thread pools in a process with this environment
- * (tensorflow/core/common_runtime/process_util.cc): TF_NUM_INTRAOP_THREADS
- * and TF_NUM_INTEROP_THREADS when positive integers, else the CPUs the
- * process may run on, for each pool.
- */
-export function tensorflowThreads(env: NodeJS.ProcessEnv, schedulableCpus: number): ThreadsReport {
-  const read = (name: string) => {
-    const value = env[name];
-    const n = value !== undefined && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  };
-  const intra = read('TF_NUM_INTRAOP_THREADS');
-  const inter = read('TF_NUM_INTEROP_THREADS');
-  const source = intra !== undefined || inter !== undefined
-    ? `TF_NUM_INTRAOP_THREADS=${env.TF_NUM_INTRAOP_THREADS ?? '–'}, TF_NUM_INTEROP_THREADS=${env.TF_NUM_INTEROP_THREADS ?? '–'}` +
-      (intra === undefined || inter === undefined ? `; otherwise the ${schedulableCpus} schedulable CPUs` : '')
-    : `TensorFlow's default: the ${schedulableCpus} schedulable CPUs`;
-  return { intraOp: intra ?? schedulableCpus, interOp: inter ?? schedulableCpus, source };
-}
+// The reading of the thread variables is the runs' too (run.json records it).
+export { tensorflowThreads } from '../lib/runs/cpu';
 
 /** oneDNN in a process that loaded libtensorflow with this TF_ENABLE_ONEDNN_OPTS, on a CPU with these flags. */
 export function tensorflowOnednnReport(setting: string | undefined, cpuFlags: readonly string[]): OnednnReport {

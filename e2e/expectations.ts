@@ -57,7 +57,7 @@ export const NOTEBOOKS: NotebookExpectation[] = [
     file: '01-data-sampling.ipynb',
     visuals: [
       { what: 'grid of training digits', source: /showDigits\(/ },
-      { what: 'sequence previews (4 and 16 sequences)', source: /showSequences\(/, min: 2 },
+      { what: 'sequence previews (4, then the whole batch)', source: /showSequences\(/, min: 2 },
       { what: 'chart of the target distribution', source: /barChartSvg\(/ },
     ],
     texts: [{ what: 'MNIST split sizes', pattern: /train: 60000 images of 28×28/ }],

@@ -9,7 +9,7 @@
  *   (each of its weights sees twice the digits per step), 800 steps of 256
  *   sequences under a one-cycle schedule peaking at 7e-3, label smoothing
  *   0.1; measured on the full 10,000 test sequences (experiments/presets).
- * - `best`: every addition of the ablation in README.md ("Toward 99%")
+ * - `best`: every addition of the ablation in experiments/README.md ("Toward 99%")
  *   together, the configuration that beat the article's over three seeds
  *   within its 10,000 steps; evaluated every 1,000 steps, which changes
  *   when the model is measured, not how it trains.

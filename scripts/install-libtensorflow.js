@@ -370,7 +370,7 @@ if (require.main === module) {
     const cause = err instanceof InstallError ? err.message : (err && err.stack) || String(err);
     console.error(`\n[libtensorflow] FAILED: ${cause}`);
     console.error('[libtensorflow] The library will fall back to the pure-JavaScript backend (hundreds of times slower to train).');
-    console.error('[libtensorflow] Retry with `npm run install-libtensorflow`; see "Installing behind a firewall" in README.md.\n');
+    console.error('[libtensorflow] Retry with `npm run install-libtensorflow`; see docs/install.md.\n');
     process.exit(soft ? 0 : 1);
   });
 }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ARTICLE_ACCURACY, barChartSpec, barChartSvg, downsampleMean, heatmapSpec, heatmapSvg, type ChartSpec,
-  renderSvg, trainingCurvesSpec, trainingCurvesSvg,
+  ARTICLE_ACCURACY, barChartSpec, barChartSvg, comparisonCurvesSpec, comparisonCurvesSvg, downsampleMean, heatmapSpec,
+  heatmapSvg, scatterChartSpec, type ChartSpec, renderSvg, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/view/charts';
 import { interactiveTraces } from '../lib/view/interactive';
 import { LiveTrainingChart, summaryLine } from '../lib/view/live-chart';
@@ -276,3 +276,65 @@ test('heatmap cells can show counts as text, and zero cells a colour of their ow
   assert.match(svg, /fill="white"/);
   assert.throws(() => heatmapSpec(matrix, { cellLabels: [['a']] }), /cellLabels must be 2 rows of 2 labels/);
 });
+
+/** Evaluations every 100 steps with these accuracies. */
+const evalsOf = (accuracies: number[]) => accuracies.map((accuracy, i) => ({ step: (i + 1) * 100, loss: 1, accuracy }));
+
+test('a comparison chart can show every evaluation, or the whole run next to the zoom on the later ones', () => {
+  const groups = [{ label: 'A', runs: [evalsOf([0.2, 0.9, 0.97, 0.98, 0.985])] }];
+  // The default fits the axis to steps >= 30% of the last (200 on): errors of 1.5% to 10%; step 100 is clipped.
+  const late = comparisonCurvesSpec(groups) as Spec;
+  assert.deepEqual(late.layer[1].encoding.y.scale.domain, [0.01, 0.1]);
+  const all = comparisonCurvesSpec(groups, { range: 'all' }) as Spec;
+  assert.deepEqual(all.layer[1].encoding.y.scale.domain, [0.01, 1], 'from the first evaluation (80% error) on');
+  const both = comparisonCurvesSpec(groups, { overview: true }) as Spec;
+  assert.equal(both.hconcat.length, 2, 'an overview panel, then the zoom');
+  assert.equal(both.hconcat[0].title, 'The whole run');
+  assert.deepEqual(both.hconcat[0].layer[1].encoding.y.scale.domain, [0.01, 1]);
+  assert.deepEqual(both.hconcat[1].layer[1].encoding.y.scale.domain, [0.01, 0.1]);
+  assert.match(both.hconcat[1].title, /^Zoomed on the evaluations from step 200 on$/);
+  // Nothing clipped: one panel is enough.
+  const unclipped = comparisonCurvesSpec([{ label: 'A', runs: [evalsOf([0.97, 0.98, 0.985])] }], { overview: true }) as Spec;
+  assert.equal(unclipped.hconcat, undefined);
+  assert.throws(() => comparisonCurvesSpec(groups, { range: 'some' as 'all' }), /range must be \[lo, hi\], 'all' or 'late'/);
+});
+
+test('a comparison chart\'s final bars span each group\'s lowest to highest final accuracy, in the group\'s colour', async () => {
+  const groups = [
+    { label: 'A', runs: [evalsOf([0.9, 0.97]), evalsOf([0.9, 0.98])], color: '#d62728' },
+    { label: 'B', runs: [evalsOf([0.9, 0.96]), evalsOf([0.9, 0.99])] },
+    { label: 'C', runs: [evalsOf([0.9, 0.975])] },
+  ];
+  const spec = comparisonCurvesSpec(groups, { band: 'final', range: 'all' }) as Spec;
+  assert.ok(!spec.layer.some((l: Spec) => l.mark.type === 'area'), 'no bands along the curves');
+  const bars = spec.layer.filter((l: Spec) => l.mark.type === 'rule' && l.data?.values[0].group !== undefined);
+  assert.deepEqual(bars.map((l: Spec) => l.data.values[0].group), ['A', 'B', 'C']);
+  const [a, b] = bars.map((l: Spec) => l.data.values[0]);
+  close(a.lo, 0.02, 1e-12);
+  close(a.hi, 0.03, 1e-12);
+  close(b.lo, 0.01, 1e-12);
+  close(b.hi, 0.04, 1e-12);
+  assert.deepEqual(new Set(bars.map((l: Spec) => l.mark.xOffset)).size, 3, 'side by side');
+  assert.deepEqual(spec.layer[0].encoding.color.scale.range.slice(0, 2), ['#d62728', '#f58518'],
+    'a given colour, then the scheme\'s for the others');
+  assert.match(spec.title.subtitle, /bars at the right: final min–max over seeds/);
+  assert.match(await comparisonCurvesSvg(groups, { band: 'final' }), /^<svg/);
+});
+
+test('a scatter chart can name each group at the median of its points, in colours that stay apart', async () => {
+  const points = [{ x: 0, y: 0, group: 0 }, { x: 2, y: 4, group: 0 }, { x: 4, y: 2, group: 0 }, { x: 10, y: 10, group: 1 }];
+  const spec = scatterChartSpec(points, { groupLabels: true }) as Spec;
+  assert.equal(spec.layer[0].encoding.color.scale.scheme, 'category10');
+  const text = spec.layer.find((l: Spec) => l.mark.type === 'text');
+  assert.ok(text, 'a text layer names the groups');
+  assert.deepEqual(text.transform[1].aggregate.map((a: Spec) => a.op), ['median', 'median']);
+  const svg = await renderSvg(spec as ChartSpec);
+  // The label of group 0 sits at its median point (2, 2); that of group 1 at its only point.
+  assert.match(svg, />0</);
+  assert.match(svg, />1</);
+  assert.equal((scatterChartSpec(points) as Spec).layer.length, 1, 'no labels unless asked');
+});
+
+function close(actual: number, expected: number, tolerance: number): void {
+  assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} is not within ${tolerance} of ${expected}`);
+}

@@ -212,3 +212,25 @@ test('showing outside a tslab kernel fails with a message saying so', () => {
   assert.throws(() => showSvg('<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"></svg>'),
     /tslab can only show output inside a running tslab kernel/);
 });
+
+test('labelledGridSvg frames every image and can add a grey-scale key under the grid', () => {
+  const [a, b] = digitImages(tinySet(), [0, 1]);
+  const plain = labelledGridSvg([{ images: [a] }, { images: [b] }], { height: 3, width: 2, cols: 2, invert: false });
+  assert.equal(count(plain, /fill="none" stroke="#888888"/g), 2, 'white pixels stay apart from the white background');
+  assert.doesNotMatch(plain, /linearGradient/);
+  const keyed = labelledGridSvg([{ images: [a] }, { images: [b] }], {
+    height: 3, width: 2, cols: 2, invert: false, greyScale: { black: '−0.5', middle: '0', white: '+0.5', title: 'weight' },
+  });
+  assert.match(keyed, /<linearGradient id="grey-scale-key"><stop offset="0" stop-color="black"\/>/);
+  for (const label of ['>−0.5<', '>0<', '>+0.5<', '>weight<']) assert.ok(keyed.includes(label), `the key shows ${label}`);
+  const height = (svg: string) => Number(/height="(\d+)"/.exec(svg)![1]);
+  assert.ok(height(keyed) > height(plain), 'the key adds a band under the grid');
+});
+
+test('showImages draws a titled grid with its grey-scale key, and says both in the text stand-in', () => {
+  const images = digitImages(tinySet(), [0, 1]);
+  const display = recorder();
+  showImages(images, { height: 3, width: 2, invert: false, title: 'Two images', greyScale: { black: '0', white: '1' }, display });
+  assert.equal(display.outputs[0].type, 'png');
+  assert.equal(display.outputs[0].options?.alt, 'Two images\ngrey scale: black 0, white 1');
+});

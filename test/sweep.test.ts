@@ -11,6 +11,9 @@ import {
 } from '../lib/runs/sweep';
 import { presetConfigs } from '../lib/presets';
 import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
+import { tensorflowThreadEnvironment, tensorflowThreads, threadsPerJob } from '../lib/runs/cpu';
+import { TrainerOutput } from '../lib/runs/executors/executor';
+import { RayExecutor } from '../lib/runs/executors/ray';
 import { checkpointRecordJson } from './helpers/checkpoint';
 import type { History } from '../lib/types';
 
@@ -93,6 +96,30 @@ test('shell commands quote only what a shell would split or expand', () => {
   assert.equal(shellCommand(['node', 'dist/bin/train.js', '--out', 'runs/s/cell=gru,sharedCnn=true/seed-1']),
     'node dist/bin/train.js --out runs/s/cell=gru,sharedCnn=true/seed-1');
   assert.equal(shellCommand(['--out', 'my runs/it\'s']), `--out 'my runs/it'\\''s'`);
+});
+
+test('runs at once share the cores, at least one TensorFlow thread each, set in both pools', () => {
+  assert.deepEqual([threadsPerJob(2, 1), threadsPerJob(2, 2), threadsPerJob(2, 3), threadsPerJob(16, 3)], [2, 1, 1, 5]);
+  const env = tensorflowThreadEnvironment(3);
+  assert.deepEqual(env, { TF_NUM_INTRAOP_THREADS: '3', TF_NUM_INTEROP_THREADS: '3' });
+  const read = tensorflowThreads(env, 16);
+  assert.deepEqual([read.intraOp, read.interOp], [3, 3]);
+});
+
+test('a trainer\'s output is read by whole lines, stream by stream, its evaluations passed on to the progress', () => {
+  const statuses: string[] = [];
+  const output = new TrainerOutput((text) => statuses.push(text));
+  output.write('backend tensorflow\nstep 3: eval loss 2.9', 'stdout');
+  output.write('warning: half a line', 'stderr');
+  output.write('439, accuracy 12.50%\n', 'stdout');
+  output.write(' and its end\nfinal accuracy 6.25% on 16 test sequences', 'stderr');
+  output.end();
+  assert.deepEqual(statuses, ['step 3: eval accuracy 12.50%']);
+  assert.deepEqual(output.tail, ['backend tensorflow', 'step 3: eval loss 2.9439, accuracy 12.50%',
+    'warning: half a line and its end', 'final accuracy 6.25% on 16 test sequences']);
+  for (let i = 0; i < 30; i++) output.line(`line ${i}`);
+  assert.equal(output.tail.length, 20);
+  assert.equal(output.tail[19], 'line 29');
 });
 
 test('a run folder is new, half-written, finished, stopped, of other settings, busy or not the sweep\'s', () => {
@@ -211,6 +238,46 @@ test('the sweep refuses an unknown key or value before running anything', () => 
   assert.equal(fs.existsSync(root), false);
 });
 
+test('--print takes no --jobs, --threads or --ray, and --jobs and --threads take whole numbers from 1', () => {
+  const root = path.join(tempDir(), 'sweep');
+  for (const [args, message] of [
+    [['--print', '--jobs', '2'], /option '--print' cannot be used with option '--jobs <n>'/],
+    [['--print', '--ray', 'auto'], /option '--print' cannot be used with option '--ray <address>'/],
+    [['--jobs', '0'], /--jobs <n>' argument '0' is invalid. Expected an integer >= 1/],
+    [['--threads', 'two'], /--threads <n>' argument 'two' is invalid. Expected an integer >= 1/],
+  ] as [string[], RegExp][]) {
+    const { status, stderr } = runSweep([...args, '--root', root]);
+    assert.notEqual(status, 0, args.join(' '));
+    assert.match(stderr, message, args.join(' '));
+  }
+  assert.equal(fs.existsSync(root), false);
+});
+
+test('a Ray sweep without Ray installed says how to install it', async () => {
+  await assert.rejects(RayExecutor.connect({ address: 'auto', threads: 1, python: '/nowhere/bin/python' }),
+    /no Python with Ray at \/nowhere\/bin\/python; run `npm run ray:setup`/);
+});
+
+test('--jobs 2 trains two runs at once, each with its share of the cores, recorded in its run.json', () => {
+  const root = path.join(tempDir(), 'sweep');
+  const { status, stderr } = runSweep(['--grid', 'cell=simple,gru', ...tinySettings, '--root', root, '--jobs', '2']);
+  assert.equal(status, 0, stderr);
+  const threads = threadsPerJob(os.availableParallelism(), 2);
+  assert.match(stderr, new RegExp(`2 runs at once, ${threads} TensorFlow threads? each`));
+  // Both started before either ended.
+  const lines = stderr.split('\n');
+  const firstDone = lines.findIndex((l) => /: done/.test(l));
+  assert.ok(lines.findIndex((l) => /\[2\/2\] cell=gru\/seed-1: training/.test(l)) < firstDone, stderr);
+  assert.match(stderr, /2 runs: 2 trained, 0 finished earlier/);
+  for (const config of ['default', 'cell=gru']) {
+    const record = JSON.parse(fs.readFileSync(path.join(root, config, 'seed-1', 'run.json'), 'utf8'));
+    assert.equal(record.environment.threads.intraOp, threads);
+    assert.equal(record.environment.threads.interOp, threads);
+    assert.equal(record.environment.tfEnvironment.TF_NUM_INTRAOP_THREADS, String(threads));
+    assert.equal(record.environment.hostname, os.hostname());
+  }
+});
+
 test('a tiny sweep trains each run once: printed commands and the sweep fill the same folders, and it resumes', () => {
   const root = path.join(tempDir(), 'sweep');
   const args = ['--grid', 'cell=simple,gru', ...tinySettings, '--root', root];
@@ -266,6 +333,23 @@ test('a tiny sweep trains each run once: printed commands and the sweep fill the
   assert.match(retrained.stderr, /2 runs: 1 trained, 1 finished earlier/);
   assert.equal(JSON.parse(fs.readFileSync(recordFile, 'utf8')).history.endReason, 'completed');
 });
+
+const parallel = spawnSync('parallel', ['--version'], { encoding: 'utf8' });
+const noParallel = parallel.status === 0 ? undefined : 'GNU parallel is not installed (apt-get install parallel)';
+if (noParallel) console.log(`# skipping the GNU parallel test: ${noParallel}`);
+
+test('the printed commands run by GNU parallel, two at once, fill the folders the sweep then finds finished',
+  { skip: noParallel }, () => {
+    const root = path.join(tempDir(), 'sweep');
+    const args = ['--grid', 'cell=simple,gru', ...tinySettings, '--root', root];
+    // As the README has it: npm run --silent sweep -- ... --print | parallel -j 2
+    const printed = runSweep([...args, '--print']).stdout;
+    const run = spawnSync('parallel', ['-j', '2'], { input: printed, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const sweep = runSweep(args);
+    assert.equal(sweep.status, 0, sweep.stderr);
+    assert.match(sweep.stderr, /2 runs: 0 trained, 2 finished earlier/);
+  });
 
 test('a failed run is reported with its own log, the sweep goes on, and it exits non-zero with a summary', () => {
   const parent = tempDir();

@@ -68,3 +68,47 @@ export function tensorflowOnednn(setting: string | undefined | null, flags: read
   if (value === '0' || value === 'false') return { on: false, source: 'set' };
   return { on: tensorflowOnednnDefault(flags), source: 'default' };
 }
+
+/** The sizes of TensorFlow's two thread pools in a process, and where they come from. */
+export interface TensorflowThreads {
+  /** Threads that share the work of one op (matrix products, convolutions). */
+  intraOp: number;
+  /** Threads that run independent ops at once. */
+  interOp: number;
+  /** The environment variables that set them, or TensorFlow's default. */
+  source: string;
+}
+
+/**
+ * TensorFlow's thread pools in a process with this environment
+ * (tensorflow/core/common_runtime/process_util.cc): TF_NUM_INTRAOP_THREADS
+ * and TF_NUM_INTEROP_THREADS when positive integers, else the CPUs the
+ * process may run on, for each pool.
+ */
+export function tensorflowThreads(env: NodeJS.ProcessEnv, schedulableCpus: number): TensorflowThreads {
+  const read = (name: string) => {
+    const value = env[name];
+    const n = value !== undefined && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : NaN;
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  };
+  const intra = read('TF_NUM_INTRAOP_THREADS');
+  const inter = read('TF_NUM_INTEROP_THREADS');
+  const source = intra !== undefined || inter !== undefined
+    ? `TF_NUM_INTRAOP_THREADS=${env.TF_NUM_INTRAOP_THREADS ?? '–'}, TF_NUM_INTEROP_THREADS=${env.TF_NUM_INTEROP_THREADS ?? '–'}` +
+      (intra === undefined || inter === undefined ? `; otherwise the ${schedulableCpus} schedulable CPUs` : '')
+    : `TensorFlow's default: the ${schedulableCpus} schedulable CPUs`;
+  return { intraOp: intra ?? schedulableCpus, interOp: inter ?? schedulableCpus, source };
+}
+
+/** The environment variables that give a process `threads` threads in each of TensorFlow's pools. */
+export function tensorflowThreadEnvironment(threads: number): Record<string, string> {
+  return { TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads) };
+}
+
+/**
+ * TensorFlow threads for each of `jobs` processes sharing `cores` CPUs: an
+ * equal share, at least one (more jobs than cores share cores instead).
+ */
+export function threadsPerJob(cores: number, jobs: number): number {
+  return Math.max(1, Math.floor(cores / jobs));
+}

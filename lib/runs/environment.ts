@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import path from 'node:path';
 import { tf, backend } from '../tf';
-import { readCpuFlags } from './cpu';
+import { readCpuFlags, tensorflowThreads, type TensorflowThreads } from './cpu';
 
 /** Environment variables that change what TensorFlow computes or how fast. */
 const TF_VARIABLE = /^(TF_|OMP_|MKL_|ONEDNN_|DNNL_|CRNN_BACKEND$)/;
@@ -31,6 +31,12 @@ export interface RunEnvironment {
   };
   /** TF_*, OMP_*, MKL_*, ONEDNN_* and DNNL_* variables that were set. */
   tfEnvironment: Record<string, string>;
+  /** TensorFlow's thread pools (a sweep running runs at once gives each a share of the cores). */
+  threads?: TensorflowThreads;
+  /** The machine's host name. */
+  hostname?: string;
+  /** The Ray node that ran the run, when a sweep ran it on a Ray cluster (cluster/ray_sweep.py). */
+  rayNode?: RayNode;
   /** The project's git commit, with '-dirty' for uncommitted changes; null outside a checkout. */
   gitCommit: string | null;
   platform: string;
@@ -50,7 +56,21 @@ function gitCommit(): string | null {
   }
 }
 
-let machine: Omit<RunEnvironment, 'tfEnvironment'> | undefined;
+/** A node of a Ray cluster: its id and address, as Ray names them. */
+export interface RayNode {
+  id: string;
+  ip: string;
+}
+
+/** The variables through which a Ray task tells the trainer its node (cluster/ray_sweep.py sets them). */
+export const RAY_NODE_VARIABLES = { id: 'CRNN_RAY_NODE_ID', ip: 'CRNN_RAY_NODE_IP' } as const;
+
+function rayNode(env: NodeJS.ProcessEnv): RayNode | undefined {
+  const id = env[RAY_NODE_VARIABLES.id];
+  return id ? { id, ip: env[RAY_NODE_VARIABLES.ip] ?? 'unknown' } : undefined;
+}
+
+let machine: Omit<RunEnvironment, 'tfEnvironment' | 'threads' | 'rayNode'> | undefined;
 
 /**
  * Describes this process's machine and software. The parts that cannot change
@@ -67,10 +87,18 @@ export function describeEnvironment(): RunEnvironment {
       cpu: { model: os.cpus()[0]?.model ?? 'unknown', flags: readCpuFlags(), cores: os.availableParallelism() },
       gitCommit: gitCommit(),
       platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      hostname: os.hostname(),
     };
   }
   const tfEnvironment = Object.fromEntries(Object.entries(process.env)
     .filter((entry): entry is [string, string] => TF_VARIABLE.test(entry[0]) && entry[1] !== undefined)
     .sort(([a], [b]) => a.localeCompare(b)));
-  return { ...machine, tfEnvironment };
+  const node = rayNode(process.env);
+  return {
+    ...machine, tfEnvironment,
+    threads: backend.native
+      ? tensorflowThreads(process.env, machine.cpu.cores)
+      : { intraOp: 1, interOp: 1, source: 'pure-JavaScript backend: one thread' },
+    ...(node ? { rayNode: node } : {}),
+  };
 }

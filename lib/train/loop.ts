@@ -128,7 +128,7 @@ export class TrainingDivergedError extends Error {
 /**
  * Training steps the graph engine runs per session call (see
  * `TrainOptions.stepsPerCall`): 10 takes most of the gain, measured in
- * README.md, for a graph 10× the size of one step's (a few seconds to build).
+ * docs/graph-engine.md, for a graph 10× the size of one step's (a few seconds to build).
  */
 export const DEFAULT_STEPS_PER_CALL = 10;
 

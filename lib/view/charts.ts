@@ -25,6 +25,11 @@ export type ChartSpec = TopLevelSpec;
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 
+/** The colours of a Vega colour scheme, so that a group's colour can be given or computed. */
+function schemeColors(name: 'tableau10' | 'tableau20' | 'category10'): string[] {
+  return loadVega().scheme(name) as string[];
+}
+
 /**
  * Compiles a Vega-Lite spec and renders it to an SVG document string.
  * @throws Error when the spec is not valid Vega-Lite.
@@ -478,6 +483,8 @@ export interface CurveGroup {
   label: string;
   /** The evaluation records of each run of the group. */
   runs: readonly (readonly EvalRecord[])[];
+  /** The group's colour (a CSS colour); default from the scheme, by the group's position. */
+  color?: string;
 }
 
 export interface ComparisonCurvesOptions {
@@ -488,16 +495,27 @@ export interface ComparisonCurvesOptions {
    * differences between runs near 98%.
    */
   yScale?: 'error-log' | 'accuracy';
-  /** The band around each group's mean: 'minmax' over the seeds (default), 'std' (± one sample std) or 'none'. */
-  band?: 'minmax' | 'std' | 'none';
   /**
-   * The accuracy range shown, e.g. [0.95, 1]; default: fitted to the
-   * evaluations after the first 30% of the steps, where runs differ by tenths
-   * of a percent (the early, steep part of the curves is clipped).
+   * The band around each group's mean: 'minmax' over the seeds (default), 'std' (± one sample std), 'none', or
+   * 'final': no band along the curves, and at the right end one bar per group from its lowest to its highest
+   * final accuracy over the seeds. Overlapping bands of three or more groups blur into one another; the final
+   * bars stay apart.
    */
-  range?: [number, number];
+  band?: 'minmax' | 'std' | 'none' | 'final';
+  /**
+   * The accuracy range shown: [lo, hi], e.g. [0.95, 1]; 'all': every evaluation, from the first; default 'late':
+   * fitted to the evaluations after the first 30% of the steps, where runs differ by tenths of a percent (the
+   * early, steep part of the curves is clipped).
+   */
+  range?: [number, number] | 'all' | 'late';
+  /**
+   * With the default 'late' range, also draw the whole run in a panel on the left, so that the early steps
+   * the zoom clips stay in view (default false).
+   */
+  overview?: boolean;
   /** Where the dashed reference line is drawn (default the article's 0.98); null: none. */
   referenceAccuracy?: number | null;
+  /** Width and height of the (zoomed) panel; the overview panel is 60% as wide. */
   width?: number;
   height?: number;
   title?: string;
@@ -506,7 +524,9 @@ export interface ComparisonCurvesOptions {
 
 interface GroupCurveRow { group: string; step: number; y: number; lo: number; hi: number; n: number; }
 
-const BAND_NAMES = { minmax: 'min–max over seeds', std: '± 1 std over seeds', none: '' } as const;
+const BAND_NAMES = {
+  minmax: 'min–max over seeds', std: '± 1 std over seeds', none: '', final: 'bars at the right: final min–max over seeds',
+} as const;
 
 /** 1, 2 and 5 (or 1 to 9, for a short range) times the powers of ten from lo to hi. */
 function logTicks(lo: number, hi: number): number[] {
@@ -530,30 +550,9 @@ function nice125(x: number, direction: 'down' | 'up'): number {
     : steps.find((v) => v >= x * (1 - 1e-9)) ?? 10 * power;
 }
 
-/**
- * Vega-Lite spec of the evaluation-accuracy curves of groups of runs,
- * overlaid: per group the mean over its runs at each evaluated step (over
- * the runs evaluated at that step), with a band for the spread, one colour
- * per group.
- * @throws Error when there are no groups, a group has no evaluations, or the options are invalid.
- */
-export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: ComparisonCurvesOptions = {}): ChartSpec {
-  const {
-    yScale = 'error-log', band = 'minmax', referenceAccuracy = ARTICLE_ACCURACY, width = 520, height = 300,
-    title = 'Evaluation accuracy by group', subtitle,
-  } = options;
-  if (groups.length === 0) throw new Error('comparisonCurves needs at least one group of runs');
-  if (!['error-log', 'accuracy'].includes(yScale)) throw new Error(`yScale must be 'error-log' or 'accuracy', got ${yScale}`);
-  if (!(band in BAND_NAMES)) throw new Error(`band must be 'minmax', 'std' or 'none', got ${band}`);
-  const labels = groups.map((g) => g.label);
-  if (new Set(labels).size !== labels.length) throw new Error(`group labels must be distinct, got ${labels.join('; ')}`);
-  if (referenceAccuracy != null && !(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
-    throw new Error(`referenceAccuracy must be in [0, 1] or null, got ${referenceAccuracy}`);
-  }
-  const logError = yScale === 'error-log';
-
-  // Per group and step: mean and band, in accuracy.
-  const accRows: GroupCurveRow[] = [];
+/** Per group and evaluated step: the mean accuracy over the group's runs and its band, in accuracy. */
+function groupCurveRows(groups: readonly CurveGroup[], band: 'minmax' | 'std' | 'none' | 'final'): GroupCurveRow[] {
+  const rows: GroupCurveRow[] = [];
   for (const group of groups) {
     const byStep = new Map<number, number[]>();
     for (const evals of group.runs) {
@@ -567,94 +566,161 @@ export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: Com
       const mean = values.reduce((s, v) => s + v, 0) / n;
       const std = n > 1 ? Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1)) : 0;
       const [lo, hi] = band === 'std' ? [mean - std, mean + std]
-        : band === 'minmax' ? [Math.min(...values), Math.max(...values)] : [mean, mean];
-      accRows.push({ group: group.label, step, y: mean, lo: Math.max(0, lo), hi: Math.min(1, hi), n });
+        : band === 'none' ? [mean, mean] : [Math.min(...values), Math.max(...values)];
+      rows.push({ group: group.label, step, y: mean, lo: Math.max(0, lo), hi: Math.min(1, hi), n });
     }
   }
+  return rows;
+}
 
-  // The range shown: fitted to the later evaluations unless given.
-  const lastStep = Math.max(...accRows.map((r) => r.step));
-  const late = accRows.filter((r) => r.step >= 0.3 * lastStep);
-  const fitted = late.length > 0 ? late : accRows;
-  let [accLo, accHi] = options.range ?? [Math.min(...fitted.map((r) => r.lo)), Math.max(...fitted.map((r) => r.hi))];
-  if (!(accLo >= 0 && accHi <= 1 && accLo < accHi) && options.range) {
-    throw new Error(`range must be [lo, hi] with 0 <= lo < hi <= 1, got [${options.range.join(', ')}]`);
-  }
-
-  let rows: GroupCurveRow[];
-  let yField: object;
-  let domain: [number, number];
+/** The y field of a panel and the rows in its units (errors on a log axis, or accuracies), for an accuracy range. */
+function curveAxis(accRows: readonly GroupCurveRow[], accRange: [number, number], logError: boolean, given: boolean):
+    { rows: GroupCurveRow[]; yField: object; domain: [number, number] } {
+  let [accLo, accHi] = accRange;
   if (logError) {
     // Errors of 0 (a perfect evaluation) cannot be drawn on a log axis: they sit at the bottom.
     const positive = accRows.flatMap((r) => [1 - r.y, 1 - r.lo, 1 - r.hi]).filter((v) => v > 0);
     const floor = positive.length > 0 ? Math.min(...positive) / 2 : 1e-4;
     const err = (acc: number) => Math.max(floor, 1 - acc);
-    rows = accRows.map((r) => ({ ...r, y: err(r.y), lo: err(r.hi), hi: err(r.lo) }));
-    const errLo = nice125(options.range ? Math.max(floor, 1 - accHi) : err(accHi), 'down');
+    const errLo = nice125(given ? Math.max(floor, 1 - accHi) : err(accHi), 'down');
     const errHi = Math.min(1, nice125(Math.max(err(accLo), errLo * 1.5), 'up'));
-    domain = [errLo, errHi];
-    yField = {
-      field: 'y', type: 'quantitative', title: 'error rate (1 − accuracy), log scale',
-      scale: { type: 'log', domain: [errLo, errHi], nice: false },
-      axis: { values: logTicks(errLo, errHi), format: '.2~%' },
-    };
-  } else {
-    rows = accRows;
-    if (!options.range) {
-      const pad = Math.max(0.001, (accHi - accLo) * 0.08);
-      accLo = Math.max(0, accLo - pad);
-      accHi = Math.min(1, accHi + pad);
-    }
-    domain = [accLo, accHi];
-    yField = {
-      field: 'y', type: 'quantitative', title: 'accuracy',
-      scale: { domain: [accLo, accHi], zero: false, nice: !options.range }, axis: { format: '.1%' },
+    return {
+      rows: accRows.map((r) => ({ ...r, y: err(r.y), lo: err(r.hi), hi: err(r.lo) })),
+      domain: [errLo, errHi],
+      yField: {
+        field: 'y', type: 'quantitative', title: 'error rate (1 − accuracy), log scale',
+        scale: { type: 'log', domain: [errLo, errHi], nice: false },
+        axis: { values: logTicks(errLo, errHi), format: '.2~%' },
+      },
     };
   }
+  if (!given) {
+    const pad = Math.max(0.001, (accHi - accLo) * 0.08);
+    accLo = Math.max(0, accLo - pad);
+    accHi = Math.min(1, accHi + pad);
+  }
+  return {
+    rows: [...accRows],
+    domain: [accLo, accHi],
+    yField: {
+      field: 'y', type: 'quantitative', title: 'accuracy',
+      scale: { domain: [accLo, accHi], zero: false, nice: !given }, axis: { format: '.1%' },
+    },
+  };
+}
 
+/**
+ * Vega-Lite spec of the evaluation-accuracy curves of groups of runs,
+ * overlaid: per group the mean over its runs at each evaluated step (over
+ * the runs evaluated at that step), with a band for the spread, one colour
+ * per group. With `overview`, a panel of the whole run stands left of the
+ * zoomed one.
+ * @throws Error when there are no groups, a group has no evaluations, or the options are invalid.
+ */
+export function comparisonCurvesSpec(groups: readonly CurveGroup[], options: ComparisonCurvesOptions = {}): ChartSpec {
+  const {
+    yScale = 'error-log', band = 'minmax', referenceAccuracy = ARTICLE_ACCURACY, width = 520, height = 300,
+    title = 'Evaluation accuracy by group', subtitle, range = 'late', overview = false,
+  } = options;
+  if (groups.length === 0) throw new Error('comparisonCurves needs at least one group of runs');
+  if (!['error-log', 'accuracy'].includes(yScale)) throw new Error(`yScale must be 'error-log' or 'accuracy', got ${yScale}`);
+  if (!(band in BAND_NAMES)) throw new Error(`band must be 'minmax', 'std', 'none' or 'final', got ${band}`);
+  const labels = groups.map((g) => g.label);
+  if (new Set(labels).size !== labels.length) throw new Error(`group labels must be distinct, got ${labels.join('; ')}`);
+  if (referenceAccuracy != null && !(referenceAccuracy >= 0 && referenceAccuracy <= 1)) {
+    throw new Error(`referenceAccuracy must be in [0, 1] or null, got ${referenceAccuracy}`);
+  }
+  const given = Array.isArray(range);
+  if (given && !(range[0] >= 0 && range[1] <= 1 && range[0] < range[1])) {
+    throw new Error(`range must be [lo, hi] with 0 <= lo < hi <= 1, 'all' or 'late', got [${range.join(', ')}]`);
+  }
+  if (!given && range !== 'all' && range !== 'late') throw new Error(`range must be [lo, hi], 'all' or 'late', got ${String(range)}`);
+  const logError = yScale === 'error-log';
+  const accRows = groupCurveRows(groups, band);
+
+  // The range shown: given, every evaluation, or fitted to the later evaluations.
+  const lastStep = Math.max(...accRows.map((r) => r.step));
+  const fittedTo = (rows: readonly GroupCurveRow[]): [number, number] =>
+    [Math.min(...rows.map((r) => r.lo)), Math.max(...rows.map((r) => r.hi))];
+  const late = accRows.filter((r) => r.step >= 0.3 * lastStep);
+  const accRange: [number, number] = given ? range : fittedTo(range === 'all' || late.length === 0 ? accRows : late);
+  const main = curveAxis(accRows, accRange, logError, given);
+
+  const scheme = schemeColors(groups.length <= 10 ? 'tableau10' : 'tableau20');
+  const colors = groups.map((g, i) => g.color ?? scheme[i % scheme.length]);
   const color = {
     field: 'group', type: 'nominal', title: null, sort: labels,
-    scale: { domain: labels, scheme: labels.length <= 10 ? 'tableau10' : 'tableau20' },
+    scale: { domain: labels, range: colors },
     legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0,
       // Symbols as the lines, not as the pale bands.
       symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
   };
   const x = { field: 'step', type: 'quantitative', title: 'training step' };
-  const layers: object[] = [];
-  if (band !== 'none') {
-    layers.push({
-      mark: { type: 'area', opacity: 0.18, clip: true },
-      encoding: { x, y: { ...yField, field: 'lo' }, y2: { field: 'hi' }, color },
-    });
-  }
-  layers.push({ mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: yField, color } });
-  const reference = referenceAccuracy == null ? null : logError ? 1 - referenceAccuracy : referenceAccuracy;
-  // Drawn only inside the range shown: resvg aborts the process on a rule
-  // that its clip path removes entirely.
-  if (referenceAccuracy != null && reference !== null && reference >= domain[0] && reference <= domain[1]) {
-    const value = reference;
-    const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%`;
-    layers.push(
-      {
-        data: { values: [{ y: value }] },
-        mark: { type: 'rule', strokeDash: [6, 4], color: '#555', clip: true },
-        encoding: { y: yField },
-      },
-      {
-        data: { values: [{ y: value, label }] },
-        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, x: 0, color: '#555', clip: true },
-        encoding: { y: yField, text: { field: 'label' } },
-      },
-    );
-  }
-  const bandNote = BAND_NAMES[band] ? `, band: ${BAND_NAMES[band]}` : '';
+
+  /** One panel: the bands (or final bars), the mean lines, the reference line where it falls inside the axis. */
+  const panel = (axis: ReturnType<typeof curveAxis>, panelWidth: number, panelTitle?: string) => {
+    const { yField, domain } = axis;
+    const layers: object[] = [];
+    if (band !== 'none' && band !== 'final') {
+      layers.push({
+        mark: { type: 'area', opacity: 0.18, clip: true },
+        encoding: { x, y: { ...yField, field: 'lo' }, y2: { field: 'hi' }, color },
+      });
+    }
+    layers.push({ mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: yField, color } });
+    if (band === 'final') {
+      // One bar per group just right of the last evaluation, side by side: the spread of the final accuracy.
+      groups.forEach((group, i) => {
+        const rows = axis.rows.filter((r) => r.group === group.label);
+        const last = rows[rows.length - 1];
+        const dx = 8 + 7 * i;
+        layers.push(
+          {
+            data: { values: [{ ...last, group: group.label }] },
+            mark: { type: 'rule', strokeWidth: 3, xOffset: dx, clip: false },
+            encoding: { x, y: { ...yField, field: 'lo' }, y2: { field: 'hi' }, color },
+          },
+          {
+            data: { values: [{ ...last, group: group.label }] },
+            mark: { type: 'tick', orient: 'horizontal', thickness: 2, size: 9, xOffset: dx, clip: false },
+            encoding: { x, y: yField, color },
+          },
+        );
+      });
+    }
+    const reference = referenceAccuracy == null ? null : logError ? 1 - referenceAccuracy : referenceAccuracy;
+    // Drawn only inside the range shown: resvg aborts the process on a rule
+    // that its clip path removes entirely.
+    if (referenceAccuracy != null && reference !== null && reference >= domain[0] && reference <= domain[1]) {
+      const label = `article: ${(referenceAccuracy * 100).toFixed(0)}%`;
+      layers.push(
+        {
+          data: { values: [{ y: reference }] },
+          mark: { type: 'rule', strokeDash: [6, 4], color: '#555', clip: true },
+          encoding: { y: yField },
+        },
+        {
+          data: { values: [{ y: reference, label }] },
+          mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, x: 0, color: '#555', clip: true },
+          encoding: { y: yField, text: { field: 'label' } },
+        },
+      );
+    }
+    return { ...(panelTitle ? { title: panelTitle } : {}), width: panelWidth, height, data: { values: axis.rows }, layer: layers };
+  };
+
+  const bandNote = BAND_NAMES[band] ? `, ${band === 'final' ? '' : 'band: '}${BAND_NAMES[band]}` : '';
+  const heading = { title: { text: title, subtitle: subtitle ?? `mean over seeds${bandNote}`, anchor: 'start', subtitleFontSize: 12 } };
+  const common = { $schema: SCHEMA, ...heading, config: { view: { stroke: '#ddd' } } };
+  const clipped = !given && range === 'late' && accRows.some((r) => r.lo < accRange[0]);
+  if (!overview || !clipped) return { ...common, ...panel(main, width) } as ChartSpec;
+  const whole = curveAxis(accRows, fittedTo(accRows), logError, false);
+  const from = Math.min(...late.map((r) => r.step));
   return {
-    $schema: SCHEMA,
-    title: { text: title, subtitle: subtitle ?? `mean over seeds${bandNote}`, anchor: 'start', subtitleFontSize: 12 },
-    width, height,
-    data: { values: rows },
-    layer: layers,
-    config: { view: { stroke: '#ddd' } },
+    ...common,
+    hconcat: [panel(whole, Math.round(width * 0.6), 'The whole run'),
+      panel(main, width, `Zoomed on the evaluations from step ${from.toLocaleString('en-US')} on`)],
+    resolve: { scale: { color: 'shared' } },
   } as ChartSpec;
 }
 
@@ -697,11 +763,17 @@ export interface ScatterChartOptions {
   /** Axis ranges; default fitted to the points. */
   xDomain?: [number, number];
   yDomain?: [number, number];
+  /**
+   * Write each group's name at the centre of its points (their median), so that
+   * clusters are named where they lie, not only by colour (default false).
+   */
+  groupLabels?: boolean;
 }
 
 /**
  * Vega-Lite spec of a scatter chart, points coloured by their group (a
- * nominal scale: tableau10 up to 10 groups).
+ * nominal scale: category10 up to 10 groups, whose colours stay apart at the
+ * size of a point; tableau20 beyond).
  * @throws Error when there are no points or a coordinate is not finite.
  */
 export function scatterChartSpec(points: readonly ScatterPoint[], options: ScatterChartOptions = {}): ChartSpec {
@@ -711,7 +783,7 @@ export function scatterChartSpec(points: readonly ScatterPoint[], options: Scatt
   });
   const {
     title, subtitle, xTitle = null, yTitle = null, groupTitle = null, width = 420, height = 360, pointSize = 16,
-    opacity = 0.7, diagonal = false, xFormat = '', yFormat = '', xDomain, yDomain,
+    opacity = 0.7, diagonal = false, xFormat = '', yFormat = '', xDomain, yDomain, groupLabels = false,
   } = options;
   const grouped = points.some((p) => p.group !== undefined);
   const firstSeen = [...new Set(points.filter((p) => p.group !== undefined).map((p) => String(p.group)))];
@@ -730,7 +802,7 @@ export function scatterChartSpec(points: readonly ScatterPoint[], options: Scatt
   const color = grouped ? {
     color: {
       field: 'group', type: 'nominal', title: groupTitle, sort: order,
-      scale: { domain: order, scheme: order.length <= 10 ? 'tableau10' : 'tableau20' },
+      scale: { domain: order, scheme: order.length <= 10 ? 'category10' : 'tableau20' },
     },
   } : {};
   // Not clipped: a point on the edge of the axes (an accuracy of 100%) stays whole.
@@ -738,6 +810,18 @@ export function scatterChartSpec(points: readonly ScatterPoint[], options: Scatt
     mark: { type: 'point', filled: true, size: pointSize, opacity },
     encoding: { x, y, ...color },
   }];
+  if (grouped && groupLabels) {
+    // Each group's name on a white disc with a rim of its colour, at the median of its points.
+    const centres = { transform: [{ filter: 'isValid(datum.group)' },
+      { aggregate: [{ op: 'median', field: 'x', as: 'x' }, { op: 'median', field: 'y', as: 'y' }], groupby: ['group'] }] };
+    layers.push(
+      { ...centres, mark: { type: 'point', filled: true, size: 330, color: 'white', opacity: 0.9, stroke: null },
+        encoding: { x, y } },
+      { ...centres, mark: { type: 'point', filled: false, size: 330, strokeWidth: 2, opacity: 1 }, encoding: { x, y, ...color } },
+      { ...centres, mark: { type: 'text', fontWeight: 'bold', fontSize: 12, color: '#111', baseline: 'middle' },
+        encoding: { x, y, text: { field: 'group', type: 'nominal' } } },
+    );
+  }
   if (diagonal) {
     const values = [...points.flatMap((p) => [p.x, p.y]), ...(xDomain ?? []), ...(yDomain ?? [])];
     const lo = Math.min(...values);

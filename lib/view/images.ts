@@ -184,6 +184,21 @@ export interface LabelledGridOptions extends InkOptions {
   fontSize?: number;
   /** Title above the grid. */
   title?: string;
+  /**
+   * A grey-scale key under the grid, from black (pixel 0) to white (255),
+   * with what each end and the middle stand for: for pictures of values
+   * rather than of digits, such as kernels ('−0.47', '0', '+0.47').
+   */
+  greyScale?: GreyScaleKey;
+}
+
+/** What the grey levels of a picture stand for: labels under the black end, the middle and the white end of a key. */
+export interface GreyScaleKey {
+  black: string;
+  middle?: string;
+  white: string;
+  /** A line before the key, e.g. 'weight'. */
+  title?: string;
 }
 
 /** Escapes text for SVG content and attribute values. */
@@ -199,7 +214,7 @@ const FONT = "DejaVu Sans, Helvetica, Arial, sans-serif";
  * @throws Error on an empty list, a cell without images, an image of the wrong size, or bad options.
  */
 export function labelledGridSvg(cells: readonly LabelledCell[], options: LabelledGridOptions): string {
-  const { height, width, cols, scale = 2, fontSize = 13, title, invert = true } = options;
+  const { height, width, cols, scale = 2, fontSize = 13, title, invert = true, greyScale } = options;
   checkPositiveInteger('height', height);
   checkPositiveInteger('width', width);
   checkPositiveInteger('cols', cols);
@@ -226,8 +241,10 @@ export function labelledGridSvg(cells: readonly LabelledCell[], options: Labelle
   const titleH = title ? lineH + 6 : 0;
   const rows = Math.ceil(cells.length / cols);
   const usedCols = Math.min(cols, cells.length);
-  const svgW = usedCols * cellW + (usedCols + 1) * gapX;
-  const svgH = titleH + rows * cellH + (rows + 1) * gapY;
+  // Room for the grey-scale key's labels under a narrow grid.
+  const svgW = Math.max(usedCols * cellW + (usedCols + 1) * gapX, greyScale ? 320 : 0);
+  const keyH = greyScale ? 2 * lineH + 12 : 0;
+  const svgH = titleH + rows * cellH + (rows + 1) * gapY + keyH;
 
   // Identical images (a digit drawn twice) share one encoding.
   const encoded = new Map<Uint8Array, string>();
@@ -261,9 +278,9 @@ export function labelledGridSvg(cells: readonly LabelledCell[], options: Labelle
       parts.push(`<image x="${x}" y="${y0}" width="${imageW}" height="${imageH}" ` +
         `style="image-rendering:pixelated" preserveAspectRatio="none" ` +
         `xlink:href="${href(image)}"/>`);
-      if (invert) {
-        parts.push(`<rect x="${x}" y="${y0}" width="${imageW}" height="${imageH}" fill="none" stroke="#d0d0d0"/>`);
-      }
+      // A frame: white pixels (paper, or the largest values) would otherwise merge into the background.
+      parts.push(`<rect x="${x}" y="${y0}" width="${imageW}" height="${imageH}" fill="none" ` +
+        `stroke="${invert ? '#d0d0d0' : '#888888'}"/>`);
     });
     if (cell.highlight) {
       parts.push(`<rect x="${x0 - 4}" y="${y0 - 4}" width="${cellW + 8}" height="${cellH + 4}" ` +
@@ -275,6 +292,26 @@ export function labelledGridSvg(cells: readonly LabelledCell[], options: Labelle
       parts.push(`<text x="${x0 + cellW / 2}" y="${y}" text-anchor="middle" fill="${color}">${escapeXml(line)}</text>`);
     });
   });
+  if (greyScale) parts.push(...greyScaleKeySvg(greyScale, svgW, svgH - keyH, lineH));
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** The SVG elements of a grey-scale key in a band of the picture starting at `top`: its title, the bar, its labels. */
+function greyScaleKeySvg(key: GreyScaleKey, svgW: number, top: number, lineH: number): string[] {
+  const barW = Math.min(240, svgW - 40);
+  const barH = Math.round(lineH * 0.7);
+  const x0 = (svgW - barW) / 2;
+  const y0 = top + 4;
+  const label = (x: number, anchor: string, text: string) =>
+    `<text x="${x}" y="${y0 + barH + lineH - 2}" text-anchor="${anchor}" fill="#222">${escapeXml(text)}</text>`;
+  return [
+    '<defs><linearGradient id="grey-scale-key"><stop offset="0" stop-color="black"/>' +
+      '<stop offset="1" stop-color="white"/></linearGradient></defs>',
+    ...(key.title ? [`<text x="${x0 - 8}" y="${y0 + barH - 2}" text-anchor="end" fill="#222">${escapeXml(key.title)}</text>`] : []),
+    `<rect x="${x0}" y="${y0}" width="${barW}" height="${barH}" fill="url(#grey-scale-key)" stroke="#888888"/>`,
+    label(x0, 'start', key.black),
+    ...(key.middle !== undefined ? [label(x0 + barW / 2, 'middle', key.middle)] : []),
+    label(x0 + barW, 'end', key.white),
+  ];
 }

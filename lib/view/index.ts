@@ -29,7 +29,7 @@ export type {
 export {
   digitImage, digitImages, sequenceImages, greyPng, imageGridPng, labelledGridSvg, escapeXml,
 } from './images';
-export type { InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions } from './images';
+export type { InkOptions, ImageGridOptions, LabelledCell, LabelledGridOptions, GreyScaleKey } from './images';
 export { svgToPng, pngSize, RASTER_FONT } from './png';
 export type { SvgToPngOptions, ImageSize } from './png';
 export { describeSequence, formatSigned, formatProbability, svgText } from './text';

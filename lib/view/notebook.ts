@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DigitSet, SequenceBatch, Task } from '../types';
-import { digitImages, imageGridPng, labelledGridSvg, sequenceImages, type LabelledCell } from './images';
+import { digitImages, imageGridPng, labelledGridSvg, sequenceImages, type GreyScaleKey, type LabelledCell } from './images';
 import { pngSize, svgToPng } from './png';
 import { describeSequence, formatProbability, formatSigned, svgText } from './text';
 
@@ -158,22 +158,29 @@ export interface ShowImagesOptions {
   scale?: number;
   /** Dark ink on white (default true) or MNIST's white on black. */
   invert?: boolean;
+  /** A title above the grid (the grid is then drawn as an SVG and rasterised, as with `titles`). */
+  title?: string;
+  /** A key of what the grey levels stand for, under the grid (see `GreyScaleKey`; drawn as with `titles`). */
+  greyScale?: GreyScaleKey;
   display?: Display;
 }
 
 /** Shows images in a grid as one PNG, captioned when `titles` are given. */
 export function showImages(images: readonly Uint8Array[], options: ShowImagesOptions = {}): void {
-  const { height = 28, width = 28, cols = 8, titles, highlight, scale = 2, invert = true } = options;
+  const { height = 28, width = 28, cols = 8, titles, highlight, scale = 2, invert = true, title, greyScale } = options;
   const display = options.display ?? notebookDisplay();
   if (titles && titles.length !== images.length) {
     throw new Error(`showImages got ${titles.length} titles for ${images.length} images`);
   }
-  if (titles) {
+  if (titles || title || greyScale) {
     if (highlight && highlight.length !== images.length) {
       throw new Error(`highlight has ${highlight.length} flags for ${images.length} images`);
     }
-    const cells = images.map((image, i) => ({ images: [image], caption: titles[i], highlight: highlight?.[i] }));
-    displaySvg(display, labelledGridSvg(cells, { height, width, cols, scale, invert }), { alt: titles.join(' · ') });
+    const cells = images.map((image, i) => ({ images: [image], caption: titles?.[i], highlight: highlight?.[i] }));
+    const key = greyScale ? `grey scale: black ${greyScale.black}${greyScale.middle !== undefined ? `, mid-grey ${greyScale.middle}` : ''}, ` +
+      `white ${greyScale.white}` : '';
+    const alt = [title, titles?.join(' · '), key].filter((line) => line).join('\n');
+    displaySvg(display, labelledGridSvg(cells, { height, width, cols, scale, invert, title, greyScale }), { alt });
   } else {
     display.png(imageGridPng(images, { height, width, cols, scale, invert, highlight }));
   }
