@@ -72,8 +72,13 @@ export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '03-training.ipynb',
     visuals: [{ what: 'training curve chart', source: /new LiveTrainingChart\(/ }],
-    texts: [{ what: 'final accuracy', pattern: /final accuracy on \d+ fixed test sequences: \d+(\.\d+)?%/ }],
-    runTexts: [{ what: 'small configuration in use', pattern: /after 40 steps/ }],
+    // The saved notebook's result cell is empty until its outputs are regenerated from a full run of
+    // the new code (issue 24); the run in the browser must print it.
+    texts: [],
+    runTexts: [
+      { what: 'small configuration in use', pattern: /after 40 steps/ },
+      { what: 'final accuracy', pattern: /final accuracy on \d+ fixed test sequences: \d+(\.\d+)?%/ },
+    ],
     docsScreenshot: { path: 'docs/jupyterlab-training.png', around: 'training curve chart' },
   },
   {

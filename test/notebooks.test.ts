@@ -404,7 +404,8 @@ test('notebooks 3, 4 and 6 follow a run of the sum of 3 digits: no output names 
   const sumRun = path.join(work, 'sum-run');
   const out = path.join(work, 'sum-executed');
   const reportFile = path.join(work, 'report-sum.json');
-  const run = runNotebooks(['--small', '-p', "preset='fast'", '-p', "overrides={ task: 'sum', seqLength: 3, numSteps: 300, evalSize: 1000 }",
+  const run = runNotebooks(['--small', '-p', "preset='fast'",
+    '-p', "overrides={ task: 'sum', seqLength: 3, numSteps: 300, evalSize: 1000, sharedCnn: false }",
     ...stringParam('runDir', sumRun), '-p', 'probeTrainSize=2000', '-p', 'probeTestSize=1000',
     '--output-dir', out, '--report', reportFile,
     ...['03-training', '04-predictions', '06-what-the-network-learned'].map((n) => path.join(notebookDir, `${n}.ipynb`))]);
@@ -417,6 +418,7 @@ test('notebooks 3, 4 and 6 follow a run of the sum of 3 digits: no output names 
     { task: string; crnnConfig: { seqLength: number; numClasses: number }; trainConfig: { numSteps: number; lrSchedule: string } };
   assert.deepEqual([saved.task, saved.crnnConfig.seqLength, saved.crnnConfig.numClasses, saved.trainConfig.numSteps],
     ['sum', 3, 28, 300], 'notebook 3 trained the sum of 3 digits for 300 steps');
+  // The preset's settings stay where the overrides do not reach; sharedCnn is overridden, so there are 3 CNNs.
   assert.equal(saved.trainConfig.lrSchedule, 'one-cycle', 'the overrides went over preset fast');
   const nb03 = readNotebook(path.join(out, '03-training.ipynb'));
   const nb04 = readNotebook(path.join(out, '04-predictions.ipynb'));

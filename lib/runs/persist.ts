@@ -23,33 +23,22 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { tf, backend } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { CrnnConfig, History, TrainConfig } from '../types';
+import type { History } from '../types';
 import { buildCrnn, compileCrnn, disposeCrnn } from '../model/build';
 import { resolveCrnnConfig } from '../config';
 import { describeEnvironment } from './environment';
 import { recoverUnlessLocked } from './lock';
-import type { DigitProbeRecord } from '../evaluate/probe';
 import {
   CHECKPOINT_FOLDER, MAX_MODEL_FILE_BYTES, MODEL_FILE, RUN_FILE, WEIGHTS_FILE, holdsCompleteModel, isCheckpointEntry,
   movedAsideFolder, newRunRecord, readRegularFile,
   RunRecordError, readRunRecord, runRecordJson, savingFolders, stagingFolder, weightBytes, type RunRecord,
 } from './record';
 
-/** What `saveRun` stores. */
-export interface RunToSave {
+/** What `saveRun` stores: the model, and the fields of its record that the trainer knows. */
+export type RunToSave = Pick<RunRecord,
+  'crnnConfig' | 'trainConfig' | 'task' | 'history' | 'dataSource' | 'dataLocation' | 'digitProbe'> & {
   model: tfTypes.LayersModel;
-  crnnConfig: CrnnConfig;
-  trainConfig: TrainConfig;
-  /** Name of the task the model was trained on ('difference', 'sum', …). */
-  task: string;
-  history: History;
-  /** Where the digits came from, in words (DigitData.source), for the record. */
-  dataSource?: string;
-  /** Where to load them again (LoadedDigitData.location): see `RunRecord.dataLocation`. */
-  dataLocation?: string;
-  /** Per-digit accuracy of the trained model (`measureDigitProbe`), for the record. */
-  digitProbe?: DigitProbeRecord;
-}
+};
 
 /** A loaded run: the compiled model and its record. */
 export interface LoadedRun extends RunRecord {
