@@ -11,8 +11,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  compareRuns, differingSettings, listRuns, loadRuns, runsTable, settingNames,
-  type RunSummary, type SkippedFolder,
+  compareRuns, differingSettings, listRuns, loadRuns, PRESET_GROUP, runsTable, settingNames,
+  type RunList, type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
 import { recordDigitProbe, runFile } from '../lib/runs/record';
@@ -22,6 +22,16 @@ import { runMain } from './cli';
 function settingList(value: string): string[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
   const known = settingNames();
+  for (const name of names) {
+    if (!known.includes(name)) throw new InvalidArgumentError(`Unknown setting '${name}'; known: ${known.join(', ')}.`);
+  }
+  return names;
+}
+
+/** --group-by: settings, or `preset`. */
+function groupingList(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = [...settingNames(), PRESET_GROUP];
   for (const name of names) {
     if (!known.includes(name)) throw new InvalidArgumentError(`Unknown setting '${name}'; known: ${known.join(', ')}.`);
   }
@@ -45,11 +55,12 @@ function buildProgram(): Command {
   return new Command()
     .name('runs')
     .description('List the saved training runs under a folder, and compare groups of runs over seeds.')
-    .argument('[dir]', 'folder searched for runs, recursively', 'runs')
+    .argument('[dirs...]', 'folders searched for runs, recursively (default: runs)')
     .option('--compare', 'group the runs by their settings except the seed: mean ± std and 95% interval over seeds')
     .option('--chart <file>', 'write the groups\' evaluation curves as an SVG chart (implies --compare)')
-    .option('--group-by <settings>', 'compare: group by these settings only (comma-separated, e.g. cell,sharedCnn)',
-      settingList)
+    .option('--group-by <settings>', 'compare: group by these settings only (comma-separated, e.g. cell,sharedCnn; ' +
+      'preset: by the preset whose settings the runs have)',
+      groupingList)
     .option('--ignore <settings>', 'compare: settings besides the seed not to group by (e.g. engine)', settingList)
     .addOption(new Option('--sort <key>', 'order of the runs: id, accuracy (final, best first), best, time, saved')
       .choices([...SORTS]).default('id'))
@@ -122,10 +133,19 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
   return added;
 }
 
+/** The runs under each folder, one list. */
+async function listFolders(roots: readonly string[], maxDepth: number): Promise<RunList> {
+  const lists = await Promise.all(roots.map((root) => listRuns(root, { maxDepth })));
+  return {
+    runs: lists.flatMap((l) => l.runs), skipped: lists.flatMap((l) => l.skipped), recovered: lists.flatMap((l) => l.recovered),
+  };
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.parse(argv);
-  const root = program.args[0] ?? 'runs';
+  const roots = program.args.length > 0 ? program.args : ['runs'];
+  const root = roots.join(', ');
   const opts = program.opts<CliOptions>();
   // Not program.error: these are not usage errors, and the help hint would be noise.
   const fail = (message: string): never => {
@@ -136,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
 
   let listed;
   try {
-    listed = await listRuns(root, { maxDepth: opts.maxDepth });
+    listed = await listFolders(roots, opts.maxDepth);
   } catch (err) {
     const hint = program.args.length === 0 && /does not exist/.test((err as Error).message)
       ? ' (runs are saved by npm run train; name another folder with npm run runs -- DIR)' : '';
@@ -156,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
       // A run that cannot be loaded or measured, or a full disk: a message, not a stack trace.
       return fail(`--digit-probe: ${(err as Error).message}`);
     }
-    if (added > 0) listed = await listRuns(root, { maxDepth: opts.maxDepth });
+    if (added > 0) listed = await listFolders(roots, opts.maxDepth);
   }
   const runs = sortRuns(listed.runs, opts.sort);
 

@@ -15,7 +15,8 @@ import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-fold
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import { comparisonChartSvg } from '../lib/view/compare';
 import { checkpointRecordJson } from './helpers/checkpoint';
-import type { CrnnConfig, EvalRecord, History } from '../lib/types';
+import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../lib/types';
+import { presetConfigs } from '../lib/presets';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
 
@@ -40,6 +41,8 @@ interface FakeRun {
   /** Steps done, when training stopped early. */
   stoppedAt?: number;
   elapsedMs?: number;
+  /** Settings over the defaults (a preset's). */
+  config?: { model?: Partial<CrnnConfig>; train?: Partial<TrainConfig> };
 }
 
 /** A history that rises from 10% to `final` with an evaluation every 100 steps. */
@@ -65,8 +68,8 @@ function writeRun(dir: string, run: FakeRun): void {
   const record = {
     format: 'crnn-mnist-run',
     version: 1,
-    crnnConfig: resolveCrnnConfig({ cell: run.cell ?? 'simple', sharedCnn: run.sharedCnn ?? false }),
-    trainConfig: resolveTrainConfig({ seed: run.seed, numSteps: run.numSteps ?? 1000 }),
+    crnnConfig: resolveCrnnConfig({ cell: run.cell ?? 'simple', sharedCnn: run.sharedCnn ?? false, ...run.config?.model }),
+    trainConfig: resolveTrainConfig({ ...run.config?.train, seed: run.seed, numSteps: run.numSteps ?? 1000 }),
     task: 'difference',
     history: fakeHistory(run),
     dataSource: 'test',
@@ -499,6 +502,26 @@ test('the runs CLI compares groups and writes the chart', () => {
   const svg = fs.readFileSync(chart, 'utf8');
   assert.match(svg, /^<svg/);
   assert.ok(svg.includes('cell=simple (n=3)') && svg.includes('cell=gru (n=2)'));
+});
+
+test('the runs CLI compares the runs of several folders grouped by the preset they were trained with', () => {
+  const presetRuns = tempDir();
+  const others = tempDir();
+  const fast = presetConfigs('fast');
+  for (const seed of [1, 2]) {
+    writeRun(path.join(presetRuns, 'preset=fast', `seed-${seed}`),
+      { seed, final: 0.98 + seed / 1000, numSteps: 800, config: fast });
+    writeRun(path.join(others, 'default', `seed-${seed}`), { seed, final: 0.984, numSteps: 10_000 });
+  }
+  writeRun(path.join(others, 'gru'), { seed: 1, cell: 'gru', final: 0.97 });
+  const { status, stdout, stderr } = runCli([presetRuns, others, '--compare', '--group-by', 'preset']);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^5 runs in 3 groups under .+, .+, grouped by preset\n/);
+  assert.match(stdout, /\| preset +\| +n \| seeds \| final acc\. % \|/);
+  assert.match(stdout, /\| article \| +2 \| 1,2 +\| +98\.40 \|/);
+  assert.match(stdout, /\| fast +\| +2 \| 1,2 +\| +98\.15 \|/);
+  assert.match(stdout, /\| none +\| +1 \| 1 +\| +97\.00 \|/);
+  assert.match(runCli([presetRuns, '--compare', '--group-by', 'presets']).stderr, /Unknown setting 'presets'; known: .*, preset\./);
 });
 
 test('the runs CLI fails clearly for a missing folder, bad settings and nothing to compare', () => {

@@ -43,6 +43,7 @@ import path from 'node:path';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
+import { presetOf } from '../presets';
 import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
 import {
   CHECKPOINT_FOLDER, MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, holdsCompleteModel,
@@ -489,8 +490,14 @@ export function differingSettings(runs: readonly Pick<RunSummary, 'task' | 'crnn
   return names.filter((name) => all.some((s) => !sameValue(s[name], all[0][name])));
 }
 
-function checkSettingNames(what: string, names: readonly string[]): void {
-  const known = settingNames();
+/**
+ * What `CompareOptions.groupBy` may name besides the settings: `preset`, the
+ * preset whose settings a run has (`presetOf`), `none` for a run of none.
+ */
+export const PRESET_GROUP = 'preset';
+
+function checkSettingNames(what: string, names: readonly string[], extra: readonly string[] = []): void {
+  const known = [...settingNames(), ...extra];
   for (const name of names) {
     if (!known.includes(name)) throw new Error(`${what}: unknown setting '${name}'; known settings: ${known.join(', ')}`);
   }
@@ -697,7 +704,10 @@ export interface RunGroup<T extends RunSummary = RunSummary> {
 }
 
 export interface CompareOptions {
-  /** Group by these settings only (default: every setting but `seed` and `ignore`). */
+  /**
+   * Group by these settings only (default: every setting but `seed` and
+   * `ignore`); `preset` groups by the preset a run was trained with.
+   */
   groupBy?: readonly string[];
   /** Settings left out of the grouping besides `seed`, e.g. ['engine']. */
   ignore?: readonly string[];
@@ -726,21 +736,25 @@ export interface Comparison<T extends RunSummary = RunSummary> {
 export function compareRuns<T extends RunSummary>(runs: readonly T[], options: CompareOptions = {}): Comparison<T> {
   const { ignore = [], sort = 'accuracy' } = options;
   checkSettingNames('ignore', ignore);
-  if (options.groupBy) checkSettingNames('groupBy', options.groupBy);
+  if (options.groupBy) checkSettingNames('groupBy', options.groupBy, [PRESET_GROUP]);
   const grouping = (options.groupBy ?? settingNames()).filter((name) =>
     (options.groupBy ? true : name !== 'seed') && !ignore.includes(name));
+  const byPreset = grouping.includes(PRESET_GROUP);
+  const keyed = (run: T): Record<string, unknown> => (byPreset
+    ? { ...runSettings(run), [PRESET_GROUP]: presetOf(run.crnnConfig, run.trainConfig) ?? 'none' } : runSettings(run));
   const byKey = new Map<string, T[]>();
   for (const run of runs) {
-    const settings = runSettings(run);
+    const settings = keyed(run);
     const key = JSON.stringify(grouping.map((name) => settings[name] ?? null));
     byKey.set(key, [...(byKey.get(key) ?? []), run]);
   }
   const members = [...byKey.values()].map((group) => [...group].sort(byId));
   const representatives = members.map((group) => group[0]);
-  const differing = differingSettings(representatives).filter((name) => grouping.includes(name));
+  const differing = [...(byPreset && new Set(representatives.map((r) => keyed(r)[PRESET_GROUP])).size > 1
+    ? [PRESET_GROUP] : []), ...differingSettings(representatives).filter((name) => grouping.includes(name))];
   const warnings: string[] = [];
   const groups = members.map((group): RunGroup<T> => {
-    const settings = runSettings(group[0]);
+    const settings = keyed(group[0]);
     const label = differing.length === 0 ? 'all runs'
       : differing.map((name) => `${name}=${formatSetting(settings[name])}`).join(', ');
     const measured = group.filter((run) => run.finalAccuracy !== null);
