@@ -7,7 +7,7 @@ import { createEvalSet, evalBatches, sampleSequenceBatch } from '../lib/data/seq
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { trainSteps, type TrainOptions } from '../lib/train/loop';
 import { loadMnist } from '../lib/data/data';
-import type { DigitData, DigitSet, SequenceBatch } from '../lib/types';
+import type { DigitData, SequenceBatch } from '../lib/types';
 
 const data: DigitData = loadMnist();
 
@@ -228,29 +228,4 @@ test('an augmented run is reproducible from its seed, and its augmentation strea
   assert.deepEqual(await run(9), first);
   assert.notDeepEqual(await run(10), first);
   assert.notEqual(deriveSeed(9, 'augment'), 9);
-});
-
-// Milliseconds per batch of 128 pairs from the training split, with and without augmentation: for the log.
-test('augmentation keeps the sampler cheap beside a training step', () => {
-  const time = (augment: Omit<AugmentOptions, 'rng'>, set: DigitSet = data.train) => {
-    const rng = createRng(1);
-    const options = { batchSize: 128, seqLength: 2, task: 'difference' as const, rng, augment: { ...augment, rng: createRng(2) } };
-    for (let i = 0; i < 3; i++) dispose(sampleSequenceBatch(set, options));
-    // The median of 21 batches: on a machine shared with training jobs, the mean is mostly their noise.
-    const times = Array.from({ length: 21 }, () => {
-      const start = performance.now();
-      dispose(sampleSequenceBatch(set, options));
-      return performance.now() - start;
-    }).sort((a, b) => a - b);
-    return times[10];
-  };
-  const results = {
-    none: time({ maxShift: 0, maxRotation: 0 }),
-    shift2: time({ maxShift: 2, maxRotation: 0 }),
-    rotation15: time({ maxShift: 0, maxRotation: 15 }),
-    both: time({ maxShift: 2, maxRotation: 15 }),
-  };
-  console.log(`# sampleSequenceBatch(128 × 2 MNIST), median ms per batch: ${Object.entries(results)
-    .map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
-  for (const ms of Object.values(results)) assert.ok(Number.isFinite(ms) && ms > 0);
 });

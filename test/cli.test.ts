@@ -282,6 +282,31 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+test('a SIGTERM the instant the run folder is locked ends the run cleanly: no folder, no lock left behind', async () => {
+  const parent = tempDir();
+  const out = path.join(parent, 'run');
+  const lock = path.join(parent, '.run.lock');
+  const child = spawn(process.execPath, [trainer, ...tinyRun, '--steps', '100000', '--out', out],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // The handlers are installed before the lock is taken, so the signal is never the default, fatal one.
+  const watcher = fs.watch(parent, (_event, name) => {
+    if (name === '.run.lock' && fs.existsSync(lock)) {
+      watcher.close();
+      child.kill('SIGTERM');
+    }
+  });
+  const code = await exited;
+  watcher.close();
+  assert.equal(code, 128 + 15, stderr);
+  assert.match(stderr, /SIGTERM: stopping after this step and saving/);
+  assert.match(stderr, /SIGTERM before the first step; nothing was saved/);
+  assert.ok(!fs.existsSync(out), 'the empty run folder is removed');
+  assert.ok(!fs.existsSync(lock), 'the lock is released');
+});
+
 test('a second run on the same --out is refused at start while the first one trains', async () => {
   const out = path.join(tempDir(), 'run');
   const { child, exited } = await startLongRun(out);
