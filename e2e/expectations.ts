@@ -72,9 +72,7 @@ export const NOTEBOOKS: NotebookExpectation[] = [
   {
     file: '03-training.ipynb',
     visuals: [{ what: 'training curve chart', source: /new LiveTrainingChart\(/ }],
-    // The saved notebook's result cell is empty until its outputs are regenerated from a full run of
-    // the new code (issue 24); the run in the browser must print it.
-    texts: [],
+    texts: [{ what: 'final accuracy', pattern: /final accuracy on \d+ fixed test sequences: \d+(\.\d+)?%/ }],
     runTexts: [
       { what: 'small configuration in use', pattern: /after 40 steps/ },
       { what: 'final accuracy', pattern: /final accuracy on \d+ fixed test sequences: \d+(\.\d+)?%/ },

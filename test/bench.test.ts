@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expectedParamCount } from '../lib/model/build';
+import { backend } from '../lib/tf';
 import {
   chooseSgemmProbe, mainRatios, parsePlan, planRuns, pythonPeerSkip, resultsMarkdown, stepLimit,
   type BenchResults, type PythonCheck, type RunRecord,
@@ -23,6 +24,8 @@ const pythonSkip = fs.existsSync(PYTHON)
   ? false
   : `bench/.venv not found (run \`bash bench/setup.sh\` to set up the Python peers)`;
 if (pythonSkip) console.log(`# skipping the Python peers: ${pythonSkip}`);
+/** The tfjs-node peer trains on the graph engine, which needs the native backend. */
+const graphSkip = backend.native ? false : 'the tfjs-node peer\'s graph engine needs the native backend';
 
 /** Runs node/python with `args`, failing with the process's stderr when it exits non-zero. */
 function run(file: string, args: string[], timeoutMs = 240_000): { stdout: string; stderr: string; status: number | null } {
@@ -73,7 +76,8 @@ function assertThroughputReport(report: PeerReport | undefined, peer: string): v
   assert.ok(Number.isFinite(report.finalLoss), `${peer} finalLoss is ${report.finalLoss}`);
 }
 
-test('the tiny benchmark of the TypeScript side reports timings, sampling cost, parameters and memory', () => {
+test('the tiny benchmark of the TypeScript side reports timings, sampling cost, parameters and memory', { skip: graphSkip },
+  () => {
   const results = runTinyBench(['tfjs-node', 'tfjs-eager']);
   assert.deepEqual(results.runs.map((r) => r.peer), ['tfjs-node', 'tfjs-eager']);
   for (const [runRecord, engine] of results.runs.map((r, i) => [r, ['graph', 'eager'][i]] as const)) {
@@ -138,7 +142,8 @@ function assertToTarget(report: PeerReport, steps: number): void {
 const toTargetArgs = ['--mode', 'to-target', '--steps', '4', '--eval-every', '2', '--eval-size', '50',
   '--batch-size', '16', '--target', '1'];
 
-test('the to-target mode of the TypeScript side evaluates on the fixed set and reports the outcome', () => {
+test('the to-target mode of the TypeScript side evaluates on the fixed set and reports the outcome', { skip: graphSkip },
+  () => {
   const { status, stdout, stderr } = run(process.execPath, [TFJS_PEER_JS, ...toTargetArgs]);
   assert.equal(status, 0, stderr);
   const report = JSON.parse(stdout) as PeerReport;
