@@ -1,7 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { backend } from '../lib/tf';
@@ -16,6 +15,7 @@ import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { createRng } from '../lib/random';
 import { loadMnist } from '../lib/data/data';
 import type { CrnnConfig, DigitData, History, TrainConfig } from '../lib/types';
+import { tempFolders } from './helpers/temp';
 
 const data: DigitData = loadMnist();
 const tiny: Partial<CrnnConfig> = { filters: [4, 4], denseUnits: 16, hiddenSize: 16, learningRate: 3e-3 };
@@ -28,13 +28,7 @@ const schedule: Partial<TrainConfig> = {
   numSteps: 30, batchSize: 8, evalEvery: 10, evalSize: 32, checkpointEvery: 10, seed: 3,
 };
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-checkpoint-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('checkpoint');
 
 /** Steps and evaluations without the evaluations' wall times: everything computed. */
 function computed(history: History) {

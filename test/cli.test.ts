@@ -1,8 +1,7 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import { presets } from '../lib/presets';
@@ -10,6 +9,7 @@ import { formatSetting, settings, type Setting } from '../lib/config';
 import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 import { age, writeRecord, writeTinyModel } from './helpers/run-folders';
+import { tempFolders } from './helpers/temp';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -47,14 +47,7 @@ async function startLongRun(out: string) {
   return { child, exited };
 }
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-cli-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('cli');
 
 test('a tiny training run writes the model, run record, history and charts', () => {
   const out = path.join(tempDir(), 'run');

@@ -3,11 +3,10 @@
  * checked without a browser. The page itself is tested in Chromium by
  * e2e/demo.ts.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
@@ -18,6 +17,7 @@ import { sampleImages } from '../lib/evaluate/probe';
 import { buildSite, newestRun, SAMPLE_DIGITS, serveSite } from '../lib/demo/site';
 import { checkSiteData, decodeDigits } from '../lib/demo/site-data';
 import type { History } from '../lib/types';
+import { tempFolders } from './helpers/temp';
 
 const REPO = path.join(__dirname, '..', '..');
 const crnnConfig = resolveCrnnConfig({ filters: [2, 3], denseUnits: 8, hiddenSize: 4, sharedCnn: true });
@@ -27,14 +27,7 @@ const history: History = {
   endReason: 'completed', elapsedMs: 12.5,
 };
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-demo-test-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('demo-test');
 
 /** Saves an untrained tiny run, with a digit probe record on few digits, into `dir`. */
 async function saveTinyRun(dir: string, withProbe = true): Promise<void> {

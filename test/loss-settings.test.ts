@@ -1,7 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -15,14 +14,14 @@ import { loadRun, saveRun } from '../lib/runs/persist';
 import { loadMnist } from '../lib/data/data';
 import type { CrnnConfig, DigitData } from '../lib/types';
 import { maxAbsDiff, randomBatch, twin } from './helpers/models';
+import { tempFolders } from './helpers/temp';
 
 const skip = backend.native ? false : 'the graph engine needs the native backend';
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
 /** Relative tolerance between engines and against hand computations: floats differ in their last bits across CPUs. */
 const RTOL = 1e-5;
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempFolders('loss-settings');
 
 function close(actual: number, expected: number, what: string): void {
   assert.ok(Math.abs(actual - expected) <= RTOL * Math.abs(expected), `${what}: ${actual} vs ${expected}`);
@@ -212,8 +211,7 @@ test('a run with these settings saves them, loads them, and continues on the gra
   const options = { ...trainConfig, seqLength: 2, task: 'difference' };
   const model = buildCrnn(crnnConfig, { seed: 2 });
   const history = await trainSteps(model, data, options);
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-loss-settings-')), 'run');
-  tempDirs.push(path.dirname(dir));
+  const dir = path.join(tempDir(), 'run');
   await saveRun(dir, { model, crnnConfig, trainConfig, task: 'difference', history });
 
   const record = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));

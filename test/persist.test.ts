@@ -13,6 +13,7 @@ import { historyCsv, loadModel, loadRun, saveRun, type RunToSave } from '../lib/
 import type { History } from '../lib/types';
 import { reserveRunFolder } from '../lib/runs/lock';
 import { age } from './helpers/run-folders';
+import { tempFolders } from './helpers/temp';
 
 const crnnConfig = resolveCrnnConfig({ filters: [4, 4], denseUnits: 16, hiddenSize: 16 });
 const trainConfig = resolveTrainConfig({ numSteps: 2, batchSize: 8, evalSize: 16, targetAccuracy: 0.9 });
@@ -23,14 +24,7 @@ const history: History = {
   elapsedMs: 12.5,
 };
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-persist-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('persist');
 
 /** One Adam step on fixed random data, so the saved model has trained weights and optimiser state. */
 async function trainedModel(): Promise<tfTypes.LayersModel> {

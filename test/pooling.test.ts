@@ -1,16 +1,15 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, MaxPool2x2 } from '../lib/model/build';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { loadModel, saveRun } from '../lib/runs/persist';
+import { tempFolders } from './helpers/temp';
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempFolders('pooling');
 
 /** Largest absolute difference between two tensors of the same shape. */
 function maxGap(a: tfTypes.Tensor, b: tfTypes.Tensor): number {
@@ -99,8 +98,7 @@ test('CRNNs with the custom layers, per-step and shared CNN, save and load back 
     const model = buildCrnn(crnnConfig);
     const prefix = sharedCnn ? 'shared' : 'step0';
     assert.equal(model.getLayer(`${prefix}_pool1`).getClassName(), 'MaxPool2x2');
-    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-pooling-')), 'run');
-    tempDirs.push(path.dirname(dir));
+    const dir = path.join(tempDir(), 'run');
     await saveRun(dir, {
       model, crnnConfig, trainConfig: resolveTrainConfig({ numSteps: 0 }), task: 'difference',
       history: { steps: [], evals: [], endReason: 'completed', elapsedMs: 0 },

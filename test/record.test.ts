@@ -1,22 +1,15 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   MAX_RUN_FILE_BYTES, RUN_FORMAT_VERSION, RunRecordError, readRunRecord, recordDigitProbe, type RunRecordProblem,
 } from '../lib/runs/record';
 import { testRecord, writeRecord } from './helpers/run-folders';
+import { tempFolders } from './helpers/temp';
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-record-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('record');
 
 /** Asserts that reading `dir`'s record fails with `problem` and a message naming the file that matches `message`. */
 function assertRefused(dir: string, problem: RunRecordProblem, message: RegExp): void {

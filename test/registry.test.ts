@@ -1,8 +1,7 @@
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
@@ -17,17 +16,11 @@ import { comparisonChartSvg } from '../lib/view/compare';
 import { checkpointRecordJson } from './helpers/checkpoint';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../lib/types';
 import { presetConfigs } from '../lib/presets';
+import { tempFolders } from './helpers/temp';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-registry-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('registry');
 
 interface FakeRun {
   seed: number;

@@ -1,7 +1,6 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../lib/tf';
 import { splitSettings, type Settings } from '../lib/config';
@@ -10,6 +9,7 @@ import { disposeCrnn } from '../lib/model/build';
 import { resolveRun, RunFolderError, trainRun, type BuiltRun, type TrainedRun } from '../lib/train/run';
 import type { DigitData } from '../lib/types';
 import { makeDigitSet } from './helpers/idx-fixtures';
+import { tempFolders } from './helpers/temp';
 
 /** Synthetic 12×12 digits: enough to run every part of a run in milliseconds. */
 const data: DigitData = { train: makeDigitSet(200, 12, 12), test: makeDigitSet(100, 12, 12), source: 'synthetic' };
@@ -19,14 +19,7 @@ const tiny: Partial<Settings> = {
   numSteps: 4, batchSize: 8, evalEvery: 2, evalSize: 16, filters: [2, 2], denseUnits: 8, hiddenSize: 8, engine: 'eager',
 };
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-run-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('run');
 
 test('resolveRun fills in the image size from the data and the classes from the task, over the preset', () => {
   const run = resolveRun(presetConfigs('fast', splitSettings({ ...tiny, task: 'sum', seqLength: 3 })), data);

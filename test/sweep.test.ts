@@ -1,4 +1,4 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,18 +16,12 @@ import { TrainerOutput } from '../lib/runs/executors/executor';
 import { RayExecutor } from '../lib/runs/executors/ray';
 import { checkpointRecordJson } from './helpers/checkpoint';
 import type { History } from '../lib/types';
+import { tempFolders } from './helpers/temp';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
-const tempDirs: string[] = [];
-after(() => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-sweep-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('sweep');
 
 function runSweep(args: string[]) {
   const result = spawnSync(process.execPath, [sweeper, ...args], { encoding: 'utf8', timeout: 120_000 });
