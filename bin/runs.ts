@@ -11,12 +11,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  compareRuns, differingSettings, listRuns, loadRuns, PRESET_GROUP, runsTable, settingNames,
+  compareRuns, differingSettings, listRuns, loadRuns, PRESET_GROUP, settingNames,
   type RunList, type RunSummary, type SkippedFolder,
 } from '../lib/runs/registry';
 import { formatSetting } from '../lib/config';
 import { recordDigitProbe, runFile } from '../lib/runs/record';
 import { comparisonChartSvg } from '../lib/view/compare';
+import { comparisonTable, runsTable } from '../lib/view/tables';
 import { runMain } from './cli';
 
 function settingList(value: string): string[] {
@@ -223,7 +224,7 @@ async function main(argv: string[]): Promise<void> {
     const by = opts.groupBy ? `grouped by ${opts.groupBy.join(', ')}`
       : `grouped by every setting but seed${opts.ignore?.length ? `, ${opts.ignore.join(', ')}` : ''}`;
     console.log(`${plural(runs.length, 'run')} in ${plural(comparison.groups.length, 'group')} under ${root}, ${by}\n`);
-    console.log(comparison.table);
+    console.log(comparisonTable(comparison));
     console.log('\nfinal acc.: evaluation accuracy at the last step, mean over the seeds; ± std: sample standard ' +
       'deviation; 95% CI: Student t interval of the mean (none for n = 1); to 98%, to 99%: the first evaluation ' +
       'at or above it, mean step · seconds of training over the runs that reached it (k/n: only k of n did; ' +

@@ -26,7 +26,7 @@ import {
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
 import { PRESET_NAMES } from '../lib/presets';
-import { formatDuration } from '../lib/runs/registry';
+import { formatDuration } from '../lib/view/tables';
 import { threadsPerJob } from '../lib/runs/cpu';
 import { TRAINER, type Executor, type TrainResult } from '../lib/runs/executors/executor';
 import { LocalExecutor } from '../lib/runs/executors/local';

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { launchChromium } from './browser';
 import { hooks, open } from './demo-page';
 import { buildSite, serveSite } from '../lib/demo/site';
-import { markdownTable } from '../lib/runs/registry';
+import { markdownTable } from '../lib/view/tables';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const BACKENDS = ['webgl', 'wasm', 'cpu'];

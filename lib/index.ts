@@ -63,15 +63,13 @@ export type { RunEnvironment } from './runs/environment';
 export type { RunToSave, LoadedRun, SaveRunOptions } from './runs/persist';
 
 export {
-  listRuns, loadRuns, differingSettings, compareRuns, runsTable, runSettings, settingNames,
-  formatDuration, markdownTable, sampleStats, studentTQuantile, meanDifference, varyingOnly,
-  differenceLines,
+  listRuns, loadRuns, differingSettings, compareRuns, runSettings, settingNames, varyingOnly, differenceLines,
 } from './runs/registry';
 export type {
-  RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, SampleStats, RunGroup, CompareOptions, Comparison,
-  MeanDifference,
-  RunsTableOptions,
+  RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, RunGroup, CompareOptions, Comparison,
 } from './runs/registry';
+export { sampleStats, studentTQuantile, meanDifference } from './evaluate/stats';
+export type { SampleStats, MeanDifference } from './evaluate/stats';
 
 // What shows results: charts, images, the notebook display, the interactive view (lib/view/).
 export * from './view';

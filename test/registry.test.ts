@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
-  compareRuns, differingSettings, formatDuration, listRuns, loadRuns, markdownTable, runsTable,
-  sampleStats, studentTQuantile, meanDifference, varyingOnly, differenceLines, runSettings,
+  compareRuns, differingSettings, listRuns, loadRuns, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
+import { comparisonTable, formatDuration, markdownTable, runsTable } from '../lib/view/tables';
 import { comparisonCurvesSpec } from '../lib/view/charts';
 import { recordDigitProbe } from '../lib/runs/record';
 import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
@@ -17,6 +17,7 @@ import { checkpointRecordJson } from './helpers/checkpoint';
 import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../lib/types';
 import { presetConfigs } from '../lib/presets';
 import { tempFolders } from './helpers/temp';
+import { close } from './helpers/close';
 
 const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
 
@@ -114,8 +115,6 @@ function makeRunsFolder(): string {
 let root: string;
 before(() => { root = makeRunsFolder(); });
 
-const close = (actual: number | null | undefined, expected: number, tolerance = 1e-9) =>
-  assert.ok(actual != null && Math.abs(actual - expected) <= tolerance, `${actual} is not ${expected} ± ${tolerance}`);
 
 test('listRuns finds the runs of a nested sweep and summarises them from run.json', async () => {
   const { runs } = await listRuns(root);
@@ -302,27 +301,6 @@ test('differingSettings names the settings whose values differ', async () => {
   assert.deepEqual(differingSettings(simple.slice(0, 1)), []);
 });
 
-test('studentTQuantile gives the t factors of 95% intervals', () => {
-  close(studentTQuantile(0.975, 1), 12.7062047, 1e-6);
-  close(studentTQuantile(0.975, 2), 4.3026527, 1e-6);
-  close(studentTQuantile(0.975, 4), 2.7764451, 1e-6);
-  close(studentTQuantile(0.975, 29), 2.0452296, 1e-6);
-  close(studentTQuantile(0.975, 1e6), 1.959966, 1e-5);
-  close(studentTQuantile(0.025, 2), -4.3026527, 1e-6);
-  assert.throws(() => studentTQuantile(1, 2), /p must be in \(0, 1\)/);
-});
-
-test('sampleStats: mean, sample std and a t interval; none for one value', () => {
-  const stats = sampleStats([0.97, 0.98, 0.99])!;
-  close(stats.mean, 0.98);
-  close(stats.std, 0.01);
-  const half = 4.3026527 * 0.01 / Math.sqrt(3);
-  close(stats.ci95![0], 0.98 - half, 1e-8);
-  close(stats.ci95![1], 0.98 + half, 1e-8);
-  assert.deepEqual(sampleStats([0.5]), { n: 1, mean: 0.5, std: null, ci95: null, min: 0.5, max: 0.5 });
-  assert.equal(sampleStats([]), null);
-});
-
 test('compareRuns groups the runs over seeds and computes mean ± std and the 95% interval', async () => {
   const { runs } = await listRuns(root);
   const comparison = compareRuns(runs);
@@ -365,7 +343,7 @@ test('compareRuns groups the runs over seeds and computes mean ± std and the 95
 
 test('the comparison table is aligned markdown with one row per group', async () => {
   const { runs } = await listRuns(root);
-  const lines = compareRuns(runs).table.split('\n');
+  const lines = comparisonTable(compareRuns(runs)).split('\n');
   assert.equal(lines.length, 5);
   assert.ok(lines.every((line) => line.length === lines[0].length), lines.join('\n'));
   assert.match(lines[0], /^\| cell +\| sharedCnn \| +n \| seeds +\| final acc\. % \| +± std \| +95% CI of mean \| best acc\. % \| +to 98% \| +to 99% \| steps \| +time \|$/);
@@ -399,7 +377,7 @@ test('time to accuracy: the first evaluation at 98% and 99%, its step and second
     { reached: 2, meanStep: 600, meanSeconds: 30 }, { reached: 1, meanStep: 1000, meanSeconds: 52 },
   ]);
   assert.equal(group.meanPeakRssMiB, 750);
-  const [header, , row] = compareRuns(runs).table.split('\n');
+  const [header, , row] = comparisonTable(compareRuns(runs)).split('\n');
   assert.match(header, /\| +to 98% \| +to 99% \| steps \| +time \| peak RSS \|$/);
   assert.match(row, /\| 600 · 30\.0 s \| 1\/2: 1,000 · 52\.0 s \| 1,000 \| 1m 30s \| +750 MiB \|$/);
 });
@@ -587,8 +565,8 @@ test('a run\'s digit probe, recorded by saveRun or added later, shows as p and �
   const [group] = compareRuns(runs).groups;
   close(group.digitAccuracy?.mean, (0.993 + 0.985) / 2);
   close(group.digitProduct?.mean, (0.99 * 0.996 + 0.98 * 0.99) / 2);
-  assert.match(compareRuns(runs).table, /digit p % \| ∏ p %/);
-  assert.doesNotMatch(compareRuns((await listRuns(root)).runs).table, /digit p/);
+  assert.match(comparisonTable(compareRuns(runs)), /digit p % \| ∏ p %/);
+  assert.doesNotMatch(comparisonTable(compareRuns((await listRuns(root)).runs)), /digit p/);
   await assert.rejects(recordDigitProbe(path.join(root, 'other'), digitProbe), /is not a run record/);
 });
 
@@ -648,20 +626,6 @@ test('runs --digit-probe on a full disk says so and leaves run.json as it was, w
     'which is unchanged: ENOSPC: no space left on device, write\n');
   assert.equal(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'), before);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['model.json', 'run.json', 'weights.bin']);
-});
-
-test('meanDifference gives the Welch interval of a difference and says whether the seeds explain it', () => {
-  const a = sampleStats([0.980, 0.982, 0.984])!;
-  const b = sampleStats([0.986, 0.988, 0.990])!;
-  // Equal variances and sizes: df = 2(n − 1) = 4, t = 2.776, se = √(2 · 0.002² / 3) = 0.001633.
-  const apart = meanDifference(a, b);
-  assert.ok(Math.abs(apart.difference - 0.006) < 1e-12);
-  assert.ok(Math.abs(apart.ci95![0] - (0.006 - 2.7764 * 0.0016330)) < 1e-5, `${apart.ci95!.join(', ')}`);
-  assert.equal(apart.beyondSeedSpread, true);
-  const noisy = meanDifference(a, sampleStats([0.980, 0.984, 0.988])!);
-  assert.ok(noisy.ci95![0] < 0 && noisy.ci95![1] > 0);
-  assert.equal(noisy.beyondSeedSpread, false);
-  assert.deepEqual(meanDifference(sampleStats([0.98])!, b), { difference: b.mean - 0.98, ci95: null, beyondSeedSpread: false });
 });
 
 test('varyingOnly keeps the runs that differ from the baseline in one setting; differenceLines compares them', async () => {

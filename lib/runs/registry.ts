@@ -1,7 +1,9 @@
 /**
  * A registry of saved runs: finds the run folders under a root, summarises
  * them from their run.json, and compares groups of runs that differ only in
- * the seed (mean ± standard deviation and a 95% interval over seeds).
+ * the seed (mean ± standard deviation and a 95% interval over seeds, from
+ * lib/evaluate/stats.ts). lib/view/tables.ts draws the runs and comparisons
+ * as tables, lib/view/compare.ts as a chart.
  *
  * Only run.json is read, never the weights, so listing hundreds of runs takes
  * a moment, and nothing here loads TensorFlow.
@@ -44,6 +46,7 @@ import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
 import { presetOf } from '../presets';
+import { meanDifference, sampleStats, type SampleStats } from '../evaluate/stats';
 import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
 import {
   CHECKPOINT_FOLDER, MODEL_FILE, RUN_FILE, TRAINER_FILES, WEIGHTS_FILE, finalEvaluation, holdsCompleteModel,
@@ -504,126 +507,7 @@ function checkSettingNames(what: string, names: readonly string[], extra: readon
 }
 
 // ---------------------------------------------------------------------------
-// Statistics
-
-/** ln Γ(x) for x > 0 (Lanczos approximation, about 15 digits). */
-function logGamma(x: number): number {
-  const c = [676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
-  x -= 1;
-  let a = 0.99999999999980993;
-  const t = x + 7.5;
-  c.forEach((ci, i) => { a += ci / (x + i + 1); });
-  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** The regularized incomplete beta function I_x(a, b) (continued fraction, Numerical Recipes' betacf). */
-function incompleteBeta(x: number, a: number, b: number): number {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
-  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x)) / a;
-  const tiny = 1e-300;
-  let c = 1;
-  let d = 1 - ((a + b) * x) / (a + 1);
-  d = 1 / (Math.abs(d) < tiny ? tiny : d);
-  let f = d;
-  for (let m = 1; m <= 300; m++) {
-    for (const numerator of [
-      (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m)),
-      -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1)),
-    ]) {
-      d = 1 + numerator * d;
-      d = 1 / (Math.abs(d) < tiny ? tiny : d);
-      c = 1 + numerator / c;
-      if (Math.abs(c) < tiny) c = tiny;
-      f *= c * d;
-    }
-    if (Math.abs(c * d - 1) < 1e-15) break;
-  }
-  return front * f;
-}
-
-/** P(T ≤ t) for Student's t distribution with `df` degrees of freedom. */
-function studentTCdf(t: number, df: number): number {
-  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? 1 - tail : tail;
-}
-
-/**
- * The `p` quantile of Student's t distribution with `df` degrees of freedom
- * (p = 0.975 gives the factor of a two-sided 95% interval: 12.706 for df 1,
- * 4.303 for df 2, 1.96 as df grows).
- * @throws Error when p is not in (0, 1) or df is not positive.
- */
-export function studentTQuantile(p: number, df: number): number {
-  if (!(p > 0 && p < 1)) throw new Error(`studentTQuantile: p must be in (0, 1), got ${p}`);
-  if (!(df > 0)) throw new Error(`studentTQuantile: df must be positive, got ${df}`);
-  if (p < 0.5) return -studentTQuantile(1 - p, df);
-  let lo = 0;
-  let hi = 1;
-  while (studentTCdf(hi, df) < p) hi *= 2;
-  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
-    const mid = (lo + hi) / 2;
-    if (studentTCdf(mid, df) < p) lo = mid; else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
-/** Mean, spread and 95% interval of the mean of a sample. */
-export interface SampleStats {
-  n: number;
-  mean: number;
-  /** Sample standard deviation (n − 1 in the denominator); null for n = 1. */
-  std: number | null;
-  /** Two-sided 95% Student t interval of the mean; null for n = 1. */
-  ci95: [number, number] | null;
-  min: number;
-  max: number;
-}
-
-/** Statistics of `values`, or null when there are none. */
-export function sampleStats(values: readonly number[]): SampleStats | null {
-  const n = values.length;
-  if (n === 0) return null;
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  if (n === 1) return { n, mean, std: null, ci95: null, min, max };
-  const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1));
-  const half = studentTQuantile(0.975, n - 1) * std / Math.sqrt(n);
-  return { n, mean, std, ci95: [mean - half, mean + half], min, max };
-}
-
-/** The difference of two groups' means with its 95% interval (see `meanDifference`). */
-export interface MeanDifference {
-  /** mean of `b` − mean of `a`. */
-  difference: number;
-  /** Two-sided 95% Welch interval of the difference; null when a group has one run. */
-  ci95: [number, number] | null;
-  /** True when that interval excludes 0: the difference is larger than the seeds' spread explains. */
-  beyondSeedSpread: boolean;
-}
-
-/**
- * How far group `b`'s mean lies from group `a`'s, and whether the seeds'
- * spread explains it: Welch's interval of the difference of two means (each
- * group its own variance, Welch–Satterthwaite degrees of freedom). With three
- * seeds a group's mean is uncertain, and a difference within that is noise.
- */
-export function meanDifference(a: SampleStats, b: SampleStats): MeanDifference {
-  const difference = b.mean - a.mean;
-  if (a.std === null || b.std === null) return { difference, ci95: null, beyondSeedSpread: false };
-  const va = a.std ** 2 / a.n;
-  const vb = b.std ** 2 / b.n;
-  const se = Math.sqrt(va + vb);
-  if (se === 0) return { difference, ci95: [difference, difference], beyondSeedSpread: difference !== 0 };
-  const df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1));
-  const half = studentTQuantile(0.975, df) * se;
-  const ci95: [number, number] = [difference - half, difference + half];
-  return { difference, ci95, beyondSeedSpread: ci95[0] > 0 || ci95[1] < 0 };
-}
+// Grouping and comparing
 
 /**
  * The runs that differ from `baseline` (default: the article's setup, task
@@ -719,8 +603,6 @@ export interface Comparison<T extends RunSummary = RunSummary> {
   groups: RunGroup<T>[];
   /** The settings that differ between the groups (the columns of the table, the legend's terms). */
   settings: string[];
-  /** The groups as an aligned markdown table. */
-  table: string;
   /** What may make the comparison misleading: repeated seeds, runs that stopped early, runs without evaluations. */
   warnings: string[];
 }
@@ -801,133 +683,5 @@ export function compareRuns<T extends RunSummary>(runs: readonly T[], options: C
   } else {
     groups.sort((a, b) => a.label.localeCompare(b.label, 'en', { numeric: true }));
   }
-  return { groups, settings: differing, table: comparisonTable(groups, differing), warnings };
-}
-
-// ---------------------------------------------------------------------------
-// Tables
-
-type Align = 'left' | 'right';
-
-/** A markdown table whose columns line up in plain text too. */
-export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[],
-    align: readonly Align[] = []): string {
-  const escape = (cell: string) => cell.replace(/\|/g, '\\|');
-  const cells = [header, ...rows].map((row) => row.map(escape));
-  const widths = header.map((_, c) => Math.max(3, ...cells.map((row) => (row[c] ?? '').length)));
-  const pad = (cell: string, c: number) =>
-    (align[c] === 'right' ? cell.padStart(widths[c]) : cell.padEnd(widths[c]));
-  const line = (row: readonly string[]) => `| ${widths.map((_, c) => pad(row[c] ?? '', c)).join(' | ')} |`;
-  const rule = `| ${widths.map((w, c) => (align[c] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
-  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
-}
-
-const NONE = '–';
-const percent = (x: number | null | undefined, digits = 2) => (x == null ? NONE : (100 * x).toFixed(digits));
-
-/** Seconds as `42.0 s`, `3m 54s` or `2h 05m`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return NONE;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const s = Math.round(seconds);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-/** Seeds as a short list: `1-3,7`. */
-function seedList(seeds: readonly number[]): string {
-  const sorted = [...seeds].sort((a, b) => a - b);
-  const parts: string[] = [];
-  for (let i = 0; i < sorted.length;) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
-    parts.push(j - i >= 2 ? `${sorted[i]}-${sorted[j]}` : sorted.slice(i, j + 1).join(','));
-    i = j + 1;
-  }
-  return parts.join(',');
-}
-
-const count = (n: number) => Math.round(n).toLocaleString('en');
-
-/**
- * When a group first reached an accuracy: the mean step and seconds of the
- * runs that did, `1,200 · 41.5 s`; prefixed `2/3:` when not all of the
- * group's measured runs did; the step alone for runs that did not record the
- * time of their evaluations; – when none reached it.
- */
-function milestoneCell(m: RunGroup['milestones'][number], measured: number): string {
-  if (m.reached === 0 || m.meanStep === null) return NONE;
-  const when = m.meanSeconds === null ? count(m.meanStep) : `${count(m.meanStep)} · ${formatDuration(m.meanSeconds)}`;
-  return m.reached < measured ? `${m.reached}/${measured}: ${when}` : when;
-}
-
-/**
- * The groups as a markdown table. The t interval of a few seeds can reach
- * past 100% (or below 0%), where no accuracy lies: it is shown cut to 0–100%.
- * When runs measured the digit probe, two columns show it: the mean
- * per-digit accuracy p, and the product of the steps' p (p² for pairs).
- */
-function comparisonTable(groups: readonly RunGroup[], settings: readonly string[]): string {
-  const probed = groups.some((g) => g.digitAccuracy !== null);
-  const rss = groups.some((g) => g.meanPeakRssMiB !== null);
-  const header = [...(settings.length ? settings : ['group']), 'n', 'seeds', 'final acc. %', '± std',
-    '95% CI of mean', 'best acc. %', ...(probed ? ['digit p %', '∏ p %'] : []),
-    ...MILESTONES.map((a) => `to ${percent(a, 0)}%`), 'steps', 'time', ...(rss ? ['peak RSS'] : [])];
-  const rows = groups.map((g) => {
-    const f = g.finalAccuracy;
-    return [
-      ...(settings.length ? settings.map((name) => formatSetting(g.differing[name])) : [g.label]),
-      String(f?.n ?? 0),
-      seedList(g.seeds),
-      percent(f?.mean),
-      f?.std == null ? NONE : percent(f.std),
-      f?.ci95 ? `${percent(Math.max(0, f.ci95[0]))} – ${percent(Math.min(1, f.ci95[1]))}` : NONE,
-      percent(g.bestAccuracy?.mean),
-      ...(probed ? [percent(g.digitAccuracy?.mean), percent(g.digitProduct?.mean)] : []),
-      ...g.milestones.map((m) => milestoneCell(m, g.finalAccuracy?.n ?? 0)),
-      count(g.meanSteps),
-      formatDuration(g.meanSeconds),
-      ...(rss ? [g.meanPeakRssMiB === null ? NONE : `${count(g.meanPeakRssMiB)} MiB`] : []),
-    ];
-  });
-  const firstNumber = Math.max(1, settings.length);
-  const align: Align[] = header.map((_, c) => (c < firstNumber || c === firstNumber + 1 ? 'left' : 'right'));
-  return markdownTable(header, rows, align);
-}
-
-export interface RunsTableOptions {
-  /** The settings shown as columns (default: those that differ between the runs). */
-  settings?: readonly string[];
-}
-
-/**
- * The runs as an aligned markdown table: id, the settings that differ, final
- * and best evaluation accuracy (%), steps, training time and how it ended.
- */
-export function runsTable(runs: readonly RunSummary[], options: RunsTableOptions = {}): string {
-  const settings = options.settings ?? differingSettings(runs);
-  const probed = runs.some((run) => run.digitAccuracy !== null);
-  const header = ['run', ...settings, 'final acc. %', 'best acc. %', 'best at',
-    ...(probed ? ['digit p %', '∏ p %'] : []), 'steps', 'time', 'end'];
-  const rows = runs.map((run) => {
-    const values = runSettings(run);
-    const steps = run.steps === run.trainConfig.numSteps ? count(run.steps)
-      : `${count(run.steps)}/${count(run.trainConfig.numSteps)}`;
-    return [
-      run.id,
-      ...settings.map((name) => formatSetting(values[name])),
-      percent(run.finalAccuracy),
-      percent(run.bestAccuracy),
-      run.bestStep === null ? NONE : count(run.bestStep),
-      ...(probed ? [
-        run.digitAccuracy === null ? NONE : run.digitAccuracy.map((p) => percent(p)).join(' / '),
-        run.digitAccuracy === null ? NONE : percent(digitProduct(run.digitAccuracy)),
-      ] : []),
-      steps,
-      formatDuration(run.elapsedSeconds),
-      run.endReason,
-    ];
-  });
-  const align: Align[] = header.map((_, c) => (c <= settings.length || c === header.length - 1 ? 'left' : 'right'));
-  return markdownTable(header, rows, align);
+  return { groups, settings: differing, warnings };
 }

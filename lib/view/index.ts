@@ -10,7 +10,8 @@
  * - `live-chart.ts`: the training curves redrawn in place while a notebook trains;
  * - `interactive.ts`: the curves in a browser through nodeplotlib (the trainer's `--plot`);
  * - `machine.ts`: a notebook's header (machine, versions) and its count of the tensors in memory;
- * - `model-summary.ts`: a compact table of a model's layers.
+ * - `model-summary.ts`: a compact table of a model's layers;
+ * - `tables.ts`: runs and comparisons as markdown tables, durations as text.
  *
  * The library's barrel (`lib/index.ts`) exports what this one does. Code that
  * must not load the notebook display (the command-line tools) imports the
@@ -22,6 +23,8 @@ export {
   scatterChartSpec, scatterChartSvg,
 } from './charts';
 export { comparisonChartSvg } from './compare';
+export { comparisonTable, formatDuration, markdownTable, runsTable } from './tables';
+export type { RunsTableOptions } from './tables';
 export type {
   ChartSpec, CurvePoint, TrainingCurvesOptions, BarChartOptions, HeatmapOptions, CurveGroup, ComparisonCurvesOptions,
   ScatterPoint, ScatterChartOptions,

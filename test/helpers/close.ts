@@ -26,3 +26,8 @@ export function assertAllClose(
   const gap = Math.abs((actual as number) - (expected as number));
   assert.ok(gap <= tolerance, `${path || 'value'}: ${String(actual)} vs ${String(expected)}, off by ${gap} (tolerance ${tolerance})`);
 }
+
+/** Asserts that `actual` is a number within `tolerance` of `expected` (statistics computed in doubles). */
+export function close(actual: number | null | undefined, expected: number, tolerance = 1e-9): void {
+  assert.ok(actual != null && Math.abs(actual - expected) <= tolerance, `${actual} is not ${expected} ± ${tolerance}`);
+}
