@@ -159,6 +159,8 @@ function savedRuns(root: string): Map<string, RunRecord> {
     const configDir = path.join(root, config);
     if (!fs.statSync(configDir).isDirectory()) continue;
     for (const seed of fs.readdirSync(configDir)) {
+      // `.seed-N.arriving`: a run folder the driver is still writing, not yet moved into place.
+      if (seed.startsWith('.')) continue;
       const record = path.join(configDir, seed, 'run.json');
       if (fs.existsSync(record)) runs.set(`${config}/${seed}`, JSON.parse(fs.readFileSync(record, 'utf8')));
     }
