@@ -20,23 +20,16 @@ import { comparisonChartSvg } from '../lib/view/compare';
 import { comparisonTable, runsTable } from '../lib/view/tables';
 import { runMain } from './cli';
 
-function settingList(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const known = settingNames();
-  for (const name of names) {
-    if (!known.includes(name)) throw new InvalidArgumentError(`Unknown setting '${name}'; known: ${known.join(', ')}.`);
-  }
-  return names;
-}
-
-/** --group-by: settings, or `preset`. */
-function groupingList(value: string): string[] {
-  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const known = [...settingNames(), PRESET_GROUP];
-  for (const name of names) {
-    if (!known.includes(name)) throw new InvalidArgumentError(`Unknown setting '${name}'; known: ${known.join(', ')}.`);
-  }
-  return names;
+/** A comma-separated list of setting names (and of `extra` names), checked against the table. */
+function settingList(extra: readonly string[] = []) {
+  return (value: string): string[] => {
+    const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const known = [...settingNames(), ...extra];
+    for (const name of names) {
+      if (!known.includes(name)) throw new InvalidArgumentError(`Unknown setting '${name}'; known: ${known.join(', ')}.`);
+    }
+    return names;
+  };
 }
 
 function depth(value: string): number {
@@ -61,8 +54,8 @@ function buildProgram(): Command {
     .option('--chart <file>', 'write the groups\' evaluation curves as an SVG chart (implies --compare)')
     .option('--group-by <settings>', 'compare: group by these settings only (comma-separated, e.g. cell,sharedCnn; ' +
       'preset: by the preset whose settings the runs have)',
-      groupingList)
-    .option('--ignore <settings>', 'compare: settings besides the seed not to group by (e.g. engine)', settingList)
+      settingList([PRESET_GROUP]))
+    .option('--ignore <settings>', 'compare: settings besides the seed not to group by (e.g. engine)', settingList())
     .addOption(new Option('--sort <key>', 'order of the runs: id, accuracy (final, best first), best, time, saved')
       .choices([...SORTS]).default('id'))
     .addOption(new Option('--band <kind>', 'chart: band around each group\'s mean').choices(['minmax', 'std', 'none'])

@@ -16,6 +16,7 @@ import { createRng } from '../lib/random';
 import { loadMnist } from '../lib/data/data';
 import type { CrnnConfig, DigitData, History, TrainConfig } from '../lib/types';
 import { tempFolders } from './helpers/temp';
+import { snapshot } from './helpers/run-folders';
 
 const data: DigitData = loadMnist();
 const tiny: Partial<CrnnConfig> = { filters: [4, 4], denseUnits: 16, hiddenSize: 16, learningRate: 3e-3 };
@@ -168,18 +169,6 @@ async function smallCheckpoint(): Promise<string> {
   });
   disposeCrnn(model);
   return dir;
-}
-
-/** The files of a folder and their bytes, recursively. */
-function snapshot(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const file = path.join(entry.parentPath ?? entry.path, entry.name);
-      files[path.relative(dir, file)] = fs.readFileSync(file).toString('base64');
-    }
-  }
-  return files;
 }
 
 test('a truncated, garbled or missing checkpoint is refused with the file and the reason, and left as it is', async () => {

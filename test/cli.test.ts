@@ -8,7 +8,7 @@ import { presets } from '../lib/presets';
 import { formatSetting, settings, type Setting } from '../lib/config';
 import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
-import { age, writeRecord, writeTinyModel } from './helpers/run-folders';
+import { age, snapshot, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { tempFolders } from './helpers/temp';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
@@ -420,18 +420,6 @@ test('two runs with the same --seed write the same history', () => {
   });
   assert.deepEqual(histories[1], histories[0]);
 });
-
-/** The files of a folder and their bytes, recursively. */
-function snapshot(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) {
-      const file = path.join(entry.parentPath ?? entry.path, entry.name);
-      files[path.relative(dir, file)] = fs.readFileSync(file).toString('base64');
-    }
-  }
-  return files;
-}
 
 test('a run killed with SIGKILL resumes with --resume from its last checkpoint to the history of an uninterrupted run', async () => {
   const parent = tempDir();

@@ -56,3 +56,15 @@ export function age(file: string, seconds: number): void {
   const then = Date.now() / 1000 - seconds;
   fs.utimesSync(file, then, then);
 }
+
+/** The files of a folder and their bytes, recursively. */
+export function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) {
+      const file = path.join(entry.parentPath ?? entry.path, entry.name);
+      files[path.relative(dir, file)] = fs.readFileSync(file).toString('base64');
+    }
+  }
+  return files;
+}
