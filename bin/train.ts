@@ -182,9 +182,11 @@ async function main(argv: string[]): Promise<void> {
 
   const { history } = result;
   const last = history.evals[history.evals.length - 1];
-  const seconds = (history.elapsedMs / 1000).toFixed(1);
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const why = stopSignal ? `stopped by ${stopSignal}` : history.endReason;
-  console.log(`${history.steps.length} steps in ${seconds} s (${why}); saved to ${outDir}` +
+  const evaluations = history.evaluations === undefined ? ''
+    : `, ${history.evaluations.count} evaluations among them taking ${seconds(history.evaluations.ms)}`;
+  console.log(`${history.steps.length} steps in ${seconds(history.elapsedMs)} (${why}${evaluations}); saved to ${outDir}` +
     (result.checkpointStep !== undefined ? `; to go on, train --resume ${outDir}` : ''));
   if (history.sampler === 'graph') {
     console.log(`batches gathered in the graph from the seeded image indices, ${history.stepsPerCall} steps per session call`);

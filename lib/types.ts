@@ -214,6 +214,11 @@ export interface History {
    * the milliseconds they took, part of elapsedMs (absent in runs without).
    */
   checkpoints?: { count: number; ms: number };
+  /**
+   * The evaluations on the fixed test sequences and the milliseconds they
+   * took, part of elapsedMs (absent in runs saved before it was recorded).
+   */
+  evaluations?: { count: number; ms: number };
 }
 
 /** The digit probe of every CNN of a model, as a run records it (run.json `digitProbe`). */

@@ -611,7 +611,8 @@ test('the whole evaluation set in one call gives the eager evaluation\'s loss an
   const config = { ...small, batchNorm: true, dropout: 0.25 };
   const model = buildCrnn(config);
   const [xs, ys] = randomBatch(model, 16, 21);
-  for (const size of [2500, 1000, 64]) {
+  // Whole batches and a partial last one; exactly one batch; a partial one alone.
+  for (const size of [2.5 * EVAL_BATCH_SIZE, EVAL_BATCH_SIZE, 64]) {
     const evalSet = createEvalSet(data.test, { size, seqLength: 2, task: differenceTask, seed: size });
     const trainer = await GraphTrainer.create(model, { evaluation: { evalSet, set: data.test, batchSize: EVAL_BATCH_SIZE } });
     // A few steps first, so that the moving statistics are not their initial 0 and 1.

@@ -66,6 +66,10 @@ for (const engine of ['graph', 'eager'] as const) {
     }
     // 64 evaluation sequences: accuracies are multiples of 1/64.
     for (const r of history.evals) assert.equal(Math.round(r.accuracy * 64), r.accuracy * 64);
+    // The evaluations' time is counted, and is part of the training time.
+    assert.equal(history.evaluations?.count, 3);
+    assert.ok(history.evaluations.ms > 0 && history.evaluations.ms < history.elapsedMs,
+      `evaluations ${history.evaluations.ms} ms of ${history.elapsedMs}`);
     model.dispose();
   });
 

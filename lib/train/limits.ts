@@ -6,12 +6,10 @@
 import * as os from 'node:os';
 import type { CrnnConfig, TrainConfig } from '../types';
 import { expectedParamCount } from '../model/build';
+import { EVAL_BATCH_SIZE } from './loop';
 
 /** Share of the machine's memory a run may plan to use. */
 export const MEMORY_SHARE = 0.8;
-
-/** Sequences per forward pass when evaluating (as in `trainSteps`). */
-const EVAL_BATCH_SIZE = 1000;
 
 /** An estimate of a training run's peak memory in bytes, by part. */
 export interface MemoryEstimate {

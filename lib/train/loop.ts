@@ -55,8 +55,13 @@ export function divergenceWatch(numClasses: number): (loss: number) => boolean {
   };
 }
 
-/** Sequences per forward pass when evaluating on the fixed set (in the graph too, to bound its memory). */
-export const EVAL_BATCH_SIZE = 1000;
+/**
+ * Sequences per forward pass when evaluating on the fixed set (in the graph
+ * too, to bound its memory). 500 evaluates as fast as 1,000 and lowers a
+ * default run's peak RSS from 728 to 649 MiB: the first convolution's output
+ * for a batch of 1,000 pairs alone is 100 MB.
+ */
+export const EVAL_BATCH_SIZE = 500;
 
 /** The cosine and one-cycle schedules end at this fraction of the learning rate. */
 const COSINE_FLOOR = 0.01;
@@ -537,6 +542,7 @@ export async function trainSteps(
     engine: engine.name, sampler: engine.sampler ? 'graph' : 'cpu',
     ...(engine.sampler ? { stepsPerCall: engine.sampler.stepsPerCall } : {}),
     ...(before?.checkpoints === undefined ? {} : { checkpoints: { ...before.checkpoints } }),
+    ...(before?.evaluations === undefined ? {} : { evaluations: { ...before.evaluations } }),
     ...(resume === undefined ? {} : {
       resumes: [...before?.resumes ?? [], { step: resume.step, at: new Date().toISOString(), numSteps: resume.numSteps }],
     }),
@@ -581,8 +587,12 @@ export async function trainSteps(
   };
 
   const evaluate = (step: number): boolean => {
+    const begin = performance.now();
     const { loss, accuracy } = engine.measure();
-    const record: EvalRecord = { step, loss, accuracy, elapsedMs: performance.now() - start };
+    const end = performance.now();
+    const { count = 0, ms = 0 } = history.evaluations ?? {};
+    history.evaluations = { count: count + 1, ms: ms + (end - begin) };
+    const record: EvalRecord = { step, loss, accuracy, elapsedMs: end - start };
     history.evals.push(record);
     callbacks.onEval?.(record);
     return config.targetAccuracy !== undefined && accuracy >= config.targetAccuracy;
