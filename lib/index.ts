@@ -23,9 +23,8 @@ export type { AugmentOptions, ImageTransform } from './data/augment';
 
 export * from './config';
 export * from './presets';
-export {
-  buildCrnn, compileCrnn, disposeCrnn, expectedParamCount, TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime,
-} from './model/build';
+export { buildCrnn, compileCrnn, disposeCrnn, expectedParamCount } from './model/build';
+export { TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime } from './model/layers';
 export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './model/dropout';
 export {
   trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE, DEFAULT_STEPS_PER_CALL,
@@ -53,7 +52,7 @@ export {
 } from './evaluate/probe';
 export type {
   CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
-  DigitProbeRecord, MeasureDigitProbeOptions,
+  MeasureDigitProbeOptions,
 } from './evaluate/probe';
 export { saveRun, loadRun, loadModel, historyCsv, writeFolderAtomically, checkRunFolder } from './runs/persist';
 export { readRunRecord, recordDigitProbe, RunRecordError, CHECKPOINT_FOLDER } from './runs/record';

@@ -19,8 +19,6 @@
 import { tf } from '../tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { DigitProbeRecord, DigitReadout, DigitSet } from '../types';
-
-export type { DigitProbeRecord, DigitReadout } from '../types';
 import { createRng, shuffleInPlace } from '../random';
 
 /** The layers of a CNN, in order (see `cnnLayers` in model.ts). */

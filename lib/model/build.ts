@@ -22,9 +22,8 @@ import type { CrnnConfig } from '../types';
 import { defaultTrainConfig, resolveCrnnConfig } from '../config';
 import { deriveSeed } from '../random';
 import { registerGradients } from './gradients';
-import { FoldTime, MaxPool2x2, SeededDropout, TimeStepSlice, UnfoldTime } from './layers';
-
-export { FoldTime, MaxPool2x2, TimeStepSlice, UnfoldTime } from './layers';
+import { SeededDropout } from './dropout';
+import { FoldTime, MaxPool2x2, TimeStepSlice, UnfoldTime } from './layers';
 
 type SymbolicTensor = tfTypes.SymbolicTensor;
 

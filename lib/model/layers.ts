@@ -11,9 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { SeededDropout } from './dropout';
-
-export { SeededDropout };
+// Registers SeededDropout, so that importing this module registers every custom layer.
+import './dropout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 

@@ -37,9 +37,8 @@
  */
 import * as fs from 'node:fs';
 import path from 'node:path';
-import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
+import type { CrnnConfig, DigitProbeRecord, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
-import type { DigitProbeRecord } from '../evaluate/probe';
 import { resolveCrnnConfig, resolveTrainConfig } from '../config';
 
 /** The model's topology and weights manifest (tfjs layout). */

@@ -19,13 +19,13 @@
  * passes `curvesSvg`.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import type { CrnnConfig, DigitData, History, Task, TrainConfig } from '../types';
+import type { CrnnConfig, DigitData, DigitProbeRecord, History, Task, TrainConfig } from '../types';
 import path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig, type RunSettings } from '../config';
 import { DEFAULT_TASK, getTask } from '../data/tasks';
 import { loadMnist } from '../data/data';
 import { buildCrnn, disposeCrnn, expectedParamCount } from '../model/build';
-import { measureDigitProbe, type DigitProbeRecord } from '../evaluate/probe';
+import { measureDigitProbe } from '../evaluate/probe';
 import { checkRunFolder, historyCsv, saveRun } from '../runs/persist';
 import { CHECKPOINT_FOLDER, CURVES_FILE, HISTORY_CSV_FILE, HISTORY_JSON_FILE } from '../runs/record';
 import { reserveRunFolder, type RunFolderReservation } from '../runs/lock';
