@@ -1,74 +1,82 @@
+/**
+ * The library's public surface: what the notebooks import (in one statement,
+ * from '../dist/lib'), and what the command-line tools (bin/), the demo and
+ * the docs use or name, each name once, by folder. Everything else a module
+ * exports is its folder's own business, or its tests'. The command-line tools
+ * import the files themselves, so that they do not load the notebook display.
+ */
+
+// The ground floor: TensorFlow, the shared types, seeded randomness, the settings table and its presets.
 export { tf, backend } from './tf';
-export type { BackendInfo, Tf } from './tf';
-export type * from './types';
+export type { CrnnConfig, DigitData, DigitProbeRecord, DigitReadout, EvalRecord, Task, TrainConfig } from './types';
+export { createRng } from './random';
+export {
+  settings, allowedValues, settingFromText, formatSetting, splitSettings, resolveCrnnConfig, resolveTrainConfig,
+  defaultCrnnConfig,
+} from './config';
+export type { Settings, SettingType } from './config';
+export { presets, PRESET_NAMES, presetConfigs, changedFromPreset } from './presets';
+export type { PresetName } from './presets';
 
-export { parseIdx, readIdxFile, isGzip } from './data/idx';
-export type { IdxArray } from './data/idx';
+// data/: the digits, the tasks over sequences of them, and the batches.
+export { loadMnist, dataLocation } from './data/data';
 export {
-  loadMnist, loadIdxFolder, loadIdxPair, clearDataCache, checkDigitSet, mnistDataFolder,
-  IDX_FILE_NAMES, NUM_DIGIT_CLASSES,
-} from './data/data';
-export type { DataSource, LoadMnistOptions, LoadedDigitData } from './data/data';
-export { createRng, shuffleInPlace, checkRngState } from './random';
-export type { Rng, ResumableRng, RngState } from './random';
-export {
-  differenceTask, sumTask, customTask, getTask, checkTaskLength, checkedClassOf, validateTask,
-  targetDistribution, TASK_NAMES, DEFAULT_TASK, MAX_ENUMERATED_SEQUENCES,
+  getTask, differenceTask, sumTask, customTask, classTable, targetDistribution, TASK_NAMES, DEFAULT_TASK,
 } from './data/tasks';
-export type { TaskName, TaskValues } from './data/tasks';
-export { sampleSequenceBatch, makeSequenceBatch, drawSequenceIndices, createEvalSet, evalBatches } from './data/sequences';
-export type { SampleOptions, EvalSet, EvalSetOptions } from './data/sequences';
-export { drawTransform, transformImage } from './data/augment';
-export type { AugmentOptions, ImageTransform } from './data/augment';
+export { sampleSequenceBatch, createEvalSet, evalBatches } from './data/sequences';
+export type { EvalSet } from './data/sequences';
 
-export * from './config';
-export * from './presets';
-export { buildCrnn, compileCrnn, disposeCrnn, expectedParamCount } from './model/build';
-export { TimeStepSlice, MaxPool2x2, FoldTime, UnfoldTime } from './model/layers';
-export { SeededDropout, setDropoutStep, statelessUniform, dropoutMask } from './model/dropout';
-export {
-  trainSteps, createTrainStep, scheduledLearningRate, TrainingDivergedError, DIVERGENCE_PATIENCE, DEFAULT_STEPS_PER_CALL,
-  divergenceLossLimit, divergenceWatch, trainingEngine, GraphEngineUnsupportedError, CHECKPOINT_TIME_SHARE,
-} from './train/loop';
-export type { TrainOptions, TrainCallbacks, TrainStep, StepOptions, TrainingState } from './train/loop';
+// model/: the CRNN and its custom layers.
+export { buildCrnn, disposeCrnn, expectedParamCount } from './model/build';
+export { TimeStepSlice, FoldTime, UnfoldTime } from './model/layers';
+
+// train/: the training loop, and a whole run (build → train → probe → save) for the trainer and notebook 3.
+export { trainSteps, TrainingDivergedError, GraphEngineUnsupportedError } from './train/loop';
 export { resolveRun, resolveResume, trainRun, resumeFrom, RunFolderError } from './train/run';
-export type { ResolvedRun, ResumedRun, BuiltRun, TrainedRun, RunResult, TrainRunOptions } from './train/run';
-export {
-  writeCheckpoint, loadCheckpoint, readCheckpointRecord, planResume, removeCheckpoint, hasCheckpoint, checkpointDir,
-} from './train/checkpoint';
-export type {
-  CheckpointRecord, CheckpointRun, CheckpointData, LoadedCheckpoint, ResumeRequest, ResumePlan,
-} from './train/checkpoint';
-export { GraphTrainer, graphEngineSupport, GraphBuilder, samplerSpecFor } from './graph';
-export type { Attr, ConstValue, GraphDType, Signature, TensorSpec } from './graph';
-export {
-  confusionMatrix, perClassAccuracy, digitPairAccuracy, digitPairCounts, predictSequences, evaluateModel, wilsonInterval,
-  measureLossAccuracy, checkBatchFitsModel,
-} from './evaluate/metrics';
-export type { DigitPairCounts, Evaluation, EvaluateOptions, PredictionRecord, SequencePredictions } from './evaluate/metrics';
-export {
-  stepFeatures, layerActivations, featureMaps, firstLayerFilters, signedImages, matchFilters, pca, symmetricEigen,
-  trainDigitProbe, measureDigitProbe, sampleImages, stepsOf, hasSharedCnn, cnnPrefix, CNN_LAYERS,
-} from './evaluate/probe';
-export type {
-  CnnLayer, ActivationOptions, LayerFilters, FilterMatch, FeatureMaps, PcaResult, ProbeOptions, ProbeResult,
-  MeasureDigitProbeOptions,
-} from './evaluate/probe';
-export { saveRun, loadRun, loadModel, historyCsv, writeFolderAtomically, checkRunFolder } from './runs/persist';
-export { readRunRecord, recordDigitProbe, RunRecordError, CHECKPOINT_FOLDER } from './runs/record';
-export type { RunRecord, RunRecordProblem } from './runs/record';
+export type { ResolvedRun, ResumedRun, RunResult } from './train/run';
+
+// runs/: run folders saved and read back, listed and compared, the machine they ran on, and sweeps of them.
+export { saveRun, loadRun } from './runs/persist';
+export type { LoadedRun } from './runs/persist';
+export { runFile, recordDigitProbe } from './runs/record';
 export { describeEnvironment } from './runs/environment';
-export type { RunEnvironment } from './runs/environment';
-export type { RunToSave, LoadedRun, SaveRunOptions } from './runs/persist';
-
+export { tensorflowOnednn, threadsPerJob } from './runs/cpu';
 export {
-  listRuns, loadRuns, differingSettings, compareRuns, runSettings, settingNames, varyingOnly, differenceLines,
+  listRuns, loadRuns, runSettings, settingNames, differingSettings, varyingOnly, compareRuns, differenceLines,
+  PRESET_GROUP,
 } from './runs/registry';
-export type {
-  RunSummary, RunDetails, SkippedFolder, RunList, ListRunsOptions, RunGroup, CompareOptions, Comparison,
-} from './runs/registry';
-export { sampleStats, studentTQuantile, meanDifference } from './evaluate/stats';
-export type { SampleStats, MeanDifference } from './evaluate/stats';
+export type { RunList, RunSummary, RunDetails, SkippedFolder } from './runs/registry';
+export {
+  sweepableSettings, parseGridArgument, parseSetArgument, planSweep, inspectRun, trainerArgs, shellCommand,
+  clearRunFolder,
+} from './runs/sweep';
+export type { SweepSpec, SweepRun, RunState } from './runs/sweep';
+export { TRAINER } from './runs/executors/executor';
+export type { Executor, TrainResult } from './runs/executors/executor';
+export { LocalExecutor } from './runs/executors/local';
+export { RayExecutor } from './runs/executors/ray';
 
-// What shows results: charts, images, the notebook display, the interactive view (lib/view/).
-export * from './view';
+// evaluate/: accuracy and its intervals, statistics over seeds, and what the CNNs learned.
+export { evaluateModel, measureLossAccuracy, confusionMatrix, wilsonInterval } from './evaluate/metrics';
+export type { Evaluation } from './evaluate/metrics';
+export { sampleStats, meanDifference, studentTQuantile } from './evaluate/stats';
+export {
+  sampleImages, stepFeatures, layerActivations, featureMaps, firstLayerFilters, signedImages, matchFilters, pca,
+  hasSharedCnn, trainDigitProbe, measureDigitProbe, fitDigitProbes,
+} from './evaluate/probe';
+export type { ProbeResult } from './evaluate/probe';
+
+// view/: what shows results (charts, digits, tables, the notebook display), never what computes them.
+export {
+  trainingCurvesSvg, barChartSvg, heatmapSvg, comparisonCurvesSvg, scatterChartSvg, ARTICLE_ACCURACY,
+} from './view/charts';
+export { comparisonChartSvg } from './view/compare';
+export { runsTable, comparisonTable, markdownTable, formatDuration } from './view/tables';
+export { digitImage } from './view/images';
+export { formatSigned } from './view/text';
+export { notebookDisplay, showSvg, showImages, showDigits, showSequences } from './view/notebook';
+export { LiveTrainingChart, summaryLine } from './view/live-chart';
+export { openInteractive } from './view/interactive';
+export { environmentSummary, tensorCensus } from './view/machine';
+export type { TensorCensus } from './view/machine';
+export { layerTable } from './view/model-summary';

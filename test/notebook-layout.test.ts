@@ -118,3 +118,31 @@ test('every notebook numbers its exercises, gives each a hint, and works one sol
     assert.ok([...exercises.matchAll(/<details><summary>Solution<\/summary>/g)].length >= 1, `${name}: a worked solution`);
   }
 });
+
+/** The names lib/index.ts exports, read from its `export { … } from` lists. */
+function indexExports(): Set<string> {
+  const source = fs.readFileSync(path.resolve(__dirname, '..', '..', 'lib', 'index.ts'), 'utf8');
+  const names = [...source.matchAll(/^export (?:type )?\{([^}]*)\} from '[^']+';$/gm)]
+    .flatMap((m) => m[1].split(',').map((n) => n.trim()).filter((n) => n !== ''));
+  return new Set(names);
+}
+
+test('every name a notebook imports, or tells the reader to import, is exported by lib/index.ts', () => {
+  const exported = indexExports();
+  assert.ok(exported.has('loadMnist') && exported.size > 50, `the export lists of lib/index.ts are read: ${exported.size}`);
+  const namesIn = (list: string) =>
+    list.replace(/\/\/.*/g, '').split(',').map((n) => n.replace(/^\s*type\s+/, '').trim()).filter((n) => n !== '');
+  for (const name of FILES) {
+    const cells = cellsOf(name);
+    const code = cells.filter((c) => c.cell_type === 'code').map((c) => join(c.source)).join('\n');
+    const markdown = cells.filter((c) => c.cell_type === 'markdown').map((c) => join(c.source)).join('\n');
+    const imported = [...`${code}\n${markdown}`.matchAll(/import \{([^}]*)\} from '\.\.\/dist\/lib';/g)]
+      .flatMap((m) => namesIn(m[1]));
+    // The exercises: "Add `sumTask` to the import", "`layerActivations(…)` (exported by `../dist/lib`)".
+    const toAdd = [...markdown.matchAll(/((?:`\w+`(?:,? and |, )?)+) to the import/g)]
+      .flatMap((m) => [...m[1].matchAll(/`(\w+)`/g)].map((n) => n[1]));
+    const mentioned = [...markdown.matchAll(/`(\w+)\([^`]*\)` \(exported by `\.\.\/dist\/lib`\)/g)].map((m) => m[1]);
+    assert.ok(imported.length > 5, `${name}: its import is read`);
+    for (const n of [...imported, ...toAdd, ...mentioned]) assert.ok(exported.has(n), `${name} imports ${n}, which lib/index.ts does not export`);
+  }
+});
