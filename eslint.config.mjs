@@ -15,6 +15,8 @@ const nodeTestCalls = {
 
 // Folder boundaries (lib/README in the design): the view is drawn on top of
 // the library, never below it, and the graph engine sits behind lib/train/.
+// The tests, the benchmark and the e2e harness stand outside them: they test
+// and time the engine and the view themselves.
 const viewImport = {
   group: ['**/view', '**/view/*'],
   message: 'lib/view/ is imported only by the CLIs, the notebooks and lib/index.ts; return data and let the caller draw it.',
