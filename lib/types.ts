@@ -55,32 +55,32 @@ export interface SequenceBatch {
   indices: Int32Array;
 }
 
-/** Hyperparameters of the CRNN; defaults are the article's. */
+/** Hyperparameters of the CRNN. Their defaults, ranges and help live in the settings table, lib/config.ts. */
 export interface CrnnConfig {
-  seqLength: number;      // 2
-  height: number;         // 28
-  width: number;          // 28
-  numClasses: number;     // 19
-  filters: [number, number]; // [16, 16]
+  seqLength: number;
+  height: number;
+  width: number;
+  numClasses: number;
+  filters: [number, number];
   /** Side of the convolutions' square kernels, odd: 3 (the article), 5 or 7. */
-  kernelSize: number;     // 3
-  denseUnits: number;     // 256
-  cell: 'simple' | 'gru' | 'lstm'; // 'simple' (tanh)
-  hiddenSize: number;     // 256
+  kernelSize: number;
+  denseUnits: number;
+  cell: 'simple' | 'gru' | 'lstm';
+  hiddenSize: number;
   /** false: each time step has its own CNN, as in the article; true: one CNN shared over steps. */
-  sharedCnn: boolean;     // false
+  sharedCnn: boolean;
   /**
    * Batch normalisation after each convolution and after the per-image dense
    * layer, before their ELU (those layers then have no bias). Off in the article.
    */
-  batchNorm: boolean;     // false
+  batchNorm: boolean;
   /**
    * Dropout rate, 0 ≤ rate < 1, on the per-image features (after the dense
    * layer's ELU) and on the recurrent layer's output (before the output layer);
    * training steps only. 0 (the article): no dropout layers.
    */
-  dropout: number;        // 0
-  learningRate: number;   // 1e-3 (Adam, beta1 0.9, beta2 0.999)
+  dropout: number;
+  learningRate: number;
   /**
    * Weight decay as an L2 penalty: λ·ΣW² over every kernel (both
    * convolutions, the per-image dense layer, the recurrent layer's input and
@@ -91,22 +91,22 @@ export interface CrnnConfig {
    * `kernelRegularizer`/`recurrentRegularizer` (tf.regularizers.l2), which
    * both engines read. 0: none (the article).
    */
-  weightDecay: number;    // 0
+  weightDecay: number;
 }
 
-/** Step-based training settings; defaults are the article's. */
+/** Step-based training settings. Their defaults, ranges and help live in the settings table, lib/config.ts. */
 export interface TrainConfig {
-  numSteps: number;       // 10000
-  batchSize: number;      // 128
-  evalEvery: number;      // 100
-  evalSize: number;       // 10000 sequences in the fixed evaluation set
+  numSteps: number;
+  batchSize: number;
+  evalEvery: number;
+  evalSize: number;
   /** The run's seed: initial weights (see `buildCrnn`) and the order of the training batches. */
-  seed: number;           // 42
+  seed: number;
   /**
    * Seed of the fixed evaluation set, apart from the run's seed so that runs
    * of different seeds are measured on the same sequences.
    */
-  evalSeed: number;       // 42
+  evalSeed: number;
   /** Stop early once the fixed-set accuracy reaches this (0..1); undefined: never. */
   targetAccuracy?: number;
   /**
@@ -114,13 +114,13 @@ export interface TrainConfig {
    * 'cosine' (half a cosine from the model's learning rate down to 1% of it)
    * or 'one-cycle' (a linear warm-up, then the cosine; see scheduledLearningRate).
    */
-  lrSchedule: 'constant' | 'cosine' | 'one-cycle'; // 'cosine'
+  lrSchedule: 'constant' | 'cosine' | 'one-cycle';
   /**
    * How the steps run: 'graph' (the whole step compiled into one TensorFlow
    * graph, see lib/graph/), 'eager' (tfjs op by op), or 'auto': graph
    * where the model and backend allow it, else eager.
    */
-  engine: 'auto' | 'graph' | 'eager'; // 'auto'
+  engine: 'auto' | 'graph' | 'eager';
   /**
    * Input augmentation of the training batches (never the evaluation set):
    * each image shifted by dx, dy whole pixels drawn uniformly from
@@ -128,19 +128,19 @@ export interface TrainConfig {
    * Drawn from the run's seed and the step's number (`augmentOfStep`).
    * 0: none (the article).
    */
-  augmentShift: number;   // 0
+  augmentShift: number;
   /**
    * Input augmentation of the training batches: each image rotated about
    * its centre by an angle drawn uniformly from [−augmentRotation,
    * augmentRotation] degrees, sampled bilinearly. 0: none (the article).
    */
-  augmentRotation: number; // 0
+  augmentRotation: number;
   /**
    * Label smoothing ε in [0, 1): the training loss is the cross-entropy
    * against (1 − ε)·one-hot + ε/numClasses. Accuracy, and the loss on the
    * evaluation set, use the true class. 0: none (the article).
    */
-  labelSmoothing: number; // 0
+  labelSmoothing: number;
   /**
    * Decay d in [0, 1) of an exponential moving average of the trainable
    * weights, updated after every step (lib/train/ema.ts): the evaluations
@@ -148,13 +148,13 @@ export interface TrainConfig {
    * predictions and the saved model use it; the moving statistics of batch
    * normalisation are the training's). 0: none, the weights as trained.
    */
-  emaDecay: number; // 0
+  emaDecay: number;
   /**
    * Steps between training checkpoints (lib/train/checkpoint.ts), from which
    * a killed run resumes exactly; 0: none. Changes how a run is kept, not
    * what it trains.
    */
-  checkpointEvery: number; // 1000
+  checkpointEvery: number;
 }
 
 export interface StepRecord {
