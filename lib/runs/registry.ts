@@ -46,6 +46,7 @@ import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../types';
 import type { RunEnvironment } from './environment';
 import { defaultCrnnConfig, defaultTrainConfig, formatSetting } from '../config';
 import { presetOf } from '../presets';
+import { DEFAULT_TASK } from '../data/tasks';
 import { meanDifference, sampleStats, type SampleStats } from '../evaluate/stats';
 import { liveLockOwner, lockFileOf, lockOwner, recoverUnlessLocked } from './lock';
 import {
@@ -511,7 +512,7 @@ function checkSettingNames(what: string, names: readonly string[], extra: readon
 
 /**
  * The runs that differ from `baseline` (default: the article's setup, task
- * 'difference') in `setting` at most, besides the seed and the settings in
+ * DEFAULT_TASK) in `setting` at most, besides the seed and the settings in
  * `ignore` (e.g. 'engine'): one factor at a time, as a sweep with one
  * `--grid` trains it. Height, width and class count follow the data and task
  * and are never compared.
@@ -519,7 +520,7 @@ function checkSettingNames(what: string, names: readonly string[], extra: readon
 export function varyingOnly<T extends RunSummary>(runs: readonly T[], setting: string,
     options: { baseline?: Record<string, unknown>; ignore?: readonly string[] } = {}): T[] {
   checkSettingNames('setting', [setting]);
-  const baseline = options.baseline ?? { task: 'difference', ...defaultCrnnConfig, ...defaultTrainConfig };
+  const baseline = options.baseline ?? { task: DEFAULT_TASK, ...defaultCrnnConfig, ...defaultTrainConfig };
   const free = new Set(['seed', 'height', 'width', 'numClasses', setting, ...(options.ignore ?? [])]);
   return runs.filter((run) => {
     const values = runSettings(run);
