@@ -19,6 +19,7 @@ import {
   type ImagesShape, type SamplerSpec,
 } from './sampler';
 import { augments, checkAugmentOptions, type SteppedAugment } from '../data/augment';
+import { checkSetting, getSetting } from '../config';
 
 /** The loss the graph computes: tfjs's name for it. */
 const LOSS = 'categoricalCrossentropy';
@@ -172,14 +173,13 @@ export interface TrainingGraphOptions {
 }
 
 /**
- * The label smoothing of `options`, checked.
+ * The label smoothing of `options`, checked against its range in the
+ * settings table (lib/config.ts).
  * @throws Error unless it is a number in [0, 1).
  */
 export function labelSmoothingOf(options: TrainingGraphOptions): number {
   const epsilon = options.labelSmoothing ?? 0;
-  if (!(typeof epsilon === 'number' && epsilon >= 0 && epsilon < 1)) {
-    throw new Error(`labelSmoothing must be a number in [0, 1), got ${String(epsilon)}`);
-  }
+  checkSetting(getSetting('labelSmoothing'), epsilon);
   return epsilon;
 }
 
