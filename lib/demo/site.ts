@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import * as esbuild from 'esbuild';
 import { loadRuns, listRuns, type RunSummary } from '../runs/registry';
 import { loadRun } from '../runs/persist';
+import { MODEL_FILE } from '../runs/record';
 import { fitDigitProbes, sampleImages } from '../evaluate/probe';
 import { loadMnist } from '../data/data';
 import { disposeCrnn } from '../model/build';
@@ -158,7 +159,7 @@ async function writeSite(runDir: string, summary: RunSummary, dir: string, log: 
         cpu: summary.cpu,
         digitProbe: loaded.digitProbe ?? null,
       },
-      model: `${MODEL_FOLDER}/model.json`,
+      model: `${MODEL_FOLDER}/${MODEL_FILE}`,
       digits: {
         file: DIGITS_FILE, count: indices.length, height: data.test.height, width: data.test.width,
         source: `${indices.length} digits of the test split (${data.source}), drawn with the seed '${SAMPLE_SEED}'`,
@@ -176,9 +177,9 @@ async function writeSite(runDir: string, summary: RunSummary, dir: string, log: 
 /** Copies model.json and the weight files it lists, byte for byte. */
 async function copyModel(runDir: string, dir: string): Promise<void> {
   await fs.mkdir(dir);
-  const modelPath = path.join(runDir, 'model.json');
+  const modelPath = path.join(runDir, MODEL_FILE);
   const modelJson = JSON.parse(await fs.readFile(modelPath, 'utf8')) as { weightsManifest: { paths: string[] }[] };
-  await fs.copyFile(modelPath, path.join(dir, 'model.json'));
+  await fs.copyFile(modelPath, path.join(dir, MODEL_FILE));
   for (const file of modelJson.weightsManifest.flatMap((group) => group.paths)) {
     // loadRun has checked that they exist; a path leaving the run folder is no weight file of a saved run.
     if (file !== path.basename(file)) throw new Error(`${modelPath} lists a weights file outside its folder: ${file}`);
