@@ -31,7 +31,7 @@ import { threadsPerJob } from '../lib/runs/cpu';
 import { TRAINER, type Executor, type TrainResult } from '../lib/runs/executors/executor';
 import { LocalExecutor } from '../lib/runs/executors/local';
 import { RayExecutor } from '../lib/runs/executors/ray';
-import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain, timestamp, type StopSignal } from './cli';
+import { exitForSignal, ignoreClosedOutput, onStopSignals, percent, runMain, timestamp, type StopSignal } from './cli';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...previous ?? [], value];
@@ -327,7 +327,7 @@ async function main(argv: string[]): Promise<void> {
       const saved = inspectRun(spec, run);
       if (saved.kind === 'finished') {
         trained++;
-        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${(100 * saved.finalAccuracy).toFixed(2)}%`;
+        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${percent(saved.finalAccuracy)}`;
         progress.log(`${label}: done${where}${accuracy}`);
       } else if (saved.kind === 'stopped' || (saved.kind === 'resumable' && saved.stopped)) {
         stopped++;

@@ -14,9 +14,8 @@ import type { DigitData, DigitProbeRecord, EvalRecord } from '../lib/types';
 import { GraphEngineUnsupportedError, TrainingDivergedError, type TrainCallbacks } from '../lib/train/loop';
 import { RunFolderError, type BuiltRun, type ResumedRun, type RunResult, type TrainedRun } from '../lib/train/run';
 import { ARTICLE_ACCURACY } from '../lib/view/charts';
-import { exitForSignal, type StopSignal } from './cli';
+import { exitForSignal, percent, type StopSignal } from './cli';
 
-const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** What the trainer's lines say about a run besides the run itself. */

@@ -10,6 +10,7 @@ import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 import { age, snapshot, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { tempFolders } from './helpers/temp';
+import { percent } from '../bin/cli';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -89,6 +90,10 @@ test('a tiny training run writes the model, run record, history and charts', () 
   const csv = fs.readFileSync(path.join(out, 'history.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 4);
   assert.match(fs.readFileSync(path.join(out, 'training-curves.svg'), 'utf8'), /<svg/);
+});
+
+test('the programs print an accuracy as a percentage with two decimals', () => {
+  assert.deepEqual([0.9123, 0.98, 1, 0, 0.000049].map(percent), ['91.23%', '98.00%', '100.00%', '0.00%', '0.00%']);
 });
 
 test('--help lists every option and exits 0', () => {
