@@ -120,7 +120,11 @@ export interface PeerReport {
   repeats: number;
   /** Time to build (and compile) the model. */
   buildMs: number;
-  /** Peak resident memory of the peer's process. */
+  /**
+   * Peak resident memory of the peer's process when its timed steps end.
+   * (The tfjs-node peer goes on to build further trainers for its extra
+   * tables; its `processPeakRssMb` is the peak with those.)
+   */
   peakRssMb: number;
   /** What decides the speed, as the peer's process saw it (reports before these fields existed lack them). */
   cpu?: CpuReport;

@@ -12,6 +12,7 @@ import {
 } from '../bench/run';
 import { parsePeerArgs, peerArgs, type PeerReport } from '../bench/protocol';
 import { limitMsPerStep, ratiosToBest, sgemmGflops, shareOfLimit, trainingFlopsPerSample } from '../bench/flops';
+import { writeStepGraph } from '../bench/step-graph';
 import { peerEnvironment, tensorflowOnednnReport, tensorflowThreads } from '../bench/settings';
 import { CPU_FEATURES, cpuFlagsFrom, cpuUnits, tensorflowOnednn, tensorflowOnednnDefault } from '../lib/runs/cpu';
 
@@ -90,6 +91,9 @@ test('the tiny benchmark of the TypeScript side reports timings, sampling cost, 
     assertPositive(report.samplingShare, 'samplingShare');
     // The timed steps, the project's loop and the sampling leave no tensor behind.
     assert.equal(report.leakedTensors, 0, runRecord.peer);
+    // The training's peak, taken when the timed steps end, and the process's, with the extra trainers after.
+    assertPositive(report.peakRssMb, 'peakRssMb');
+    assert.ok((report.processPeakRssMb as number) >= report.peakRssMb, `${String(report.processPeakRssMb)} < ${report.peakRssMb}`);
     // What decides the speed, as the peer saw it: the bench passes TF_ENABLE_ONEDNN_OPTS=1 by default.
     assert.ok(report.cpu && report.cpu.model.length > 0, 'cpu missing');
     assert.deepEqual(report.onednn, { setting: '1', on: true, source: 'TF_ENABLE_ONEDNN_OPTS' });
@@ -105,6 +109,27 @@ test('the tiny benchmark of the TypeScript side reports timings, sampling cost, 
   assert.equal(results.machine.libtensorflow !== undefined, true);
   assertPositive(results.machine.cores, 'machine.cores');
   assert.ok(results.machine.cpuModel.length > 0);
+});
+
+test('the graph engine\'s step is written as a SavedModel that the TF1 peer\'s profiler traces beside its own', {
+  skip: pythonSkip || graphSkip,
+}, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-step-graph-'));
+  try {
+    const info = writeStepGraph(dir, { seqLength: 2, shared: false });
+    // Every trainable weight with Adam's two moments: 3 values for each of 17 weights
+    // (per CNN two convolutions' and the dense layer's kernel and bias; the RNN's 3; the output's 2).
+    assert.equal(Object.keys(info.assign).length, 3 * (2 * 6 + 3 + 2));
+    assert.deepEqual(info.assign.value0, [3, 3, 1, 16]);
+    const { stdout, status, stderr } = run(PYTHON, ['bench/peers/profile_step.py', '--graph', dir, '--steps', '2']);
+    assert.equal(status, 0, stderr);
+    const total = /^\| all ops \| ([\d.]+) \| 100% \| ([\d.]+) \| 100% \|$/m.exec(stdout);
+    assert.ok(total !== null && Number(total[1]) > 0 && Number(total[2]) > 0, stdout);
+    // Both steps run convolutions and their filter gradients.
+    assert.match(stdout, /^\| _MklNativeConv2DBackpropFilter \| [\d.]+ \| [\d.]+% \| [\d.]+ \| [\d.]+% \|$/m);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the Python peers run the same tiny benchmark with the same parameter count', { skip: pythonSkip }, () => {

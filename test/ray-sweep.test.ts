@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { RAY_PYTHON } from '../lib/runs/executors/ray';
 import { TRAINER_FILES, type RunRecord } from '../lib/runs/record';
 import { assertAllClose, FLOAT32_TOLERANCE } from './helpers/close';
+import { tempFolders } from './helpers/temp';
 
 const sweeper = path.join(__dirname, '..', 'bin', 'sweep.js');
 const RAY = path.join(path.dirname(RAY_PYTHON), 'ray');
@@ -115,13 +116,7 @@ class TwoNodeCluster {
 }
 
 const cluster = new TwoNodeCluster();
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-ray-sweep-'));
-  tempDirs.push(dir);
-  return dir;
-}
+const tempDir = tempFolders('ray-sweep');
 
 if (!skip) {
   // `ray stop` on every way out: the hooks below, an exception, Ctrl-C or SIGTERM.
@@ -134,10 +129,7 @@ if (!skip) {
   }
   before(() => cluster.start(), { timeout: 600_000 });
 }
-after(() => {
-  cluster.stop();
-  tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true }));
-});
+after(() => cluster.stop());
 
 interface Finished { status: number | null; signal: NodeJS.Signals | null; stderr: string }
 

@@ -92,6 +92,9 @@ function benchTask(lib: Lib, seqLength: number) {
     : lib.tasks.customTask('first digit − 0', (d) => d[0], { min: -9, max: 9 });
 }
 
+/** The process's peak resident memory so far, in MB (Linux reports it in KiB). */
+const peakRssMbNow = () => process.resourceUsage().maxRSS / 1024;
+
 /** Wall and CPU (all threads) milliseconds per step of each of `repeats` blocks of `steps` steps. */
 function timeBlocks(repeats: number, steps: number, runStep: () => void): { wall: number[]; cpu: number[] } {
   const wall: number[] = [];
@@ -164,6 +167,10 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
     const timed = timeBlocks(options.repeats, calls, next);
     const perStep = (ms: number[]) => ms.map((m) => m / stepsPerCall);
     const msPerStep = spreadOf(perStep(timed.wall));
+    // The training process's peak, as the Python peers report theirs: before
+    // the measurements below build further trainers (100 steps per call
+    // alone is a graph of 100 steps) beside this one.
+    const peakRssMb = peakRssMbNow();
     trainer?.dispose();
 
     // Steps per session call: the same timed steps with 1, 10 and 100 per
@@ -213,6 +220,7 @@ async function throughput(lib: Lib, model: LayersModel, options: PeerOptions, en
     });
     const samplingMsPerBatch = spreadOf(samplingBlocks.wall);
     return {
+      peakRssMb,
       msPerStep,
       cpuMsPerStep: spreadOf(perStep(timed.cpu)),
       samplesPerSec: (options.batchSize * 1000) / msPerStep.median,
@@ -294,8 +302,9 @@ export async function runTfjsPeer(options: PeerOptions, engine: Engine = 'graph'
       steps: options.steps,
       repeats: options.repeats,
       buildMs,
+      peakRssMb: peakRssMbNow(),
       ...result,
-      peakRssMb: process.resourceUsage().maxRSS / 1024,
+      processPeakRssMb: peakRssMbNow(),
       cpu: { model: os.cpus()[0]?.model.trim() ?? 'unknown', flags },
       onednn,
       threadsInUse: backend.native
