@@ -32,6 +32,10 @@ export interface TrainContext {
 /** The step a run starts from: its checkpoint's for a resumed run, else 0. */
 const stepsBefore = (context: Pick<TrainContext, 'resumed'>) => context.resumed?.checkpoint.state.step ?? 0;
 
+/** What a failed or empty run leaves of a resumed one, after 'nothing was saved'. */
+const checkpointKept = (context: Pick<TrainContext, 'resumed'>) =>
+  (context.resumed ? `; the checkpoint at step ${stepsBefore(context)} is left as it was` : '');
+
 /**
  * The lines that open a run once its model is built: the backend with its
  * native library and the data; the model, task and engine, and the preset
@@ -106,10 +110,7 @@ export function trainingErrorMessage(err: unknown, context: Pick<TrainContext, '
     return err.stage === 'reserve' ? `${resumed ? '--resume' : '--out'}: ${err.message}` : err.message;
   }
   if (err instanceof GraphEngineUnsupportedError) return `--engine graph: ${err.reason}`;
-  if (err instanceof TrainingDivergedError) {
-    return `${err.message}; nothing was saved` +
-      (resumed ? `; the checkpoint at step ${stepsBefore(context)} is left as it was` : '');
-  }
+  if (err instanceof TrainingDivergedError) return `${err.message}; nothing was saved${checkpointKept(context)}`;
   return undefined;
 }
 
@@ -134,7 +135,7 @@ export interface TrainConsole {
 }
 
 export function trainConsole(options: TrainConsoleOptions): TrainConsole {
-  const { progressBar, stopSignal, resumed } = options;
+  const { progressBar, stopSignal } = options;
   const bar = progressBar ? new cliProgress.SingleBar({
     format: 'step {value}/{total} |{bar}| loss {loss} acc {acc} | eval acc {evalAcc} | ETA {eta_formatted}',
     etaBuffer: 50,
@@ -160,8 +161,7 @@ export function trainConsole(options: TrainConsoleOptions): TrainConsole {
       bar?.stop();
       const signal = stopSignal();
       if (history.steps.length === stepsBefore(options) && signal) {
-        console.error(`${signal} before the first step; nothing was saved` +
-          (resumed ? `; the checkpoint at step ${stepsBefore(options)} is left as it was` : ''));
+        console.error(`${signal} before the first step; nothing was saved${checkpointKept(options)}`);
         exitForSignal(signal);
       }
       if (digitProbe) console.log(digitProbeLine(digitProbe));
