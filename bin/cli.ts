@@ -1,7 +1,8 @@
 /**
- * What the command-line programs share: their run folders' time stamps, the
- * signals that stop them, output that may close under them, and the last
- * word on an unexpected error. Each program is a `main` over library calls.
+ * What the command-line programs share: their run folders' time stamps, how
+ * they print an accuracy, the signals that stop them, output that may close
+ * under them, and the last word on an unexpected error. Each program is a
+ * `main` over library calls.
  */
 
 /** The signals that stop a program politely (a second one quits), with their numbers for the exit code 128 + n. */
@@ -21,6 +22,11 @@ export function exitForSignal(signal: StopSignal): never {
 /** `2026-12-03T17-48-00`: now, as a folder name (no colons). */
 export function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
+}
+
+/** `0.9123` as `91.23%`: an accuracy as the programs print it. */
+export function percent(fraction: number): string {
+  return `${(100 * fraction).toFixed(2)}%`;
 }
 
 /**

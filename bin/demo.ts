@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { buildSite, newestRun, serveSite, type BuiltSite } from '../lib/demo/site';
-import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain } from './cli';
+import { exitForSignal, ignoreClosedOutput, onStopSignals, percent, runMain } from './cli';
 
 const RUNS_ROOT = 'runs';
 
@@ -39,7 +39,7 @@ const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 function describe(built: BuiltSite, runDir: string): string {
   const { run } = built.site;
   const accuracy = run.finalAccuracy === null ? 'not evaluated'
-    : `${(100 * run.finalAccuracy).toFixed(2)}% on ${run.trainConfig.evalSize.toLocaleString('en')} test sequences`;
+    : `${percent(run.finalAccuracy)} on ${run.trainConfig.evalSize.toLocaleString('en')} test sequences`;
   const model = built.files.filter((f) => f.path.startsWith('model/')).reduce((n, f) => n + f.bytes, 0);
   return `run ${runDir}: task ${run.task}, T = ${run.crnnConfig.seqLength}, ${accuracy}\n` +
     `site: ${megabytes(built.totalBytes)} (app.js ${megabytes(built.bundleBytes)}, model ${megabytes(model)})`;

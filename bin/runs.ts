@@ -18,7 +18,7 @@ import { formatSetting } from '../lib/config';
 import { recordDigitProbe, runFile } from '../lib/runs/record';
 import { comparisonChartSvg } from '../lib/view/compare';
 import { comparisonTable, runsTable } from '../lib/view/tables';
-import { runMain } from './cli';
+import { percent, runMain } from './cli';
 
 /** A comma-separated list of setting names (and of `extra` names), checked against the table. */
 function settingList(extra: readonly string[] = []) {
@@ -116,7 +116,7 @@ async function addDigitProbes(runs: RunSummary[]): Promise<number> {
           throw new Error(`cannot write it into ${runFile(run.dir)}, which is unchanged: ${err.message}`);
         });
         added++;
-        console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map((p) => `${(100 * p).toFixed(2)}%`).join(', ')}`);
+        console.log(`digit probe: ${run.id}: p = ${probe.accuracy.map(percent).join(', ')}`);
       } finally {
         disposeCrnn(loaded.model);
       }

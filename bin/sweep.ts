@@ -21,8 +21,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { allowedValues, formatSetting } from '../lib/config';
 import {
-  clearRunFolder, inspectRun, parseGridArgument, parseSetArgument, planSweep, shellCommand, sweepableSettings,
-  trainerArgs, type RunState, type SweepRun, type SweepSpec,
+  clearRunFolder, inspectRun, isTrainable, parseGridArgument, parseSetArgument, planSweep, shellCommand,
+  stateForExecutor, sweepableSettings, trainerArgs, type RunState, type SweepRun, type SweepSpec,
 } from '../lib/runs/sweep';
 import { TASK_NAMES } from '../lib/data/tasks';
 import { PRESET_NAMES } from '../lib/presets';
@@ -31,7 +31,7 @@ import { threadsPerJob } from '../lib/runs/cpu';
 import { TRAINER, type Executor, type TrainResult } from '../lib/runs/executors/executor';
 import { LocalExecutor } from '../lib/runs/executors/local';
 import { RayExecutor } from '../lib/runs/executors/ray';
-import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain, timestamp, type StopSignal } from './cli';
+import { exitForSignal, ignoreClosedOutput, onStopSignals, percent, runMain, timestamp, type StopSignal } from './cli';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...previous ?? [], value];
@@ -296,8 +296,7 @@ async function main(argv: string[]): Promise<void> {
     (finishedBefore ? `, ${finishedBefore} finished earlier` : '') +
     `; ${executor.describe()}; to resume, run it again with --root ${spec.root}`);
 
-  const trainable: RunState['kind'][] = ['new', 'partial', 'stopped', 'resumable'];
-  const toTrain = states.filter((s) => trainable.includes(s.kind)).length;
+  const toTrain = states.filter(isTrainable).length;
   const progress = new Progress(runs.length, toTrain, executor.slots);
   let stopSignal: StopSignal | undefined;
   const onSignal = (signal: StopSignal) => {
@@ -328,7 +327,7 @@ async function main(argv: string[]): Promise<void> {
       const saved = inspectRun(spec, run);
       if (saved.kind === 'finished') {
         trained++;
-        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${(100 * saved.finalAccuracy).toFixed(2)}%`;
+        const accuracy = saved.finalAccuracy === null ? '' : `, final accuracy ${percent(saved.finalAccuracy)}`;
         progress.log(`${label}: done${where}${accuracy}`);
       } else if (saved.kind === 'stopped' || (saved.kind === 'resumable' && saved.stopped)) {
         stopped++;
@@ -352,16 +351,13 @@ async function main(argv: string[]): Promise<void> {
     while (running.size >= executor.slots) await Promise.race(running);
     if (stopSignal || executor.broken) break;
     const label = `[${index + 1}/${runs.length}] ${run.name}`;
-    const found = inspectRun(spec, run);
-    // A run's checkpoint stays on this machine: an executor that trains elsewhere trains it again.
-    const state: RunState = found.kind === 'resumable' && executor.resumesCheckpoints !== true
-      ? (found.stopped ? { kind: 'stopped', steps: found.step } : { kind: 'partial' }) : found;
+    const state = stateForExecutor(inspectRun(spec, run), executor.resumesCheckpoints === true);
     if (state.kind !== 'new') progress.log(`${label}: ${stateMessage(state)}`);
     if (state.kind === 'finished') skipped++;
     if (state.kind === 'busy') busy.push(run);
     if (state.kind === 'mismatch' || state.kind === 'foreign') failures.push({ run, why: stateMessage(state) });
     if (state.kind === 'stopped' || state.kind === 'partial') clearRunFolder(run.dir);
-    if (!trainable.includes(state.kind)) {
+    if (!isTrainable(state)) {
       progress.advance();
       continue;
     }

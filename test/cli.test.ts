@@ -10,6 +10,7 @@ import type { History } from '../lib/types';
 import { otherValue, outOfRangeValues } from './helpers/settings';
 import { age, snapshot, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { tempFolders } from './helpers/temp';
+import { percent } from '../bin/cli';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
@@ -59,7 +60,7 @@ test('a tiny training run writes the model, run record, history and charts', () 
   assert.equal(status, 0, stderr);
   assert.deepEqual(fs.readdirSync(out).sort(),
     ['history.csv', 'history.json', 'model.json', 'run.json', 'training-curves.svg', 'weights.bin']);
-  assert.match(stdout, /3 steps in [\d.]+ s \(completed\); saved to /);
+  assert.match(stdout, /3 steps in [\d.]+ s \(completed, 2 evaluations among them taking [\d.]+ s\); saved to /);
   const ran = JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8'));
   if (ran.engine === 'graph') {
     // Evaluations every 2 steps, 10 steps per call: no call fills up, the steps go one by one, on batches the graph gathers.
@@ -89,6 +90,10 @@ test('a tiny training run writes the model, run record, history and charts', () 
   const csv = fs.readFileSync(path.join(out, 'history.csv'), 'utf8').trim().split('\n');
   assert.equal(csv.length, 4);
   assert.match(fs.readFileSync(path.join(out, 'training-curves.svg'), 'utf8'), /<svg/);
+});
+
+test('the programs print an accuracy as a percentage with two decimals', () => {
+  assert.deepEqual([0.9123, 0.98, 1, 0, 0.000049].map(percent), ['91.23%', '98.00%', '100.00%', '0.00%', '0.00%']);
 });
 
 test('--help lists every option and exits 0', () => {
@@ -263,7 +268,7 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
     const { code, stdout, stderr } = await exited;
     assert.equal(code, 0, stderr);
     assert.match(stderr, new RegExp(`${signal}: stopping after this step and saving`));
-    assert.match(stdout, new RegExp(`\\d+ steps in [\\d.]+ s \\(stopped by ${signal}\\); saved to `));
+    assert.match(stdout, new RegExp(`\\d+ steps in [\\d.]+ s \\(stopped by ${signal}, \\d+ evaluations among them taking [\\d.]+ s\\); saved to `));
     const record = JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8'));
     assert.equal(record.history.endReason, 'stopped');
     assert.ok(fs.existsSync(path.join(out, 'weights.bin')));
@@ -447,7 +452,7 @@ test('a run killed with SIGKILL resumes with --resume from its last checkpoint t
   const resumed = runTrainer(['--resume', out, '--no-progress']);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, new RegExp(`resumed from the checkpoint at step ${step} of `));
-  assert.match(resumed.stdout, /600 steps in [\d.]+ s \(completed\)/);
+  assert.match(resumed.stdout, /600 steps in [\d.]+ s \(completed, \d+ evaluations among them taking [\d.]+ s\)/);
   const read = (dir: string) => {
     const history: History = JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8'));
     return { steps: history.steps, evals: history.evals.map((e) => ({ step: e.step, loss: e.loss, accuracy: e.accuracy })) };

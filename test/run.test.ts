@@ -6,9 +6,12 @@ import { tf } from '../lib/tf';
 import { splitSettings, type Settings } from '../lib/config';
 import { presetConfigs } from '../lib/presets';
 import { disposeCrnn } from '../lib/model/build';
-import { resolveRun, RunFolderError, trainRun, type BuiltRun, type TrainedRun } from '../lib/train/run';
+import {
+  loadResumeData, resolveResume, resolveRun, RunFolderError, trainRun, type BuiltRun, type TrainedRun,
+} from '../lib/train/run';
 import type { DigitData } from '../lib/types';
-import { makeDigitSet } from './helpers/idx-fixtures';
+import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
+import { checkpointRecordJson } from './helpers/checkpoint';
 import { tempFolders } from './helpers/temp';
 
 /** Synthetic 12×12 digits: enough to run every part of a run in milliseconds. */
@@ -115,4 +118,26 @@ test('trainRun leaves no tensor behind: the returned model is the caller\'s, a f
   assert.equal(tf.memory().numTensors, before, 'after a run whose model was disposed');
   await assert.rejects(trainRun(run, { data, callbacks: { onEval: () => { throw new Error('stop here'); } } }), /stop here/);
   assert.equal(tf.memory().numTensors, before, 'after a run that failed');
+});
+
+test('a resumed run\'s data loads again from where its checkpoint records it; data made otherwise is refused', () => {
+  const parent = tempDir();
+  const folder = path.join(parent, 'data');
+  fs.mkdirSync(folder);
+  writeDigitSet(folder, makeDigitSet(40, 12, 12), 'train');
+  writeDigitSet(folder, makeDigitSet(20, 12, 12), 't10k');
+  /** A run folder whose checkpoint.json records this data. */
+  const runWith = (name: string, data: { location?: string; description: string }) => {
+    const dir = path.join(parent, name);
+    fs.mkdirSync(path.join(dir, 'checkpoint'), { recursive: true });
+    const record = JSON.parse(checkpointRecordJson({ height: 12, width: 12, filters: [2, 2] }, { numSteps: 4 }));
+    record.data = { ...data, train: 40, test: 20 };
+    fs.writeFileSync(path.join(dir, 'checkpoint', 'checkpoint.json'), JSON.stringify(record));
+    return dir;
+  };
+  const loaded = loadResumeData(resolveResume(runWith('from-folder', { location: folder, description: folder })));
+  assert.deepEqual([loaded.train.count, loaded.test.count, loaded.train.height], [40, 20, 12]);
+  const made = resolveResume(runWith('made', { description: 'synthetic' }));
+  assert.throws(() => loadResumeData(made),
+    /the checkpoint in .*made was trained on data not loaded by loadMnist \(synthetic\); resume it with resolveResume and trainRun/);
 });

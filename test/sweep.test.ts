@@ -5,9 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  clearRunFolder, inspectRun, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, runName, shellCommand,
-  trainerArgs,
-  type SweepSpec,
+  clearRunFolder, inspectRun, isTrainable, openAttemptLog, parseGridArgument, parseSetArgument, planSweep, runName,
+  shellCommand, stateForExecutor, trainerArgs,
+  type RunState, type SweepSpec,
 } from '../lib/runs/sweep';
 import { presetConfigs } from '../lib/presets';
 import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
@@ -144,6 +144,20 @@ test('a run folder is new, half-written, finished, stopped, of other settings, b
   fs.rmSync(path.join(run.dir, 'run.json'));
   clearRunFolder(run.dir);
   assert.equal(inspectRun(s, run).kind, 'new');
+});
+
+test('the sweep trains new, half-written, stopped and resumable runs; elsewhere a resumable one is trained again', () => {
+  const states: RunState[] = [
+    { kind: 'new' }, { kind: 'partial' }, { kind: 'stopped', steps: 40 }, { kind: 'resumable', step: 20, stopped: true },
+    { kind: 'finished', endReason: 'completed', finalAccuracy: 0.9 }, { kind: 'busy', pid: 7 },
+    { kind: 'mismatch', differences: ['numSteps 5, this sweep 3'] }, { kind: 'foreign', reason: 'it is not a folder' },
+  ];
+  assert.deepEqual(states.filter(isTrainable).map((state) => state.kind), ['new', 'partial', 'stopped', 'resumable']);
+  // An executor that resumes checkpoints keeps every state; one that trains elsewhere cannot resume.
+  for (const state of states) assert.deepEqual(stateForExecutor(state, true), state);
+  assert.deepEqual(stateForExecutor({ kind: 'resumable', step: 20, stopped: true }, false), { kind: 'stopped', steps: 20 });
+  assert.deepEqual(stateForExecutor({ kind: 'resumable', step: 20, stopped: false }, false), { kind: 'partial' });
+  for (const state of states.filter((s) => s.kind !== 'resumable')) assert.deepEqual(stateForExecutor(state, false), state);
 });
 
 test('a run.json holding null, of another format or of a newer version is reported, never taken for a finished run', () => {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import path from 'node:path';
 import { tf, backend } from '../tf';
-import { readCpuFlags, tensorflowThreads, type TensorflowThreads } from './cpu';
+import { readCpuFlags, tensorflowOnednn, tensorflowThreads, type TensorflowThreads } from './cpu';
 
 /** Environment variables that change what TensorFlow computes or how fast. */
 const TF_VARIABLE = /^(TF_|OMP_|MKL_|ONEDNN_|DNNL_|CRNN_BACKEND$)/;
@@ -101,4 +101,17 @@ export function describeEnvironment(): RunEnvironment {
       : { intraOp: 1, interOp: 1, source: 'pure-JavaScript backend: one thread' },
     ...(node ? { rayNode: node } : {}),
   };
+}
+
+/**
+ * The native library behind the backend, in words, for the first line of a
+ * run: the libtensorflow version (2.15.1 is the tested one) and whether its
+ * oneDNN kernels run, 'libtensorflow 2.15.1, oneDNN on'; on the
+ * pure-JavaScript fallback, why it is in use.
+ */
+export function describeNativeLibrary(): string {
+  if (!backend.native) return backend.fallbackReason ?? 'no native library';
+  const env = describeEnvironment();
+  const onednn = tensorflowOnednn(env.tfEnvironment.TF_ENABLE_ONEDNN_OPTS, env.cpu.flags).on;
+  return `libtensorflow ${env.libtensorflow ?? 'of unknown version'}, oneDNN ${onednn ? 'on' : 'off'}`;
 }

@@ -323,6 +323,22 @@ export function inspectRun(spec: SweepSpec, run: SweepRun): RunState {
   return saved ? { kind: 'stopped', steps } : { kind: 'partial' };
 }
 
+/** The states whose run the sweep trains: 'new', 'partial' and 'stopped' (cleared first: `clearRunFolder`), 'resumable'. */
+export function isTrainable(state: RunState): boolean {
+  return state.kind === 'new' || state.kind === 'partial' || state.kind === 'stopped' || state.kind === 'resumable';
+}
+
+/**
+ * `state` as an executor trains it: a run's checkpoint stays on this
+ * machine, so where the executor cannot resume it (`resumesCheckpoints`
+ * false: it trains elsewhere), a resumable run is trained again, as the
+ * 'stopped' run it saved or the 'partial' one a killed trainer left.
+ */
+export function stateForExecutor(state: RunState, resumesCheckpoints: boolean): RunState {
+  if (state.kind !== 'resumable' || resumesCheckpoints) return state;
+  return state.stopped ? { kind: 'stopped', steps: state.step } : { kind: 'partial' };
+}
+
 /**
  * The trainer's arguments for `run` found in `state`: those of the plan,
  * with `--resume` in place of `--out` for a run to resume from its

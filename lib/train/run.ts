@@ -99,6 +99,20 @@ export function resolveResume(runDir: string, request: ResumeRequest = {}): Resu
   };
 }
 
+/**
+ * The data a resumed run's checkpoint was trained on, loaded again from where
+ * it records (`dataLocation`).
+ * @throws Error for a checkpoint trained on data `loadMnist` did not load
+ *   (resume it with `trainRun`, given that data), or data that cannot be read.
+ */
+export function loadResumeData(run: ResumedRun): DigitData {
+  if (run.dataLocation === undefined) {
+    throw new Error(`the checkpoint in ${run.runDir} was trained on data not loaded by loadMnist (${run.checkpoint.data.description}); ` +
+      'resume it with resolveResume and trainRun, given that data');
+  }
+  return loadMnist({ source: run.dataLocation });
+}
+
 /** Checks that `data` has the splits the checkpoint was trained on: the batches and the evaluation set depend on them. */
 function checkResumeData(run: ResumedRun, data: DigitData): void {
   const { train, test, description } = run.checkpoint.data;
@@ -334,9 +348,5 @@ export async function resumeFrom(
 ): Promise<RunResult> {
   const { request, ...rest } = options;
   const run = resolveResume(runDir, request);
-  if (run.dataLocation === undefined) {
-    throw new Error(`the checkpoint in ${runDir} was trained on data not loaded by loadMnist (${run.checkpoint.data.description}); ` +
-      'resume it with resolveResume and trainRun, given that data');
-  }
-  return trainRun(run, { ...rest, data: loadMnist({ source: run.dataLocation }) });
+  return trainRun(run, { ...rest, data: loadResumeData(run) });
 }
