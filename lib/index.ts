@@ -32,23 +32,24 @@ export { TimeStepSlice, FoldTime, UnfoldTime } from './model/layers';
 
 // train/: the training loop, and a whole run (build → train → probe → save) for the trainer and notebook 3.
 export { trainSteps, TrainingDivergedError, GraphEngineUnsupportedError } from './train/loop';
-export { resolveRun, resolveResume, trainRun, resumeFrom, RunFolderError } from './train/run';
-export type { ResolvedRun, ResumedRun, RunResult } from './train/run';
+export type { TrainCallbacks } from './train/loop';
+export { resolveRun, resolveResume, loadResumeData, trainRun, resumeFrom, RunFolderError } from './train/run';
+export type { ResolvedRun, ResumedRun, BuiltRun, TrainedRun, RunResult } from './train/run';
 
 // runs/: run folders saved and read back, listed and compared, the machine they ran on, and sweeps of them.
 export { saveRun, loadRun } from './runs/persist';
 export type { LoadedRun } from './runs/persist';
-export { runFile, recordDigitProbe } from './runs/record';
-export { describeEnvironment } from './runs/environment';
-export { tensorflowOnednn, threadsPerJob } from './runs/cpu';
+export { runFile, recordDigitProbe, MODEL_FILE } from './runs/record';
+export { describeEnvironment, describeNativeLibrary } from './runs/environment';
+export { threadsPerJob } from './runs/cpu';
 export {
   listRuns, loadRuns, runSettings, settingNames, differingSettings, varyingOnly, compareRuns, differenceLines,
   PRESET_GROUP,
 } from './runs/registry';
 export type { RunList, RunSummary, RunDetails, SkippedFolder } from './runs/registry';
 export {
-  sweepableSettings, parseGridArgument, parseSetArgument, planSweep, inspectRun, trainerArgs, shellCommand,
-  clearRunFolder,
+  sweepableSettings, parseGridArgument, parseSetArgument, planSweep, inspectRun, isTrainable, stateForExecutor,
+  trainerArgs, shellCommand, clearRunFolder,
 } from './runs/sweep';
 export type { SweepSpec, SweepRun, RunState } from './runs/sweep';
 export { TRAINER } from './runs/executors/executor';
