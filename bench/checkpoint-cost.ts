@@ -19,6 +19,7 @@ import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { trainSteps, CHECKPOINT_TIME_SHARE } from '../lib/train/loop';
 import { writeCheckpoint } from '../lib/train/checkpoint';
+import { CHECKPOINT_FOLDER } from '../lib/runs/record';
 import { loadMnist } from '../lib/data/data';
 import { getTask } from '../lib/data/tasks';
 
@@ -58,8 +59,8 @@ async function main(): Promise<void> {
       elapsed[side].push(history.elapsedMs);
       checkpoints += history.checkpoints?.count ?? 0;
       checkpointMs += history.checkpoints?.ms ?? 0;
-      const bytes = side === 'with' ? fs.readdirSync(path.join(runDir, 'checkpoint'))
-        .reduce((n, name) => n + fs.statSync(path.join(runDir, 'checkpoint', name)).size, 0) : 0;
+      const bytes = side === 'with' ? fs.readdirSync(path.join(runDir, CHECKPOINT_FOLDER))
+        .reduce((n, name) => n + fs.statSync(path.join(runDir, CHECKPOINT_FOLDER, name)).size, 0) : 0;
       console.log(`run ${r + 1} ${side.padEnd(7)} checkpoints: ${(history.elapsedMs / 1000).toFixed(2)} s, ` +
         `CPU ${(cpu[side].at(-1)! / 1000).toFixed(2)} s` +
         (history.checkpoints ? `; ${history.checkpoints.count} checkpoints, ${history.checkpoints.ms.toFixed(0)} ms` : '') +
