@@ -14,9 +14,11 @@ import type { DigitData, DigitProbeRecord, EvalRecord } from '../lib/types';
 import { GraphEngineUnsupportedError, TrainingDivergedError, type TrainCallbacks } from '../lib/train/loop';
 import { RunFolderError, type BuiltRun, type ResumedRun, type RunResult, type TrainedRun } from '../lib/train/run';
 import { ARTICLE_ACCURACY } from '../lib/view/charts';
+import { formatDuration } from '../lib/view/tables';
 import { exitForSignal, percent, type StopSignal } from './cli';
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/** A duration in milliseconds as the tables write it: `42.0 s`, `4m 50s`. */
+const duration = (ms: number) => formatDuration(ms / 1000);
 
 /** What the trainer's lines say about a run besides the run itself. */
 export interface TrainContext {
@@ -82,8 +84,9 @@ export function summaryLines(
   const { outDir, stopSignal } = context;
   const why = stopSignal ? `stopped by ${stopSignal}` : history.endReason;
   const evaluations = history.evaluations === undefined ? ''
-    : `, ${history.evaluations.count} evaluations among them taking ${seconds(history.evaluations.ms)}`;
-  const lines = [`${history.steps.length} steps in ${seconds(history.elapsedMs)} (${why}${evaluations}); saved to ${outDir}` +
+    : `, ${history.evaluations.count} evaluation${history.evaluations.count === 1 ? '' : 's'} among them taking ` +
+      duration(history.evaluations.ms);
+  const lines = [`${history.steps.length} steps in ${duration(history.elapsedMs)} (${why}${evaluations}); saved to ${outDir}` +
     (result.checkpointStep !== undefined ? `; to go on, train --resume ${outDir}` : '')];
   if (history.sampler === 'graph') {
     lines.push(`batches gathered in the graph from the seeded image indices, ${history.stepsPerCall} steps per session call`);

@@ -35,7 +35,7 @@ test('a finished run\'s summary gives its steps, time, evaluations, folder, batc
   const lines = summaryLines({ history: history(300, [{ step: 100, accuracy: 0.5 }, { step: 300, accuracy: 0.9123 }]) },
     { outDir: 'runs/a', evalSize: 1000 });
   assert.deepEqual(lines, [
-    '300 steps in 83.5 s (completed, 2 evaluations among them taking 2.0 s); saved to runs/a',
+    '300 steps in 1m 23s (completed, 2 evaluations among them taking 2.0 s); saved to runs/a',
     'batches gathered in the graph from the seeded image indices, 10 steps per session call',
     'final accuracy 91.23% on 1000 test sequences (the article reports about 98.00% after 10,000 steps)',
   ]);
@@ -47,7 +47,7 @@ test('a stopped run\'s summary names the signal and how to go on; an eager run w
     checkpointStep: 40,
   }, { outDir: 'runs/b', evalSize: 16, stopSignal: 'SIGTERM' });
   assert.deepEqual(stopped.slice(0, 2), [
-    '40 steps in 83.5 s (stopped by SIGTERM, 1 evaluations among them taking 2.0 s); saved to runs/b; ' +
+    '40 steps in 1m 23s (stopped by SIGTERM, 1 evaluation among them taking 2.0 s); saved to runs/b; ' +
       'to go on, train --resume runs/b',
     'batches made on the CPU (a task without a class table), one step per session call',
   ]);
