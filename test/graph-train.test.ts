@@ -4,13 +4,13 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, compileCrnn, disposeCrnn } from '../lib/model/build';
 import { FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model/layers';
-import { createTrainStep, EVAL_BATCH_SIZE, scheduledLearningRate, trainSteps } from '../lib/train/loop';
+import { createTrainStep, scheduledLearningRate, trainSteps } from '../lib/train/loop';
 import { GraphBuilder, GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { buildTrainingGraph } from '../lib/graph/build';
 import { loadSignatures, inTensorFlowMemory } from '../lib/graph/session';
 import { layerSupport } from '../lib/graph/layers';
 import { loadMnist } from '../lib/data/data';
-import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch } from '../lib/data/sequences';
+import { createEvalSet, drawSequenceIndices, EVAL_BATCH_SIZE, evalBatches, makeSequenceBatch } from '../lib/data/sequences';
 import {
   packedImages, samplerSpecFor, writeImagesLoad, writeSampledBatch, writeSamplerData, type SamplerSpec,
 } from '../lib/graph/sampler';

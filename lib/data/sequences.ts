@@ -190,6 +190,14 @@ export function createEvalSet(set: DigitSet, options: EvalSetOptions): EvalSet {
 }
 
 /**
+ * Sequences per forward pass when evaluating on the fixed set (in the graph
+ * too, to bound its memory). 500 evaluates as fast as 1,000 and lowers a
+ * default run's peak RSS from 728 to 649 MiB: the first convolution's output
+ * for a batch of 1,000 pairs alone is 100 MB.
+ */
+export const EVAL_BATCH_SIZE = 500;
+
+/**
  * Iterates over an evaluation set in batches of tensors, in order; the last
  * batch holds the remainder (size − k × batchSize sequences).
  *
@@ -208,7 +216,7 @@ export function createEvalSet(set: DigitSet, options: EvalSetOptions): EvalSet {
 export function evalBatches(
   evalSet: EvalSet,
   set: DigitSet,
-  batchSize = 1000,
+  batchSize = EVAL_BATCH_SIZE,
 ): Generator<SequenceBatch, void, undefined> {
   // Validate now, not lazily at the first next() as a generator body would.
   checkBatchSize(batchSize);

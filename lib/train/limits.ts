@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import type { CrnnConfig, TrainConfig } from '../types';
 import { expectedParamCount } from '../model/build';
-import { EVAL_BATCH_SIZE } from './loop';
+import { EVAL_BATCH_SIZE } from '../data/sequences';
 
 /** Share of the machine's memory a run may plan to use. */
 export const MEMORY_SHARE = 0.8;

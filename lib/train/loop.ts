@@ -11,7 +11,9 @@ import type { DigitData, DigitSet, EvalRecord, History, StepRecord, Task, TrainC
 import { resolveTrainConfig } from '../config';
 import { getTask } from '../data/tasks';
 import { createRng, deriveSeed, type RngState } from '../random';
-import { createEvalSet, drawSequenceIndices, evalBatches, makeSequenceBatch, type EvalSet } from '../data/sequences';
+import {
+  createEvalSet, drawSequenceIndices, EVAL_BATCH_SIZE, evalBatches, makeSequenceBatch, type EvalSet,
+} from '../data/sequences';
 import { augmentOfStep, augments, type SteppedAugment } from '../data/augment';
 import { WeightAverage, writeTrainableWeights, type AverageState } from './ema';
 import { measureLossAccuracy } from '../evaluate/metrics';
@@ -55,13 +57,6 @@ export function divergenceWatch(numClasses: number): (loss: number) => boolean {
   };
 }
 
-/**
- * Sequences per forward pass when evaluating on the fixed set (in the graph
- * too, to bound its memory). 500 evaluates as fast as 1,000 and lowers a
- * default run's peak RSS from 728 to 649 MiB: the first convolution's output
- * for a batch of 1,000 pairs alone is 100 MB.
- */
-export const EVAL_BATCH_SIZE = 500;
 
 /** The cosine and one-cycle schedules end at this fraction of the learning rate. */
 const COSINE_FLOOR = 0.01;
@@ -401,7 +396,7 @@ async function startEngine(
   if (trainingEngine(model, choice) === 'eager') {
     const step = createTrainStep(model, options);
     const optimizer = optimizerLearningRate(model);
-    const measure = () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set, EVAL_BATCH_SIZE));
+    const measure = () => measureLossAccuracy(model, evalBatches(evaluation.evalSet, evaluation.set));
     const average = emaDecay > 0 ? new WeightAverage(model, emaDecay, ema.start) : undefined;
     return {
       name: 'eager',
