@@ -4,7 +4,8 @@
  * model with it; `graphEngineSupport` says why a model cannot be (or null).
  */
 export { GraphTrainer } from './trainer';
-export { graphEngineSupport } from './build';
+export type { AdamInternals } from './trainer';
+export { graphEngineSupport, labelSmoothingOf } from './build';
 export { GraphBuilder } from './def';
 export { samplerSpecFor } from './sampler';
 export type { SamplerSpec } from './sampler';

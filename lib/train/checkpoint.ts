@@ -38,7 +38,7 @@ import {
 } from '../config';
 import { checkRngState } from '../random';
 import type { TrainingState } from './loop';
-import type { AdamInternals } from '../graph/trainer';
+import type { AdamInternals } from '../graph';
 import { CHECKPOINT_FOLDER, isCheckpointEntry, readRegularFile, savingFolders } from '../runs/record';
 
 const CHECKPOINT_FILE = 'checkpoint.json';

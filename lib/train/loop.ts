@@ -17,9 +17,7 @@ import {
 import { augmentOfStep, augments, type SteppedAugment } from '../data/augment';
 import { WeightAverage, writeTrainableWeights, type AverageState } from './ema';
 import { measureLossAccuracy } from '../evaluate/metrics';
-import { GraphTrainer } from '../graph/trainer';
-import { graphEngineSupport, labelSmoothingOf } from '../graph/build';
-import { samplerSpecFor } from '../graph/sampler';
+import { GraphTrainer, graphEngineSupport, labelSmoothingOf, samplerSpecFor } from '../graph';
 import { setDropoutStep } from '../model/dropout';
 
 /**
