@@ -12,7 +12,6 @@ import {
   type CheckpointRun,
 } from '../lib/train/checkpoint';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { createRng } from '../lib/random';
 import { loadMnist } from '../lib/data/data';
 import type { CrnnConfig, DigitData, History, TrainConfig } from '../lib/types';
 import { tempFolders } from './helpers/temp';
@@ -252,17 +251,6 @@ test('a resumed run with more steps goes on from the checkpoint and records wher
     ...plan.trainConfig, numSteps: 2, seqLength: 2, task: 'difference', resume: checkpoint.state,
   }), /cannot resume at step 3 with numSteps 2/);
   disposeCrnn(checkpoint.model);
-});
-
-test('a random stream goes on from its state, and a state that is not one is refused', () => {
-  const rng = createRng(9);
-  for (let i = 0; i < 5; i++) rng.next();
-  const state = rng.state();
-  const expected = Array.from({ length: 5 }, () => rng.next());
-  const resumed = createRng(9, JSON.parse(JSON.stringify(state)));
-  assert.deepEqual(Array.from({ length: 5 }, () => resumed.next()), expected);
-  assert.throws(() => createRng(9, { ...state, S: state.S.slice(1) }), /a permutation of 0\.\.255/);
-  assert.throws(() => createRng(9, { ...state, i: 256 }), /indices i and j in 0\.\.255/);
 });
 
 test('resumeFrom goes on with a run that trainRun checkpointed before it was killed, and saves it in its folder', async () => {

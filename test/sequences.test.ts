@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
-import { createRng, shuffleInPlace } from '../lib/random';
+import { createRng } from '../lib/random';
 import { createEvalSet, evalBatches, makeSequenceBatch, sampleSequenceBatch } from '../lib/data/sequences';
 import { customTask, differenceTask, sumTask } from '../lib/data/tasks';
 import { loadMnist } from '../lib/data/data';
@@ -14,35 +14,6 @@ function dispose(batch: SequenceBatch): void {
   batch.xs.dispose();
   batch.ys.dispose();
 }
-
-test('createRng gives the same sequence for the same seed and another for another seed', () => {
-  const draw = (seed: number | string) => {
-    const rng = createRng(seed);
-    return Array.from({ length: 20 }, () => rng.next());
-  };
-  assert.deepEqual(draw(42), draw(42));
-  assert.deepEqual(draw('abc'), draw('abc'));
-  assert.notDeepEqual(draw(42), draw(43));
-  for (const x of draw(7)) assert.ok(x >= 0 && x < 1);
-});
-
-test('nextInt draws every integer 0..n-1 and only those', () => {
-  const rng = createRng(1);
-  const seen = new Set<number>();
-  for (let i = 0; i < 500; i++) seen.add(rng.nextInt(7));
-  assert.deepEqual([...seen].sort(), [0, 1, 2, 3, 4, 5, 6]);
-  assert.throws(() => rng.nextInt(0), /nextInt\(n\) needs a positive integer n, got 0/);
-  assert.throws(() => rng.nextInt(2.5), /got 2.5/);
-  assert.throws(() => createRng(NaN), /seed must be a finite number or a string, got NaN/);
-});
-
-test('shuffleInPlace permutes the items reproducibly', () => {
-  const a = shuffleInPlace(Array.from({ length: 30 }, (_, i) => i), createRng(3));
-  const b = shuffleInPlace(Array.from({ length: 30 }, (_, i) => i), createRng(3));
-  assert.deepEqual(a, b);
-  assert.notDeepEqual(a, Array.from({ length: 30 }, (_, i) => i));
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => i));
-});
 
 test('sampleSequenceBatch builds xs, ys, digits, targets and indices that agree with each other', () => {
   const batch = sampleSequenceBatch(set, { batchSize: 6, seqLength: 3, task: 'difference', rng: createRng(5) });
