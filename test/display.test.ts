@@ -5,11 +5,6 @@ import { barChartSvg, heatmapSpec, symlogLegendValues } from '../lib/view/charts
 import { greyPng } from '../lib/view/images';
 import { pngSize, svgToPng } from '../lib/view/png';
 import { newNotebookDisplay, notebookDisplay } from '../lib/view/notebook';
-import { environmentSummary, tensorCensus } from '../lib/view/machine';
-import { svgText } from '../lib/view/text';
-import type { RunEnvironment } from '../lib/runs/environment';
-import { tf } from '../lib/tf';
-import { buildCrnn, disposeCrnn } from '../lib/model/build';
 
 /** Number of pixels darker than mid-grey in a PNG. */
 function darkPixels(png: Buffer): number {
@@ -58,15 +53,6 @@ test('pngSize reads the header and rejects bytes that are not PNG', () => {
   assert.deepEqual(pngSize(greyPng(new Uint8Array(12), 3, 4)), { width: 4, height: 3 });
   assert.throws(() => pngSize(new Uint8Array(30)), /pngSize needs PNG bytes/);
   assert.throws(() => pngSize(greyPng(new Uint8Array(4), 2, 2).subarray(0, 20)), /pngSize needs PNG bytes/);
-});
-
-test('svgText gives a chart\'s headings, or all the text of another SVG', async () => {
-  const chart = await barChartSvg(['a', 'b'], [1, 2], { title: 'Two bars', xTitle: 'letter', yTitle: 'count' });
-  assert.equal(svgText(chart), 'Two bars · letter · count');
-  const plain = '<svg><text x="1">7 &#8722; 3 = 4</text><text>A &amp; B &lt;C&gt;</text><text> </text></svg>';
-  assert.equal(svgText(plain), '7 &#8722; 3 = 4 · A & B <C>');
-  assert.equal(svgText('<svg><text>abcdef</text></svg>', 4), 'abc…');
-  assert.equal(svgText('<svg></svg>'), '');
 });
 
 test('a symlog legend shows 0, powers of ten and the maximum, spread along the gradient', () => {
@@ -125,41 +111,3 @@ test('an in-place display sends one display id and updates it after the first ou
   assert.notEqual(c, a);
 });
 
-test('environmentSummary names the CPU, its cores, the versions and the kernel settings only', () => {
-  const env: RunEnvironment = {
-    node: 'v20.1.0', tfjs: '4.22.0', libtensorflow: '2.9.1', backend: 'tensorflow',
-    cpu: { model: 'Some CPU @ 2.0GHz ', flags: ['avx2', 'fma'], cores: 2 },
-    tfEnvironment: { TF_ENABLE_ONEDNN_OPTS: '1', TF_CLI_CONFIG_FILE: '/home/me/.terraformrc' },
-    gitCommit: null, platform: 'Linux 6.1 x64',
-  };
-  assert.equal(environmentSummary(env), 'CPU: Some CPU @ 2.0GHz, 2 cores; avx2, fma (Linux 6.1 x64)\n' +
-    'software: Node v20.1.0, TensorFlow.js 4.22.0, libtensorflow 2.9.1, tensorflow backend; TF_ENABLE_ONEDNN_OPTS=1');
-  const plain = environmentSummary({
-    ...env, libtensorflow: null, backend: 'cpu', tfEnvironment: {}, cpu: { model: 'X', flags: [], cores: 1 },
-  });
-  assert.equal(plain, 'CPU: X, 1 core (Linux 6.1 x64)\nsoftware: Node v20.1.0, TensorFlow.js 4.22.0, cpu backend');
-});
-
-test('tensorCensus splits the tensors in memory into weights, optimiser state and the rest', async () => {
-  const before = tf.memory().numTensors;
-  const model = buildCrnn({ hiddenSize: 8, denseUnits: 8, filters: [2, 2] });
-  const stray = tf.scalar(1);
-  try {
-    const census = tensorCensus(model);
-    assert.equal(census.weights, model.weights.length);
-    assert.equal(census.optimizer, 2, "Adam's running powers of beta1 and beta2, before any step");
-    assert.equal(census.other, before + 1, 'the stray scalar and whatever was there before');
-    assert.equal(census.total, census.weights + census.optimizer + census.other);
-    assert.equal(census.text, `${census.total} tensors: ${census.weights} weights, 2 optimiser state, ${before + 1} other`);
-    const [xs, ys] = [tf.zeros([1, 2, 28, 28, 1]), tf.oneHot([3], 19)];
-    await model.trainOnBatch(xs, ys);
-    tf.dispose([xs, ys]);
-    const trained = tensorCensus(model);
-    assert.equal(trained.optimizer, 2 + 2 * model.weights.length, 'and two moments per weight after a step');
-    assert.equal(trained.other, before + 1);
-    assert.equal(tensorCensus().weights, 0, 'without a model, everything is other');
-  } finally {
-    stray.dispose();
-    disposeCrnn(model);
-  }
-});

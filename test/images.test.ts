@@ -6,7 +6,6 @@ import {
 } from '../lib/view/images';
 import { pngSize, svgToPng } from '../lib/view/png';
 import { sequenceCells, showImages, showPng, showSequences, showSvg } from '../lib/view/notebook';
-import { describeSequence, formatProbability, formatSigned } from '../lib/view/text';
 import { differenceTask } from '../lib/data/tasks';
 import type { DigitSet } from '../lib/types';
 import { recorder } from './helpers/display-recorder';
@@ -127,22 +126,6 @@ test('labelledGridSvg rejects no cells, a cell without images and a wrongly size
 
 test('escapeXml escapes the five XML special characters', () => {
   assert.equal(escapeXml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
-});
-
-test('probabilities near certainty keep a decimal and never round up to 100%', () => {
-  assert.equal(formatProbability(0.51), '51%');
-  assert.equal(formatProbability(0.9896), '99%');
-  assert.equal(formatProbability(0.99996), '>99.9%');
-  assert.equal(formatProbability(0.996), '99.6%');
-  assert.equal(formatProbability(1), '100%');
-});
-
-test('captions use a true minus sign and the task\'s operator', () => {
-  assert.equal(formatSigned(-4), '−4');
-  assert.equal(formatSigned(0), '0');
-  assert.equal(describeSequence([3, 7], -4, 'difference'), '3 − 7 = −4');
-  assert.equal(describeSequence([3, 7, 1], 11, 'sum'), '3 + 7 + 1 = 11');
-  assert.equal(describeSequence([3, 7], 1, 'parity'), 'parity(3, 7) = 1');
 });
 
 test('sequence cells caption targets and predictions and highlight the mistakes', () => {
