@@ -7,14 +7,13 @@ import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import {
   compareRuns, differingSettings, listRuns, loadRuns, varyingOnly, differenceLines, runSettings,
 } from '../lib/runs/registry';
-import { comparisonTable, formatDuration, markdownTable, runsTable } from '../lib/view/tables';
+import { comparisonTable, runsTable } from '../lib/view/tables';
 import { comparisonCurvesSpec } from '../lib/view/charts';
 import { recordDigitProbe } from '../lib/runs/record';
-import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
+import { age, fakeHistory, makeRunsFolder, testRecord, writeRecord, writeRun, writeTinyModel } from './helpers/run-folders';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
 import { comparisonChartSvg } from '../lib/view/compare';
 import { checkpointRecordJson } from './helpers/checkpoint';
-import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../lib/types';
 import { presetConfigs } from '../lib/presets';
 import { tempFolders } from './helpers/temp';
 import { close } from './helpers/close';
@@ -23,97 +22,8 @@ const runsCli = path.join(__dirname, '..', 'bin', 'runs.js');
 
 const tempDir = tempFolders('registry');
 
-interface FakeRun {
-  seed: number;
-  cell?: CrnnConfig['cell'];
-  sharedCnn?: boolean;
-  /** Accuracy at the last evaluation. */
-  final: number;
-  /** A higher accuracy reached at step 800, if any. */
-  peak?: number;
-  numSteps?: number;
-  /** Steps done, when training stopped early. */
-  stoppedAt?: number;
-  elapsedMs?: number;
-  /** Settings over the defaults (a preset's). */
-  config?: { model?: Partial<CrnnConfig>; train?: Partial<TrainConfig> };
-}
-
-/** A history that rises from 10% to `final` with an evaluation every 100 steps. */
-function fakeHistory(run: FakeRun): History {
-  const numSteps = run.stoppedAt ?? run.numSteps ?? 1000;
-  const steps = Array.from({ length: numSteps }, (_, i) => ({ step: i + 1, loss: 2 / (i + 1), accuracy: 0.5 }));
-  const evals: EvalRecord[] = [];
-  for (let step = 0; step <= numSteps; step += 100) {
-    const accuracy = step === numSteps ? run.final
-      : step === 800 && run.peak !== undefined ? run.peak
-        : 0.1 + (run.final - 0.1) * (1 - Math.exp(-step / 150)) - 0.002;
-    evals.push({ step, loss: 1 - accuracy, accuracy });
-  }
-  return {
-    steps, evals, endReason: run.stoppedAt ? 'stopped' : 'completed', elapsedMs: run.elapsedMs ?? 90_000,
-    startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:01:30.000Z', engine: 'graph',
-  };
-}
-
-/** Writes `dir`/run.json as saveRun would, without a model. */
-function writeRun(dir: string, run: FakeRun): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const record = {
-    format: 'crnn-mnist-run',
-    version: 1,
-    crnnConfig: resolveCrnnConfig({ cell: run.cell ?? 'simple', sharedCnn: run.sharedCnn ?? false, ...run.config?.model }),
-    trainConfig: resolveTrainConfig({ ...run.config?.train, seed: run.seed, numSteps: run.numSteps ?? 1000 }),
-    task: 'difference',
-    history: fakeHistory(run),
-    dataSource: 'test',
-    backend: 'tensorflow',
-    savedAt: '2025-01-01T00:01:31.000Z',
-    environment: { node: 'v20', cpu: { model: 'Test CPU 9000', flags: [], cores: 2 }, gitCommit: 'abc123' },
-  };
-  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record, null, 1));
-  fs.writeFileSync(path.join(dir, 'model.json'), '{}');
-}
-
-/**
- * A runs folder as a sweep leaves it, with the things a registry must not
- * take for runs.
- */
-function makeRunsFolder(): string {
-  const root = tempDir();
-  const sweep = path.join(root, 'sweep-a');
-  writeRun(path.join(sweep, 'cell-simple', 'seed-1'), { seed: 1, final: 0.97, peak: 0.975 });
-  writeRun(path.join(sweep, 'cell-simple', 'seed-2'), { seed: 2, final: 0.98 });
-  writeRun(path.join(sweep, 'cell-simple', 'seed-10'), { seed: 10, final: 0.99 });
-  writeRun(path.join(sweep, 'cell-gru', 'seed-1'), { seed: 1, cell: 'gru', final: 0.985 });
-  writeRun(path.join(sweep, 'cell-gru', 'seed-2'), { seed: 2, cell: 'gru', final: 0.987 });
-  fs.writeFileSync(path.join(sweep, 'sweep.json'), '{}');
-  // Half-written: a model without its run.json.
-  fs.mkdirSync(path.join(sweep, 'cell-gru', 'seed-3'));
-  fs.writeFileSync(path.join(sweep, 'cell-gru', 'seed-3', 'model.json'), '{}');
-  writeRun(path.join(root, 'single'), {
-    seed: 42, cell: 'lstm', sharedCnn: true, final: 0.95, stoppedAt: 600, elapsedMs: 4_000_000,
-  });
-  fs.mkdirSync(path.join(root, 'broken'));
-  fs.writeFileSync(path.join(root, 'broken', 'run.json'), '{"format": "crnn-mnist-run", "crnnCo');
-  fs.mkdirSync(path.join(root, 'other'));
-  fs.writeFileSync(path.join(root, 'other', 'run.json'), '{"format": "keras-run"}');
-  fs.mkdirSync(path.join(root, 'notes'));
-  fs.writeFileSync(path.join(root, 'notes', 'README.txt'), 'ideas');
-  fs.writeFileSync(path.join(root, 'notes', 'results.csv'), 'a,b');
-  fs.mkdirSync(path.join(root, '.single.saving-abc123'));
-  fs.writeFileSync(path.join(root, '.single.saving-abc123', 'model.json'), '{}');
-  fs.mkdirSync(path.join(root, 'empty'));
-  fs.mkdirSync(path.join(root, '.ipynb_checkpoints'));
-  fs.writeFileSync(path.join(root, '.ipynb_checkpoints', 'x.txt'), '');
-  // A run still training: its reserved, empty folder and the lock of this (running) process.
-  fs.mkdirSync(path.join(root, 'reserved'));
-  fs.writeFileSync(path.join(root, '.reserved.lock'), `${process.pid}\n`);
-  return root;
-}
-
 let root: string;
-before(() => { root = makeRunsFolder(); });
+before(() => { root = makeRunsFolder(tempDir()); });
 
 
 test('listRuns finds the runs of a nested sweep and summarises them from run.json', async () => {
@@ -341,21 +251,6 @@ test('compareRuns groups the runs over seeds and computes mean ± std and the 95
   assert.deepEqual(compareRuns(runs.slice(3, 5)).groups.map((g) => g.label), ['all runs']);
 });
 
-test('the comparison table is aligned markdown with one row per group', async () => {
-  const { runs } = await listRuns(root);
-  const lines = comparisonTable(compareRuns(runs)).split('\n');
-  assert.equal(lines.length, 5);
-  assert.ok(lines.every((line) => line.length === lines[0].length), lines.join('\n'));
-  assert.match(lines[0], /^\| cell +\| sharedCnn \| +n \| seeds +\| final acc\. % \| +± std \| +95% CI of mean \| best acc\. % \| +to 98% \| +to 99% \| steps \| +time \|$/);
-  assert.match(lines[1], /^\| -+ \| -+ \| -+: \|/);
-  // 98 ± 2.48 reaches past 100%, where no accuracy lies: the table cuts the interval there.
-  const half = 100 * 4.3026527 * 0.01 / Math.sqrt(3);
-  assert.ok(98 + half > 100);
-  assert.match(lines[3], new RegExp(`^\\| simple +\\| false +\\| +3 \\| 1,2,10 +\\| +98\\.00 \\| +1\\.00 \\| ` +
-    `+${(98 - half).toFixed(2)} – 100\\.00 \\| +98\\.17 \\| +2/3: 900 \\| 1/3: 1,000 \\| 1,000 \\| 1m 30s \\|$`));
-  assert.match(lines[4], /^\| lstm +\| true +\| +1 \| 42 +\| +95\.00 \| +– \| +– \| +95\.00 \| +– \| +– \| +600 \| 1h 06m \|$/);
-});
-
 test('time to accuracy: the first evaluation at 98% and 99%, its step and seconds, and the peak memory, averaged over the runs', async () => {
   const run = (seed: number, evals: [number, number, number][], peakRssMiB?: number): string => {
     const dir = path.join(tempDir(), `seed-${seed}`);
@@ -380,17 +275,6 @@ test('time to accuracy: the first evaluation at 98% and 99%, its step and second
   const [header, , row] = comparisonTable(compareRuns(runs)).split('\n');
   assert.match(header, /\| +to 98% \| +to 99% \| steps \| +time \| peak RSS \|$/);
   assert.match(row, /\| 600 · 30\.0 s \| 1\/2: 1,000 · 52\.0 s \| 1,000 \| 1m 30s \| +750 MiB \|$/);
-});
-
-test('runsTable shows the differing settings, accuracies, steps and time of each run', async () => {
-  const { runs } = await listRuns(root);
-  const lines = runsTable(runs).split('\n');
-  assert.match(lines[0], /^\| run +\| cell +\| sharedCnn \| seed \| final acc\. % \| best acc\. % \| best at \| +steps \| +time \| end +\|$/);
-  assert.match(lines[2], /^\| single +\| lstm +\| true +\| 42 +\| +95\.00 \| +95\.00 \| +600 \| 600\/1,000 \| 1h 06m \| stopped +\|$/);
-  assert.match(lines[5], /^\| sweep-a\/cell-simple\/seed-1 +\| simple \| false +\| 1 +\| +97\.00 \| +97\.50 \| +800 \| +1,000 \| 1m 30s \| completed \|$/);
-  assert.equal(markdownTable(['a|b'], [['x']]), '| a\\|b |\n| ---- |\n| x    |');
-  assert.equal(formatDuration(42), '42.0 s');
-  assert.equal(formatDuration(7200 + 5 * 60), '2h 05m');
 });
 
 test('the comparison chart overlays each group\'s mean curve with its band, on a log error axis', async () => {

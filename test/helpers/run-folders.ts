@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveCrnnConfig, resolveTrainConfig } from '../../lib/config';
 import { MODEL_FILE, RUN_FILE, WEIGHTS_FILE, newRunRecord, runRecordJson, type RunRecord } from '../../lib/runs/record';
-import type { CrnnConfig, TrainConfig } from '../../lib/types';
+import type { CrnnConfig, EvalRecord, History, TrainConfig } from '../../lib/types';
 
 /** What a test's run record differs in from a small completed run. */
 export interface RecordFields {
@@ -67,4 +67,92 @@ export function snapshot(dir: string): Record<string, string> {
     }
   }
   return files;
+}
+
+export interface FakeRun {
+  seed: number;
+  cell?: CrnnConfig['cell'];
+  sharedCnn?: boolean;
+  /** Accuracy at the last evaluation. */
+  final: number;
+  /** A higher accuracy reached at step 800, if any. */
+  peak?: number;
+  numSteps?: number;
+  /** Steps done, when training stopped early. */
+  stoppedAt?: number;
+  elapsedMs?: number;
+  /** Settings over the defaults (a preset's). */
+  config?: { model?: Partial<CrnnConfig>; train?: Partial<TrainConfig> };
+}
+
+/** A history that rises from 10% to `final` with an evaluation every 100 steps. */
+export function fakeHistory(run: FakeRun): History {
+  const numSteps = run.stoppedAt ?? run.numSteps ?? 1000;
+  const steps = Array.from({ length: numSteps }, (_, i) => ({ step: i + 1, loss: 2 / (i + 1), accuracy: 0.5 }));
+  const evals: EvalRecord[] = [];
+  for (let step = 0; step <= numSteps; step += 100) {
+    const accuracy = step === numSteps ? run.final
+      : step === 800 && run.peak !== undefined ? run.peak
+        : 0.1 + (run.final - 0.1) * (1 - Math.exp(-step / 150)) - 0.002;
+    evals.push({ step, loss: 1 - accuracy, accuracy });
+  }
+  return {
+    steps, evals, endReason: run.stoppedAt ? 'stopped' : 'completed', elapsedMs: run.elapsedMs ?? 90_000,
+    startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:01:30.000Z', engine: 'graph',
+  };
+}
+
+/** Writes `dir`/run.json as saveRun would, without a model. */
+export function writeRun(dir: string, run: FakeRun): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const record = {
+    format: 'crnn-mnist-run',
+    version: 1,
+    crnnConfig: resolveCrnnConfig({ cell: run.cell ?? 'simple', sharedCnn: run.sharedCnn ?? false, ...run.config?.model }),
+    trainConfig: resolveTrainConfig({ ...run.config?.train, seed: run.seed, numSteps: run.numSteps ?? 1000 }),
+    task: 'difference',
+    history: fakeHistory(run),
+    dataSource: 'test',
+    backend: 'tensorflow',
+    savedAt: '2025-01-01T00:01:31.000Z',
+    environment: { node: 'v20', cpu: { model: 'Test CPU 9000', flags: [], cores: 2 }, gitCommit: 'abc123' },
+  };
+  fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(record, null, 1));
+  fs.writeFileSync(path.join(dir, 'model.json'), '{}');
+}
+
+/**
+ * Fills `root` as a sweep leaves a runs folder, with the things a registry
+ * must not take for runs, and returns it.
+ */
+export function makeRunsFolder(root: string): string {
+  const sweep = path.join(root, 'sweep-a');
+  writeRun(path.join(sweep, 'cell-simple', 'seed-1'), { seed: 1, final: 0.97, peak: 0.975 });
+  writeRun(path.join(sweep, 'cell-simple', 'seed-2'), { seed: 2, final: 0.98 });
+  writeRun(path.join(sweep, 'cell-simple', 'seed-10'), { seed: 10, final: 0.99 });
+  writeRun(path.join(sweep, 'cell-gru', 'seed-1'), { seed: 1, cell: 'gru', final: 0.985 });
+  writeRun(path.join(sweep, 'cell-gru', 'seed-2'), { seed: 2, cell: 'gru', final: 0.987 });
+  fs.writeFileSync(path.join(sweep, 'sweep.json'), '{}');
+  // Half-written: a model without its run.json.
+  fs.mkdirSync(path.join(sweep, 'cell-gru', 'seed-3'));
+  fs.writeFileSync(path.join(sweep, 'cell-gru', 'seed-3', 'model.json'), '{}');
+  writeRun(path.join(root, 'single'), {
+    seed: 42, cell: 'lstm', sharedCnn: true, final: 0.95, stoppedAt: 600, elapsedMs: 4_000_000,
+  });
+  fs.mkdirSync(path.join(root, 'broken'));
+  fs.writeFileSync(path.join(root, 'broken', 'run.json'), '{"format": "crnn-mnist-run", "crnnCo');
+  fs.mkdirSync(path.join(root, 'other'));
+  fs.writeFileSync(path.join(root, 'other', 'run.json'), '{"format": "keras-run"}');
+  fs.mkdirSync(path.join(root, 'notes'));
+  fs.writeFileSync(path.join(root, 'notes', 'README.txt'), 'ideas');
+  fs.writeFileSync(path.join(root, 'notes', 'results.csv'), 'a,b');
+  fs.mkdirSync(path.join(root, '.single.saving-abc123'));
+  fs.writeFileSync(path.join(root, '.single.saving-abc123', 'model.json'), '{}');
+  fs.mkdirSync(path.join(root, 'empty'));
+  fs.mkdirSync(path.join(root, '.ipynb_checkpoints'));
+  fs.writeFileSync(path.join(root, '.ipynb_checkpoints', 'x.txt'), '');
+  // A run still training: its reserved, empty folder and the lock of this (running) process.
+  fs.mkdirSync(path.join(root, 'reserved'));
+  fs.writeFileSync(path.join(root, '.reserved.lock'), `${process.pid}\n`);
+  return root;
 }
