@@ -13,8 +13,8 @@ import {
 import { parsePeerArgs, peerArgs, type PeerReport } from '../bench/protocol';
 import { limitMsPerStep, ratiosToBest, sgemmGflops, shareOfLimit, trainingFlopsPerSample } from '../bench/flops';
 import { writeStepGraph } from '../bench/step-graph';
-import { peerEnvironment, tensorflowOnednnReport, tensorflowThreads } from '../bench/settings';
-import { CPU_FEATURES, cpuFlagsFrom, cpuUnits, tensorflowOnednn, tensorflowOnednnDefault } from '../lib/runs/cpu';
+import { peerEnvironment, tensorflowOnednnReport } from '../bench/settings';
+import { CPU_FEATURES } from '../lib/runs/cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN_JS = path.join(ROOT, 'dist', 'bench', 'run.js');
@@ -304,27 +304,8 @@ test('the limit: sgemm GFLOP/s, ms per step at that speed, shares and ratios', (
   assert.deepEqual(byKey, { 'tfjs-node false': 1.25, 'tf1 false': 1, 'tfjs-node true': 1, 'tf1 true': 1.25 });
 });
 
-test('CPU features, and oneDNN in TensorFlow as its setting and the CPU decide it', () => {
-  const cpuinfo = 'processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse4_2 avx fma avx2 bmi2\n\nprocessor\t: 1\nflags\t: avx512f\n';
-  const epyc = cpuFlagsFrom(cpuinfo);
-  assert.deepEqual(epyc, ['sse4_2', 'avx', 'avx2', 'fma']);
-  assert.deepEqual(cpuUnits(epyc), { avx2: true, avx512: false, amx: false });
-  assert.deepEqual(cpuFlagsFrom('no flags here'), []);
-  const sapphire = cpuFlagsFrom('flags : avx2 avx512f avx512_vnni amx_tile amx_bf16');
-  assert.deepEqual(cpuUnits(sapphire), { avx2: true, avx512: true, amx: true });
-
-  // TensorFlow's default: on only with neural-network features; AVX-512 alone is not enough.
-  assert.equal(tensorflowOnednnDefault(epyc), false);
-  assert.equal(tensorflowOnednnDefault(['avx2', 'avx512f']), false);
-  assert.equal(tensorflowOnednnDefault(['avx512f', 'avx512_vnni']), true);
-  assert.equal(tensorflowOnednnDefault(['avx_vnni']), true);
-  assert.deepEqual(tensorflowOnednn(undefined, epyc), { on: false, source: 'default' });
-  assert.deepEqual(tensorflowOnednn('1', epyc), { on: true, source: 'set' });
-  assert.deepEqual(tensorflowOnednn('TRUE', epyc), { on: true, source: 'set' });
-  assert.deepEqual(tensorflowOnednn('false', sapphire), { on: false, source: 'set' });
-  // TensorFlow warns and keeps its default for anything else.
-  assert.deepEqual(tensorflowOnednn('yes', sapphire), { on: true, source: 'default' });
-  assert.deepEqual(tensorflowOnednn('', epyc), { on: false, source: 'default' });
+test('the bench reports where its oneDNN setting comes from, and its Python peers read the CPU features of lib/runs/cpu.ts', () => {
+  const epyc = ['sse4_2', 'avx', 'avx2', 'fma'];
   assert.deepEqual(tensorflowOnednnReport('0', epyc), { setting: '0', on: false, source: 'TF_ENABLE_ONEDNN_OPTS' });
   assert.match(tensorflowOnednnReport(undefined, epyc).source, /default for this CPU/);
 
@@ -352,14 +333,6 @@ test('every peer gets one environment: the oneDNN setting of the plan and its th
   assert.equal(parsePlan(['--onednn', 'off']).onednn, false);
   assert.equal(parsePlan(['--onednn', 'on']).onednn, true);
   assert.equal(parsePlan([]).sgemm, 'auto');
-
-  assert.deepEqual(tensorflowThreads({}, 2), { intraOp: 2, interOp: 2, source: 'TensorFlow\'s default: the 2 schedulable CPUs' });
-  const pinned = tensorflowThreads({ TF_NUM_INTRAOP_THREADS: '1', TF_NUM_INTEROP_THREADS: '1' }, 8);
-  assert.deepEqual([pinned.intraOp, pinned.interOp], [1, 1]);
-  assert.match(pinned.source, /TF_NUM_INTRAOP_THREADS=1/);
-  const half = tensorflowThreads({ TF_NUM_INTRAOP_THREADS: '3', TF_NUM_INTEROP_THREADS: 'x' }, 8);
-  assert.deepEqual([half.intraOp, half.interOp], [3, 8]);
-  assert.match(half.source, /otherwise the 8 schedulable CPUs/);
 });
 
 test('a missing Python, framework or numpy skips its peers and picks the sgemm probe, with the reason', () => {

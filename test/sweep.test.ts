@@ -11,7 +11,7 @@ import {
 } from '../lib/runs/sweep';
 import { presetConfigs } from '../lib/presets';
 import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
-import { tensorflowThreadEnvironment, tensorflowThreads, threadsPerJob } from '../lib/runs/cpu';
+import { threadsPerJob } from '../lib/runs/cpu';
 import { TrainerOutput } from '../lib/runs/executors/executor';
 import { RayExecutor } from '../lib/runs/executors/ray';
 import { checkpointRecordJson } from './helpers/checkpoint';
@@ -90,14 +90,6 @@ test('shell commands quote only what a shell would split or expand', () => {
   assert.equal(shellCommand(['node', 'dist/bin/train.js', '--out', 'runs/s/cell=gru,sharedCnn=true/seed-1']),
     'node dist/bin/train.js --out runs/s/cell=gru,sharedCnn=true/seed-1');
   assert.equal(shellCommand(['--out', 'my runs/it\'s']), `--out 'my runs/it'\\''s'`);
-});
-
-test('runs at once share the cores, at least one TensorFlow thread each, set in both pools', () => {
-  assert.deepEqual([threadsPerJob(2, 1), threadsPerJob(2, 2), threadsPerJob(2, 3), threadsPerJob(16, 3)], [2, 1, 1, 5]);
-  const env = tensorflowThreadEnvironment(3);
-  assert.deepEqual(env, { TF_NUM_INTRAOP_THREADS: '3', TF_NUM_INTEROP_THREADS: '3' });
-  const read = tensorflowThreads(env, 16);
-  assert.deepEqual([read.intraOp, read.interOp], [3, 3]);
 });
 
 test('a trainer\'s output is read by whole lines, stream by stream, its evaluations passed on to the progress', () => {
