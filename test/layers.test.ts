@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
-import { SeededDropout, setDropoutStep, statelessUniform } from '../lib/model/dropout';
+import { setDropoutStep } from '../lib/model/dropout';
 import { createTrainStep, trainSteps } from '../lib/train/loop';
 import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { loadMnist } from '../lib/data/data';
@@ -39,41 +39,6 @@ async function graphEvaluation(model: tfTypes.LayersModel, xs: tfTypes.Tensor5D,
   trainer.dispose();
   return values;
 }
-
-test('SeededDropout: the mask follows the seed and the step, keeps 1 − rate of the units scaled by 1/(1 − rate), and is off outside training', () => {
-  const layer = new SeededDropout({ rate: 0.25, seed: 1234 });
-  const x = tf.ones([200, 50]);
-  const before = tf.memory().numTensors;
-  const apply = (step: number) => {
-    layer.step = step;
-    return layer.apply(x, { training: true }) as tfTypes.Tensor;
-  };
-  const [a, b, c] = [apply(7), apply(7), apply(8)];
-  assert.equal(layer.step, 9, 'each training call moves the step on');
-  assert.equal(maxAbsDiff(a, b), 0, 'the same seed and step give the same mask');
-  assert.ok(maxAbsDiff(a, c) > 0, 'another step gives another mask');
-  const values = a.dataSync();
-  const kept = values.filter((v) => v !== 0);
-  assert.ok(kept.every((v) => Math.abs(v - 1 / 0.75) < 1e-6), 'kept units are scaled by 1/keep');
-  const keptShare = kept.length / values.length;
-  assert.ok(Math.abs(keptShare - 0.75) < 0.02, `kept ${keptShare} of the units`);
-  const other = new SeededDropout({ rate: 0.25, seed: 1235 });
-  other.step = 7;
-  const d = other.apply(x, { training: true }) as tfTypes.Tensor;
-  assert.ok(maxAbsDiff(a, d) > 0, 'another seed gives another mask');
-  // Outside training the input passes unchanged, and the step stays.
-  const passed = [{}, { training: false }].map((kwargs) => layer.apply(x, kwargs) as tfTypes.Tensor);
-  for (const y of passed) assert.equal(maxAbsDiff(y, x), 0);
-  assert.equal(layer.step, 9);
-  tf.dispose([a, b, c, d, ...passed.filter((y) => y !== x)]);
-  assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
-  assert.deepEqual(layer.getConfig().rate, 0.25);
-  assert.deepEqual(layer.getConfig().seed, 1234);
-  assert.throws(() => new SeededDropout({ rate: 1, seed: 1 }), /rate must be a number in \[0, 1\), got 1/);
-  assert.throws(() => new SeededDropout({ rate: 0.5, seed: 2 ** 31 }), /seed must be an int32/);
-  assert.throws(() => statelessUniform([2], [1, 0.5]), /two int32 values/);
-  x.dispose();
-});
 
 test('the default model has no dropout or normalisation layer, and the new settings add them where documented', () => {
   const plain = buildCrnn(small);
