@@ -14,8 +14,8 @@ import { percent } from '../bin/cli';
 
 const trainer = path.join(__dirname, '..', 'bin', 'train.js');
 
-function runTrainer(args: string[], cwd?: string) {
-  const result = spawnSync(process.execPath, [trainer, ...args], { encoding: 'utf8', timeout: 60_000, cwd });
+function runTrainer(args: string[], cwd?: string, timeoutMs = 60_000) {
+  const result = spawnSync(process.execPath, [trainer, ...args], { encoding: 'utf8', timeout: timeoutMs, cwd });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -429,7 +429,10 @@ test('two runs with the same --seed write the same history', () => {
 test('a run killed with SIGKILL resumes with --resume from its last checkpoint to the history of an uninterrupted run', async () => {
   const parent = tempDir();
   const args = [...tinyRun, '--steps', '600', '--eval-every', '100', '--checkpoint-every', '20', '--seed', '5'];
-  const whole = runTrainer([...args, '--out', path.join(parent, 'whole')]);
+  // 600 steps take seconds on the native backend and about a minute on the
+  // pure-JavaScript one (CRNN_BACKEND=js), where 60 s cut the resumed run short.
+  const longRun = 600_000;
+  const whole = runTrainer([...args, '--out', path.join(parent, 'whole')], undefined, longRun);
   assert.equal(whole.status, 0, whole.stderr);
 
   const out = path.join(parent, 'killed');
@@ -449,7 +452,7 @@ test('a run killed with SIGKILL resumes with --resume from its last checkpoint t
   assert.match(refused.stderr, /was trained with other settings: cell gru \(the checkpoint's: simple\); seed 6 \(the checkpoint's: 5\)/);
   assert.deepEqual(snapshot(out), before);
 
-  const resumed = runTrainer(['--resume', out, '--no-progress']);
+  const resumed = runTrainer(['--resume', out, '--no-progress'], undefined, longRun);
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stdout, new RegExp(`resumed from the checkpoint at step ${step} of `));
   assert.match(resumed.stdout, /600 steps in (?:[\d.]+ s|\d+m \d\ds) \(completed, \d+ evaluations among them taking [\d.]+ s\)/);
