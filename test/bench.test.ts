@@ -2,7 +2,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expectedParamCount } from '../lib/model/build';
 import { backend } from '../lib/tf';
@@ -15,6 +14,9 @@ import { limitMsPerStep, ratiosToBest, sgemmGflops, shareOfLimit, trainingFlopsP
 import { writeStepGraph } from '../bench/step-graph';
 import { peerEnvironment, tensorflowOnednnReport } from '../bench/settings';
 import { CPU_FEATURES } from '../lib/runs/cpu';
+import { tempFolders } from './helpers/temp';
+
+const freshDir = tempFolders('bench');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUN_JS = path.join(ROOT, 'dist', 'bench', 'run.js');
@@ -36,20 +38,16 @@ function run(file: string, args: string[], timeoutMs = 240_000): { stdout: strin
 }
 
 function runTinyBench(peers: string[]): BenchResults {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-bench-'));
-  try {
-    // One configuration (batch 128, T 2) keeps the test to seconds per peer.
-    const { status, stderr } = run(process.execPath,
-      [RUN_JS, '--tiny', '--peers', peers.join(','), '--batch-sizes', '128', '--out', out]);
-    assert.equal(status, 0, `bench exited with ${status}:\n${stderr}`);
-    for (const file of ['results.json', 'results.md', 'ms-per-step.svg']) {
-      assert.ok(fs.existsSync(path.join(out, file)), `${file} was not written`);
-    }
-    assert.match(fs.readFileSync(path.join(out, 'ms-per-step.svg'), 'utf8'), /^<svg/);
-    return JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchResults;
-  } finally {
-    fs.rmSync(out, { recursive: true, force: true });
+  const out = freshDir();
+  // One configuration (batch 128, T 2) keeps the test to seconds per peer.
+  const { status, stderr } = run(process.execPath,
+    [RUN_JS, '--tiny', '--peers', peers.join(','), '--batch-sizes', '128', '--out', out]);
+  assert.equal(status, 0, `bench exited with ${status}:\n${stderr}`);
+  for (const file of ['results.json', 'results.md', 'ms-per-step.svg']) {
+    assert.ok(fs.existsSync(path.join(out, file)), `${file} was not written`);
   }
+  assert.match(fs.readFileSync(path.join(out, 'ms-per-step.svg'), 'utf8'), /^<svg/);
+  return JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchResults;
 }
 
 function assertPositive(value: unknown, what: string): void {
@@ -114,22 +112,18 @@ test('the tiny benchmark of the TypeScript side reports timings, sampling cost, 
 test('the graph engine\'s step is written as a SavedModel that the TF1 peer\'s profiler traces beside its own', {
   skip: pythonSkip || graphSkip,
 }, () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-step-graph-'));
-  try {
-    const info = writeStepGraph(dir, { seqLength: 2, shared: false });
-    // Every trainable weight with Adam's two moments: 3 values for each of 17 weights
-    // (per CNN two convolutions' and the dense layer's kernel and bias; the RNN's 3; the output's 2).
-    assert.equal(Object.keys(info.assign).length, 3 * (2 * 6 + 3 + 2));
-    assert.deepEqual(info.assign.value0, [3, 3, 1, 16]);
-    const { stdout, status, stderr } = run(PYTHON, ['bench/peers/profile_step.py', '--graph', dir, '--steps', '2']);
-    assert.equal(status, 0, stderr);
-    const total = /^\| all ops \| ([\d.]+) \| 100% \| ([\d.]+) \| 100% \|$/m.exec(stdout);
-    assert.ok(total !== null && Number(total[1]) > 0 && Number(total[2]) > 0, stdout);
-    // Both steps run convolutions and their filter gradients.
-    assert.match(stdout, /^\| _MklNativeConv2DBackpropFilter \| [\d.]+ \| [\d.]+% \| [\d.]+ \| [\d.]+% \|$/m);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const dir = freshDir();
+  const info = writeStepGraph(dir, { seqLength: 2, shared: false });
+  // Every trainable weight with Adam's two moments: 3 values for each of 17 weights
+  // (per CNN two convolutions' and the dense layer's kernel and bias; the RNN's 3; the output's 2).
+  assert.equal(Object.keys(info.assign).length, 3 * (2 * 6 + 3 + 2));
+  assert.deepEqual(info.assign.value0, [3, 3, 1, 16]);
+  const { stdout, status, stderr } = run(PYTHON, ['bench/peers/profile_step.py', '--graph', dir, '--steps', '2']);
+  assert.equal(status, 0, stderr);
+  const total = /^\| all ops \| ([\d.]+) \| 100% \| ([\d.]+) \| 100% \|$/m.exec(stdout);
+  assert.ok(total !== null && Number(total[1]) > 0 && Number(total[2]) > 0, stdout);
+  // Both steps run convolutions and their filter gradients.
+  assert.match(stdout, /^\| _MklNativeConv2DBackpropFilter \| [\d.]+ \| [\d.]+% \| [\d.]+ \| [\d.]+% \|$/m);
 });
 
 test('the Python peers run the same tiny benchmark with the same parameter count', { skip: pythonSkip }, () => {

@@ -7,7 +7,7 @@
  * them these tests fail and say how to install them. CRNN_SKIP_NOTEBOOKS=1 skips them.
  * CRNN_NOTEBOOK_PYTHON names another Python that has the packages.
  */
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { presetConfigs } from '../lib/presets';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { tempFolders } from './helpers/temp';
 
 const root = path.resolve(__dirname, '..', '..');
 const script = path.join(root, 'scripts', 'run-notebooks.py');
@@ -153,7 +154,7 @@ function writeNotebook(file: string, cells: object[]): void {
 const FINAL_ACCURACY = /final accuracy on (\d+) fixed test sequences: (\d+\.\d\d)% after (\d+) steps/;
 const ACCURACY_04 = /accuracy on (\d+) fixed test sequences: (\d+\.\d\d)% .*notebook 3's last evaluation: (\d+\.\d\d)%/;
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'crnn-notebooks-'));
+const work = tempFolders('notebooks')();
 const outDir = path.join(work, 'executed');
 const runDir = path.join(work, 'run');
 let result: SpawnSyncReturns<string>;
@@ -173,7 +174,6 @@ before(() => {
   report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as Report;
 });
 
-after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('every notebook runs top to bottom without an error output', { skip }, () => {
   assert.deepEqual(report.notebooks.map((n) => path.basename(n.notebook, '.ipynb')), NOTEBOOKS);

@@ -221,8 +221,3 @@ export function loadMnist(options: LoadMnistOptions = {}): LoadedDigitData {
   if (useCache) cache.set(key, loaded);
   return loaded;
 }
-
-/** Forgets every dataset cached by {@link loadMnist}, so the next call reloads. */
-export function clearDataCache(): void {
-  cache.clear();
-}

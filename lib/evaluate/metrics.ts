@@ -130,40 +130,6 @@ function pairRates({ correct, total }: DigitPairCounts): number[][] {
   return correct.map((row, a) => row.map((hits, b) => (total[a][b] === 0 ? NaN : hits / total[a][b])));
 }
 
-/** What the model says about a batch of sequences. */
-export interface SequencePredictions {
-  /** [count] most probable class of each sequence. */
-  predicted: number[];
-  /** [count] probability of that class. */
-  probability: number[];
-  /** [count][numClasses] all class probabilities. */
-  probabilities: number[][];
-}
-
-/**
- * Class probabilities and most probable class of each sequence, for display.
- * Leaves no tensors behind; `xs` stays owned by the caller.
- * @param xs [count, seqLength, height, width, 1] sequences, as in a SequenceBatch.
- * @param batchSize sequences per forward pass.
- */
-export function predictSequences(
-  model: tfTypes.LayersModel, xs: tfTypes.Tensor5D, batchSize = 256,
-): SequencePredictions {
-  // Read outside tf.tidy: tidy walks whatever its function returns looking for
-  // tensors, and for a nested array of 10,000 × 19 numbers that walk costs
-  // ~50 times the read itself (~55 ms against ~1 ms CPU).
-  const probs = tf.tidy(() => model.predict(xs, { batchSize }) as tfTypes.Tensor2D);
-  let probabilities: number[][];
-  try {
-    probabilities = rowsOf(probs);
-  } finally {
-    probs.dispose();
-  }
-  const predicted = probabilities.map(argMax);
-  const probability = probabilities.map((p, i) => p[predicted[i]]);
-  return { predicted, probability, probabilities };
-}
-
 /** The rows of a [count, numClasses] tensor as arrays of numbers. */
 function rowsOf(probs: tfTypes.Tensor2D): number[][] {
   const [count, numClasses] = probs.shape;
