@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, comparisonCurvesSpec, comparisonCurvesSvg, downsampleMean, heatmapSpec,
-  heatmapSvg, scatterChartSpec, type ChartSpec, renderSvg, trainingCurvesSpec, trainingCurvesSvg,
+  heatmapSvg, scatterChartSpec, type ChartSpec, renderSvg, symlogLegendValues, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/view/charts';
 import type { History } from '../lib/types';
 import { fakeTrainingHistory } from './helpers/histories';
@@ -168,6 +168,18 @@ test('a heatmap rejects an empty or ragged matrix and labels of the wrong length
   assert.throws(() => heatmapSpec([[1, 2], [3]]), /row 0 has 2 values, row 1 has 1/);
   assert.throws(() => heatmapSpec([[1, 2]], { xLabels: ['a'] }), /2 columns but 1 xLabels/);
   assert.throws(() => heatmapSpec([[1, 2]], { yLabels: ['a', 'b'] }), /1 rows but 2 yLabels/);
+});
+
+test('a symlog legend shows 0, powers of ten and the maximum, spread along the gradient', () => {
+  assert.deepEqual(symlogLegendValues(0, 580), [0, 10, 100, 580]);
+  assert.deepEqual(symlogLegendValues(0, 9000), [0, 10, 100, 1000, 9000], '1 would crowd 0 and is left out');
+  assert.deepEqual(symlogLegendValues(0, 120), [0, 1, 10, 120], '100 is too close to 120 and gives way to it');
+  assert.deepEqual(symlogLegendValues(0, 0), [0, 0]);
+  const spec = heatmapSpec([[0, 3], [40, 500]], { scaleType: 'symlog' }) as unknown as
+    { layer: { encoding: { color: { legend: { values?: number[] } } } }[] };
+  assert.deepEqual(spec.layer[0].encoding.color.legend.values, [0, 10, 100, 500]);
+  const linear = heatmapSpec([[0, 3], [40, 500]]) as unknown as typeof spec;
+  assert.equal(linear.layer[0].encoding.color.legend.values, undefined, 'other scales keep Vega\'s ticks');
 });
 
 test('a bar chart can carry an interval per bar and a zoomed axis', async () => {
