@@ -1,16 +1,29 @@
 /**
  * lib/model/build.ts: the CRNN as built and compiled, its parameter counts
- * against the hand formula, its seeds and its disposal.
+ * against the hand formula, its seeds, disposal, and that it bundles for the
+ * browser.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn, expectedParamCount } from '../lib/model/build';
 import { resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
 
+const REPO = path.join(__dirname, '..', '..');
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
+
+/** The files esbuild takes into a browser bundle of `entry`, relative to the repository. */
+async function browserBundleInputs(entry: string): Promise<string[]> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(REPO, entry)], bundle: true, platform: 'browser', format: 'esm', write: false,
+    metafile: true, logLevel: 'silent', absWorkingDir: REPO,
+  });
+  return Object.keys(result.metafile.inputs);
+}
 
 test('the default model has the parameter count of the article\'s architecture, computed by hand', () => {
   const conv1 = 3 * 3 * 1 * 16 + 16;        // 160
@@ -258,4 +271,12 @@ test('the seed decides the initial weights: the same seed builds the same model,
   // The two steps' CNNs start apart, as unseeded ones would.
   assert.notDeepEqual(first[0], first[2]);
   assert.throws(() => buildCrnn(small, { seed: 1.5 }), /seed must be an integer, got 1.5/);
+});
+
+test('the model code bundles for the browser without lib/tf.ts, tfjs-node or any Node module', async () => {
+  const inputs = await browserBundleInputs('lib/model/build.ts');
+  assert.ok(inputs.includes('lib/model/layers.ts'), inputs.join('\n'));
+  assert.ok(inputs.some((file) => file.startsWith('node_modules/@tensorflow/tfjs-layers/')));
+  const nodeOnly = inputs.filter((file) => file === 'lib/tf.ts' || file.includes('tfjs-node') || file.startsWith('node:'));
+  assert.deepEqual(nodeOnly, []);
 });
