@@ -2,24 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ARTICLE_ACCURACY, barChartSpec, barChartSvg, comparisonCurvesSpec, comparisonCurvesSvg, downsampleMean, heatmapSpec,
-  heatmapSvg, scatterChartSpec, type ChartSpec, renderSvg, trainingCurvesSpec, trainingCurvesSvg,
+  heatmapSvg, scatterChartSpec, type ChartSpec, renderSvg, symlogLegendValues, trainingCurvesSpec, trainingCurvesSvg,
 } from '../lib/view/charts';
-import { interactiveTraces } from '../lib/view/interactive';
-import { LiveTrainingChart, summaryLine } from '../lib/view/live-chart';
 import type { History } from '../lib/types';
-import { recorder } from './helpers/display-recorder';
-
-/** A made-up run: the loss falls and the accuracy rises with the step. */
-function fakeHistory(numSteps: number, evalEvery: number): History {
-  const steps = [];
-  const evals = [];
-  for (let step = 1; step <= numSteps; step++) {
-    const loss = 3 * Math.exp(-step / 200) + 0.05;
-    steps.push({ step, loss, accuracy: 1 - loss / 3.05 });
-    if (step % evalEvery === 0) evals.push({ step, loss: loss * 1.1, accuracy: 0.97 * (1 - loss / 3.05) });
-  }
-  return { steps, evals, endReason: 'completed', elapsedMs: 1234 };
-}
+import { fakeTrainingHistory } from './helpers/histories';
 
 /** The SVG elements of one Vega mark group, e.g. the bars of a bar chart. */
 function markElements(svg: string, markClass: string, element: string): string[] {
@@ -49,7 +35,7 @@ test('downsampleMean rejects a maxPoints that is not a positive integer', () => 
 });
 
 test('the training-curves spec keeps every evaluation and thins the per-step curves', () => {
-  const history = fakeHistory(2000, 100);
+  const history = fakeTrainingHistory(2000, 100);
   const spec = trainingCurvesSpec(history, { maxPoints: 100 }) as Spec;
   const lossRows = spec.hconcat[0].data.values as { step: number; value: number; series: string }[];
   const train = lossRows.filter((r) => r.series === 'training batches');
@@ -73,7 +59,7 @@ test('the training-curves spec keeps every evaluation and thins the per-step cur
 });
 
 test('a perfect batch (error rate 0) is left off the log axis, and the learning rate gets its own panel', () => {
-  const history = fakeHistory(20, 10);
+  const history = fakeTrainingHistory(20, 10);
   history.steps.forEach((r, i) => { r.learningRate = 1e-3 * (1 - i / 20); });
   history.steps[4].accuracy = 1;
   const spec = trainingCurvesSpec(history, { maxPoints: 20 }) as Spec;
@@ -84,11 +70,11 @@ test('a perfect batch (error rate 0) is left off the log axis, and the learning 
   assert.equal(spec.hconcat[2].title, 'Learning rate');
   assert.deepEqual(spec.hconcat[2].data.values.map((r: { value: number }) => r.value),
     history.steps.map((r) => r.learningRate));
-  assert.equal((trainingCurvesSpec(fakeHistory(20, 10)) as Spec).hconcat.length, 2, 'no rates recorded: no panel');
+  assert.equal((trainingCurvesSpec(fakeTrainingHistory(20, 10)) as Spec).hconcat.length, 2, 'no rates recorded: no panel');
 });
 
 test('the accuracy panel has a dashed rule at the article\'s 98%, named in the legend, unless turned off', () => {
-  const withRule = trainingCurvesSpec(fakeHistory(10, 5)) as Spec;
+  const withRule = trainingCurvesSpec(fakeTrainingHistory(10, 5)) as Spec;
   const rule = withRule.hconcat[1].layer[1];
   assert.equal(rule.mark.type, 'rule');
   assert.deepEqual(rule.encoding.strokeDash.scale, { domain: ['article: 98% (2% error)'], range: [[6, 4]] });
@@ -96,12 +82,12 @@ test('the accuracy panel has a dashed rule at the article\'s 98%, named in the l
   assert.deepEqual(rule.data.values, [{ value: 1 - ARTICLE_ACCURACY, label: 'article: 98% (2% error)' }]);
   assert.ok(withRule.hconcat[1].layer.every((layer: Spec) => layer.mark.type !== 'text'),
     'no label beside the line, where the curves would cross it');
-  const without = trainingCurvesSpec(fakeHistory(10, 5), { referenceAccuracy: null }) as Spec;
+  const without = trainingCurvesSpec(fakeTrainingHistory(10, 5), { referenceAccuracy: null }) as Spec;
   assert.ok(without.hconcat[1].layer.every((layer: Spec) => layer.mark.type !== 'rule'));
 });
 
 test('the loss axis falls back to a linear scale when a loss is 0', () => {
-  const history = fakeHistory(10, 5);
+  const history = fakeTrainingHistory(10, 5);
   const lossScale = (h: History) => (trainingCurvesSpec(h) as Spec).hconcat[0].layer[0].encoding.y.scale;
   assert.deepEqual(lossScale(history), { type: 'log', nice: false });
   history.steps[3].loss = 0;
@@ -111,12 +97,12 @@ test('the loss axis falls back to a linear scale when a loss is 0', () => {
 test('the training curves reject a history without records and a reference outside [0, 1]', () => {
   assert.throws(() => trainingCurvesSpec({ steps: [] } as unknown as History), /History with `steps` and `evals`/);
   assert.throws(() => trainingCurvesSpec(undefined as unknown as History), /got undefined/);
-  assert.throws(() => trainingCurvesSpec(fakeHistory(5, 5), { referenceAccuracy: 98 }),
+  assert.throws(() => trainingCurvesSpec(fakeTrainingHistory(5, 5), { referenceAccuracy: 98 }),
     /referenceAccuracy must be in \[0, 1\] or null, got 98/);
 });
 
 test('training curves render to an SVG with both panels, the legend and the 98% label', async () => {
-  const svg = await trainingCurvesSvg(fakeHistory(500, 100), { title: 'Run A', subtitle: 'step 500 / 500' });
+  const svg = await trainingCurvesSvg(fakeTrainingHistory(500, 100), { title: 'Run A', subtitle: 'step 500 / 500' });
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   for (const text of ['Loss (cross-entropy)', 'Error rate', 'article: 98% (2% error)', 'Run A', 'step 500 / 500',
     'training batches', 'fixed evaluation set']) {
@@ -184,70 +170,16 @@ test('a heatmap rejects an empty or ragged matrix and labels of the wrong length
   assert.throws(() => heatmapSpec([[1, 2]], { yLabels: ['a', 'b'] }), /1 rows but 2 yLabels/);
 });
 
-
-test('the live chart redraws at most once per interval and ends with the summary line', async () => {
-  let clock = 0;
-  const display = recorder();
-  const live = new LiveTrainingChart({ numSteps: 300, minIntervalMs: 1000, display, now: () => clock });
-  const { steps, evals } = fakeHistory(300, 100);
-  for (const record of steps) {
-    clock += 10; // 10 ms per step: 3 s of training in all
-    live.onStep(record);
-    const evalRecord = evals.find((e) => e.step === record.step);
-    if (evalRecord) live.onEval(evalRecord);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  await live.finish({ ...live.history, elapsedMs: 3000 });
-  assert.equal(live.history.steps.length, 300);
-  assert.equal(live.history.evals.length, 3);
-  // Draws at ~0 s, 1 s, 2 s, 3 s (each may slip while one renders), plus the final one.
-  assert.ok(live.drawCount >= 2 && live.drawCount <= 5, `drew ${live.drawCount} times`);
-  assert.equal(display.outputs.length, live.drawCount);
-  const last = display.outputs[display.outputs.length - 1];
-  assert.ok(display.outputs.every((o) => o.type === 'png'));
-  assert.equal(last.options?.width, Number(/width="(\d+)"/.exec(live.lastSvg ?? '')?.[1]), 'shown at the chart\'s size');
-  assert.match(last.options?.alt ?? '', /^Training: completed after 300 steps · final evaluation accuracy/);
-  assert.ok(live.lastSvg?.includes('>completed after 300 steps'), 'the final drawing has the summary line');
-});
-
-test('the progress and summary lines report step, loss, accuracy and the article\'s 98%', () => {
-  const history = fakeHistory(200, 100);
-  const live = new LiveTrainingChart({ numSteps: 1000, display: recorder(), now: () => 0 });
-  const line = live.progressText(history, 4200);
-  // Step 200: loss 3/e + 0.05 = 1.154; evaluation accuracy 0.97 · (1 − 1.154 / 3.05) = 60.3%.
-  assert.equal(line, 'step 200 / 1000 · batch loss 1.154 · evaluation accuracy 60.3% (step 200) · 4.2 s');
-  assert.equal(summaryLine({ steps: [], evals: [], endReason: 'stopped', elapsedMs: 0 }),
-    'stopped after 0 steps · no evaluation yet · 0.0 s');
-  assert.match(summaryLine(history), /final evaluation accuracy \d+\.\d\d% \(article: 98%\)/);
-  assert.match(summaryLine(history, null), /final evaluation accuracy \d+\.\d\d% · /);
-});
-
-test('the live chart times its progress line from training\'s start, as the history does, not from its own creation', () => {
-  let clock = 0;
-  const live = new LiveTrainingChart({ numSteps: 10, display: recorder(), now: () => clock });
-  clock = 5000; // the engine's set-up: a graph built, the evaluation set drawn
-  live.onStart();
-  clock = 7500;
-  assert.match(live.progressText(), / · 2\.5 s$/);
-});
-
-test('the live chart rejects a negative interval and a fractional step count', () => {
-  assert.throws(() => new LiveTrainingChart({ minIntervalMs: -1, display: recorder() }), /minIntervalMs must be >= 0, got -1/);
-  assert.throws(() => new LiveTrainingChart({ numSteps: 2.5, display: recorder() }), /numSteps must be an integer >= 0, got 2.5/);
-});
-
-test('the interactive traces carry the same data as the SVG chart', () => {
-  const history = fakeHistory(400, 100);
-  const traces = interactiveTraces(history, { maxPoints: 50 });
-  const evalLoss = traces.find((t) => t.name === 'loss: fixed evaluation set')!;
-  assert.deepEqual(evalLoss.y, history.evals.map((e) => e.loss));
-  assert.equal(traces.find((t) => t.name === 'loss: training batches')!.x.length, 50);
-  const evalError = traces.find((t) => t.name === 'error rate: fixed evaluation set')!;
-  assert.equal(evalError.xaxis, 'x2');
-  assert.deepEqual(evalError.y, history.evals.map((e) => 1 - e.accuracy));
-  const rule = traces.find((t) => t.name === 'article: 98%')!;
-  assert.deepEqual(rule.y, [1 - 0.98, 1 - 0.98]);
-  assert.deepEqual(rule.x, [0, 400]);
+test('a symlog legend shows 0, powers of ten and the maximum, spread along the gradient', () => {
+  assert.deepEqual(symlogLegendValues(0, 580), [0, 10, 100, 580]);
+  assert.deepEqual(symlogLegendValues(0, 9000), [0, 10, 100, 1000, 9000], '1 would crowd 0 and is left out');
+  assert.deepEqual(symlogLegendValues(0, 120), [0, 1, 10, 120], '100 is too close to 120 and gives way to it');
+  assert.deepEqual(symlogLegendValues(0, 0), [0, 0]);
+  const spec = heatmapSpec([[0, 3], [40, 500]], { scaleType: 'symlog' }) as unknown as
+    { layer: { encoding: { color: { legend: { values?: number[] } } } }[] };
+  assert.deepEqual(spec.layer[0].encoding.color.legend.values, [0, 10, 100, 500]);
+  const linear = heatmapSpec([[0, 3], [40, 500]]) as unknown as typeof spec;
+  assert.equal(linear.layer[0].encoding.color.legend.values, undefined, 'other scales keep Vega\'s ticks');
 });
 
 test('a bar chart can carry an interval per bar and a zoomed axis', async () => {

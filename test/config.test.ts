@@ -24,6 +24,18 @@ test('every field of CrnnConfig and TrainConfig is declared once, with its defau
   assert.ok(Object.isFrozen(defaultCrnnConfig) && Object.isFrozen(defaultTrainConfig));
 });
 
+test('the default config is the article\'s and resolving fills in missing fields', () => {
+  assert.deepEqual(resolveCrnnConfig(), {
+    seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], kernelSize: 3, denseUnits: 256,
+    cell: 'simple', hiddenSize: 256, sharedCnn: false, batchNorm: false, dropout: 0, learningRate: 1e-3, weightDecay: 0,
+  });
+  const resolved = resolveCrnnConfig({ cell: 'gru', filters: [8, 4] });
+  assert.equal(resolved.cell, 'gru');
+  assert.deepEqual(resolved.filters, [8, 4]);
+  assert.equal(resolved.hiddenSize, defaultCrnnConfig.hiddenSize);
+  assert.ok(Object.isFrozen(defaultCrnnConfig));
+});
+
 test('flags are the kebab-case of the names, except --steps, and the derived settings have none', () => {
   const flags = Object.fromEntries(settings.map((s) => [s.name, s.flag]));
   assert.equal(flags.numSteps, '--steps');

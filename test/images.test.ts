@@ -4,24 +4,8 @@ import { PNG } from 'pngjs';
 import {
   digitImage, digitImages, escapeXml, greyPng, imageGridPng, labelledGridSvg, sequenceImages,
 } from '../lib/view/images';
-import { pngSize, svgToPng } from '../lib/view/png';
-import { sequenceCells, showImages, showPng, showSequences, showSvg } from '../lib/view/notebook';
-import { differenceTask } from '../lib/data/tasks';
-import type { DigitSet } from '../lib/types';
-import { recorder } from './helpers/display-recorder';
-
-/** Four 3×2 images; image k has every pixel equal to 10·k + position, label k. */
-function tinySet(): DigitSet {
-  const height = 3;
-  const width = 2;
-  const count = 4;
-  const images = new Uint8Array(count * height * width);
-  for (let k = 0; k < count; k++) {
-    for (let p = 0; p < height * width; p++) images[k * height * width + p] = 10 * k + p;
-  }
-  return { images, labels: Uint8Array.from([0, 1, 2, 3]), count, height, width };
-}
-
+import { svgToPng } from '../lib/view/png';
+import { tinySet } from './helpers/digit-sets';
 
 function count(text: string, pattern: RegExp): number {
   return (text.match(pattern) ?? []).length;
@@ -128,74 +112,6 @@ test('escapeXml escapes the five XML special characters', () => {
   assert.equal(escapeXml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });
 
-test('sequence cells caption targets and predictions and highlight the mistakes', () => {
-  const set = tinySet();
-  const records = {
-    indices: Int32Array.from([3, 1, 0, 2]),
-    digits: Int32Array.from([3, 1, 0, 2]),
-    targets: Int32Array.from([2 + 9, -2 + 9]),
-  };
-  const cells = sequenceCells(set, records, {
-    task: differenceTask, predictions: [11, 9], probabilities: [0.994, 0.51],
-  });
-  assert.deepEqual(cells.map((c) => c.caption), [['3 − 1 = 2', 'predicted 2 (99.4%)'], ['0 − 2 = −2', 'predicted 0 (51%)']]);
-  assert.deepEqual(cells.map((c) => c.highlight), [false, true]);
-  assert.deepEqual(cells.map((c) => c.images.map((image) => image[0])), [[30, 10], [0, 20]]);
-
-  const display = recorder();
-  showSequences(set, records, { task: differenceTask, count: 1, display });
-  showSequences(set, records, { task: differenceTask, predictions: [11, 9], title: 'Both', display });
-  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
-  assert.equal(display.outputs[0].options?.alt, '3 − 1 = 2', 'count: 1 shows one sequence');
-  assert.equal(display.outputs[1].options?.alt, 'Both\n3 − 1 = 2, predicted 2\n0 − 2 = −2, predicted 0');
-  const [one, both] = display.outputs.map((o) => pngSize(o.value as Uint8Array));
-  assert.ok(both.width > one.width && both.height > one.height, 'two cells, a second caption line and a title make a larger picture');
-});
-
-test('sequence cells reject mismatched records, a bad count and too few predictions', () => {
-  const set = tinySet();
-  const records = { indices: Int32Array.from([0, 1, 2, 3]), digits: Int32Array.from([0, 1, 2, 3]), targets: Int32Array.from([8, 8]) };
-  const task = differenceTask;
-  assert.throws(() => sequenceCells(set, { ...records, digits: Int32Array.from([0, 1]) }, { task }),
-    /4 indices, 2 digits, 2 targets/);
-  assert.throws(() => sequenceCells(set, records, { task, count: 3 }), /count must be an integer in \[1, 2\], got 3/);
-  assert.throws(() => sequenceCells(set, records, { task, predictions: [8] }), /got 1 predictions for 2 sequences/);
-  assert.throws(() => sequenceCells(set, { ...records, targets: new Int32Array(0) }, { task }), /at least one sequence/);
-});
-
-test('showImages draws a plain PNG without titles and a captioned grid, rasterised at 2×, with them', () => {
-  const images = digitImages(tinySet(), [0, 1]);
-  const display = recorder();
-  showImages(images, { height: 3, width: 2, display });
-  showImages(images, { height: 3, width: 2, titles: ['zero', 'one'], highlight: [true, false], display });
-  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
-  assert.equal(PNG.sync.read(Buffer.from(display.outputs[0].value as Uint8Array)).height, 3 * 2 + 2 * 4);
-  const captioned = display.outputs[1];
-  assert.equal(captioned.options?.alt, 'zero · one');
-  const svg = labelledGridSvg(images.map((image, i) => ({ images: [image], caption: ['zero', 'one'][i], highlight: i === 0 })),
-    { height: 3, width: 2, cols: 8 });
-  const svgWidth = Number(/width="(\d+)"/.exec(svg)![1]);
-  assert.equal(captioned.options?.width, svgWidth, 'shown at the SVG\'s size');
-  assert.equal(pngSize(captioned.value as Uint8Array).width, 2 * svgWidth, 'drawn at twice the SVG\'s size');
-  assert.throws(() => showImages(images, { height: 3, width: 2, titles: ['zero'], display }), /1 titles for 2 images/);
-});
-
-test('showSvg and showPng check what they are given', () => {
-  const display = recorder();
-  assert.throws(() => showSvg('<div>no</div>', { display }), /SVG document string starting with <svg, got <div>/);
-  assert.throws(() => showPng(new Uint8Array([1, 2, 3, 4]), display), /PNG bytes/);
-  showPng(greyPng(new Uint8Array(4), 2, 2), display);
-  showSvg('<svg xmlns="http://www.w3.org/2000/svg" width="30" height="20"><text>hi</text></svg>', { display, scale: 1.5 });
-  assert.deepEqual(display.outputs.map((o) => o.type), ['png', 'png']);
-  assert.deepEqual(display.outputs[1].options, { width: 30, height: 20, alt: 'hi' });
-  assert.deepEqual(pngSize(display.outputs[1].value as Uint8Array), { width: 45, height: 30 });
-});
-
-test('showing outside a tslab kernel fails with a message saying so', () => {
-  assert.throws(() => showSvg('<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"></svg>'),
-    /tslab can only show output inside a running tslab kernel/);
-});
-
 test('labelledGridSvg frames every image and can add a grey-scale key under the grid', () => {
   const [a, b] = digitImages(tinySet(), [0, 1]);
   const plain = labelledGridSvg([{ images: [a] }, { images: [b] }], { height: 3, width: 2, cols: 2, invert: false });
@@ -208,12 +124,4 @@ test('labelledGridSvg frames every image and can add a grey-scale key under the 
   for (const label of ['>−0.5<', '>0<', '>+0.5<', '>weight<']) assert.ok(keyed.includes(label), `the key shows ${label}`);
   const height = (svg: string) => Number(/height="(\d+)"/.exec(svg)![1]);
   assert.ok(height(keyed) > height(plain), 'the key adds a band under the grid');
-});
-
-test('showImages draws a titled grid with its grey-scale key, and says both in the text stand-in', () => {
-  const images = digitImages(tinySet(), [0, 1]);
-  const display = recorder();
-  showImages(images, { height: 3, width: 2, invert: false, title: 'Two images', greyScale: { black: '0', white: '1' }, display });
-  assert.equal(display.outputs[0].type, 'png');
-  assert.equal(display.outputs[0].options?.alt, 'Two images\ngrey scale: black 0, white 1');
 });

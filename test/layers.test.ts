@@ -1,6 +1,7 @@
 /**
- * The layers beyond the article's, on both engines: dropout (SeededDropout),
- * batch normalisation and wider convolution kernels.
+ * The custom layers of lib/model/layers.ts on their own (TimeStepSlice,
+ * FoldTime, UnfoldTime), and the layers beyond the article's on both engines:
+ * dropout (SeededDropout), batch normalisation and wider convolution kernels.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { setDropoutStep } from '../lib/model/dropout';
+import { FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model/layers';
 import { createTrainStep, trainSteps } from '../lib/train/loop';
 import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { loadMnist } from '../lib/data/data';
@@ -40,31 +42,30 @@ async function graphEvaluation(model: tfTypes.LayersModel, xs: tfTypes.Tensor5D,
   return values;
 }
 
-test('the default model has no dropout or normalisation layer, and the new settings add them where documented', () => {
-  const plain = buildCrnn(small);
-  assert.ok(!plain.layers.some((l) => /_bn$|_elu$|dropout/.test(l.name)));
-  assert.equal(plain.nonTrainableWeights.length, 0);
-  const model = buildCrnn({ ...small, batchNorm: true, dropout: 0.3, kernelSize: 5 });
-  const names = model.layers.map((l) => l.name);
-  for (const t of [0, 1]) {
-    for (const part of ['conv1_bn', 'conv1_elu', 'conv2_bn', 'conv2_elu', 'dense_bn', 'dense_elu', 'dropout']) {
-      assert.ok(names.includes(`step${t}_${part}`), `missing step${t}_${part}`);
-    }
-  }
-  assert.ok(names.includes('rnn_dropout'));
-  // The dropout after the dense ELU, and the one between the RNN and the output layer.
-  assert.equal(model.getLayer('step0_dropout').inboundNodes[0].inboundLayers[0].name, 'step0_dense_elu');
-  assert.equal(model.getLayer('class_probabilities').inboundNodes[0].inboundLayers[0].name, 'rnn_dropout');
-  assert.deepEqual(model.getLayer('step1_conv2').getWeights()[0].shape, [5, 5, 4, 5]);
-  assert.equal(model.getLayer('step0_conv1').getConfig().useBias, false);
-  assert.equal(model.getLayer('step0_conv1').getConfig().activation, 'linear');
-  // Per-layer seeds from the run's seed: each dropout layer its own, the same for the same run seed.
-  const seeds = (m: tfTypes.LayersModel) => ['step0_dropout', 'step1_dropout', 'rnn_dropout'].map((n) => m.getLayer(n).getConfig().seed);
-  assert.equal(new Set(seeds(model)).size, 3);
-  const again = buildCrnn({ ...small, batchNorm: true, dropout: 0.3, kernelSize: 5 });
-  assert.deepEqual(seeds(again), seeds(model));
-  assert.notDeepEqual(seeds(buildCrnn({ ...small, dropout: 0.3 }, { seed: 7 })), seeds(model));
-  for (const m of [plain, model, again]) disposeCrnn(m);
+test('TimeStepSlice picks one step of the sequence', () => {
+  const x = tf.tensor3d([[[1, 2], [3, 4], [5, 6]]]); // [1, 3, 2]
+  const slice = new TimeStepSlice({ step: 2 });
+  const y = slice.apply(x) as tfTypes.Tensor;
+  assert.deepEqual(y.arraySync(), [[5, 6]]);
+  assert.deepEqual(slice.computeOutputShape([null, 3, 2]), [null, 2]);
+  assert.throws(() => slice.computeOutputShape([null, 2, 2]), /step 2 is out of range for sequences of length 2/);
+  assert.throws(() => new TimeStepSlice({ step: -1 }), /step must be an integer >= 0, got -1/);
+  tf.dispose([x, y]);
+});
+
+test('FoldTime puts step t of sequence b at row b·T + t, and UnfoldTime puts it back', () => {
+  const x = tf.range(0, 2 * 3 * 2).reshape([2, 3, 2]); // [batch 2, T 3, 2 features]
+  const folded = new FoldTime({}).apply(x) as tfTypes.Tensor;
+  assert.deepEqual(folded.arraySync(), [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]);
+  const unfolded = new UnfoldTime({ seqLength: 3 }).apply(folded) as tfTypes.Tensor;
+  assert.deepEqual(unfolded.arraySync(), x.arraySync());
+  assert.deepEqual(new FoldTime({}).computeOutputShape([null, 3, 28, 28, 1]), [null, 28, 28, 1]);
+  assert.deepEqual(new FoldTime({}).computeOutputShape([4, 3, 28, 28, 1]), [12, 28, 28, 1]);
+  assert.deepEqual(new UnfoldTime({ seqLength: 3 }).computeOutputShape([null, 256]), [null, 3, 256]);
+  assert.throws(() => new UnfoldTime({ seqLength: 0 }), /UnfoldTime seqLength must be an integer >= 1, got 0/);
+  assert.throws(() => new UnfoldTime({ seqLength: 4 }).apply(folded), /cannot split a batch of 6 into sequences of length 4/);
+  assert.throws(() => new FoldTime({}).computeOutputShape([null, 3]), /rank >= 3, got shape \[null, 3\]/);
+  tf.dispose([x, folded, unfolded]);
 });
 
 test('graph gradients of models with dropout, batch normalisation and 5×5 kernels are tfjs\'s eager training gradients', { skip }, async () => {

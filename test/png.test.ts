@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PNG } from 'pngjs';
 import { barChartSvg } from '../lib/view/charts';
-import { encodePng, PNG_GREY, PNG_RGB, RASTER_FONT, svgToPng } from '../lib/view/png';
+import { greyPng } from '../lib/view/images';
+import { encodePng, PNG_GREY, PNG_RGB, pngSize, RASTER_FONT, svgToPng } from '../lib/view/png';
 
 /** The colour type in a PNG's header (byte 25: after the signature, IHDR's length and type, width, height, bit depth). */
 const colourType = (png: Uint8Array) => png[25];
@@ -21,6 +22,55 @@ function resvgPng(svg: string): Buffer {
   });
   return renderer.render().asPng();
 }
+
+/** Number of pixels darker than mid-grey in a PNG. */
+function darkPixels(png: Buffer): number {
+  const { data } = PNG.sync.read(png);
+  let dark = 0;
+  for (let i = 0; i < data.length; i += 4) if (data[i] < 128 && data[i + 3] > 0) dark++;
+  return dark;
+}
+
+const textSvg = (family: string) => '<svg xmlns="http://www.w3.org/2000/svg" width="80" height="24">' +
+  `<rect width="80" height="24" fill="white"/><text x="2" y="18" font-family="${family}" font-size="16">Hi 7</text></svg>`;
+
+test('svgToPng draws an SVG at `scale` times its size', () => {
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="30" height="10"><rect width="30" height="10" fill="black"/></svg>';
+  assert.deepEqual(pngSize(svgToPng(svg)), { width: 60, height: 20 }, 'default scale 2');
+  const png = svgToPng(svg, { scale: 1 });
+  assert.deepEqual(pngSize(png), { width: 30, height: 10 });
+  assert.equal(darkPixels(png), 300);
+  assert.deepEqual(pngSize(svgToPng(`<?xml version="1.0"?>\n${svg}`, { scale: 1.5 })), { width: 45, height: 15 });
+});
+
+test('svgToPng finds a font for Vega\'s "sans-serif" and for the captions\' font list', () => {
+  for (const family of ['sans-serif', 'DejaVu Sans, Helvetica, Arial, sans-serif']) {
+    assert.ok(darkPixels(svgToPng(textSvg(family), { scale: 1 })) > 30, `text in ${family} is drawn`);
+  }
+});
+
+test('a rasterised chart keeps its text', async () => {
+  const svg = await barChartSvg(['a', 'b'], [1, 2], { title: 'Two bars' });
+  const withText = svgToPng(svg, { scale: 1 });
+  const withoutText = svgToPng(svg.replace(/<text\b[^>]*>[^<]*<\/text>/g, ''), { scale: 1 });
+  assert.ok(darkPixels(withText) > darkPixels(withoutText) + 50, 'title and labels add dark pixels');
+});
+
+test('svgToPng rejects what is not SVG, a bad scale and SVG it cannot parse', () => {
+  assert.throws(() => svgToPng('<div>no</div>'), /svgToPng needs an SVG document string starting with <svg, got "<div>no<\/div>"/);
+  assert.throws(() => svgToPng(42 as unknown as string), /starting with <svg, got "42"/);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="2" height="2"></svg>';
+  for (const scale of [0, -1, NaN, 9]) {
+    assert.throws(() => svgToPng(svg, { scale }), new RegExp(`scale must be a number in \\(0, 8\\], got ${scale}`));
+  }
+  assert.throws(() => svgToPng('<svg xmlns="http://www.w3.org/2000/svg" width="2"'), /svgToPng cannot parse the SVG/);
+});
+
+test('pngSize reads the header and rejects bytes that are not PNG', () => {
+  assert.deepEqual(pngSize(greyPng(new Uint8Array(12), 3, 4)), { width: 4, height: 3 });
+  assert.throws(() => pngSize(new Uint8Array(30)), /pngSize needs PNG bytes/);
+  assert.throws(() => pngSize(greyPng(new Uint8Array(4), 2, 2).subarray(0, 20)), /pngSize needs PNG bytes/);
+});
 
 test('a rasterised chart is RGB (colour type 2) with the pixels resvg draws', async () => {
   const svg = await barChartSvg(['a', 'b', 'c'], [1, 2, 3], { title: 'Three bars' });

@@ -12,7 +12,6 @@ import { comparisonCurvesSpec } from '../lib/view/charts';
 import { recordDigitProbe } from '../lib/runs/record';
 import { age, fakeHistory, makeRunsFolder, testRecord, writeRecord, writeRun, writeTinyModel } from './helpers/run-folders';
 import { makeDigitSet, writeDigitSet } from './helpers/idx-fixtures';
-import { comparisonChartSvg } from '../lib/view/compare';
 import { checkpointRecordJson } from './helpers/checkpoint';
 import { presetConfigs } from '../lib/presets';
 import { tempFolders } from './helpers/temp';
@@ -275,22 +274,6 @@ test('time to accuracy: the first evaluation at 98% and 99%, its step and second
   const [header, , row] = comparisonTable(compareRuns(runs)).split('\n');
   assert.match(header, /\| +to 98% \| +to 99% \| steps \| +time \| peak RSS \|$/);
   assert.match(row, /\| 600 · 30\.0 s \| 1\/2: 1,000 · 52\.0 s \| 1,000 \| 1m 30s \| +750 MiB \|$/);
-});
-
-test('the comparison chart overlays each group\'s mean curve with its band, on a log error axis', async () => {
-  const comparison = compareRuns(await loadRuns(root));
-  const svg = await comparisonChartSvg(comparison);
-  assert.match(svg, /^<svg/);
-  for (const label of ['cell=gru, sharedCnn=false (n=2)', 'cell=simple, sharedCnn=false (n=3)',
-    'cell=lstm, sharedCnn=true (n=1)']) {
-    assert.ok(svg.includes(label), `the legend names ${label}`);
-  }
-  assert.match(svg, /error rate \(1 − accuracy\), log scale/);
-  assert.match(svg, /article: 98%/);
-  const zoomed = await comparisonChartSvg(comparison, { yScale: 'accuracy', band: 'std' });
-  assert.match(zoomed, /band: ± 1 std over seeds/);
-  const { runs } = await listRuns(root);
-  await assert.rejects(comparisonChartSvg(compareRuns(runs)), /has no history: compare runs from loadRuns/);
 });
 
 test('the comparison chart spec: means and min–max bands per step, an axis fitted to the late evaluations', () => {

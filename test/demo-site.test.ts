@@ -1,14 +1,13 @@
 /**
- * The browser page of a trained run (demo/, bin/demo.ts): what can be
- * checked without a browser. The page itself is tested in Chromium by
- * e2e/demo.ts.
+ * lib/demo/site.ts: the site of a trained run (demo/), built, found and
+ * served, and the demo command (bin/demo.ts) on top of it: what can be checked
+ * without a browser. The page itself is tested in Chromium by e2e/demo.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import * as esbuild from 'esbuild';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { saveRun } from '../lib/runs/persist';
@@ -27,7 +26,7 @@ const history: History = {
   endReason: 'completed', elapsedMs: 12.5,
 };
 
-const tempDir = tempFolders('demo-test');
+const tempDir = tempFolders('demo-site');
 
 /** Saves an untrained tiny run, with a digit probe record on few digits, into `dir`. */
 async function saveTinyRun(dir: string, withProbe = true): Promise<void> {
@@ -41,23 +40,6 @@ async function saveTinyRun(dir: string, withProbe = true): Promise<void> {
     disposeCrnn(model);
   }
 }
-
-/** The files esbuild takes into a browser bundle of `entry`, relative to the repository. */
-async function browserBundleInputs(entry: string): Promise<string[]> {
-  const result = await esbuild.build({
-    entryPoints: [path.join(REPO, entry)], bundle: true, platform: 'browser', format: 'esm', write: false,
-    metafile: true, logLevel: 'silent', absWorkingDir: REPO,
-  });
-  return Object.keys(result.metafile.inputs);
-}
-
-test('the model code bundles for the browser without lib/tf.ts, tfjs-node or any Node module', async () => {
-  const inputs = await browserBundleInputs('lib/model/build.ts');
-  assert.ok(inputs.includes('lib/model/layers.ts'), inputs.join('\n'));
-  assert.ok(inputs.some((file) => file.startsWith('node_modules/@tensorflow/tfjs-layers/')));
-  const nodeOnly = inputs.filter((file) => file === 'lib/tf.ts' || file.includes('tfjs-node') || file.startsWith('node:'));
-  assert.deepEqual(nodeOnly, []);
-});
 
 test('a site holds the run\'s model byte for byte, a sample of test digits, the digit probes and the bundled page', async () => {
   const root = tempDir();

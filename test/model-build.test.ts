@@ -1,12 +1,29 @@
+/**
+ * lib/model/build.ts: the CRNN as built and compiled, its parameter counts
+ * against the hand formula, its seeds, disposal, and that it bundles for the
+ * browser.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
 import { tf } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { buildCrnn, disposeCrnn, expectedParamCount } from '../lib/model/build';
-import { FoldTime, TimeStepSlice, UnfoldTime } from '../lib/model/layers';
-import { layerRows, layerTable } from '../lib/view/model-summary';
-import { defaultCrnnConfig, resolveCrnnConfig } from '../lib/config';
+import { resolveCrnnConfig } from '../lib/config';
 import type { CrnnConfig } from '../lib/types';
+
+const REPO = path.join(__dirname, '..', '..');
+const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
+
+/** The files esbuild takes into a browser bundle of `entry`, relative to the repository. */
+async function browserBundleInputs(entry: string): Promise<string[]> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(REPO, entry)], bundle: true, platform: 'browser', format: 'esm', write: false,
+    metafile: true, logLevel: 'silent', absWorkingDir: REPO,
+  });
+  return Object.keys(result.metafile.inputs);
+}
 
 test('the default model has the parameter count of the article\'s architecture, computed by hand', () => {
   const conv1 = 3 * 3 * 1 * 16 + 16;        // 160
@@ -118,15 +135,31 @@ test('each time step gets its own CNN by default, and one shared CNN with shared
   shared.dispose();
 });
 
-test('TimeStepSlice picks one step of the sequence', () => {
-  const x = tf.tensor3d([[[1, 2], [3, 4], [5, 6]]]); // [1, 3, 2]
-  const slice = new TimeStepSlice({ step: 2 });
-  const y = slice.apply(x) as tfTypes.Tensor;
-  assert.deepEqual(y.arraySync(), [[5, 6]]);
-  assert.deepEqual(slice.computeOutputShape([null, 3, 2]), [null, 2]);
-  assert.throws(() => slice.computeOutputShape([null, 2, 2]), /step 2 is out of range for sequences of length 2/);
-  assert.throws(() => new TimeStepSlice({ step: -1 }), /step must be an integer >= 0, got -1/);
-  tf.dispose([x, y]);
+test('the default model has no dropout or normalisation layer, and the new settings add them where documented', () => {
+  const plain = buildCrnn(small);
+  assert.ok(!plain.layers.some((l) => /_bn$|_elu$|dropout/.test(l.name)));
+  assert.equal(plain.nonTrainableWeights.length, 0);
+  const model = buildCrnn({ ...small, batchNorm: true, dropout: 0.3, kernelSize: 5 });
+  const names = model.layers.map((l) => l.name);
+  for (const t of [0, 1]) {
+    for (const part of ['conv1_bn', 'conv1_elu', 'conv2_bn', 'conv2_elu', 'dense_bn', 'dense_elu', 'dropout']) {
+      assert.ok(names.includes(`step${t}_${part}`), `missing step${t}_${part}`);
+    }
+  }
+  assert.ok(names.includes('rnn_dropout'));
+  // The dropout after the dense ELU, and the one between the RNN and the output layer.
+  assert.equal(model.getLayer('step0_dropout').inboundNodes[0].inboundLayers[0].name, 'step0_dense_elu');
+  assert.equal(model.getLayer('class_probabilities').inboundNodes[0].inboundLayers[0].name, 'rnn_dropout');
+  assert.deepEqual(model.getLayer('step1_conv2').getWeights()[0].shape, [5, 5, 4, 5]);
+  assert.equal(model.getLayer('step0_conv1').getConfig().useBias, false);
+  assert.equal(model.getLayer('step0_conv1').getConfig().activation, 'linear');
+  // Per-layer seeds from the run's seed: each dropout layer its own, the same for the same run seed.
+  const seeds = (m: tfTypes.LayersModel) => ['step0_dropout', 'step1_dropout', 'rnn_dropout'].map((n) => m.getLayer(n).getConfig().seed);
+  assert.equal(new Set(seeds(model)).size, 3);
+  const again = buildCrnn({ ...small, batchNorm: true, dropout: 0.3, kernelSize: 5 });
+  assert.deepEqual(seeds(again), seeds(model));
+  assert.notDeepEqual(seeds(buildCrnn({ ...small, dropout: 0.3 }, { seed: 7 })), seeds(model));
+  for (const m of [plain, model, again]) disposeCrnn(m);
 });
 
 test('builds each recurrent cell, and the model is compiled with the article\'s Adam', () => {
@@ -176,18 +209,6 @@ test('disposeCrnn frees the weights and Adam\'s state that model.dispose() leave
   assert.equal(tf.memory().numTensors, baseline);
 });
 
-test('the default config is the article\'s and resolving fills in missing fields', () => {
-  assert.deepEqual(resolveCrnnConfig(), {
-    seqLength: 2, height: 28, width: 28, numClasses: 19, filters: [16, 16], kernelSize: 3, denseUnits: 256,
-    cell: 'simple', hiddenSize: 256, sharedCnn: false, batchNorm: false, dropout: 0, learningRate: 1e-3, weightDecay: 0,
-  });
-  const resolved = resolveCrnnConfig({ cell: 'gru', filters: [8, 4] });
-  assert.equal(resolved.cell, 'gru');
-  assert.deepEqual(resolved.filters, [8, 4]);
-  assert.equal(resolved.hiddenSize, defaultCrnnConfig.hiddenSize);
-  assert.ok(Object.isFrozen(defaultCrnnConfig));
-});
-
 test('every invalid model setting is rejected with the field and the value', () => {
   const cases: [unknown, RegExp][] = [
     [{ seqLength: 0 }, /seqLength must be an integer >= 1, got 0/],
@@ -210,21 +231,6 @@ test('every invalid model setting is rejected with the field and the value', () 
     assert.throws(() => buildCrnn(config as Partial<CrnnConfig>), message, JSON.stringify(config));
   }
   assert.throws(() => resolveCrnnConfig(null as unknown as Partial<CrnnConfig>), /CrnnConfig must be an object, got null/);
-});
-
-test('FoldTime puts step t of sequence b at row b·T + t, and UnfoldTime puts it back', () => {
-  const x = tf.range(0, 2 * 3 * 2).reshape([2, 3, 2]); // [batch 2, T 3, 2 features]
-  const folded = new FoldTime({}).apply(x) as tfTypes.Tensor;
-  assert.deepEqual(folded.arraySync(), [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9], [10, 11]]);
-  const unfolded = new UnfoldTime({ seqLength: 3 }).apply(folded) as tfTypes.Tensor;
-  assert.deepEqual(unfolded.arraySync(), x.arraySync());
-  assert.deepEqual(new FoldTime({}).computeOutputShape([null, 3, 28, 28, 1]), [null, 28, 28, 1]);
-  assert.deepEqual(new FoldTime({}).computeOutputShape([4, 3, 28, 28, 1]), [12, 28, 28, 1]);
-  assert.deepEqual(new UnfoldTime({ seqLength: 3 }).computeOutputShape([null, 256]), [null, 3, 256]);
-  assert.throws(() => new UnfoldTime({ seqLength: 0 }), /UnfoldTime seqLength must be an integer >= 1, got 0/);
-  assert.throws(() => new UnfoldTime({ seqLength: 4 }).apply(folded), /cannot split a batch of 6 into sequences of length 4/);
-  assert.throws(() => new FoldTime({}).computeOutputShape([null, 3]), /rank >= 3, got shape \[null, 3\]/);
-  tf.dispose([x, folded, unfolded]);
 });
 
 test('the shared CNN reads every step as if applied to each step on its own', () => {
@@ -267,18 +273,10 @@ test('the seed decides the initial weights: the same seed builds the same model,
   assert.throws(() => buildCrnn(small, { seed: 1.5 }), /seed must be an integer, got 1.5/);
 });
 
-test('layerTable gives one row per layer kind, the repeated per-step layers counted, and the true total', () => {
-  const model = buildCrnn({ seqLength: 3 });
-  const rows = layerRows(model);
-  const conv1 = rows.find((r) => r.name === 'step*_conv1')!;
-  assert.deepEqual(conv1, { name: 'step*_conv1', type: 'Conv2D', outputShape: [null, 28, 28, 16], params: 160, count: 3 });
-  assert.equal(rows.reduce((n, r) => n + r.params * r.count, 0), model.countParams());
-  assert.ok(rows.length < model.layers.length);
-  const table = layerTable(model);
-  assert.match(table, /^step\*_dense ×3 +Dense +\[·, 256\] +200,960 each$/m);
-  // One more CNN than the article's model: 543,091 + 160 + 2,320 + 200,960.
-  assert.match(table, /^total: 746,531 parameters$/m);
-  assert.equal(expectedParamCount({ seqLength: 3 }), 746_531);
-  for (const line of table.split('\n')) assert.ok(line.length <= 80, `too wide: ${line}`);
-  disposeCrnn(model);
+test('the model code bundles for the browser without lib/tf.ts, tfjs-node or any Node module', async () => {
+  const inputs = await browserBundleInputs('lib/model/build.ts');
+  assert.ok(inputs.includes('lib/model/layers.ts'), inputs.join('\n'));
+  assert.ok(inputs.some((file) => file.startsWith('node_modules/@tensorflow/tfjs-layers/')));
+  const nodeOnly = inputs.filter((file) => file === 'lib/tf.ts' || file.includes('tfjs-node') || file.startsWith('node:'));
+  assert.deepEqual(nodeOnly, []);
 });
