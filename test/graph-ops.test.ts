@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
 import { GraphBuilder, type Signature, type TensorSpec } from '../lib/graph/def';
-import { OPS, Ops } from '../lib/graph/ops';
+import { broadcastShapes, OPS, Ops } from '../lib/graph/ops';
 import { gradients } from '../lib/graph/autodiff';
 import { inTensorFlowMemory, loadSignatures } from '../lib/graph/session';
 import { dropoutMask, statelessUniform } from '../lib/model/dropout';
@@ -229,4 +229,89 @@ test('each op\'s gradient in the graph is the gradient tfjs computes', { skip },
   } finally {
     for (const signature of Object.values(loaded)) signature.dispose();
   }
+});
+
+test('broadcastShapes follows NumPy\'s rule, an unknown size taking the other\'s, and names shapes that do not broadcast', () => {
+  assert.deepEqual(broadcastShapes([3, 4], [4]), [3, 4]);
+  assert.deepEqual(broadcastShapes([3, 1], [1, 4]), [3, 4]);
+  assert.deepEqual(broadcastShapes([], [2, 3]), [2, 3]);
+  assert.deepEqual(broadcastShapes([-1, 4], [1, 4]), [-1, 4]);
+  assert.deepEqual(broadcastShapes([-1, 1], [5, 4]), [5, 4]);
+  assert.throws(() => broadcastShapes([3, 4], [2, 4]), /shapes \[3, 4\] and \[2, 4\] do not broadcast/);
+});
+
+test('the table\'s ops record their output shapes, -1 for the sizes known only when the graph runs', () => {
+  const g = new GraphBuilder();
+  const ops = new Ops(g);
+  const image = g.placeholder('image', 'float32', [-1, 7, 6, 2]).ref;
+  const kernel = g.placeholder('kernel', 'float32', [3, 3, 2, 5]).ref;
+  assert.deepEqual(ops.shapeOf(ops.conv2d(image, kernel)), [-1, 7, 6, 5]);
+  assert.deepEqual(ops.shapeOf(ops.conv2d(image, kernel, { strides: [2, 2], padding: 'SAME' })), [-1, 4, 3, 5]);
+  assert.deepEqual(ops.shapeOf(ops.conv2d(image, kernel, { strides: [2, 2], padding: 'VALID' })), [-1, 3, 2, 5]);
+  assert.deepEqual(ops.shapeOf(ops.maxPool(image, [2, 2], { strides: [2, 2], padding: 'VALID' })), [-1, 3, 3, 2]);
+  const rows = g.placeholder('rows', 'float32', [-1, 5]).ref;
+  const [a, b] = [g.placeholder('a', 'float32', [5, 4]).ref, g.placeholder('b', 'float32', [4, 5]).ref];
+  assert.deepEqual(ops.shapeOf(ops.matMul(rows, a)), [-1, 4]);
+  assert.deepEqual(ops.shapeOf(ops.matMul(a, b, true, true)), [4, 4]);
+  assert.deepEqual(ops.shapeOf(ops.matMul(rows, b, false, true)), [-1, 4]);
+  assert.deepEqual(ops.shapeOf(ops.sum(rows, [1], true)), [-1, 1]);
+  assert.deepEqual(ops.shapeOf(ops.mean(image, [0, -1])), [7, 6]);
+  assert.deepEqual(ops.shapeOf(ops.concat([rows, ops.matMul(rows, a)], 1)), [-1, 9]);
+  assert.deepEqual(ops.shapeOf(ops.concat([rows, rows], 0)), [-1, 5]);
+  assert.deepEqual(ops.split(ops.matMul(rows, a), 2, 1).map((part) => ops.shapeOf(part)), [[-1, 2], [-1, 2]]);
+  assert.deepEqual(ops.splitV(rows, [4, 1], 1).map((part) => ops.shapeOf(part)), [[-1, 4], [-1, 1]]);
+  assert.deepEqual(ops.shapeOf(ops.reshape(a, [-1, 10])), [2, 10]);
+  assert.deepEqual(ops.shapeOf(ops.reshape(image, [-1, 84])), [-1, 84]);
+  assert.deepEqual(ops.unstack(image, 7, 1).map((slice) => ops.shapeOf(slice))[0], [-1, 6, 2]);
+  assert.deepEqual(ops.shapeOf(ops.stack([rows, rows, rows], 1)), [-1, 3, 5]);
+  const logits = ops.softmaxCrossEntropy(rows, rows);
+  assert.deepEqual([ops.shapeOf(logits.loss), ops.shapeOf(logits.backprop)], [[-1], [-1, 5]]);
+  assert.deepEqual(ops.shapeOf(ops.statelessUniform(image, g.ints([1, 2]))), [-1, 7, 6, 2]);
+  // A later output's shape is recorded under its own reference, 'name:k'.
+  const [, second] = ops.split(rows, 5, 1);
+  assert.match(second, /^Split_\d+:1$/);
+  assert.deepEqual(ops.shapeOf(second), [-1, 1]);
+});
+
+test('Ops writes no node where none is needed and gives back the slices a concatenation was made of', () => {
+  const g = new GraphBuilder();
+  const ops = new Ops(g);
+  const x = g.placeholder('x', 'float32', [-1, 3, 4]).ref;
+  const count = () => g.nodes.length;
+  const before = count();
+  assert.equal(ops.reshape(x, [-1, 3, 4]), x);
+  assert.equal(ops.concat([x], 1), x);
+  assert.deepEqual(ops.splitV(x, [3], 1), [x]);
+  assert.equal(count(), before);
+  // A reshape of a reshape reads the original.
+  const twice = ops.reshape(ops.reshape(x, [-1, 12]), [-1, 2, 6]);
+  assert.equal(g.producer(twice).inputs[0], x);
+  // Equal parts are a Split; unstacking the same tensor twice gives the same slices.
+  assert.equal(g.producer(ops.splitV(x, [2, 2], 2)[0]).op, 'Split');
+  const slices = ops.unstack(x, 3, 1);
+  assert.equal(g.producer(slices[0]).op, 'Unpack');
+  assert.deepEqual(ops.unstack(x, 3, 1), slices);
+  // Slices of size 1 concatenated along the axis: unstacking takes them back, reshaped, without an Unpack.
+  const parts = [0, 1].map((k) => g.placeholder(`part${k}`, 'float32', [-1, 1, 4]).ref);
+  const unstacked = ops.unstack(ops.concat(parts, 1), 2, 1);
+  unstacked.forEach((slice, k) => {
+    assert.equal(g.producer(slice).op, 'Reshape');
+    assert.equal(g.producer(slice).inputs[0], parts[k]);
+    assert.deepEqual(ops.shapeOf(slice), [-1, 4]);
+  });
+});
+
+test('Ops refuses an op outside the table, a non-constant axis, an output of unknown shape and unknown inner sizes to normalise', () => {
+  const g = new GraphBuilder();
+  const ops = new Ops(g);
+  const x = g.placeholder('x', 'float32', [-1, 4]).ref;
+  assert.throws(() => ops.apply('Round', [x], {}), /Round is not in the op table/);
+  const axes = g.placeholder('axes', 'int32', [1]).ref;
+  assert.throws(() => ops.apply('Sum', [x, axes], { keep_dims: { b: false } }), /Sum Sum: input 1 must be a constant/);
+  const unshaped = g.node('Relu', [x], { T: { type: 'float32' } });
+  assert.throws(() => ops.tanh(unshaped), /no static shape is known for 'Relu'/);
+  const open = g.placeholder('open', 'float32', [-1, -1, 4]).ref;
+  const channels = g.placeholder('gamma', 'float32', [4]).ref;
+  assert.throws(() => ops.fusedBatchNorm(open, channels, channels, channels, channels, 1e-3, true),
+    /batch normalisation of a tensor of shape \[-1, -1, 4\]: only the batch size may be unknown/);
 });
