@@ -6,7 +6,7 @@ import { buildCrnn, compileCrnn, disposeCrnn } from '../lib/model/build';
 import { FoldTime, MaxPool2x2, UnfoldTime } from '../lib/model/layers';
 import { trainSteps } from '../lib/train/loop';
 import { GraphTrainer } from '../lib/graph';
-import { buildTrainingGraph, graphEngineSupport } from '../lib/graph/build';
+import { buildTrainingGraph, graphEngineSupport, labelSmoothingOf } from '../lib/graph/build';
 import { packedImages, samplerSpecFor, type SamplerSpec } from '../lib/graph/sampler';
 import { loadMnist } from '../lib/data/data';
 import { createEvalSet } from '../lib/data/sequences';
@@ -144,6 +144,48 @@ test('a model whose convolutions use ReLU is refused, naming the layer and the s
   const eluAgain = await withConvActivation(elu, 'elu');
   assert.equal(graphEngineSupport(eluAgain), null);
   for (const m of [elu, relu, eluAgain]) disposeCrnn(m);
+});
+
+test('graphEngineSupport names what another model lacks: one float32 input of known shape, Adam, the cross-entropy, a softmax over classes',
+  { skip }, () => {
+  const before = tf.memory().numTensors;
+  const compiled = (inputs: tfTypes.SymbolicTensor[], output: tfTypes.SymbolicTensor) => {
+    const model = tf.model({ inputs, outputs: output });
+    compileCrnn(model, 1e-3);
+    return model;
+  };
+  const softmax = (units: number) => tf.layers.dense({ units, activation: 'softmax' });
+  const [a, b] = [tf.input({ shape: [4] }), tf.input({ shape: [4] })];
+  const twoInputs = compiled([a, b], softmax(3).apply(tf.layers.concatenate().apply([a, b])) as tfTypes.SymbolicTensor);
+  assert.match(graphEngineSupport(twoInputs) ?? '', /models of one input and one output; this one has 2 and 1/);
+  const open = tf.input({ shape: [null, 4] });
+  const unknownShape = compiled([open], softmax(3).apply(tf.layers.globalAveragePooling1d().apply(open)) as tfTypes.SymbolicTensor);
+  assert.match(graphEngineSupport(unknownShape) ?? '', /a float32 input of known shape; this model's is \[, , 4\]/);
+  const x = tf.input({ shape: [4] });
+  const sgd = tf.model({ inputs: x, outputs: softmax(3).apply(x) as tfTypes.SymbolicTensor });
+  sgd.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
+  assert.match(graphEngineSupport(sgd) ?? '', /trains with Adam: compile the model with compileCrnn/);
+  const meanSquared = tf.model({ inputs: x, outputs: softmax(3).apply(x) as tfTypes.SymbolicTensor });
+  meanSquared.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanSquaredError' });
+  assert.match(graphEngineSupport(meanSquared) ?? '', /trains on the loss "categoricalCrossentropy"; this model's is "meanSquaredError"/);
+  const logits = compiled([x], tf.layers.dense({ name: 'logits', units: 3 }).apply(x) as tfTypes.SymbolicTensor);
+  assert.match(graphEngineSupport(logits) ?? '', /computes the output layer 'logits' with activation "softmax" \(in the loss\); this model's has "linear"/);
+  const sequence = tf.input({ shape: [2, 4] });
+  const perStep = compiled([sequence], softmax(3).apply(sequence) as tfTypes.SymbolicTensor);
+  assert.match(graphEngineSupport(perStep) ?? '', /output is \[batch, classes\]; this one's is \[null, 2, 3\]/);
+  // One input, Adam, the cross-entropy and a softmax over classes: trainable.
+  const plain = compiled([x], softmax(3).apply(x) as tfTypes.SymbolicTensor);
+  assert.equal(graphEngineSupport(plain), null);
+  [twoInputs, unknownShape, sgd, meanSquared, logits, perStep, plain].forEach(disposeCrnn);
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('labelSmoothingOf gives ε (0 when unset) and refuses values outside [0, 1)', () => {
+  assert.equal(labelSmoothingOf({}), 0);
+  assert.equal(labelSmoothingOf({ labelSmoothing: 0.1 }), 0.1);
+  for (const bad of [1, -0.1, NaN]) {
+    assert.throws(() => labelSmoothingOf({ labelSmoothing: bad }), /labelSmoothing must be a number in \[0, 1\)/);
+  }
 });
 
 /** The element type of each VarHandleOp of a SavedModel file, by node name ('DT_UINT8', …). */

@@ -21,6 +21,38 @@ const skip = backend.native ? false : 'the graph engine needs the native backend
 const data: DigitData = loadMnist();
 const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
 
+test('samplerSpecFor gives the shape of the set and the class of every sequence, or why the graph cannot sample', () => {
+  const spec = samplerSpecFor(data.train, sumTask(3), 3) as SamplerSpec;
+  assert.deepEqual([spec.count, spec.height, spec.width, spec.seqLength, spec.numClasses], [60000, 28, 28, 3, 28]);
+  assert.equal(spec.classTable.length, 1000);
+  // Row 472 is the sequence 4, 7, 2.
+  assert.equal(spec.classTable[472], 13);
+  assert.equal((samplerSpecFor(data.train, differenceTask, 2) as SamplerSpec).classTable[37], 3 - 7 + 9);
+  assert.equal(samplerSpecFor(data.train, sumTask(7), 7),
+    'task "sum" with T = 7 has no class table (T > 6, or a sequence no class covers)');
+  const labels = Uint8Array.from([3, 12, 5]);
+  const odd: DigitSet = { count: 3, height: 2, width: 2, images: new Uint8Array(12), labels };
+  assert.equal(samplerSpecFor(odd, differenceTask, 2), 'the graph\'s sampler reads digits 0..9; image 1 has label 12');
+});
+
+test('packedImages views whole aligned words of the images, and copies other images into zero-padded words', () => {
+  const bytes = Uint8Array.from({ length: 13 }, (_, i) => 200 + i);
+  const aligned: DigitSet = { count: 3, height: 2, width: 2, images: bytes.subarray(0, 12), labels: new Uint8Array(3) };
+  const view = packedImages(aligned);
+  assert.equal(view.buffer, bytes.buffer);
+  assert.deepEqual(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), bytes.subarray(0, 12));
+  // Offset by one byte: no int32 view can start there.
+  const shifted: DigitSet = { ...aligned, images: bytes.subarray(1, 13) };
+  const copy = packedImages(shifted);
+  assert.notEqual(copy.buffer, bytes.buffer);
+  assert.deepEqual(new Uint8Array(copy.buffer), bytes.subarray(1, 13));
+  // 3 images of 1×3: 9 bytes in 3 words, the last padded with zeros.
+  const short: DigitSet = { count: 3, height: 1, width: 3, images: bytes.subarray(0, 9), labels: new Uint8Array(3) };
+  const padded = packedImages(short);
+  assert.equal(padded.length, 3);
+  assert.deepEqual(Array.from(new Uint8Array(padded.buffer)), [...Array.from(bytes.subarray(0, 9)), 0, 0, 0]);
+});
+
 test('batches gathered from uint8 images in the graph are the CPU\'s, bit for bit', { skip }, async () => {
   // Every byte value, in images whose bytes do not fill whole int32 words (5 × 7 = 35 per image).
   const count = 9;

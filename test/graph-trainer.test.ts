@@ -230,3 +230,27 @@ test('the whole evaluation set in one call gives the eager evaluation\'s loss an
   tf.dispose([xs, ys]);
   disposeCrnn(model);
 });
+
+test('a trainer names what it was not given, refuses an average without a decay or an evaluation on another set, and any call once disposed',
+  { skip }, async () => {
+  const data: DigitData = loadMnist();
+  const model = buildCrnn(small);
+  const [xs, ys] = randomBatch(model, 4, 13);
+  const before = tf.memory().numTensors;
+  const trainer = await GraphTrainer.create(model);
+  assert.throws(() => trainer.evaluateSet(), /holds no evaluation set: create it with `evaluation`/);
+  assert.throws(() => trainer.averagedWeights(), /keeps no moving average: create it with an emaDecay above 0/);
+  trainer.dispose();
+  trainer.dispose(); // a second dispose is a no-op
+  assert.throws(() => trainer.step(xs, ys), /this GraphTrainer has been disposed/);
+  assert.throws(() => trainer.evaluate(xs, ys), /this GraphTrainer has been disposed/);
+  assert.throws(() => trainer.pull(), /this GraphTrainer has been disposed/);
+  await assert.rejects(GraphTrainer.create(model, { average: { steps: 1, values: [] } }),
+    /an average to go on with needs an emaDecay above 0/);
+  const evalSet = createEvalSet(data.test, { size: 8, seqLength: 2, task: differenceTask });
+  await assert.rejects(GraphTrainer.create(model, { evaluation: { evalSet, set: data.train, batchSize: 8 } }),
+    /the eval set was built on a DigitSet of 10000 images, but got one of 60000/);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([xs, ys]);
+  disposeCrnn(model);
+});
