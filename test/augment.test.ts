@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../lib/tf';
-import { augments, drawTransform, transformImage, type AugmentOptions } from '../lib/data/augment';
+import {
+  augmentOfStep, augments, drawTransform, transformImage, type AugmentOptions, type SteppedAugment,
+} from '../lib/data/augment';
 import { createRng, deriveSeed } from '../lib/random';
 import { createEvalSet, evalBatches, sampleSequenceBatch } from '../lib/data/sequences';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
@@ -113,6 +115,45 @@ test('the transforms drawn stay within the limits and take every shift, three dr
   assert.equal(augments(undefined), false);
   assert.equal(augments({ maxShift: 0, maxRotation: 0, rng }), false);
   assert.equal(augments({ maxShift: 1, maxRotation: 0, rng }), true);
+});
+
+test('a step\'s transforms are drawn from [seed, step]: the same for the same step, others for another step or seed', () => {
+  const augment = { maxShift: 2, maxRotation: 10, seed: 17 };
+  const draw = (options: SteppedAugment, step: number) => {
+    const rng = augmentOfStep(options, 6, step);
+    return Array.from({ length: 6 }, () => drawTransform(rng));
+  };
+  const first = draw(augment, 5);
+  assert.deepEqual(draw(augment, 5), first);
+  assert.notDeepEqual(draw(augment, 6), first);
+  assert.notDeepEqual(draw({ ...augment, seed: 18 }, 5), first);
+  // Three draws per image: a seventh image has none left.
+  const rng = augmentOfStep(augment, 1, 5);
+  for (let i = 0; i < 3; i++) rng.rng.next();
+  assert.throws(() => rng.rng.next(), /the augmentation of step 5 holds 3 draws, all drawn/);
+  assert.throws(() => augmentOfStep({ ...augment, seed: 2 ** 31 }, 1, 1), /the seed must be two int32 values/);
+});
+
+test('the drawn shifts and angles cover their ranges uniformly', () => {
+  const augment = { maxShift: 2, maxRotation: 10, seed: 3 };
+  const count = 4000;
+  const rng = augmentOfStep(augment, count, 1);
+  const transforms = Array.from({ length: count }, () => drawTransform(rng));
+  const maxRadians = 10 * Math.PI / 180;
+  for (const key of ['dx', 'dy'] as const) {
+    for (let shift = -2; shift <= 2; shift++) {
+      const share = transforms.filter((t) => t[key] === shift).length / count;
+      // 1/5 each; the standard deviation of a share of 4,000 draws is 0.0063.
+      assert.ok(Math.abs(share - 0.2) < 0.03, `${key} = ${shift}: ${share}`);
+    }
+  }
+  assert.ok(transforms.every((t) => Math.abs(t.angle) <= maxRadians));
+  // Uniform on [−10°, 10°]: a quarter of the angles in each quarter of the range.
+  for (let quarter = 0; quarter < 4; quarter++) {
+    const [low, high] = [-maxRadians + quarter * maxRadians / 2, -maxRadians + (quarter + 1) * maxRadians / 2];
+    const share = transforms.filter((t) => t.angle >= low && t.angle < high).length / count;
+    assert.ok(Math.abs(share - 0.25) < 0.03, `angles in quarter ${quarter}: ${share}`);
+  }
 });
 
 test('shift 0 and rotation 0 give the batches of before, and draw nothing', () => {

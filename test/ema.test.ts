@@ -198,7 +198,7 @@ test('both engines average alike: the same steps give the same averages, and the
     average.update();
   }
   assert.equal(average.steps, 3);
-  // Three steps of 1e-3, which the engines round differently (see the graph-train tests): a tenth of a step bounds it.
+  // Three steps of 1e-3, which the engines round differently (see test/graph-trainer.test.ts): a tenth of a step bounds it.
   graphAverages.forEach((value, k) => {
     const error = maxAbsDiff(value, average.values[k]);
     assert.ok(error < 1e-4, `${graphModel.trainableWeights[k].name}: the engines' averages differ by ${error}`);

@@ -2,18 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, backend } from '../lib/tf';
 import type * as tfTypes from '@tensorflow/tfjs';
-import { buildCrnn } from '../lib/model/build';
+import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import {
   createTrainStep, DIVERGENCE_PATIENCE, divergenceLossLimit, divergenceWatch, scheduledLearningRate, trainSteps,
   TrainingDivergedError, type TrainOptions,
 } from '../lib/train/loop';
 import { defaultTrainConfig, resolveTrainConfig } from '../lib/config';
 import { loadMnist } from '../lib/data/data';
-import { customTask } from '../lib/data/tasks';
+import { GraphTrainer } from '../lib/graph';
+import { createEvalSet, evalBatches } from '../lib/data/sequences';
+import { customTask, differenceTask, sumTask } from '../lib/data/tasks';
+import { measureLossAccuracy } from '../lib/evaluate/metrics';
 import type { CrnnConfig, DigitData, EvalRecord, StepRecord, TrainConfig } from '../lib/types';
+import { twin } from './helpers/models';
 
 /** A small CRNN that trains in milliseconds per step on 2 cores. */
 const tiny: Partial<CrnnConfig> = { filters: [8, 8], denseUnits: 64, hiddenSize: 64, learningRate: 3e-3 };
+/** Smaller still, for the tests that compare engines step by step. */
+const small: Partial<CrnnConfig> = { filters: [4, 5], denseUnits: 16, hiddenSize: 12 };
 const data: DigitData = loadMnist();
 const quick: TrainOptions = { seqLength: 2, task: 'difference', batchSize: 16, evalEvery: 5, evalSize: 64 };
 /** The graph engine's cases skip, with the reason, on the pure-JavaScript fallback. */
@@ -317,3 +323,129 @@ for (const engine of ['graph', 'eager'] as const) {
       assert.notDeepEqual(other.steps.map((r) => r.loss), first.steps.map((r) => r.loss));
     });
 }
+
+test('in a cosine run, the graph applies the scheduled rate at every step', skipOn('graph'), async () => {
+  const model = buildCrnn({ ...small, learningRate: 2e-3 });
+  const applied: number[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
+  const { step, runSteps } = GraphTrainer.prototype;
+  GraphTrainer.prototype.step = function (this: GraphTrainer, ...args: Parameters<typeof step>) {
+    const out = step.apply(this, args);
+    applied.push(out.dataSync()[2]);
+    return out;
+  };
+  GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
+    const out = runSteps.apply(this, args);
+    (out.arraySync()).forEach((row) => applied.push(row[2]));
+    return out;
+  };
+  try {
+    // Steps 1–3 and 4–6 in calls of 3, step 7 alone; then the same run one step per call.
+    for (const stepsPerCall of [3, 1]) {
+      const history = await trainSteps(model, data, {
+        seqLength: 2, task: 'difference', numSteps: 7, lrSchedule: 'cosine', engine: 'graph', batchSize: 4, evalSize: 8,
+        stepsPerCall, evalEvery: 3,
+      });
+      assert.equal(history.steps.length, 7);
+    }
+  } finally {
+    Object.assign(GraphTrainer.prototype, { step, runSteps });
+  }
+  // Float32 in the graph: the scheduled rate rounded to float32, exactly.
+  const scheduled = [1, 2, 3, 4, 5, 6, 7].map((s) => Math.fround(scheduledLearningRate('cosine', 2e-3, s, 7)));
+  assert.deepEqual(applied, [...scheduled, ...scheduled]);
+  assert.ok(applied[6] < applied[0] / 50);
+  disposeCrnn(model);
+});
+
+test('trainSteps runs on the graph engine by default and the model holds the trained weights', skipOn('graph'), async () => {
+  const options = { seqLength: 2, task: 'difference', batchSize: 32, evalSize: 500, seed: 3, evalSeed: 3 } as const;
+  const model = buildCrnn({ filters: [8, 8], denseUnits: 64, hiddenSize: 64, learningRate: 3e-3 });
+  const before = await trainSteps(model, data, { ...options, numSteps: 0 });
+  const after = await trainSteps(model, data, { ...options, numSteps: 100, evalEvery: 50 });
+  assert.equal(after.engine, 'graph');
+  const [lossBefore, lossAfter] = [before.evals[0].loss, after.evals[1].loss];
+  assert.ok(lossAfter < lossBefore - 0.1, `eval loss went from ${lossBefore} to ${lossAfter}`);
+  // The graph evaluated its own weights; the tfjs model, measured on the same
+  // fixed set, must now give the same figures: the trained weights came back.
+  const evalSet = createEvalSet(data.test, { size: 500, seqLength: 2, task: differenceTask, seed: 3 });
+  const measured = measureLossAccuracy(model, evalBatches(evalSet, data.test, 250));
+  assert.ok(Math.abs(measured.loss - lossAfter) < 1e-4, `model ${measured.loss}, graph ${lossAfter}`);
+  assert.equal(measured.accuracy, after.evals[1].accuracy);
+  disposeCrnn(model);
+});
+
+test('trainSteps runs K steps per call where it can and gives the history of one step per call', skipOn('graph'), async () => {
+  // 13 steps, evaluated every 5: calls of 4 steps, then single steps up to each evaluation.
+  const options = {
+    seqLength: 2, task: 'difference', batchSize: 8, evalSize: 40, seed: 9, numSteps: 13, evalEvery: 5, lrSchedule: 'cosine',
+  } as const;
+  const model = buildCrnn({ ...small, dropout: 0.1 });
+  const reference = twin(model, { ...small, dropout: 0.1 });
+  const calls: number[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
+  const runSteps = GraphTrainer.prototype.runSteps;
+  GraphTrainer.prototype.runSteps = function (this: GraphTrainer, ...args: Parameters<typeof runSteps>) {
+    calls.push(args[1].length);
+    return runSteps.apply(this, args);
+  };
+  let history;
+  try {
+    history = await trainSteps(model, data, { ...options, stepsPerCall: 4 });
+  } finally {
+    GraphTrainer.prototype.runSteps = runSteps;
+  }
+  // Steps 1–4 and 6–9 in calls of 4; 5, 10 (before their evaluations) and 11–13 (fewer than 4 left) one by one.
+  assert.deepEqual(calls, [4, 1, 4, 1, 1, 1, 1]);
+  assert.deepEqual([history.sampler, history.stepsPerCall], ['graph', 4]);
+  const one = await trainSteps(reference, data, { ...options, stepsPerCall: 1 });
+  assert.deepEqual(history.steps.map((r) => r.step), one.steps.map((r) => r.step));
+  assert.deepEqual(history.evals.map((r) => r.step), [5, 10, 13]);
+  history.steps.forEach((r, k) => {
+    assert.ok(Math.abs(r.loss - one.steps[k].loss) < 1e-5, `step ${r.step}: loss ${r.loss} vs ${one.steps[k].loss}`);
+    assert.equal(r.learningRate, one.steps[k].learningRate);
+  });
+  history.evals.forEach((r, k) => assert.ok(Math.abs(r.loss - one.evals[k].loss) < 1e-5));
+  disposeCrnn(model);
+  disposeCrnn(reference);
+});
+
+test('trainSteps on the graph engine evaluates in one session call, with or without the sampler', skipOn('graph'), async () => {
+  const options = { seqLength: 2, task: 'difference', batchSize: 8, evalSize: 1500, seed: 4, numSteps: 4, evalEvery: 2 } as const;
+  const model = buildCrnn(small);
+  const reference = twin(model, small);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the instance as `this`
+  const { evaluateSet, evaluate } = GraphTrainer.prototype;
+  const calls = { evaluateSet: 0, evaluate: 0 };
+  GraphTrainer.prototype.evaluateSet = function (this: GraphTrainer) {
+    calls.evaluateSet++;
+    return evaluateSet.apply(this);
+  };
+  GraphTrainer.prototype.evaluate = function (this: GraphTrainer, ...args: Parameters<typeof evaluate>) {
+    calls.evaluate++;
+    return evaluate.apply(this, args);
+  };
+  // Sequences of 7 digits: 10^7 of them, too many for a class table, so their batches are made on the CPU.
+  const longTask = sumTask(7);
+  const longModel = buildCrnn({ ...small, seqLength: 7, numClasses: longTask.numClasses });
+  let graph, cpu;
+  try {
+    graph = await trainSteps(model, data, options);
+    cpu = await trainSteps(longModel, data, { ...options, seqLength: 7, task: longTask });
+  } finally {
+    Object.assign(GraphTrainer.prototype, { evaluateSet, evaluate });
+  }
+  assert.deepEqual([graph.sampler, cpu.engine, cpu.sampler], ['graph', 'graph', 'cpu']);
+  disposeCrnn(longModel);
+  assert.deepEqual(calls, { evaluateSet: 4, evaluate: 0 });
+  // The eager engine, evaluating in batches from JavaScript, records the same.
+  const eager = await trainSteps(reference, data, { ...options, engine: 'eager' });
+  assert.deepEqual(graph.evals.map((r) => Object.keys(r)), eager.evals.map((r) => Object.keys(r)));
+  graph.evals.forEach((r, k) => {
+    assert.equal(r.step, eager.evals[k].step);
+    assert.ok(Math.abs(r.loss - eager.evals[k].loss) < 1e-4, `step ${r.step}: loss ${r.loss} vs ${eager.evals[k].loss}`);
+    assert.ok(Math.abs(r.accuracy - eager.evals[k].accuracy) <= 2 / 1500, `step ${r.step}: accuracy ${r.accuracy} vs ${eager.evals[k].accuracy}`);
+  });
+  disposeCrnn(model);
+  disposeCrnn(reference);
+});

@@ -8,7 +8,6 @@ import { buildCrnn, disposeCrnn } from '../lib/model/build';
 import { createTrainStep, trainSteps } from '../lib/train/loop';
 import { GraphTrainer, graphEngineSupport } from '../lib/graph';
 import { buildTrainingGraph } from '../lib/graph/build';
-import { layerSupport } from '../lib/graph/layers';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
 import { loadRun, saveRun } from '../lib/runs/persist';
 import { loadMnist } from '../lib/data/data';
@@ -157,7 +156,7 @@ test('with weight decay and label smoothing, steps from the same weights and bat
     const step = createTrainStep(model, { labelSmoothing: 0.1 });
     for (const [xs, ys] of batches) step(xs, ys).dispose();
   }
-  // As in graph-train.test.ts: a tenth of a step, while a missing or wrong penalty misses by steps.
+  // As in graph-trainer.test.ts: a tenth of a step, while a missing or wrong penalty misses by steps.
   let decayMoved = 0;
   graphModel.trainableWeights.forEach((w, i) => {
     const error = maxAbsDiff(w.read(), eagerModel.trainableWeights[i].read());
@@ -181,24 +180,6 @@ test('label smoothing outside [0, 1) is refused by both engines', { skip }, asyn
   assert.throws(() => resolveTrainConfig({ labelSmoothing: 1 }), /TrainConfig.labelSmoothing must be a number in \[0, 1\), got 1/);
   assert.throws(() => resolveCrnnConfig({ weightDecay: -1 }), /CrnnConfig.weightDecay must be a number >= 0, got -1/);
   disposeCrnn(model);
-});
-
-test('the graph computes L2 kernel and recurrent regularisers and refuses other regularisers, naming them', () => {
-  const check = (layer: tfTypes.layers.Layer, inputShape: number[]) => {
-    layer.apply(tf.input({ shape: inputShape }));
-    return layerSupport(layer, layer.getConfig());
-  };
-  const l2 = () => tf.regularizers.l2({ l2: 0.01 });
-  assert.equal(check(tf.layers.dense({ units: 4, kernelRegularizer: l2() }), [5]), null);
-  assert.equal(check(tf.layers.conv2d({ filters: 2, kernelSize: 3, kernelRegularizer: l2() }), [6, 6, 1]), null);
-  assert.equal(check(tf.layers.lstm({ units: 3, kernelRegularizer: l2(), recurrentRegularizer: l2() }), [2, 4]), null);
-  const refusals: [tfTypes.layers.Layer, number[], RegExp][] = [
-    [tf.layers.dense({ name: 'l1', units: 4, kernelRegularizer: tf.regularizers.l1({ l1: 0.01 }) }), [5],
-      /^layer 'l1' \(Dense\): kernelRegularizer \{"className":"L1L2","config":\{"l1":0.01,"l2":0\}\} is not an L2 penalty/],
-    [tf.layers.dense({ name: 'b1', units: 4, biasRegularizer: l2() }), [5], /^layer 'b1' \(Dense\): biasRegularizer is \{.*\}; the graph engine computes only null there/],
-    [tf.layers.gru({ name: 'g1', units: 3, biasRegularizer: l2() }), [2, 4], /^layer 'g1' \(GRU\): biasRegularizer is/],
-  ];
-  for (const [layer, shape, reason] of refusals) assert.match(check(layer, shape) ?? '', reason);
 });
 
 test('a run with these settings saves them, loads them, and continues on the graph engine as if never saved', { skip }, async () => {

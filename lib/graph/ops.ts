@@ -7,7 +7,7 @@
  * that layer code reads as arithmetic: `ops.matMul(x, w)`.
  *
  * Adding an op: an entry in OPS with `shapes` and `grad`, a method in `Ops`,
- * and a case in test/graph-autodiff.test.ts, which checks every entry's
+ * and a case in test/graph-ops.test.ts, which checks every entry's
  * gradient against tfjs's.
  *
  * Static shapes: -1 stands for a size known only when the graph runs (the

@@ -1,8 +1,10 @@
-/** Random batches and weight copies for the engine tests. */
+/** Random batches, the image indices of a run's batches, and weight copies for the engine tests. */
 import type * as tfTypes from '@tensorflow/tfjs';
 import { tf } from '../../lib/tf';
 import { buildCrnn } from '../../lib/model/build';
-import type { CrnnConfig } from '../../lib/types';
+import { drawSequenceIndices } from '../../lib/data/sequences';
+import { createRng } from '../../lib/random';
+import type { CrnnConfig, DigitSet } from '../../lib/types';
 
 /** xs [batchSize, T, h, w, 1] uniform in [0, 1) and one-hot ys of random classes, shaped for `model`, seeded. */
 export function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed: number): [tfTypes.Tensor5D, tfTypes.Tensor2D] {
@@ -13,6 +15,12 @@ export function randomBatch(model: tfTypes.LayersModel, batchSize: number, seed:
     tf.oneHot(tf.randomUniform<tfTypes.Rank.R1>([batchSize], 0, numClasses, 'int32', seed + 1), numClasses)
       .toFloat() as tfTypes.Tensor2D,
   ]);
+}
+
+/** `count` batches of image indices of `set`, one after another, as trainSteps draws them with `seed`. */
+export function drawnIndices(set: DigitSet, count: number, batchSize: number, seqLength: number, seed: number): Int32Array[] {
+  const rng = createRng(seed);
+  return Array.from({ length: count }, () => drawSequenceIndices(set.count, batchSize, seqLength, rng));
 }
 
 /**
