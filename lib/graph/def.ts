@@ -16,7 +16,7 @@ import { protoMessages, type ProtoMessages } from './proto';
 import type * as proto from './proto';
 
 /** Element types the graphs here use. */
-export type GraphDType = 'float32' | 'int32' | 'uint8' | 'bool' | 'resource';
+export type GraphDType = 'float32' | 'int32' | 'uint8' | 'bool';
 
 /** A node attribute value, tagged by kind as in TensorFlow's AttrValue. */
 export type Attr =
@@ -83,7 +83,7 @@ function canonical(ref: string): string {
 }
 
 const DT: Record<GraphDType, string> = {
-  float32: 'DT_FLOAT', int32: 'DT_INT32', uint8: 'DT_UINT8', bool: 'DT_BOOL', resource: 'DT_RESOURCE',
+  float32: 'DT_FLOAT', int32: 'DT_INT32', uint8: 'DT_UINT8', bool: 'DT_BOOL',
 };
 
 /**
