@@ -61,8 +61,12 @@ export function settingsFromFlags(program: Command): { model: Partial<CrnnConfig
   for (const setting of settings) {
     if (setting.flag === null) continue;
     const attribute = new Option(setting.flag).attributeName();
-    if (program.getOptionValueSource(attribute) === 'default') continue;
-    given[setting.config][setting.name] = values[attribute];
+    // No source: an optional setting, which has no default, not given.
+    const source = program.getOptionValueSource(attribute);
+    if (source === undefined || source === 'default') continue;
+    // commander stores '' where a parser returns undefined: an optional setting given as `none`.
+    const value = values[attribute];
+    given[setting.config][setting.name] = setting.optional && value === '' ? undefined : value;
   }
   return given;
 }

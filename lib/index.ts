@@ -52,6 +52,8 @@ export {
   trainerArgs, shellCommand, clearRunFolder,
 } from './runs/sweep';
 export type { SweepSpec, SweepRun, RunState } from './runs/sweep';
+export { runSweep, surveyRuns, commandPlan, stateMessage } from './runs/schedule';
+export type { SweepEvents, SweepSummary, SweepFailure, RunOutcome } from './runs/schedule';
 export { TRAINER } from './runs/executors/executor';
 export type { Executor, TrainResult } from './runs/executors/executor';
 export { LocalExecutor } from './runs/executors/local';

@@ -12,8 +12,6 @@ import {
 import { presetConfigs } from '../lib/presets';
 import { age, testRecord, writeRecord, writeTinyModel } from './helpers/run-folders';
 import { threadsPerJob } from '../lib/runs/cpu';
-import { TrainerOutput } from '../lib/runs/executors/executor';
-import { RayExecutor } from '../lib/runs/executors/ray';
 import { checkpointRecordJson } from './helpers/checkpoint';
 import type { History } from '../lib/types';
 import { tempFolders } from './helpers/temp';
@@ -90,22 +88,6 @@ test('shell commands quote only what a shell would split or expand', () => {
   assert.equal(shellCommand(['node', 'dist/bin/train.js', '--out', 'runs/s/cell=gru,sharedCnn=true/seed-1']),
     'node dist/bin/train.js --out runs/s/cell=gru,sharedCnn=true/seed-1');
   assert.equal(shellCommand(['--out', 'my runs/it\'s']), `--out 'my runs/it'\\''s'`);
-});
-
-test('a trainer\'s output is read by whole lines, stream by stream, its evaluations passed on to the progress', () => {
-  const statuses: string[] = [];
-  const output = new TrainerOutput((text) => statuses.push(text));
-  output.write('backend tensorflow\nstep 3: eval loss 2.9', 'stdout');
-  output.write('warning: half a line', 'stderr');
-  output.write('439, accuracy 12.50%\n', 'stdout');
-  output.write(' and its end\nfinal accuracy 6.25% on 16 test sequences', 'stderr');
-  output.end();
-  assert.deepEqual(statuses, ['step 3: eval accuracy 12.50%']);
-  assert.deepEqual(output.tail, ['backend tensorflow', 'step 3: eval loss 2.9439, accuracy 12.50%',
-    'warning: half a line and its end', 'final accuracy 6.25% on 16 test sequences']);
-  for (let i = 0; i < 30; i++) output.line(`line ${i}`);
-  assert.equal(output.tail.length, 20);
-  assert.equal(output.tail[19], 'line 29');
 });
 
 test('a run folder is new, half-written, finished, stopped, of other settings, busy or not the sweep\'s', () => {
@@ -251,11 +233,6 @@ test('--print takes no --jobs, --threads or --ray, and --jobs and --threads take
     assert.match(stderr, message, args.join(' '));
   }
   assert.equal(fs.existsSync(root), false);
-});
-
-test('a Ray sweep without Ray installed says how to install it', async () => {
-  await assert.rejects(RayExecutor.connect({ address: 'auto', threads: 1, python: '/nowhere/bin/python' }),
-    /no Python with Ray at \/nowhere\/bin\/python; run `npm run ray:setup`/);
 });
 
 test('--jobs 2 trains two runs at once, each with its share of the cores, recorded in its run.json', () => {

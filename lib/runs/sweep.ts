@@ -4,7 +4,7 @@
  *
  * This file holds what can be decided without running anything: reading the
  * grid, naming the runs, the trainer's command of each run, and what a run
- * folder left by an earlier sweep holds. bin/sweep.ts runs the commands.
+ * folder left by an earlier sweep holds. lib/runs/schedule.ts runs the sweep.
  *
  * A run's folder is `<root>/<key=value,...>/seed-<n>`, keys in the order of
  * the settings table, so the same sweep given in another order, or grown by

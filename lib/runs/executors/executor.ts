@@ -1,6 +1,6 @@
 /**
  * How a sweep's runs get trained: the seam between the sweep's bookkeeping
- * (lib/runs/sweep.ts and bin/sweep.ts: which runs, their folders, what is
+ * (lib/runs/sweep.ts and schedule.ts: which runs, their folders, what is
  * resumed) and what runs the trainer: processes on this machine (local.ts)
  * or tasks on a Ray cluster (ray.ts).
  *
