@@ -1,11 +1,10 @@
 /**
  * lib/demo/site.ts: the site of a trained run (demo/), built, found and
- * served, and the demo command (bin/demo.ts) on top of it: what can be checked
- * without a browser. The page itself is tested in Chromium by e2e/demo.ts.
+ * served: what can be checked without a browser. The demo command on top of
+ * it is tested in demo.test.ts, the page itself in Chromium by e2e/demo.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import path from 'node:path';
 import { buildCrnn, disposeCrnn } from '../lib/model/build';
@@ -18,7 +17,6 @@ import { checkSiteData, decodeDigits } from '../lib/demo/site-data';
 import type { History } from '../lib/types';
 import { tempFolders } from './helpers/temp';
 
-const REPO = path.join(__dirname, '..', '..');
 const crnnConfig = resolveCrnnConfig({ filters: [2, 3], denseUnits: 8, hiddenSize: 4, sharedCnn: true });
 const trainConfig = resolveTrainConfig({ numSteps: 1, batchSize: 8, evalSize: 16 });
 const history: History = {
@@ -109,15 +107,6 @@ test('the newest run that still has its model is the default; none in an empty o
   setSavedAt('c', '2026-01-04T00:00:00.000Z');
   fs.rmSync(path.join(root, 'sweep', 'c', 'model.json'));
   assert.equal((await newestRun(root))?.id, 'sweep/b');
-});
-
-test('the demo command without a saved run says how to train one with the fastest preset', () => {
-  const cwd = tempDir();
-  const result = spawnSync(process.execPath, [path.join(REPO, 'dist', 'bin', 'demo.js')], { cwd, encoding: 'utf8' });
-  assert.equal(result.status, 1);
-  assert.match(result.stderr, /no saved run under runs\/ to show/);
-  assert.match(result.stderr, /npm run train -- --preset fast/);
-  assert.doesNotMatch(result.stderr, /at .*\.js:\d+/, 'no stack trace');
 });
 
 test('the server gives the site\'s files with their types, and nothing outside the site', async () => {

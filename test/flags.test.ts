@@ -3,7 +3,7 @@
  * back from a parsed command line, validation messages in the flags' terms,
  * and --data's sources. Parsed here in-process; the trainer's command line
  * as a whole (every flag through --print-config, the errors it exits with)
- * is tested in cli.test.ts.
+ * is tested in train.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
