@@ -43,7 +43,8 @@ export function divergenceLossLimit(numClasses: number): number {
 /**
  * The divergence rule of `trainSteps`, fed one batch loss per step: true once
  * the loss is non-finite, or has stayed above `divergenceLossLimit` for
- * DIVERGENCE_PATIENCE steps in a row.
+ * DIVERGENCE_PATIENCE steps in a row. One pure function that both engines
+ * feed, so that a run diverges at the same step on either.
  */
 export function divergenceWatch(numClasses: number): (loss: number) => boolean {
   const limit = divergenceLossLimit(numClasses);
