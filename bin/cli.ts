@@ -19,6 +19,21 @@ export function exitForSignal(signal: StopSignal): never {
   process.exit(128 + STOP_SIGNALS[signal]);
 }
 
+/**
+ * Stops politely: the first stop signal is recorded (read it with the
+ * function returned) and `announce`d, so that the work can end where it may;
+ * a second one quits at once.
+ */
+export function stopOnFirstSignal(announce: (signal: StopSignal) => void): () => StopSignal | undefined {
+  let received: StopSignal | undefined;
+  onStopSignals((signal) => {
+    if (received) exitForSignal(signal);
+    received = signal;
+    announce(signal);
+  });
+  return () => received;
+}
+
 /** `2026-12-03T17-48-00`: now, as a folder name (no colons). */
 export function timestamp(): string {
   return new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');

@@ -17,7 +17,7 @@ import { dataLocation, loadMnist } from '../lib/data/data';
 import { DEFAULT_TASK, TASK_NAMES } from '../lib/data/tasks';
 import { trainingCurvesSvg } from '../lib/view/charts';
 import { openInteractive } from '../lib/view/interactive';
-import { exitForSignal, ignoreClosedOutput, onStopSignals, runMain, timestamp, type StopSignal } from './cli';
+import { ignoreClosedOutput, runMain, stopOnFirstSignal, timestamp } from './cli';
 import { dataSource, inFlagTerms, settingOptions, settingsFromFlags } from './flags';
 import { trainConsole } from './train-console';
 
@@ -85,17 +85,11 @@ async function main(argv: string[]): Promise<void> {
   const outDir = opts.resume ?? opts.out ?? path.join('runs', timestamp());
   // Training goes on when its output closes (`| head -1`, a closed terminal).
   ignoreClosedOutput();
-  let stopSignal: StopSignal | undefined;
   // Ctrl-C, `kill` and `timeout` (SIGTERM) and a closed terminal (SIGHUP) stop after the current step and save.
-  onStopSignals((signal) => {
-    if (stopSignal) exitForSignal(signal);
-    stopSignal = signal;
-    console.error(`\n${signal}: stopping after this step and saving (send it again to quit without saving)`);
-  });
+  const stopSignal = stopOnFirstSignal((signal) =>
+    console.error(`\n${signal}: stopping after this step and saving (send it again to quit without saving)`));
   const report = trainConsole({
-    data, outDir, preset: opts.preset, resumed,
-    progressBar: opts.progress && process.stderr.isTTY === true,
-    stopSignal: () => stopSignal,
+    data, outDir, preset: opts.preset, resumed, stopSignal, progressBar: opts.progress && process.stderr.isTTY === true,
   });
 
   let result: RunResult;

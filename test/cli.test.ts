@@ -44,6 +44,29 @@ test('a stop signal reaches the handler, which exits as a process killed by it w
   }
 });
 
+test('the first stop signal is announced and recorded, and the work goes on; a second one quits with its exit code', async () => {
+  const child = spawn(process.execPath, childArgs(
+    'const stop = cli.stopOnFirstSignal((s) => console.log("announced " + s));\n' +
+    'setInterval(() => console.log("working, stop=" + stop()), 20);'), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  const seen = (text: string) => new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (stdout.includes(text)) resolve();
+      else setTimeout(check, 10);
+    };
+    check();
+  });
+  await seen('working, stop=undefined');
+  child.kill('SIGINT');
+  await seen('working, stop=SIGINT');
+  child.kill('SIGTERM');
+  assert.equal(await exited, 128 + STOP_SIGNALS.SIGTERM);
+  assert.equal(stdout.match(/announced/g)?.length, 1, 'only the first signal is announced');
+  assert.match(stdout, /working, stop=undefined[\s\S]*announced SIGINT\n[\s\S]*working, stop=SIGINT/);
+});
+
 test('an unexpected error in main prints its stack and exits 1', () => {
   const result = spawnSync(process.execPath, childArgs(
     'cli.runMain(async (argv) => { if (argv.length > 0) throw new Error("boom in main"); });'), { encoding: 'utf8' });

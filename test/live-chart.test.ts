@@ -44,6 +44,9 @@ test('the progress and summary lines report step, loss, accuracy and the article
     'stopped after 0 steps · no evaluation yet · 0.0 s');
   assert.match(summaryLine(history), /final evaluation accuracy \d+\.\d\d% \(article: 98%\)/);
   assert.match(summaryLine(history, null), /final evaluation accuracy \d+\.\d\d% · /);
+  // Times of a minute and over as the tables and the trainer write them.
+  assert.match(live.progressText(history, 370_800), / · 6m 11s$/);
+  assert.match(summaryLine({ ...history, elapsedMs: 3_725_000 }), / · 1h 02m$/);
 });
 
 test('the live chart times its progress line from training\'s start, as the history does, not from its own creation', () => {

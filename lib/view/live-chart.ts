@@ -6,6 +6,7 @@
 import type { EvalRecord, History, StepRecord } from '../types';
 import { trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
 import { newNotebookDisplay, showSvg, type Display } from './notebook';
+import { formatDuration } from './tables';
 
 export interface LiveTrainingChartOptions {
   /** Total steps planned, for the progress line. */
@@ -90,7 +91,7 @@ export class LiveTrainingChart {
     const parts = [`step ${last?.step ?? 0}${total !== undefined ? ` / ${total}` : ''}`];
     if (last) parts.push(`batch loss ${last.loss.toFixed(3)}`);
     if (lastEval) parts.push(`evaluation accuracy ${(lastEval.accuracy * 100).toFixed(1)}% (step ${lastEval.step})`);
-    parts.push(`${(elapsedMs / 1000).toFixed(1)} s`);
+    parts.push(formatDuration(elapsedMs / 1000));
     return parts.join(' · ');
   }
 
@@ -141,5 +142,5 @@ export function summaryLine(history: History, reference: number | null = ARTICLE
     ? `final evaluation accuracy ${(lastEval.accuracy * 100).toFixed(2)}%` +
       (reference === null ? '' : ` (article: ${reference * 100}%)`)
     : 'no evaluation yet';
-  return `${history.endReason} after ${lastStep} steps · ${accuracy} · ${(history.elapsedMs / 1000).toFixed(1)} s`;
+  return `${history.endReason} after ${lastStep} steps · ${accuracy} · ${formatDuration(history.elapsedMs / 1000)}`;
 }
