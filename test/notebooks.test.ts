@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { presetConfigs } from '../lib/presets';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
+import { formatDuration } from '../lib/view/tables';
 import { tempFolders } from './helpers/temp';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -260,13 +261,13 @@ test('notebook 3 draws the live chart in one output and prints the final accurac
     ['history.csv', 'history.json', 'model.json', 'run.json', 'training-curves.svg', 'weights.bin'],
     'the run folder npm run train writes');
   // One training time for the run: the chart's final line, the saved chart's and the result cell's.
-  const seconds = /training time (\d+\.\d) s for 40 steps and 2 evaluations/.exec(text);
-  assert.ok(seconds, 'the training time is printed');
-  assert.ok(chart.alt.endsWith(` · ${seconds[1]} s`), `the chart says ${chart.alt}, the result ${seconds[1]} s`);
+  const time = /training time (\d+\.\d s|\d+m \d\ds) for 40 steps and 2 evaluations/.exec(text);
+  assert.ok(time, 'the training time is printed');
+  assert.ok(chart.alt.endsWith(` · ${time[1]}`), `the chart says ${chart.alt}, the result ${time[1]}`);
   // The saved chart is of the run saved last (--rerun-check trains again): its time is that run's.
   const saved = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as { history: { elapsedMs: number } };
   assert.ok(fs.readFileSync(path.join(runDir, 'training-curves.svg'), 'utf8')
-    .includes(` · ${(saved.history.elapsedMs / 1000).toFixed(1)} s<`), 'the saved chart gives the saved run\'s training time');
+    .includes(` · ${formatDuration(saved.history.elapsedMs / 1000)}<`), 'the saved chart gives the saved run\'s training time');
   // How often each training image came back: steps × batch × T / 60,000, as the prose explains.
   const seen = /(\d+) steps × (\d+) sequences × (\d+) digits: each of the 60000 training images appeared in about ([\d.]+) sequences/
     .exec(text);
