@@ -9,7 +9,7 @@
 import cliProgress from 'cli-progress';
 import { stateMessage, type RunOutcome, type SweepEvents, type SweepSummary } from '../lib/runs/schedule';
 import { isTrainable, type RunState, type SweepRun, type SweepSpec } from '../lib/runs/sweep';
-import { formatDuration } from '../lib/view/tables';
+import { formatDuration } from '../lib/view/text';
 import { percent, type StopSignal } from './cli';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

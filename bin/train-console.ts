@@ -14,7 +14,7 @@ import type { DigitData, DigitProbeRecord, EvalRecord } from '../lib/types';
 import { GraphEngineUnsupportedError, TrainingDivergedError, type TrainCallbacks } from '../lib/train/loop';
 import { RunFolderError, type BuiltRun, type ResumedRun, type RunResult, type TrainedRun } from '../lib/train/run';
 import { ARTICLE_ACCURACY } from '../lib/view/charts';
-import { formatDuration } from '../lib/view/tables';
+import { formatDuration } from '../lib/view/text';
 import { exitForSignal, percent, type StopSignal } from './cli';
 
 /** A duration in milliseconds as the tables write it: `42.0 s`, `4m 50s`. */

@@ -18,6 +18,7 @@ import {
 } from '../lib/demo/site-data';
 import { getTask } from '../lib/data/tasks';
 import { formatSetting, settings } from '../lib/config';
+import { formatDuration } from '../lib/view/text';
 import type { Task } from '../lib/types';
 
 declare global {
@@ -435,7 +436,7 @@ function showRun(site: SiteData, model: tf.LayersModel, backend: { name: string;
   facts.push(
     ['Model', `${model.name}: ${model.countParams().toLocaleString('en')} parameters`],
     ['Training', `${run.steps.toLocaleString('en')} steps of ${run.trainConfig.batchSize} sequences in ` +
-      `${run.elapsedSeconds.toFixed(0)} s on ${run.backend}${run.cpu ? ` (${run.cpu})` : ''}, saved ${run.savedAt.slice(0, 16).replace('T', ' ')}`],
+      `${formatDuration(run.elapsedSeconds)} on ${run.backend}${run.cpu ? ` (${run.cpu})` : ''}, saved ${run.savedAt.slice(0, 16).replace('T', ' ')}`],
     ['Backend here', `${BACKEND_NAMES[backend.name] ?? backend.name} (${backend.how})`],
   );
   const list = element('run-facts');

@@ -74,9 +74,9 @@ export {
   trainingCurvesSvg, barChartSvg, heatmapSvg, comparisonCurvesSvg, scatterChartSvg, ARTICLE_ACCURACY,
 } from './view/charts';
 export { comparisonChartSvg } from './view/compare';
-export { runsTable, comparisonTable, markdownTable, formatDuration } from './view/tables';
+export { runsTable, comparisonTable, markdownTable } from './view/tables';
 export { digitImage } from './view/images';
-export { formatSigned } from './view/text';
+export { formatSigned, formatDuration } from './view/text';
 export { notebookDisplay, showSvg, showImages, showDigits, showSequences } from './view/notebook';
 export { LiveTrainingChart, summaryLine } from './view/live-chart';
 export { openInteractive } from './view/interactive';

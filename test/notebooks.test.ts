@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { presetConfigs } from '../lib/presets';
 import { resolveCrnnConfig, resolveTrainConfig } from '../lib/config';
-import { formatDuration } from '../lib/view/tables';
+import { formatDuration } from '../lib/view/text';
 import { tempFolders } from './helpers/temp';
 
 const root = path.resolve(__dirname, '..', '..');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { barChartSvg } from '../lib/view/charts';
-import { describeSequence, formatProbability, formatSigned, svgText } from '../lib/view/text';
+import { describeSequence, formatDuration, formatProbability, formatSigned, svgText } from '../lib/view/text';
 
 test('probabilities near certainty keep a decimal and never round up to 100%', () => {
   assert.equal(formatProbability(0.51), '51%');
@@ -26,4 +26,16 @@ test('svgText gives a chart\'s headings, or all the text of another SVG', async 
   assert.equal(svgText(plain), '7 &#8722; 3 = 4 · A & B <C>');
   assert.equal(svgText('<svg><text>abcdef</text></svg>', 4), 'abc…');
   assert.equal(svgText('<svg></svg>'), '');
+});
+
+test('a duration reads in seconds under a minute, then minutes and seconds, then hours and minutes', () => {
+  assert.equal(formatDuration(42), '42.0 s');
+  assert.equal(formatDuration(0), '0.0 s');
+  // Just under a minute does not round up to `60.0 s`.
+  assert.equal(formatDuration(59.94), '59.9 s');
+  assert.equal(formatDuration(59.96), '1m 00s');
+  assert.equal(formatDuration(370.8), '6m 11s');
+  assert.equal(formatDuration(3599.4), '59m 59s');
+  assert.equal(formatDuration(7200 + 5 * 60), '2h 05m');
+  assert.equal(formatDuration(Number.NaN), '–');
 });

@@ -6,7 +6,7 @@
 import type { EvalRecord, History, StepRecord } from '../types';
 import { trainingCurvesSvg, ARTICLE_ACCURACY, type TrainingCurvesOptions } from './charts';
 import { newNotebookDisplay, showSvg, type Display } from './notebook';
-import { formatDuration } from './tables';
+import { formatDuration } from './text';
 
 export interface LiveTrainingChartOptions {
   /** Total steps planned, for the progress line. */

@@ -5,6 +5,7 @@
  * them.
  */
 import { formatSetting } from '../config';
+import { formatDuration } from './text';
 import {
   differingSettings, digitProduct, MILESTONES, runSettings, type Comparison, type RunGroup, type RunSummary,
 } from '../runs/registry';
@@ -26,15 +27,6 @@ export function markdownTable(header: readonly string[], rows: readonly (readonl
 
 const NONE = '–';
 const percent = (x: number | null | undefined, digits = 2) => (x == null ? NONE : (100 * x).toFixed(digits));
-
-/** Seconds as `42.0 s`, `3m 54s` or `2h 05m`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return NONE;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const s = Math.round(seconds);
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 /** Seeds as a short list: `1-3,7`. */
 function seedList(seeds: readonly number[]): string {

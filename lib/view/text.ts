@@ -1,7 +1,8 @@
 /**
  * Words for pictures: the captions of digit sequences ('7 − 3 = 4',
  * 'predicted 4 (99.6%)') and the plain-text stand-in of an SVG picture, which
- * a notebook saves next to its PNG for readers without images.
+ * a notebook saves next to its PNG for readers without images; and durations
+ * as every table, chart and program writes them.
  */
 
 /** A number as text with a true minus sign (−), which reads better than '-' in captions. */
@@ -42,4 +43,14 @@ export function svgText(svg: string, maxLength = 600): string {
     [...svg.matchAll(new RegExp(`<g class="mark-text role-${role}"[^>]*>(.*?)</g>`, 'gs'))].flatMap((m) => texts(m[1])));
   const text = (headings.length > 0 ? headings : texts(svg)).join(' · ');
   return text.length <= maxLength ? text : `${text.slice(0, maxLength - 1)}…`;
+}
+
+/** Seconds as `42.0 s`, `3m 54s` or `2h 05m`; `–` for no time (not a finite number). */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '–';
+  // Below 59.95 s, since toFixed(1) would round what is above it up to `60.0 s`.
+  if (seconds < 59.95) return `${seconds.toFixed(1)} s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
