@@ -49,19 +49,26 @@ test('the first stop signal is announced and recorded, and the work goes on; a s
     'const stop = cli.stopOnFirstSignal((s) => console.log("announced " + s));\n' +
     'setInterval(() => console.log("working, stop=" + stop()), 20);'), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let closed = false;
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => { closed = true; resolve(code); }));
   child.stdout.on('data', (chunk) => { stdout += chunk; });
-  const seen = (text: string) => new Promise<void>((resolve) => {
+  // Waits for `text` on the child's stdout; fails, instead of waiting for ever, if the child ends first or takes 10 s.
+  const seen = (text: string) => new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
     const check = (): void => {
       if (stdout.includes(text)) resolve();
+      else if (closed || Date.now() > deadline) reject(new Error(`no "${text}" from the child; it printed: ${stdout}`));
       else setTimeout(check, 10);
     };
     check();
   });
-  await seen('working, stop=undefined');
-  child.kill('SIGINT');
-  await seen('working, stop=SIGINT');
-  child.kill('SIGTERM');
+  try {
+    await seen('working, stop=undefined');
+    child.kill('SIGINT');
+    await seen('working, stop=SIGINT');
+  } finally {
+    child.kill('SIGTERM');
+  }
   assert.equal(await exited, 128 + STOP_SIGNALS.SIGTERM);
   assert.equal(stdout.match(/announced/g)?.length, 1, 'only the first signal is announced');
   assert.match(stdout, /working, stop=undefined[\s\S]*announced SIGINT\n[\s\S]*working, stop=SIGINT/);
